@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* Reverse-mode autodiff: topological order by iterative DFS from the loss,
+ * gradient buffers allocated up front (so no backward function can fail),
+ * then each op's backward in reverse order. All bookkeeping lives in the step
+ * arena, so a steady training loop allocates nothing here. */
+#include "tg_internal.h"
+
+typedef struct {
+    tg_tensor *t;
+    int next_src;
+} frame;
+
+static size_t count_persistent(const tg_ctx *ctx)
+{
+    size_t n = 0;
+    for (const tg_tensor *t = ctx->persistent; t; t = t->next)
+        n++;
+    return n;
+}
+
+tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
+{
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    if (!loss)
+        return ctx->status != TG_OK
+                   ? ctx->status
+                   : tg__error(ctx, TG_ERR_INVALID_ARG, "backward: loss is NULL");
+    if (loss->numel != 1)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "backward: loss must have one element, it has %lld",
+                         (long long)loss->numel);
+    if (!loss->requires_grad)
+        return tg__error(ctx, TG_ERR_STATE,
+                         "backward: loss does not require grad (no parameter reached it, or "
+                         "grad was disabled)");
+
+    /* Every graph node is a transient tensor (one arena slot each) or a
+     * persistent leaf, which bounds the node count without a first pass. */
+    size_t slot = (sizeof(tg_tensor) + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN;
+    size_t cap = ctx->arena_used / slot + count_persistent(ctx) + 1;
+    tg_tensor **order = tg__arena_alloc(ctx, cap * sizeof *order);
+    frame *stack = tg__arena_alloc(ctx, cap * sizeof *stack);
+    if (!order || !stack)
+        return tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory");
+
+    uint32_t mark = ++ctx->mark;
+    size_t n = 0, sp = 0;
+    loss->mark = mark;
+    stack[sp++] = (frame){loss, 0};
+    while (sp) {
+        frame *f = &stack[sp - 1];
+        tg_tensor *s = NULL;
+        while (f->next_src < TG_MAX_SRC && !s) {
+            tg_tensor *c = f->t->src[f->next_src++];
+            if (c && c->requires_grad && c->mark != mark)
+                s = c;
+        }
+        if (s) {
+            s->mark = mark;
+            stack[sp++] = (frame){s, 0};
+        } else {
+            order[n++] = f->t;
+            sp--;
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        tg_tensor *t = order[i];
+        bool had = t->grad != NULL;
+        if (!tg__grad_buffer(ctx, t))
+            return tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory for gradients");
+        if (had && t->op) /* intermediates restart from zero; leaves accumulate */
+            memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    }
+
+    loss->grad[0] += 1.0f;
+    for (size_t i = n; i-- > 0;) {
+        tg_tensor *t = order[i];
+        if (t->op && t->op->backward)
+            t->op->backward(ctx, t);
+    }
+    return TG_OK;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/* Binary arithmetic with NumPy/PyTorch broadcasting (add, sub, mul, div).
+ * Forward and backward share one strided walker over the output shape; the
+ * common cases (same shape, scalar operand) take a flat loop. Backward sums
+ * the gradient over broadcast dimensions, serially, so it is deterministic. */
+#include "tg_internal.h"
+
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
+
+typedef struct {
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS]; /* element strides, 0 when broadcast */
+} bcast;
+
+/* Broadcast a and b into out shape; false (error recorded) if incompatible. */
+static bool broadcast_shapes(tg_ctx *ctx, const char *who, const tg_tensor *a,
+                             const tg_tensor *b, bcast *bc)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    int64_t stride_a = 1, stride_b = 1;
+    bc->ndim = nd;
+    for (int i = nd - 1; i >= 0; i--) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char s1[160], s2[160];
+            tg__error(ctx, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", who,
+                      tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
+                      tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
+            return false;
+        }
+        bc->shape[i] = da == 1 ? db : da;
+        bc->sa[i] = da == 1 ? 0 : stride_a;
+        bc->sb[i] = db == 1 ? 0 : stride_b;
+        stride_a *= da;
+        stride_b *= db;
+    }
+    return true;
+}
+
+static inline float apply(int kind, float x, float y)
+{
+    switch (kind) {
+    case BIN_ADD: return x + y;
+    case BIN_SUB: return x - y;
+    case BIN_MUL: return x * y;
+    default: return x / y;
+    }
+}
+
+/* Calls body(i, ia, ib) for every output element i with input offsets. */
+#define BCAST_WALK(bc, numel, body)                                                              \
+    do {                                                                                       \
+        int64_t idx_[TG_MAX_DIMS] = {0}, ia = 0, ib = 0;                                       \
+        int last_ = (bc)->ndim - 1;                                                            \
+        for (int64_t i = 0; i < (numel);) {                                                    \
+            int64_t n_ = last_ >= 0 ? (bc)->shape[last_] : 1;                                  \
+            int64_t da_ = last_ >= 0 ? (bc)->sa[last_] : 0, db_ = last_ >= 0 ? (bc)->sb[last_] : 0; \
+            for (int64_t k_ = 0; k_ < n_; k_++, i++) {                                         \
+                int64_t ja = ia + k_ * da_, jb = ib + k_ * db_;                                \
+                body(i, ja, jb);                                                               \
+            }                                                                                  \
+            for (int d_ = last_ - 1; d_ >= 0; d_--) {                                          \
+                ia += (bc)->sa[d_];                                                            \
+                ib += (bc)->sb[d_];                                                            \
+                if (++idx_[d_] < (bc)->shape[d_])                                              \
+                    break;                                                                     \
+                ia -= (bc)->sa[d_] * (bc)->shape[d_];                                          \
+                ib -= (bc)->sb[d_] * (bc)->shape[d_];                                          \
+                idx_[d_] = 0;                                                                  \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+static void binary_backward(tg_ctx *ctx, tg_tensor *out)
+{
+    (void)ctx;
+    tg_tensor *a = out->src[0], *b = out->src[1];
+    int kind = out->p.i[0];
+    bcast bc;
+    memcpy(&bc, out->aux, sizeof bc);
+    const float *g = out->grad, *x = a->data, *y = b->data;
+    float *ga = a->requires_grad ? a->grad : NULL;
+    float *gb = b->requires_grad ? b->grad : NULL;
+#define BODY(i, ja, jb)                                                                          \
+    do {                                                                                       \
+        float gi = g[i];                                                                       \
+        switch (kind) {                                                                        \
+        case BIN_ADD:                                                                          \
+            if (ga) ga[ja] += gi;                                                              \
+            if (gb) gb[jb] += gi;                                                              \
+            break;                                                                             \
+        case BIN_SUB:                                                                          \
+            if (ga) ga[ja] += gi;                                                              \
+            if (gb) gb[jb] -= gi;                                                              \
+            break;                                                                             \
+        case BIN_MUL:                                                                          \
+            if (ga) ga[ja] += gi * y[jb];                                                      \
+            if (gb) gb[jb] += gi * x[ja];                                                      \
+            break;                                                                             \
+        default:                                                                               \
+            if (ga) ga[ja] += gi / y[jb];                                                      \
+            if (gb) gb[jb] -= gi * x[ja] / (y[jb] * y[jb]);                                   \
+            break;                                                                             \
+        }                                                                                      \
+    } while (0)
+    BCAST_WALK(&bc, out->numel, BODY);
+#undef BODY
+}
+
+static const tg__op_def add_op = {"add", binary_backward};
+static const tg__op_def sub_op = {"sub", binary_backward};
+static const tg__op_def mul_op = {"mul", binary_backward};
+static const tg__op_def div_op = {"div", binary_backward};
+
+static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor *a, tg_tensor *b)
+{
+    if (!ctx || tg__null_input(ctx, op->name, 2, a, b))
+        return NULL;
+    bcast bc;
+    if (!broadcast_shapes(ctx, op->name, a, b, &bc))
+        return NULL;
+    tg_tensor *out = tg__op_result(ctx, op, bc.ndim, bc.shape, a, b, NULL);
+    if (!out)
+        return NULL;
+    out->p.i[0] = kind;
+    if (out->requires_grad) {
+        out->aux = tg__arena_alloc(ctx, sizeof bc);
+        if (!out->aux) {
+            tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", op->name);
+            return NULL;
+        }
+        memcpy(out->aux, &bc, sizeof bc);
+    }
+    float *o = out->data;
+    const float *x = a->data, *y = b->data;
+    int64_t n = out->numel;
+    if (a->numel == n && b->numel == n) {
+        for (int64_t i = 0; i < n; i++)
+            o[i] = apply(kind, x[i], y[i]);
+    } else if (b->numel == 1 && a->numel == n) {
+        float s = y[0];
+        for (int64_t i = 0; i < n; i++)
+            o[i] = apply(kind, x[i], s);
+    } else {
+#define BODY(i, ja, jb) o[i] = apply(kind, x[ja], y[jb])
+        BCAST_WALK(&bc, n, BODY);
+#undef BODY
+    }
+    return out;
+}
+
+tg_tensor *tg_add(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &add_op, BIN_ADD, a, b); }
+tg_tensor *tg_sub(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &sub_op, BIN_SUB, a, b); }
+tg_tensor *tg_mul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &mul_op, BIN_MUL, a, b); }
+tg_tensor *tg_div(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &div_op, BIN_DIV, a, b); }

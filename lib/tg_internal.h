@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal declarations shared by the library's modules. Never installed.
+ * Internal non-static functions use the tg__ prefix. */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tinygrad.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define TG_ALIGN 64
+#define TG_ERRMSG_SIZE 512
+#define TG_MAX_SRC 4
+#define TG_MAX_THREADS 256
+
+#if defined(__GNUC__)
+#  define TG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#  define TG_UNUSED __attribute__((unused))
+#else
+#  define TG_PRINTF(a, b)
+#  define TG_UNUSED
+#endif
+
+/* ---- ops -------------------------------------------------------------- */
+
+/* Each op file defines one static tg__op_def per op. backward() reads
+ * out->grad and accumulates into src[i]->grad for every src[i] that
+ * requires grad; gradient buffers are allocated (zeroed) by tg_backward
+ * before any backward runs, so backward cannot fail. */
+typedef struct tg__op_def {
+    const char *name;
+    void (*backward)(tg_ctx *ctx, tg_tensor *out);
+} tg__op_def;
+
+/* Op parameters stored in the result tensor; each op picks its fields. */
+typedef union tg__op_params {
+    int32_t i[16];
+    float f[8];
+    int64_t l[8];
+} tg__op_params;
+
+struct tg_tensor {
+    tg_ctx *ctx;
+    float *data;                 /* numel floats; a view shares its base's data */
+    float *grad;                 /* NULL until a backward reaches this tensor */
+    int64_t shape[TG_MAX_DIMS];
+    int64_t numel;
+    int ndim;
+    bool requires_grad;
+    bool persistent;             /* malloc'd, outlives tg_ctx_reset() */
+    bool owns_data;              /* persistent and not a view: free data on destroy */
+    bool in_module;              /* owned by a module: tg_tensor_destroy() refuses */
+    uint32_t mark;               /* traversal stamp for tg_backward */
+    const tg__op_def *op;        /* NULL for leaves */
+    tg_tensor *src[TG_MAX_SRC];  /* inputs recorded for backward (requires_grad only) */
+    tg__op_params p;
+    void *aux;                   /* op-saved data (arena), e.g. argmax indices */
+    tg_tensor *prev, *next;      /* ctx's list of persistent tensors */
+};
+
+/* ---- context ---------------------------------------------------------- */
+
+typedef struct tg__chunk {
+    struct tg__chunk *next;
+    size_t size, used;
+    /* data follows, TG_ALIGN-aligned */
+} tg__chunk;
+
+typedef struct tg__pool tg__pool; /* thread pool (core/threadpool.c) */
+
+struct tg_ctx {
+    tg_ctx_options opts;
+    int n_threads;
+    tg__pool *pool;
+
+    uint64_t rng[4];             /* xoshiro256** state */
+
+    tg__chunk *chunks;           /* step arena: list kept across resets */
+    tg__chunk *cur;              /* chunk being filled */
+    size_t arena_used, arena_peak, arena_capacity;
+
+    tg_tensor *persistent;       /* list head */
+    size_t persistent_bytes;
+    uint64_t n_allocs;
+    uint32_t mark;               /* last traversal stamp */
+    bool grad_enabled;
+
+    void *scratch[TG_MAX_THREADS]; /* per-thread scratch, grown on demand */
+    size_t scratch_size[TG_MAX_THREADS];
+
+    tg_status status;
+    char errmsg[TG_ERRMSG_SIZE];
+};
+
+/* Record an error in ctx (if not NULL) and return status. */
+tg_status tg__error(tg_ctx *ctx, tg_status status, const char *fmt, ...) TG_PRINTF(3, 4);
+/* Format a shape as "[2,3]" into buf (always NUL-terminated). */
+const char *tg__shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
+/* For ops: true if any input is NULL; records TG_ERR_INVALID_ARG naming the
+ * op unless an earlier error is already kept (so the first error survives). */
+bool tg__null_input(tg_ctx *ctx, const char *op, int n, ...);
+
+/* Allocator (counts calls; honours the ctx's custom allocator). */
+void *tg__malloc(tg_ctx *ctx, size_t size);
+void *tg__calloc(tg_ctx *ctx, size_t n, size_t size);
+void tg__free(tg_ctx *ctx, void *p);
+/* TG_ALIGN-aligned allocation through tg__malloc; free with tg__free_aligned. */
+void *tg__malloc_aligned(tg_ctx *ctx, size_t size);
+void tg__free_aligned(tg_ctx *ctx, void *p);
+/* Overflow-checked size computations: false on overflow. */
+bool tg__mul_size(size_t a, size_t b, size_t *out);
+/* numel of a shape; false (and TG_ERR_*) on bad dims or overflow. */
+bool tg__shape_numel(tg_ctx *ctx, const char *who, int ndim, const int64_t *shape,
+                     int64_t *numel);
+
+/* Step arena: TG_ALIGN-aligned, uninitialised, freed by tg_ctx_reset(). */
+void *tg__arena_alloc(tg_ctx *ctx, size_t size);
+
+/* Per-thread scratch: call tg__scratch_reserve() on the calling thread before
+ * a parallel region (it allocates only when a larger size is asked, so steady
+ * steps allocate nothing); inside, thread tid uses ctx->scratch[tid]. */
+bool tg__scratch_reserve(tg_ctx *ctx, size_t size_per_thread);
+
+/* ---- tensors ---------------------------------------------------------- */
+
+/* New transient tensor (uninitialised data) or NULL (error recorded). */
+tg_tensor *tg__tensor_new(tg_ctx *ctx, const char *who, int ndim, const int64_t *shape);
+/* New transient tensor that is the result of op: records src[] (NULL-terminated
+ * up to TG_MAX_SRC) if grad is enabled and any src requires grad. Data is
+ * uninitialised. */
+tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int64_t *shape,
+                         tg_tensor *s0, tg_tensor *s1, tg_tensor *s2);
+/* New transient view of base's data with another shape (same numel). */
+tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim,
+                    const int64_t *shape);
+/* Gradient buffer of t, allocated (zeroed) if missing; NULL on no memory. */
+float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t);
+/* Normalise a possibly negative axis; -1 (and error) if out of range. */
+int tg__axis(tg_ctx *ctx, const char *who, int axis, int ndim);
+bool tg__same_shape(const tg_tensor *a, const tg_tensor *b);
+
+/* ---- RNG (xoshiro256**, seeded by splitmix64) --------------------------- */
+void tg__rng_seed(uint64_t state[4], uint64_t seed);
+uint64_t tg__rng_next(uint64_t state[4]);
+float tg__rng_uniform(uint64_t state[4]);            /* [0, 1) */
+float tg__rng_normal(uint64_t state[4]);             /* N(0, 1) */
+
+/* ---- threads ---------------------------------------------------------- */
+
+/* fn(arg, begin, end, tid) over [0, n) split into n_threads contiguous,
+ * deterministic ranges (a thread gets none if n is small). Runs inline when
+ * the ctx has one thread or n < 2. Never called recursively. */
+typedef void (*tg__range_fn)(void *arg, int64_t begin, int64_t end, int tid);
+void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg);
+tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out);
+void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool);
+
+/* ---- kernels (lib/kernels) --------------------------------------------- */
+
+/* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op(X) = X or X^T.
+ * Multithreaded over the context's pool; deterministic for a thread count. */
+void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc);
+/* Single-threaded variant for use inside a parallel region. */
+void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                  int64_t ldc);
+
+/* ---- modules (for layers.c) ------------------------------------------- */
+void tg__module_set_owned(tg_module *m, bool owned);
+
+#endif /* TG_INTERNAL_H */

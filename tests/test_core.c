@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* Contexts, errors, tensors, the step arena and autograd bookkeeping. */
+#include "tg_test.h"
+
+START_TEST(version_matches)
+{
+    ck_assert_uint_eq(tg_version(), TG_VERSION_NUMBER);
+    ck_assert_str_eq(tg_version_string(), TG_VERSION_STRING);
+    ck_assert(TG_VERSION_CHECK(0, 0, 0));
+}
+END_TEST
+
+START_TEST(status_strings)
+{
+    for (int s = TG_OK; s <= TG_ERR_NUMERIC; s++) {
+        ck_assert_ptr_nonnull(tg_status_string((tg_status)s));
+        ck_assert_str_ne(tg_status_string((tg_status)s), "unknown status");
+    }
+    ck_assert_str_eq(tg_status_string((tg_status)999), "unknown status");
+}
+END_TEST
+
+START_TEST(ctx_create_errors)
+{
+    tg_ctx *ctx = (tg_ctx *)0x1;
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.n_threads = -3;
+    ck_assert_int_eq(tg_ctx_create(&o, &ctx), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_eq(ctx, (tg_ctx *)0x1); /* untouched */
+    ck_assert_int_eq(tg_ctx_create(NULL, NULL), TG_ERR_INVALID_ARG);
+    o.n_threads = 1;
+    o.struct_size = 3;
+    ck_assert_int_eq(tg_ctx_create(&o, &ctx), TG_ERR_INVALID_ARG);
+    tg_ctx_destroy(NULL); /* no-op */
+}
+END_TEST
+
+START_TEST(tensor_create_and_query)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    int64_t shape[6] = {2, 1, 3, 1, 2, 1};
+    tg_tensor *t = NULL;
+    ck_assert_int_eq(tg_tensor_create(ctx, 6, shape, &t), TG_OK);
+    ck_assert_int_eq(tg_tensor_ndim(t), 6);
+    ck_assert_int_eq(tg_tensor_numel(t), 12);
+    ck_assert_int_eq(tg_tensor_dim(t, -2), 2);
+    ck_assert_int_eq(tg_tensor_dim(t, 6), -1);
+    ck_assert(tg_tensor_is_persistent(t));
+    ck_assert_int_eq(tg_tensor_dtype(t), TG_F32);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(tg_tensor_data(t)[i], 0.0f);
+    float buf[12];
+    ck_assert_int_eq(tg_tensor_copy_data(t, buf, 11), TG_ERR_SHAPE);
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "12 elements"));
+    tg_tensor_destroy(t);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(tensor_create_bad_shapes)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_tensor *t = (tg_tensor *)0x1;
+    int64_t neg[2] = {2, -1};
+    ck_assert_int_eq(tg_tensor_create(ctx, 2, neg, &t), TG_ERR_INVALID_ARG);
+    int64_t huge[3] = {INT64_C(1) << 31, INT64_C(1) << 31, INT64_C(1) << 31};
+    ck_assert_int_eq(tg_tensor_create(ctx, 3, huge, &t), TG_ERR_LIMIT);
+    int64_t many[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(tg_tensor_create(ctx, 9, many, &t), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_eq(t, (tg_tensor *)0x1);
+    ck_assert_ptr_null(tg_zeros(ctx, 3, huge));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_LIMIT);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(transient_creators)
+{
+    tg_ctx *ctx = tgt_ctx(7);
+    int64_t s[2] = {2, 3};
+    tgt_assert_tensor(tg_ones(ctx, 2, s), ((float[]){1, 1, 1, 1, 1, 1}), 6, 0);
+    tgt_assert_tensor(tg_full(ctx, 2, s, 2.5f), ((float[]){2.5f, 2.5f, 2.5f, 2.5f, 2.5f, 2.5f}), 6, 0);
+    tgt_assert_tensor(tg_arange(ctx, 0, 5, 2), ((float[]){0, 2, 4}), 3, 0);
+    tgt_assert_tensor(tg_arange(ctx, 1, 0, -0.5f), ((float[]){1, 0.5f}), 2, 0);
+    float d[6] = {1, 2, 3, 4, 5, 6};
+    tg_tensor *t = tg_from_data(ctx, 2, s, d, 6);
+    tgt_assert_tensor(t, d, 6, 0);
+    ck_assert(!tg_tensor_is_persistent(t));
+    ck_assert_ptr_null(tg_from_data(ctx, 2, s, d, 5));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_ptr_null(tg_arange(ctx, 0, 1, 0));
+    tg_tensor *r = tg_rand(ctx, 2, s, -1, 1);
+    for (int i = 0; i < 6; i++)
+        ck_assert(tg_tensor_data(r)[i] >= -1 && tg_tensor_data(r)[i] < 1);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(rng_is_seeded)
+{
+    tg_ctx *a = tgt_ctx(42), *b = tgt_ctx(42), *c = tgt_ctx(43);
+    int64_t s = 64;
+    float *x = tg_tensor_data(tg_randn(a, 1, &s, 0, 1));
+    float *y = tg_tensor_data(tg_randn(b, 1, &s, 0, 1));
+    float *z = tg_tensor_data(tg_randn(c, 1, &s, 0, 1));
+    ck_assert_mem_eq(x, y, 64 * sizeof(float));
+    ck_assert(memcmp(x, z, 64 * sizeof(float)) != 0);
+    double mean = 0;
+    for (int i = 0; i < 64; i++)
+        mean += x[i];
+    ck_assert(fabs(mean / 64) < 0.5);
+    tg_ctx_destroy(a);
+    tg_ctx_destroy(b);
+    tg_ctx_destroy(c);
+}
+END_TEST
+
+START_TEST(arena_reuses_memory)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    int64_t s[2] = {256, 1024}; /* 1 MiB each, forces several chunks */
+    tg_mem_stats st;
+    for (int step = 0; step < 5; step++) {
+        for (int i = 0; i < 9; i++)
+            ck_assert_ptr_nonnull(tg_zeros(ctx, 2, s));
+        tg_ctx_mem_stats(ctx, &st);
+        static uint64_t after_first;
+        if (step == 0)
+            after_first = st.n_allocs;
+        else
+            ck_assert_uint_eq(st.n_allocs, after_first);
+        tg_ctx_reset(ctx);
+    }
+    tg_ctx_mem_stats(ctx, &st);
+    ck_assert_uint_eq(st.arena_used, 0);
+    ck_assert(st.arena_peak >= 9u << 20);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(null_inputs_keep_first_error)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    int64_t a[1] = {3}, b[1] = {4};
+    tg_tensor *x = tg_ones(ctx, 1, a), *y = tg_ones(ctx, 1, b);
+    tg_tensor *bad = tg_add(ctx, x, y);
+    ck_assert_ptr_null(bad);
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "add: shapes [3] and [4] do not broadcast");
+    ck_assert_ptr_null(tg_mul(ctx, bad, x)); /* propagates, keeps the first error */
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "add: shapes [3] and [4] do not broadcast");
+    tg_ctx_clear_error(ctx);
+    ck_assert_ptr_null(tg_mul(ctx, NULL, x));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_null(tg_add(NULL, x, y)); /* no ctx: just NULL */
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(backward_errors_and_accumulation)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    int64_t s[1] = {3};
+    tg_tensor *w = tgt_tensor(ctx, 1, s, (float[]){1, 2, 3}, true);
+    tg_tensor *c = tg_ones(ctx, 1, s);
+    ck_assert_int_eq(tg_backward(ctx, c), TG_ERR_INVALID_ARG); /* not scalar */
+    ck_assert_int_eq(tg_backward(ctx, NULL), TG_ERR_INVALID_ARG);
+    int64_t one[1] = {1};
+    tg_tensor *k = tg_ones(ctx, 1, one);
+    ck_assert_int_eq(tg_backward(ctx, k), TG_ERR_STATE);
+    /* w used twice: d/dw (w*w)[0] = 2 w[0] */
+    tg_tensor *one_hot = tg_from_data(ctx, 1, s, (float[]){1, 0, 0}, 3);
+    tg_tensor *l = tg_mul(ctx, tg_mul(ctx, w, w), one_hot);
+    /* reduce to a scalar by multiplying with broadcast: pick element 0 */
+    ck_assert_ptr_nonnull(l);
+    tg_tensor *scalar = tg_mul(ctx, tg_mul(ctx, w, w), tg_ones(ctx, 1, one));
+    ck_assert_ptr_nonnull(scalar);
+    tg_ctx_reset(ctx);
+    /* scalar loss via broadcasting a [1] weight against a [1] slice */
+    tg_tensor *v = tgt_tensor(ctx, 1, one, (float[]){3}, true);
+    tg_tensor *loss = tg_mul(ctx, v, v);
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+    ck_assert_float_eq_tol(tg_tensor_grad(v)[0], 6.0f, 1e-6f);
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK); /* again: leaves accumulate */
+    ck_assert_float_eq_tol(tg_tensor_grad(v)[0], 12.0f, 1e-6f);
+    tg_tensor_zero_grad(v);
+    ck_assert_float_eq(tg_tensor_grad(v)[0], 0.0f);
+    /* no-grad mode records nothing */
+    bool prev = tg_ctx_set_grad_enabled(ctx, false);
+    ck_assert(prev);
+    tg_tensor *ng = tg_mul(ctx, v, v);
+    ck_assert(!tg_tensor_requires_grad(ng));
+    ck_assert_int_eq(tg_backward(ctx, ng), TG_ERR_STATE);
+    tg_ctx_set_grad_enabled(ctx, true);
+    ck_assert_int_eq(tg_tensor_set_requires_grad(loss, false), TG_ERR_STATE);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, version_matches);
+    tcase_add_test(tc, status_strings);
+    tcase_add_test(tc, ctx_create_errors);
+    tcase_add_test(tc, tensor_create_and_query);
+    tcase_add_test(tc, tensor_create_bad_shapes);
+    tcase_add_test(tc, transient_creators);
+    tcase_add_test(tc, rng_is_seeded);
+    tcase_add_test(tc, arena_reuses_memory);
+    tcase_add_test(tc, null_inputs_keep_first_error);
+    tcase_add_test(tc, backward_errors_and_accumulation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tgt_run(suite()); }
