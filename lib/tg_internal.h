@@ -85,6 +85,7 @@ struct tg_ctx {
     uint64_t n_allocs;
     uint32_t mark;               /* last traversal stamp */
     bool grad_enabled;
+    bool detect_anomaly;
 
     void *scratch[TG_MAX_THREADS]; /* per-thread scratch, grown on demand */
     size_t scratch_size[TG_MAX_THREADS];

@@ -199,6 +199,34 @@ START_TEST(backward_errors_and_accumulation)
 }
 END_TEST
 
+START_TEST(anomaly_names_the_op)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    int64_t one[1] = {1};
+    tg_tensor *v = tgt_tensor(ctx, 1, one, (float[]){3}, true);
+    tg_tensor *z = tg_zeros(ctx, 1, one);
+    tg_tensor *loss = tg_mul(ctx, tg_div(ctx, v, z), v);
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK); /* off by default */
+    tg_tensor_zero_grad(v);
+    ck_assert(!tg_ctx_set_detect_anomaly(ctx, true));
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_ERR_NUMERIC);
+    ck_assert_str_eq(tg_ctx_last_error(ctx),
+                     "anomaly: div produced a non-finite value in its output (element 0 of [1])");
+    /* finite forward, non-finite gradient: d(v/w)/dw = -v/w^2 overflows */
+    tg_ctx_reset(ctx);
+    tg_tensor *w = tgt_tensor(ctx, 1, one, (float[]){1e-30f}, true);
+    tg_tensor *small = tgt_tensor(ctx, 1, one, (float[]){1e-30f}, false);
+    loss = tg_div(ctx, v, tg_mul(ctx, w, small)); /* 3/1e-60 -> inf already in forward */
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_ERR_NUMERIC);
+    tg_ctx_reset(ctx);
+    ck_assert_int_eq(tg_tensor_set_data(w, (float[]){1e-20f}, 1), TG_OK);
+    loss = tg_div(ctx, v, w); /* forward 3e20 finite; grad wrt w = -3e40 -> inf */
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "gradient of its input"));
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -213,6 +241,7 @@ static Suite *suite(void)
     tcase_add_test(tc, arena_reuses_memory);
     tcase_add_test(tc, null_inputs_keep_first_error);
     tcase_add_test(tc, backward_errors_and_accumulation);
+    tcase_add_test(tc, anomaly_names_the_op);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,10 +5,32 @@
  * arena, so a steady training loop allocates nothing here. */
 #include "tg_internal.h"
 
+#include <math.h>
+
 typedef struct {
     tg_tensor *t;
     int next_src;
 } frame;
+
+static bool all_finite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return false;
+    return true;
+}
+
+static tg_status anomaly(tg_ctx *ctx, const tg_tensor *t, const float *x, const char *what)
+{
+    int64_t i = 0;
+    while (isfinite(x[i]))
+        i++;
+    char shape[160];
+    return tg__error(ctx, TG_ERR_NUMERIC,
+                     "anomaly: %s produced a non-finite value in %s (element %lld of %s)",
+                     t->op->name, what, (long long)i,
+                     tg__shape_str(shape, sizeof shape, t->ndim, t->shape));
+}
 
 static size_t count_persistent(const tg_ctx *ctx)
 {
@@ -74,11 +96,32 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
             memset(t->grad, 0, (size_t)t->numel * sizeof(float));
     }
 
+    if (ctx->detect_anomaly)
+        for (size_t i = 0; i < n; i++) /* inputs first: the first bad op is the culprit */
+            if (order[i]->op && !all_finite(order[i]->data, order[i]->numel))
+                return anomaly(ctx, order[i], order[i]->data, "its output");
+
     loss->grad[0] += 1.0f;
     for (size_t i = n; i-- > 0;) {
         tg_tensor *t = order[i];
-        if (t->op && t->op->backward)
-            t->op->backward(ctx, t);
+        if (!t->op || !t->op->backward)
+            continue;
+        t->op->backward(ctx, t);
+        if (ctx->detect_anomaly)
+            for (int k = 0; k < TG_MAX_SRC; k++) {
+                tg_tensor *s = t->src[k];
+                if (s && s->requires_grad && !all_finite(s->grad, s->numel))
+                    return anomaly(ctx, t, s->grad, "the gradient of its input");
+            }
     }
     return TG_OK;
+}
+
+bool tg_ctx_set_detect_anomaly(tg_ctx *ctx, bool enabled)
+{
+    if (!ctx)
+        return false;
+    bool prev = ctx->detect_anomaly;
+    ctx->detect_anomaly = enabled;
+    return prev;
 }
