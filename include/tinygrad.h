@@ -409,6 +409,15 @@ TG_API bool tg_ctx_set_grad_enabled(tg_ctx *ctx, bool enabled);
 /** @brief Whether graph recording is enabled (default true). */
 TG_API bool tg_ctx_grad_enabled(const tg_ctx *ctx);
 
+/** @brief Anomaly detection (like torch.autograd.detect_anomaly): when on,
+ *  tg_backward() first checks every value in the graph and then every
+ *  gradient as it is produced, and fails with TG_ERR_NUMERIC naming the first
+ *  op whose output (or input gradient) holds a NaN or Inf, e.g.
+ *  "anomaly: log produced a non-finite value in its output (element 3 of
+ *  [4])". Costs a pass over the graph; off by default. Returns the previous
+ *  setting. */
+TG_API bool tg_ctx_set_detect_anomaly(tg_ctx *ctx, bool enabled);
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */
