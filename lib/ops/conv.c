@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/* 2-D convolution (cross-correlation, torch.nn.functional.conv2d) by im2col +
+ * GEMM, one sample per task: the pool splits the batch, each thread unfolds
+ * its sample into its own scratch and runs the single-threaded GEMM. For a
+ * small CNN (C_out <= 16, 28x28 maps) a per-sample GEMM is tiny, so splitting
+ * samples beats splitting each GEMM. A 1x1, stride-1, unpadded convolution
+ * skips the unfold (the input already is the column matrix).
+ *
+ * Backward: dx by GEMM (W^T dY) + col2im added into the input gradient,
+ * disjoint per sample. dW and db: the batch is cut into a fixed number of
+ * chunks (set by the sizes, never by the thread count), each chunk sums into
+ * its own partial buffer, and the partials are added to the gradients in
+ * chunk order. Results are therefore bit-identical for every thread count.
+ *
+ * Few channels, stride 1 (the MNIST CNNs): the direct kernels of
+ * kernels/conv_direct.c instead, which skip the k*k-times larger unfolded
+ * matrix and its GEMM with M = C_out of 3..16 (measured 3-8x faster on those
+ * layers; docs/performance.md). Same determinism guarantee. */
+#include "tg_internal.h"
+
+#include "kernels/kernels.h"
+
+typedef struct {
+    int64_t N, C, H, W, O, kh, kw, Ho, Wo;
+    int64_t s, p, d, groups;
+    int64_t Cig, Cog, Kg, P; /* channels per group, unfolded rows, output pixels */
+    bool direct;             /* 1x1, stride 1, no padding: no unfold needed */
+} conv_geom;
+
+static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int stride,
+                      int padding, int dilation, int groups)
+{
+    g->N = x->shape[0];
+    g->C = x->shape[1];
+    g->H = x->shape[2];
+    g->W = x->shape[3];
+    g->O = w->shape[0];
+    g->kh = w->shape[2];
+    g->kw = w->shape[3];
+    g->s = stride;
+    g->p = padding;
+    g->d = dilation;
+    g->groups = groups;
+    g->Ho = (g->H + 2 * g->p - g->d * (g->kh - 1) - 1) / g->s + 1;
+    g->Wo = (g->W + 2 * g->p - g->d * (g->kw - 1) - 1) / g->s + 1;
+    g->Cig = g->C / groups;
+    g->Cog = g->O / groups;
+    g->Kg = g->Cig * g->kh * g->kw;
+    g->P = g->Ho * g->Wo;
+    g->direct = g->kh == 1 && g->kw == 1 && g->s == 1 && g->p == 0;
+}
+
+/* Output columns ow whose input column ow*s + off falls inside [0, W). */
+static void valid_range(int64_t off, int64_t s, int64_t W, int64_t Wo, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = W - off <= 0 ? 0 : (W - off + s - 1) / s;
+    if (h > Wo)
+        h = Wo;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* col[Kg, P] = unfold of x[Cig, H, W] (zeros where the window is padding). */
+static void im2col(const conv_geom *g, const float *restrict x, float *restrict col)
+{
+    const int64_t s = g->s, Wo = g->Wo;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = col + ((c * g->kh + ki) * g->kw + kj) * g->P;
+                int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
+                valid_range(joff, s, g->W, Wo, &lo, &hi);
+                for (int64_t oh = 0; oh < g->Ho; oh++) {
+                    float *r = row + oh * Wo;
+                    int64_t ih = oh * s + ioff;
+                    if (ih < 0 || ih >= g->H) {
+                        memset(r, 0, (size_t)Wo * sizeof *r);
+                        continue;
+                    }
+                    const float *xr = x + (c * g->H + ih) * g->W + joff;
+                    for (int64_t ow = 0; ow < lo; ow++)
+                        r[ow] = 0.0f;
+                    if (s == 1)
+                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            r[ow] = xr[ow * s];
+                    for (int64_t ow = hi; ow < Wo; ow++)
+                        r[ow] = 0.0f;
+                }
+            }
+}
+
+/* gx[Cig, H, W] += fold of dcol[Kg, P] (the adjoint of im2col). */
+static void col2im_add(const conv_geom *g, const float *restrict dcol, float *restrict gx)
+{
+    const int64_t s = g->s, Wo = g->Wo;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *row = dcol + ((c * g->kh + ki) * g->kw + kj) * g->P;
+                int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
+                valid_range(joff, s, g->W, Wo, &lo, &hi);
+                for (int64_t oh = 0; oh < g->Ho; oh++) {
+                    int64_t ih = oh * s + ioff;
+                    if (ih < 0 || ih >= g->H)
+                        continue;
+                    const float *r = row + oh * Wo;
+                    float *xr = gx + (c * g->H + ih) * g->W + joff;
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        xr[ow * s] += r[ow];
+                }
+            }
+}
+
+typedef struct {
+    const conv_geom *g;
+    const float *x, *w, *b, *gy;
+    float *y, *gx;
+    bool need_dw, need_db;
+    int64_t wn;        /* weight numel: a partial holds wn + O floats */
+    int64_t nchunks;   /* backward: batch chunks, one partial each */
+    float *part;       /* nchunks partials */
+    tg_ctx *ctx;
+} conv_job;
+
+/* Partial-sum budget for dW/db: at most this many floats, but at least
+ * min(N, 4) chunks so a batch still spreads over a few threads. */
+#define PART_BUDGET ((int64_t)1 << 20)
+
+static int64_t n_chunks(int64_t N, int64_t wn, int64_t O)
+{
+    int64_t c = PART_BUDGET / (wn + O);
+    if (c < 4)
+        c = 4;
+    return c < N ? c : N;
+}
+
+static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
+{
+    const conv_job *j = arg;
+    const conv_geom *g = j->g;
+    float *col = j->ctx->scratch[tid];
+    for (int64_t n = nb; n < ne; n++)
+        for (int64_t gr = 0; gr < g->groups; gr++) {
+            const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
+            float *yo = j->y + (n * g->O + gr * g->Cog) * g->P;
+            const float *cm = xin;
+            if (!g->direct) {
+                im2col(g, xin, col);
+                cm = col;
+            }
+            if (j->b)
+                for (int64_t co = 0; co < g->Cog; co++) {
+                    float bv = j->b[gr * g->Cog + co];
+                    float *r = yo + co * g->P;
+                    for (int64_t q = 0; q < g->P; q++)
+                        r[q] = bv;
+                }
+            tg__sgemm_st(false, false, g->Cog, g->P, g->Kg, 1.0f, j->w + gr * g->Cog * g->Kg,
+                         g->Kg, cm, g->P, j->b ? 1.0f : 0.0f, yo, g->P);
+        }
+}
+
+static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
+{
+    const conv_job *j = arg;
+    const conv_geom *g = j->g;
+    float *col = j->ctx->scratch[tid], *dcol = col + g->Kg * g->P;
+    for (int64_t ch = cb; ch < ce; ch++) {
+        /* samples of chunk ch: the same split as the thread pool's */
+        int64_t q = g->N / j->nchunks, r = g->N % j->nchunks;
+        int64_t nb = ch * q + (ch < r ? ch : r), ne = nb + q + (ch < r ? 1 : 0);
+        float *part = j->part ? j->part + ch * (j->wn + g->O) : NULL;
+        if (part)
+            memset(part, 0, (size_t)(j->wn + g->O) * sizeof *part);
+        for (int64_t n = nb; n < ne; n++)
+            for (int64_t gr = 0; gr < g->groups; gr++) {
+                const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
+                const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
+                const float *wg = j->w + gr * g->Cog * g->Kg;
+                if (j->need_dw) { /* dW_g += dY col^T */
+                    const float *cm = xin;
+                    if (!g->direct) {
+                        im2col(g, xin, col);
+                        cm = col;
+                    }
+                    tg__sgemm_st(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
+                                 1.0f, part + gr * g->Cog * g->Kg, g->Kg);
+                }
+                if (j->need_db)
+                    for (int64_t co = 0; co < g->Cog; co++) {
+                        const float *rw = dy + co * g->P;
+                        float acc = 0.0f;
+                        for (int64_t k = 0; k < g->P; k++)
+                            acc += rw[k];
+                        part[j->wn + gr * g->Cog + co] += acc;
+                    }
+                if (j->gx) { /* dx += col2im(W^T dY) */
+                    float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
+                    if (g->direct) {
+                        tg__sgemm_st(true, false, g->Kg, g->P, g->Cog, 1.0f, wg, g->Kg, dy,
+                                     g->P, 1.0f, gx, g->P);
+                    } else {
+                        tg__sgemm_st(true, false, g->Kg, g->P, g->Cog, 1.0f, wg, g->Kg, dy,
+                                     g->P, 0.0f, dcol, g->P);
+                        col2im_add(g, dcol, gx);
+                    }
+                }
+            }
+    }
+}
+
+/* Floats of scratch per thread: forward needs one unfolded sample, backward
+ * that and its gradient. */
+static size_t scratch_floats(const conv_geom *g, bool backward)
+{
+    int64_t col = g->direct ? 0 : g->Kg * g->P;
+    return (size_t)(backward ? 2 * g->Kg * g->P : col);
+}
+
+/* The direct path's geometry, if it takes this convolution. */
+static bool direct_geom(const conv_geom *g, tg__conv_geom *dg)
+{
+    if (g->kh != g->kw)
+        return false;
+    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p};
+    return g->p <= 64 && tg__conv_direct_ok(dg, (int)g->s, (int)g->d, (int)g->groups);
+}
+
+static void conv_backward(tg_ctx *ctx, tg_tensor *out)
+{
+    tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    conv_geom g;
+    geom_init(&g, x, w, out->p.i[0], out->p.i[1], out->p.i[2], out->p.i[3]);
+    tg__conv_geom dg;
+    if (direct_geom(&g, &dg)) { /* workspace was taken at forward time */
+        tg__conv_direct_backward(ctx, NULL, &dg, x->data, w->data, out->grad,
+                                 x->requires_grad ? x->grad : NULL,
+                                 w->requires_grad ? w->grad : NULL,
+                                 b && b->requires_grad ? b->grad : NULL, out->aux);
+        return;
+    }
+    conv_job j = {&g, x->data, w->data, NULL, out->grad, NULL,
+                  x->requires_grad ? x->grad : NULL, w->requires_grad, b && b->requires_grad,
+                  w->numel, n_chunks(g.N, w->numel, g.O), out->aux, ctx};
+    if (!j.part) /* no parameter needed a gradient at forward time */
+        j.need_dw = j.need_db = false;
+    if (!j.need_dw && !j.need_db)
+        j.part = NULL;
+    /* The forward reserved this already (scratch never shrinks), so this
+     * cannot allocate; checked anyway because backward must not crash. */
+    if (!tg__scratch_reserve(ctx, scratch_floats(&g, true) * sizeof(float))) {
+        tg__error(ctx, TG_ERR_NOMEM, "conv2d: backward out of scratch memory");
+        return;
+    }
+    tg__parallel_for(ctx, j.nchunks, bwd_range, &j);
+    for (int64_t c = 0; c < j.nchunks && j.part; c++) {
+        const float *part = j.part + c * (w->numel + g.O);
+        if (j.need_dw)
+            for (int64_t i = 0; i < w->numel; i++)
+                w->grad[i] += part[i];
+        if (j.need_db)
+            for (int64_t i = 0; i < g.O; i++)
+                b->grad[i] += part[w->numel + i];
+    }
+}
+
+static const tg__op_def conv2d_op = {"conv2d", conv_backward};
+
+tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                     int padding, int dilation, int groups)
+{
+    if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w))
+        return NULL;
+    char s1[160], s2[160];
+    if (x->ndim != 4) {
+        tg__error(ctx, TG_ERR_SHAPE, "conv2d: input must be 4-D [N,C,H,W], got %s",
+                  tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return NULL;
+    }
+    if (w->ndim != 4 || w->shape[0] < 1 || w->shape[1] < 1 || w->shape[2] < 1 ||
+        w->shape[3] < 1) {
+        tg__error(ctx, TG_ERR_SHAPE, "conv2d: weight must be 4-D [C_out,C_in/groups,kH,kW] "
+                  "with sizes >= 1, got %s", tg__shape_str(s1, sizeof s1, w->ndim, w->shape));
+        return NULL;
+    }
+    if (stride < 1 || padding < 0 || dilation < 1 || groups < 1) {
+        tg__error(ctx, TG_ERR_INVALID_ARG, "conv2d: need stride >= 1, padding >= 0, dilation "
+                  ">= 1, groups >= 1; got stride %d, padding %d, dilation %d, groups %d",
+                  stride, padding, dilation, groups);
+        return NULL;
+    }
+    if (w->shape[0] % groups != 0 || w->shape[1] * groups != x->shape[1]) {
+        tg__error(ctx, TG_ERR_SHAPE, "conv2d: input %s and weight %s do not match with groups "
+                  "%d (need C_in = weight dim 1 * groups and C_out divisible by groups)",
+                  tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
+                  tg__shape_str(s2, sizeof s2, w->ndim, w->shape), groups);
+        return NULL;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
+        tg__error(ctx, TG_ERR_SHAPE, "conv2d: bias %s does not match weight %s (want [%lld])",
+                  tg__shape_str(s1, sizeof s1, b->ndim, b->shape),
+                  tg__shape_str(s2, sizeof s2, w->ndim, w->shape), (long long)w->shape[0]);
+        return NULL;
+    }
+    int64_t eh = (int64_t)dilation * (w->shape[2] - 1) + 1;
+    int64_t ew = (int64_t)dilation * (w->shape[3] - 1) + 1;
+    if (x->shape[2] + 2 * (int64_t)padding < eh || x->shape[3] + 2 * (int64_t)padding < ew) {
+        tg__error(ctx, TG_ERR_SHAPE, "conv2d: kernel %lldx%lld (dilation %d) is larger than "
+                  "the padded input %lldx%lld of %s", (long long)w->shape[2],
+                  (long long)w->shape[3], dilation,
+                  (long long)(x->shape[2] + 2 * (int64_t)padding),
+                  (long long)(x->shape[3] + 2 * (int64_t)padding),
+                  tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return NULL;
+    }
+    conv_geom g;
+    geom_init(&g, x, w, stride, padding, dilation, groups);
+    int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
+    tg_tensor *out = tg__op_result(ctx, &conv2d_op, 4, shape, x, w, b);
+    if (!out)
+        return NULL;
+    out->p.i[0] = stride;
+    out->p.i[1] = padding;
+    out->p.i[2] = dilation;
+    out->p.i[3] = groups;
+    tg__conv_geom dg;
+    if (direct_geom(&g, &dg)) {
+        float *ws = NULL;
+        if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
+            tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
+            return NULL;
+        }
+        out->aux = ws;
+        tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL,
+                                out->data, false);
+        return out;
+    }
+    /* Backward's scratch and partial sums are taken now, so backward cannot
+     * run out of memory. */
+    size_t need = scratch_floats(&g, out->requires_grad);
+    if (out->requires_grad && (w->requires_grad || (b && b->requires_grad))) {
+        size_t np = (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O));
+        out->aux = tg__arena_alloc(ctx, np * sizeof(float));
+    }
+    if ((out->requires_grad && (w->requires_grad || (b && b->requires_grad)) && !out->aux) ||
+        !tg__scratch_reserve(ctx, need * sizeof(float))) {
+        tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch",
+                  need * sizeof(float));
+        return NULL;
+    }
+    conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false, false,
+                  w->numel, 0, NULL, ctx};
+    tg__parallel_for(ctx, g.N, fwd_range, &j);
+    return out;
+}

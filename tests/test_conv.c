@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/* tg_conv2d: a hand-computed case, a naive double-precision reference over
+ * padding, stride, dilation, groups and bias, finite-difference gradients of
+ * x, w and b, thread invariance, and the shape errors. */
+#include "tg_test.h"
+
+typedef struct {
+    int64_t N, C, H, W, O, kh, kw;
+    int s, p, d, g;
+    bool bias;
+} conv_case;
+
+static const conv_case cases[] = {
+    {2, 3, 6, 5, 4, 3, 3, 1, 0, 1, 1, true},  /* pad 0 */
+    {2, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, true},  /* pad 1 */
+    {2, 2, 7, 7, 3, 3, 3, 2, 1, 1, 1, true},  /* stride 2 */
+    {1, 2, 7, 6, 2, 3, 2, 1, 1, 2, 1, true},  /* dilation 2, non-square kernel */
+    {2, 4, 5, 5, 6, 3, 3, 1, 1, 1, 2, true},  /* groups 2 */
+    {2, 3, 5, 4, 2, 2, 2, 1, 0, 1, 1, false}, /* no bias */
+    {2, 4, 3, 3, 2, 1, 1, 1, 0, 1, 2, true},  /* 1x1, groups: no unfold */
+    {1, 1, 4, 4, 2, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2: unfold */
+};
+#define N_CASES ((int)(sizeof cases / sizeof *cases))
+
+static int64_t out_size(int64_t n, int64_t k, const conv_case *c)
+{
+    return (n + 2 * c->p - c->d * (k - 1) - 1) / c->s + 1;
+}
+
+/* Naive reference in double. */
+static void ref_conv(const conv_case *c, const float *x, const float *w, const float *b,
+                     float *y)
+{
+    int64_t Ho = out_size(c->H, c->kh, c), Wo = out_size(c->W, c->kw, c);
+    int64_t cig = c->C / c->g, cog = c->O / c->g;
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t o = 0; o < c->O; o++)
+            for (int64_t oh = 0; oh < Ho; oh++)
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    double s = b ? b[o] : 0.0;
+                    int64_t gr = o / cog;
+                    for (int64_t ci = 0; ci < cig; ci++)
+                        for (int64_t i = 0; i < c->kh; i++)
+                            for (int64_t j = 0; j < c->kw; j++) {
+                                int64_t ih = oh * c->s - c->p + i * c->d;
+                                int64_t iw = ow * c->s - c->p + j * c->d;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                                    continue;
+                                s += (double)x[((n * c->C + gr * cig + ci) * c->H + ih) * c->W + iw] *
+                                     w[((o * cig + ci) * c->kh + i) * c->kw + j];
+                            }
+                    y[((n * c->O + o) * Ho + oh) * Wo + ow] = (float)s;
+                }
+}
+
+static void make_inputs(tg_ctx *ctx, const conv_case *c, tg_tensor **in)
+{
+    in[0] = tgt_rand(ctx, 4, (int64_t[]){c->N, c->C, c->H, c->W}, -1, 1, true);
+    in[1] = tgt_rand(ctx, 4, (int64_t[]){c->O, c->C / c->g, c->kh, c->kw}, -1, 1, true);
+    in[2] = c->bias ? tgt_rand(ctx, 1, (int64_t[]){c->O}, -1, 1, true) : NULL;
+}
+
+START_TEST(conv_hand)
+{
+    /* 1x1x3x3 input 1..9, 2x2 kernel of ones, pad 0: window sums */
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_tensor *x = tg_arange(ctx, 1, 10, 1);
+    x = tg_reshape(ctx, x, 4, (int64_t[]){1, 1, 3, 3});
+    tg_tensor *w = tg_ones(ctx, 4, (int64_t[]){1, 1, 2, 2});
+    tg_tensor *b = tg_full(ctx, 1, (int64_t[]){1}, 0.5f);
+    tg_tensor *y = tg_conv2d(ctx, x, w, b, 1, 0, 1, 1);
+    tgt_assert_tensor(y, ((float[]){12.5f, 16.5f, 24.5f, 28.5f}), 4, 0);
+    /* pad 1, stride 2: corners of the padded map */
+    y = tg_conv2d(ctx, x, w, NULL, 2, 1, 1, 1);
+    ck_assert_int_eq(tg_tensor_dim(y, 2), 2);
+    tgt_assert_tensor(y, ((float[]){1, 5, 11, 28}), 4, 0);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(conv_forward)
+{
+    const conv_case *c = &cases[_i];
+    tg_ctx *ctx = tgt_ctx(100 + (uint64_t)_i);
+    tg_tensor *in[3];
+    make_inputs(ctx, c, in);
+    tg_tensor *y = tg_conv2d(ctx, in[0], in[1], in[2], c->s, c->p, c->d, c->g);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+    int64_t Ho = out_size(c->H, c->kh, c), Wo = out_size(c->W, c->kw, c);
+    ck_assert_int_eq(tg_tensor_dim(y, 0), c->N);
+    ck_assert_int_eq(tg_tensor_dim(y, 1), c->O);
+    ck_assert_int_eq(tg_tensor_dim(y, 2), Ho);
+    ck_assert_int_eq(tg_tensor_dim(y, 3), Wo);
+    size_t n = (size_t)(c->N * c->O * Ho * Wo);
+    float *want = malloc(n * sizeof *want);
+    ref_conv(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]),
+             in[2] ? tg_tensor_data(in[2]) : NULL, want);
+    tgt_assert_close(tg_tensor_data(y), want, n, 1e-5, 1e-5);
+    free(want);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+static tg_tensor *conv_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    const conv_case *c = arg;
+    return tg_conv2d(ctx, in[0], in[1], in[2], c->s, c->p, c->d, c->g);
+}
+
+START_TEST(conv_grad)
+{
+    const conv_case *c = &cases[_i];
+    tg_ctx *ctx = tgt_ctx(200 + (uint64_t)_i);
+    tg_tensor *in[3];
+    make_inputs(ctx, c, in);
+    int n_in = c->bias ? 3 : 2; /* the checker walks in[0..n_in) */
+    tgt_gradcheck(ctx, conv_fn, (void *)c, in, n_in);
+    /* weights only (first layer: the input needs no gradient) */
+    ck_assert_int_eq(tg_tensor_set_requires_grad(in[0], false), TG_OK);
+    tgt_gradcheck(ctx, conv_fn, (void *)c, in, n_in);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* 1 and 2 threads give bit-identical outputs and gradients. */
+START_TEST(conv_threads)
+{
+    conv_case c = {5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true};
+    float *res[2][4];
+    for (int t = 0; t < 2; t++) {
+        tg_ctx *ctx = tgt_ctx_threads(9, t + 1);
+        tg_tensor *in[3];
+        make_inputs(ctx, &c, in);
+        tg_tensor *y = tg_conv2d(ctx, in[0], in[1], in[2], c.s, c.p, c.d, c.g);
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+        tg_tensor *all[4] = {y, in[0], in[1], in[2]};
+        for (int k = 0; k < 4; k++) {
+            size_t n = (size_t)tg_tensor_numel(all[k]);
+            res[t][k] = malloc(n * sizeof(float));
+            memcpy(res[t][k], k ? tg_tensor_grad(all[k]) : tg_tensor_data(all[k]),
+                   n * sizeof(float));
+            if (t == 1) {
+                ck_assert_msg(memcmp(res[0][k], res[1][k], n * sizeof(float)) == 0,
+                              "tensor %d differs between 1 and 2 threads", k);
+                free(res[0][k]);
+                free(res[1][k]);
+            }
+        }
+        tg_ctx_destroy(ctx);
+    }
+}
+END_TEST
+
+START_TEST(conv_errors)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_tensor *x = tg_zeros(ctx, 4, (int64_t[]){2, 4, 5, 5});
+    tg_tensor *w = tg_zeros(ctx, 4, (int64_t[]){6, 4, 3, 3});
+    tg_mem_stats before, after;
+
+    ck_assert_ptr_null(tg_conv2d(ctx, tg_zeros(ctx, 3, (int64_t[]){4, 5, 5}), w, NULL, 1, 0, 1, 1));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "conv2d: input must be 4-D [N,C,H,W], got [4,5,5]");
+
+    ck_assert_ptr_null(tg_conv2d(ctx, x, tg_zeros(ctx, 2, (int64_t[]){6, 4}), NULL, 1, 0, 1, 1));
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "weight must be 4-D"));
+
+    /* C_in/groups mismatch */
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 1, 0, 1, 2));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx),
+                                 "conv2d: input [2,4,5,5] and weight [6,4,3,3] do not match "
+                                 "with groups 2"));
+    tg_tensor *w5 = tg_zeros(ctx, 4, (int64_t[]){6, 3, 3, 3});
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w5, NULL, 1, 0, 1, 1));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+
+    /* bad parameters */
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 0, 0, 1, 1));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "got stride 0"));
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 1, -1, 1, 1));
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 1, 0, 0, 1));
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 1, 0, 1, 0));
+
+    /* output would be empty */
+    tg_tensor *big = tg_zeros(ctx, 4, (int64_t[]){6, 4, 7, 3});
+    ck_assert_ptr_null(tg_conv2d(ctx, x, big, NULL, 1, 0, 1, 1));
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "conv2d: kernel 7x3 (dilation 1) is larger than "
+                                             "the padded input 5x5 of [2,4,5,5]");
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 1, 0, 3, 1)); /* effective kernel 7 */
+    ck_assert_ptr_nonnull(tg_conv2d(ctx, x, big, NULL, 1, 1, 1, 1)); /* padded 7x7 fits */
+
+    /* bias */
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, tg_zeros(ctx, 1, (int64_t[]){5}), 1, 0, 1, 1));
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "conv2d: bias [5] does not match"));
+
+    /* a failed call allocates nothing */
+    tg_ctx_mem_stats(ctx, &before);
+    ck_assert_ptr_null(tg_conv2d(ctx, x, w, NULL, 1, 0, 1, 2));
+    tg_ctx_mem_stats(ctx, &after);
+    ck_assert_uint_eq(before.arena_used, after.arena_used);
+
+    tg_ctx_clear_error(ctx);
+    ck_assert_ptr_null(tg_conv2d(ctx, NULL, w, NULL, 1, 0, 1, 1));
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "conv2d: input tensor is NULL");
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv2d");
+    tcase_add_test(tc, conv_hand);
+    tcase_add_loop_test(tc, conv_forward, 0, N_CASES);
+    tcase_add_loop_test(tc, conv_grad, 0, N_CASES);
+    tcase_add_test(tc, conv_threads);
+    tcase_add_test(tc, conv_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tgt_run(suite()); }

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* tg_batch_norm2d (training and evaluation, running statistics, gradients)
+ * and tg_dropout (mask statistics, determinism, identity modes, gradients),
+ * plus their error paths. */
+#include "tg_test.h"
+
+static const int64_t SX[4] = {2, 2, 1, 2}, SC[1] = {2};
+
+/* ---- batch norm ---------------------------------------------------------- */
+
+START_TEST(bn_train_values)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    /* channel 0: {1, 3, 5, 7}; channel 1: {2, 2, 4, 8} (x[n][c][0][w]) */
+    float xd[8] = {1, 3, 2, 2, 5, 7, 4, 8};
+    tg_tensor *x = tgt_tensor(ctx, 4, SX, xd, false);
+    tg_tensor *w = tgt_tensor(ctx, 1, SC, (float[]){2, 0.5f}, true);
+    tg_tensor *b = tgt_tensor(ctx, 1, SC, (float[]){1, -1}, true);
+    tg_tensor *rm = tgt_tensor(ctx, 1, SC, (float[]){0, 0}, false);
+    tg_tensor *rv = tgt_tensor(ctx, 1, SC, (float[]){1, 1}, false);
+    float eps = 1e-5f;
+    tg_tensor *y = tg_batch_norm2d(ctx, x, w, b, rm, rv, true, 0.1f, eps);
+    ck_assert_ptr_nonnull(y);
+    /* channel 0: mean 4, biased var 5, unbiased 20/3; channel 1: mean 4, var 6, unbiased 8 */
+    double mean[2] = {4, 4}, var[2] = {5, 6}, unb[2] = {20.0 / 3.0, 8}, wv[2] = {2, 0.5},
+           bv[2] = {1, -1};
+    float want[8];
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < 2; i++) {
+                int k = (n * 2 + c) * 2 + i;
+                want[k] = (float)((xd[k] - mean[c]) / sqrt(var[c] + eps) * wv[c] + bv[c]);
+            }
+    tgt_assert_tensor(y, want, 8, 1e-6);
+    tgt_assert_tensor(rm, ((float[]){0.4f, 0.4f}), 2, 1e-7);
+    tgt_assert_tensor(rv, ((float[]){(float)(0.9 + 0.1 * unb[0]), (float)(0.9 + 0.1 * unb[1])}),
+                      2, 1e-6);
+
+    /* evaluation uses the running statistics */
+    y = tg_batch_norm2d(ctx, x, w, b, rm, rv, false, 0.1f, eps);
+    for (int k = 0; k < 8; k++) {
+        int c = (k / 2) % 2;
+        double r_m = tg_tensor_data(rm)[c], r_v = tg_tensor_data(rv)[c];
+        want[k] = (float)((xd[k] - r_m) / sqrt(r_v + eps) * wv[c] + bv[c]);
+    }
+    tgt_assert_tensor(y, want, 8, 1e-6);
+    /* ... and leaves them alone */
+    tgt_assert_tensor(rm, ((float[]){0.4f, 0.4f}), 2, 1e-7);
+
+    /* no affine parameters, no running stats in training */
+    y = tg_batch_norm2d(ctx, x, NULL, NULL, NULL, NULL, true, 0.1f, 0.0f);
+    ck_assert_float_eq_tol(tg_tensor_data(y)[0], (float)(-3 / sqrt(5.0)), 1e-6);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+typedef struct { bool training, affine, running; } bn_case;
+static const bn_case bn_cases[] = {
+    {true, true, true}, {true, false, false}, {false, true, true}, {true, true, false},
+};
+
+static tg_tensor *bn_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    const bn_case *c = arg;
+    return tg_batch_norm2d(ctx, in[0], c->affine ? in[1] : NULL, c->affine ? in[2] : NULL,
+                           c->running ? in[3] : NULL, c->running ? in[4] : NULL, c->training,
+                           0.1f, 1e-5f);
+}
+
+START_TEST(bn_grad)
+{
+    const bn_case *c = &bn_cases[_i];
+    tg_ctx *ctx = tgt_ctx(20 + (uint64_t)_i);
+    const int64_t sx[4] = {3, 2, 2, 3};
+    tg_tensor *in[5] = {tgt_rand(ctx, 4, sx, -2, 2, true), tgt_rand(ctx, 1, SC, 0.5f, 1.5f, true),
+                        tgt_rand(ctx, 1, SC, -1, 1, true), tgt_rand(ctx, 1, SC, -0.5f, 0.5f, false),
+                        tgt_rand(ctx, 1, SC, 0.5f, 2, false)};
+    tgt_gradcheck_tol(ctx, bn_fn, (void *)c, in, c->affine ? 3 : 1, 1e-3, 2e-2, 3e-3);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(bn_errors)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_tensor *x = tg_zeros(ctx, 4, (int64_t[]){2, 3, 2, 2});
+    tg_tensor *w = tgt_tensor(ctx, 1, (int64_t[]){3}, NULL, true);
+    tg_tensor *w2 = tgt_tensor(ctx, 1, (int64_t[]){2}, NULL, true);
+    tg_tensor *rm = tgt_tensor(ctx, 1, (int64_t[]){3}, (float[]){1, 2, 3}, false);
+    tg_tensor *rv = tgt_tensor(ctx, 1, (int64_t[]){3}, (float[]){1, 1, 1}, false);
+    tg_mem_stats before, after;
+    tg_ctx_mem_stats(ctx, &before);
+
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, x, w2, NULL, rm, rv, true, 0.1f, 1e-5f));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_str_eq(tg_ctx_last_error(ctx),
+                     "batch_norm2d: weight [2] does not match input [2,3,2,2] (want [3])");
+    tgt_assert_tensor(rm, ((float[]){1, 2, 3}), 3, 0); /* running stats untouched */
+
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, tg_zeros(ctx, 2, (int64_t[]){2, 3}), w, NULL, rm, rv,
+                                       true, 0.1f, 1e-5f));
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "input must be 4-D"));
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, x, w, NULL, NULL, NULL, false, 0.1f, 1e-5f));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "evaluation mode needs running_mean"));
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, x, w, NULL, rm, NULL, true, 0.1f, 1e-5f));
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, x, w, NULL, rm, rv, true, 1.5f, 1e-5f));
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "momentum 1.5"));
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, x, w, NULL, rm, rv, true, 0.1f, -1.0f));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    tg_tensor *one = tg_zeros(ctx, 4, (int64_t[]){1, 3, 1, 1});
+    tg_ctx_mem_stats(ctx, &before);
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, one, w, NULL, rm, rv, true, 0.1f, 1e-5f));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "batch_norm2d: expected more than 1 value per "
+                                             "channel when training, got input [1,3,1,1]");
+    tg_ctx_mem_stats(ctx, &after);
+    ck_assert_uint_eq(before.arena_used, after.arena_used);
+    tgt_assert_tensor(rm, ((float[]){1, 2, 3}), 3, 0);
+    ck_assert_ptr_nonnull(tg_batch_norm2d(ctx, one, w, NULL, rm, rv, false, 0.1f, 1e-5f));
+    tg_ctx_clear_error(ctx);
+    ck_assert_ptr_null(tg_batch_norm2d(ctx, NULL, w, NULL, rm, rv, true, 0.1f, 1e-5f));
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "batch_norm2d: input tensor is NULL");
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ---- dropout ------------------------------------------------------------- */
+
+START_TEST(dropout_values)
+{
+    tg_ctx *ctx = tgt_ctx(42);
+    const int64_t s[1] = {10000};
+    tg_tensor *x = tgt_rand(ctx, 1, s, 1, 2, true);
+    tg_tensor *y = tg_dropout(ctx, x, 0.25f, true);
+    ck_assert_ptr_nonnull(y);
+    int kept = 0;
+    for (int i = 0; i < 10000; i++) {
+        float v = tg_tensor_data(y)[i];
+        if (v != 0.0f) {
+            kept++;
+            ck_assert_float_eq_tol(v, tg_tensor_data(x)[i] / 0.75f, 1e-6);
+        }
+    }
+    ck_assert_int_ge(kept, 7300); /* 7500 expected, sd ~43 */
+    ck_assert_int_le(kept, 7700);
+    /* gradient: g * mask / (1-p) */
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, y)), TG_OK);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_float_eq(tg_tensor_grad(x)[i],
+                           tg_tensor_data(y)[i] != 0.0f ? 1.0f / 0.75f : 0.0f);
+
+    /* the next call draws a fresh mask */
+    tg_tensor *y2 = tg_dropout(ctx, x, 0.25f, true);
+    ck_assert(memcmp(tg_tensor_data(y), tg_tensor_data(y2), 10000 * sizeof(float)) != 0);
+
+    /* identity out of training and for p == 0, still differentiable */
+    tg_tensor_zero_grad(x);
+    tg_tensor *e = tg_dropout(ctx, x, 0.5f, false);
+    tgt_assert_tensor(e, tg_tensor_data(x), 10000, 0);
+    ck_assert(tg_tensor_requires_grad(e));
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, e)), TG_OK);
+    ck_assert_float_eq(tg_tensor_grad(x)[17], 1.0f);
+    tgt_assert_tensor(tg_dropout(ctx, x, 0.0f, true), tg_tensor_data(x), 10000, 0);
+
+    /* p == 1 drops everything */
+    tg_tensor_zero_grad(x);
+    tg_tensor *z = tg_dropout(ctx, x, 1.0f, true);
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, z)), TG_OK);
+    for (int i = 0; i < 10000; i++) {
+        ck_assert_float_eq(tg_tensor_data(z)[i], 0.0f);
+        ck_assert_float_eq(tg_tensor_grad(x)[i], 0.0f);
+    }
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Same seed => same mask, whatever the thread count. */
+START_TEST(dropout_deterministic)
+{
+    float *m[2];
+    for (int t = 0; t < 2; t++) {
+        tg_ctx *ctx = tgt_ctx_threads(7, t + 1);
+        tg_tensor *y = tg_dropout(ctx, tg_ones(ctx, 1, (int64_t[]){5000}), 0.5f, true);
+        m[t] = malloc(5000 * sizeof(float));
+        memcpy(m[t], tg_tensor_data(y), 5000 * sizeof(float));
+        tg_ctx_destroy(ctx);
+    }
+    ck_assert(memcmp(m[0], m[1], 5000 * sizeof(float)) == 0);
+    free(m[0]);
+    free(m[1]);
+}
+END_TEST
+
+static tg_tensor *drop_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    (void)arg;
+    tg_ctx_manual_seed(ctx, 99); /* the same mask on every evaluation */
+    return tg_dropout(ctx, in[0], 0.3f, true);
+}
+
+START_TEST(dropout_grad)
+{
+    tg_ctx *ctx = tgt_ctx(3);
+    tg_tensor *x = tgt_rand(ctx, 2, (int64_t[]){6, 7}, -1, 1, true);
+    tgt_gradcheck(ctx, drop_fn, NULL, &x, 1);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(dropout_errors)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_tensor *x = tg_ones(ctx, 1, (int64_t[]){4});
+    float r0[2];
+    tg_tensor *probe = tg_rand(ctx, 1, (int64_t[]){2}, 0, 1);
+    memcpy(r0, tg_tensor_data(probe), sizeof r0);
+    tg_ctx_manual_seed(ctx, 1);
+    tg_tensor_uniform_(probe, 0, 1); /* reseeded: same two draws again */
+    ck_assert(memcmp(r0, tg_tensor_data(probe), sizeof r0) == 0);
+    tg_ctx_manual_seed(ctx, 1);
+    ck_assert_ptr_null(tg_dropout(ctx, x, 1.5f, true));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "dropout: probability must be in [0, 1], got 1.5");
+    ck_assert_ptr_null(tg_dropout(ctx, x, -0.1f, false));
+    ck_assert_ptr_null(tg_dropout(ctx, x, NAN, true));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    /* failures consumed no random numbers */
+    tg_tensor_uniform_(probe, 0, 1);
+    ck_assert(memcmp(r0, tg_tensor_data(probe), sizeof r0) == 0);
+    tg_ctx_clear_error(ctx);
+    ck_assert_ptr_null(tg_dropout(ctx, NULL, 0.5f, true));
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "dropout: input tensor is NULL");
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("norm_dropout");
+    TCase *tc = tcase_create("batch_norm2d");
+    tcase_add_test(tc, bn_train_values);
+    tcase_add_loop_test(tc, bn_grad, 0, (int)(sizeof bn_cases / sizeof *bn_cases));
+    tcase_add_test(tc, bn_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dropout");
+    tcase_add_test(tc, dropout_values);
+    tcase_add_test(tc, dropout_deterministic);
+    tcase_add_test(tc, dropout_grad);
+    tcase_add_test(tc, dropout_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tgt_run(suite()); }
