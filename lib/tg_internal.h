@@ -69,6 +69,26 @@ typedef struct tg__chunk {
 
 typedef struct tg__pool tg__pool; /* thread pool (core/threadpool.c) */
 
+/* Long-lived objects (modules, optimisers, data sets, ...) embed this header
+ * and register with their ctx, so tg_ctx_destroy() can release whatever the
+ * caller left alive: newest first, so dependents go before what they use. */
+typedef struct tg__object tg__object;
+struct tg__object {
+    tg__object *prev, *next;
+    void (*destroy)(tg__object *self);
+};
+void tg__object_track(tg_ctx *ctx, tg__object *o, void (*destroy)(tg__object *self));
+void tg__object_untrack(tg_ctx *ctx, tg__object *o); /* no-op if not tracked */
+
+/* Per-op timing for bench --profile (core/profile.c). Lives inside the ctx
+ * (no allocation); costs one branch per op when off. */
+#define TG__PROF_MAX 48
+typedef struct tg__prof_entry {
+    const char *name;
+    uint64_t fwd_ns, bwd_ns;
+    uint64_t fwd_calls, bwd_calls;
+} tg__prof_entry;
+
 struct tg_ctx {
     tg_ctx_options opts;
     int n_threads;
@@ -80,6 +100,7 @@ struct tg_ctx {
     tg__chunk *cur;              /* chunk being filled */
     size_t arena_used, arena_peak, arena_capacity;
 
+    tg__object *objects;         /* live long-lived objects, newest first */
     tg_tensor *persistent;       /* list head */
     size_t persistent_bytes;
     uint64_t n_allocs;
@@ -92,6 +113,12 @@ struct tg_ctx {
 
     tg_status status;
     char errmsg[TG_ERRMSG_SIZE];
+
+    bool prof_on;                /* per-op timing enabled (tg__prof_enable) */
+    const tg__op_def *prof_op;   /* op whose forward is being timed, or NULL */
+    uint64_t prof_t0;            /* when prof_op's result was created */
+    int prof_n;
+    tg__prof_entry prof[TG__PROF_MAX];
 };
 
 /* Record an error in ctx (if not NULL) and return status. */
@@ -157,6 +184,16 @@ void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg);
 tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out);
 void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool);
 
+/* ---- profiling (core/profile.c) ----------------------------------------- */
+
+/* Ops run eagerly, so an op's forward time is taken as the time from its
+ * tg__op_result() to the next op's (or to tg_backward / tg__prof_mark(ctx,
+ * NULL)); backward time is measured around op->backward. */
+void tg__prof_enable(tg_ctx *ctx, bool on); /* also clears the table */
+void tg__prof_mark(tg_ctx *ctx, const tg__op_def *op);
+void tg__prof_add_backward(tg_ctx *ctx, const tg__op_def *op, uint64_t ns);
+uint64_t tg__now_ns(void);
+
 /* ---- kernels (lib/kernels) --------------------------------------------- */
 
 /* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op(X) = X or X^T.
@@ -169,7 +206,5 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                   int64_t ldc);
 
-/* ---- modules (for layers.c) ------------------------------------------- */
-void tg__module_set_owned(tg_module *m, bool owned);
 
 #endif /* TG_INTERNAL_H */

@@ -82,6 +82,11 @@ void tg_ctx_destroy(tg_ctx *ctx)
     if (!ctx)
         return;
     tg__pool_destroy(ctx, ctx->pool);
+    while (ctx->objects) {
+        tg__object *o = ctx->objects;
+        tg__object_untrack(ctx, o);
+        o->destroy(o);
+    }
     while (ctx->persistent) {
         tg_tensor *t = ctx->persistent;
         t->in_module = false;
@@ -97,6 +102,29 @@ void tg_ctx_destroy(tg_ctx *ctx)
         ctx->opts.free(ctx->opts.alloc_opaque, ctx);
     else
         free(ctx);
+}
+
+void tg__object_track(tg_ctx *ctx, tg__object *o, void (*destroy)(tg__object *self))
+{
+    o->destroy = destroy;
+    o->prev = NULL;
+    o->next = ctx->objects;
+    if (ctx->objects)
+        ctx->objects->prev = o;
+    ctx->objects = o;
+}
+
+void tg__object_untrack(tg_ctx *ctx, tg__object *o)
+{
+    if (o->prev)
+        o->prev->next = o->next;
+    else if (ctx->objects == o)
+        ctx->objects = o->next;
+    else
+        return; /* not tracked */
+    if (o->next)
+        o->next->prev = o->prev;
+    o->prev = o->next = NULL;
 }
 
 int tg_ctx_n_threads(const tg_ctx *ctx) { return ctx ? ctx->n_threads : 1; }

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/* Built-in layers, each a static tg_module_vtable over the public registry:
+ * the same interface a user-defined module has. Parameters are initialised
+ * like PyTorch's defaults (kaiming_uniform(a=sqrt(5)) for weights, i.e.
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for biases) from
+ * the context RNG. Userdata holds the configuration and borrowed pointers to
+ * the layer's own tensors, so forward never looks names up. */
+#include "tg_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* Every layer's userdata starts with the ctx: destroy_userdata gets only the
+ * pointer, and needs the ctx's allocator to free it. */
+typedef struct {
+    tg_ctx *ctx;
+} layer_base;
+
+static void free_layer(void *userdata)
+{
+    if (userdata)
+        tg__free(((layer_base *)userdata)->ctx, userdata);
+}
+
+/* Create a module with zeroed userdata of @p size (ctx filled in). On error
+ * nothing is left allocated. */
+static tg_status new_layer(tg_ctx *ctx, const char *who, const tg_module_vtable *vt, size_t size,
+                           tg_module **out, void **ud)
+{
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    if (!out)
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: out is NULL", who);
+    layer_base *u = NULL;
+    if (size) {
+        u = tg__calloc(ctx, 1, size);
+        if (!u)
+            return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+        u->ctx = ctx;
+    }
+    tg_status s = tg_module_create(ctx, vt, u, out);
+    if (s != TG_OK)
+        tg__free(ctx, u);
+    else if (ud)
+        *ud = u;
+    return s;
+}
+
+/* Add weight (and bias) initialised U(-bound, bound) with bound =
+ * 1/sqrt(fan_in), weight first as PyTorch's reset_parameters(). */
+static tg_status add_weight_bias(tg_module *m, int ndim, const int64_t *wshape, int64_t out_dim,
+                                 bool bias, int64_t fan_in, tg_tensor **w, tg_tensor **b)
+{
+    tg_status s = tg_module_add_param(m, "weight", ndim, wshape, w);
+    if (s != TG_OK)
+        return s;
+    float bound = fan_in > 0 ? (float)(1.0 / sqrt((double)fan_in)) : 0.0f;
+    tg_tensor_uniform_(*w, -bound, bound);
+    *b = NULL;
+    if (!bias)
+        return TG_OK;
+    s = tg_module_add_param(m, "bias", 1, &out_dim, b);
+    if (s == TG_OK)
+        tg_tensor_uniform_(*b, -bound, bound);
+    return s;
+}
+
+/* Finish a creator: on error destroy the half-built module (*out untouched). */
+static tg_status finish(tg_module *m, tg_status s, tg_module **out)
+{
+    if (s != TG_OK) {
+        tg_module_destroy(m);
+        return s;
+    }
+    *out = m;
+    return TG_OK;
+}
+
+/* ---- Linear ------------------------------------------------------------------ */
+
+typedef struct {
+    tg_ctx *ctx;
+    tg_tensor *w, *b;
+} linear_ud;
+
+static tg_tensor *linear_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const linear_ud *u = tg_module_userdata(self);
+    return tg_linear(ctx, x, u->w, u->b);
+}
+
+static const tg_module_vtable linear_vt = {sizeof(tg_module_vtable), "Linear", linear_forward,
+                                           free_layer};
+
+tg_status tg_linear_create(tg_ctx *ctx, int64_t in_features, int64_t out_features, bool bias,
+                           tg_module **out)
+{
+    const char *who = "linear_create";
+    if (ctx && (in_features <= 0 || out_features <= 0))
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: features must be positive (in %lld, out %lld)", who,
+                         (long long)in_features, (long long)out_features);
+    tg_module *m = NULL;
+    linear_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &linear_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    const int64_t shape[2] = {out_features, in_features};
+    s = add_weight_bias(m, 2, shape, out_features, bias, in_features, &u->w, &u->b);
+    return finish(m, s, out);
+}
+
+/* ---- Conv2d ------------------------------------------------------------------ */
+
+typedef struct {
+    tg_ctx *ctx;
+    tg_tensor *w, *b;
+    int stride, padding, dilation, groups;
+} conv_ud;
+
+static tg_tensor *conv_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const conv_ud *u = tg_module_userdata(self);
+    return tg_conv2d(ctx, x, u->w, u->b, u->stride, u->padding, u->dilation, u->groups);
+}
+
+static const tg_module_vtable conv_vt = {sizeof(tg_module_vtable), "Conv2d", conv_forward,
+                                         free_layer};
+
+tg_status tg_conv2d_create(tg_ctx *ctx, int64_t in_channels, int64_t out_channels, int kernel,
+                           int stride, int padding, int dilation, int groups, bool bias,
+                           tg_module **out)
+{
+    const char *who = "conv2d_create";
+    if (ctx) {
+        if (in_channels <= 0 || out_channels <= 0 || kernel <= 0 || stride <= 0 ||
+            padding < 0 || dilation <= 0 || groups <= 0)
+            return tg__error(ctx, TG_ERR_INVALID_ARG,
+                             "%s: bad configuration (in %lld, out %lld, kernel %d, stride %d, "
+                             "padding %d, dilation %d, groups %d)",
+                             who, (long long)in_channels, (long long)out_channels, kernel,
+                             stride, padding, dilation, groups);
+        if (in_channels % groups || out_channels % groups)
+            return tg__error(ctx, TG_ERR_INVALID_ARG,
+                             "%s: channels (in %lld, out %lld) must be divisible by groups %d",
+                             who, (long long)in_channels, (long long)out_channels, groups);
+    }
+    tg_module *m = NULL;
+    conv_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &conv_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->stride = stride;
+    u->padding = padding;
+    u->dilation = dilation;
+    u->groups = groups;
+    const int64_t cin_g = in_channels / groups;
+    const int64_t shape[4] = {out_channels, cin_g, kernel, kernel};
+    s = add_weight_bias(m, 4, shape, out_channels, bias, cin_g * kernel * kernel, &u->w, &u->b);
+    return finish(m, s, out);
+}
+
+/* ---- pooling ----------------------------------------------------------------- */
+
+typedef struct {
+    tg_ctx *ctx;
+    int kernel, stride, padding;
+} pool_ud;
+
+static tg_tensor *maxpool_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const pool_ud *u = tg_module_userdata(self);
+    return tg_max_pool2d(ctx, x, u->kernel, u->stride, u->padding);
+}
+
+static tg_tensor *avgpool_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const pool_ud *u = tg_module_userdata(self);
+    return tg_avg_pool2d(ctx, x, u->kernel, u->stride, u->padding);
+}
+
+static const tg_module_vtable maxpool_vt = {sizeof(tg_module_vtable), "MaxPool2d",
+                                            maxpool_forward, free_layer};
+static const tg_module_vtable avgpool_vt = {sizeof(tg_module_vtable), "AvgPool2d",
+                                            avgpool_forward, free_layer};
+
+static tg_status pool_create(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
+                             int kernel, int stride, int padding, tg_module **out)
+{
+    /* PyTorch: padding should be at most half the kernel size. */
+    if (ctx && (kernel <= 0 || stride < 0 || padding < 0 || padding > kernel / 2))
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: bad configuration (kernel %d, stride %d, padding %d; padding "
+                         "must be at most kernel/2)",
+                         who, kernel, stride, padding);
+    tg_module *m = NULL;
+    pool_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->kernel = kernel;
+    u->stride = stride ? stride : kernel;
+    u->padding = padding;
+    *out = m;
+    return TG_OK;
+}
+
+tg_status tg_maxpool2d_create(tg_ctx *ctx, int kernel, int stride, int padding, tg_module **out)
+{
+    return pool_create(ctx, "maxpool2d_create", &maxpool_vt, kernel, stride, padding, out);
+}
+
+tg_status tg_avgpool2d_create(tg_ctx *ctx, int kernel, int stride, int padding, tg_module **out)
+{
+    return pool_create(ctx, "avgpool2d_create", &avgpool_vt, kernel, stride, padding, out);
+}
+
+/* ---- ReLU, Flatten, Dropout ----------------------------------------------------- */
+
+static tg_tensor *relu_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    return tg_relu(ctx, x);
+}
+
+static tg_tensor *flatten_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    return tg_flatten(ctx, x, 1, -1);
+}
+
+static const tg_module_vtable relu_vt = {sizeof(tg_module_vtable), "ReLU", relu_forward, NULL};
+static const tg_module_vtable flatten_vt = {sizeof(tg_module_vtable), "Flatten",
+                                            flatten_forward, NULL};
+
+tg_status tg_relu_create(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "relu_create", &relu_vt, 0, out, NULL);
+}
+
+tg_status tg_flatten_create(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "flatten_create", &flatten_vt, 0, out, NULL);
+}
+
+typedef struct {
+    tg_ctx *ctx;
+    float p;
+} dropout_ud;
+
+static tg_tensor *dropout_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const dropout_ud *u = tg_module_userdata(self);
+    return tg_dropout(ctx, x, u->p, tg_module_is_training(self));
+}
+
+static const tg_module_vtable dropout_vt = {sizeof(tg_module_vtable), "Dropout",
+                                            dropout_forward, free_layer};
+
+tg_status tg_dropout_create(tg_ctx *ctx, float p, tg_module **out)
+{
+    const char *who = "dropout_create";
+    if (ctx && !(p >= 0.0f && p <= 1.0f))
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: dropout probability has to be between 0 and 1, but got %g", who,
+                         (double)p);
+    tg_module *m = NULL;
+    dropout_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &dropout_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->p = p;
+    *out = m;
+    return TG_OK;
+}
+
+/* ---- BatchNorm2d ---------------------------------------------------------------- */
+
+typedef struct {
+    tg_ctx *ctx;
+    tg_tensor *w, *b, *mean, *var, *count;
+    float eps, momentum;
+} bn_ud;
+
+static tg_tensor *bn_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const bn_ud *u = tg_module_userdata(self);
+    bool training = tg_module_is_training(self);
+    tg_tensor *y = tg_batch_norm2d(ctx, x, u->w, u->b, u->mean, u->var, training, u->momentum,
+                                   u->eps);
+    if (y && training)
+        u->count->data[0] += 1.0f; /* num_batches_tracked (float storage) */
+    return y;
+}
+
+static const tg_module_vtable bn_vt = {sizeof(tg_module_vtable), "BatchNorm2d", bn_forward,
+                                       free_layer};
+
+tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps, float momentum,
+                                tg_module **out)
+{
+    const char *who = "batchnorm2d_create";
+    if (ctx && (channels <= 0 || !(eps > 0.0f) || isinf(eps) ||
+                !(momentum >= 0.0f && momentum <= 1.0f)))
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: bad configuration (channels %lld, eps %g, momentum %g; need "
+                         "channels > 0, eps > 0, momentum in [0, 1])",
+                         who, (long long)channels, (double)eps, (double)momentum);
+    tg_module *m = NULL;
+    bn_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &bn_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->eps = eps;
+    u->momentum = momentum;
+    const int64_t one = 1;
+    if ((s = tg_module_add_param(m, "weight", 1, &channels, &u->w)) == TG_OK &&
+        (s = tg_module_add_param(m, "bias", 1, &channels, &u->b)) == TG_OK &&
+        (s = tg_module_add_buffer(m, "running_mean", 1, &channels, &u->mean)) == TG_OK &&
+        (s = tg_module_add_buffer(m, "running_var", 1, &channels, &u->var)) == TG_OK &&
+        (s = tg_module_add_buffer(m, "num_batches_tracked", 1, &one, &u->count)) == TG_OK) {
+        tg_tensor_fill(u->w, 1.0f);
+        tg_tensor_fill(u->var, 1.0f);
+    }
+    return finish(m, s, out);
+}
+
+/* ---- Sequential ------------------------------------------------------------------ */
+
+static tg_tensor *seq_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)ctx; /* each child runs in its own module's ctx, which is this one */
+    size_t n = tg_module_n_children(self);
+    for (size_t i = 0; i < n && x; i++)
+        x = tg_module_forward(tg_module_child(self, i), x);
+    return x;
+}
+
+static const tg_module_vtable seq_vt = {sizeof(tg_module_vtable), "Sequential", seq_forward,
+                                        NULL};
+
+tg_status tg_sequential_create(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "sequential_create", &seq_vt, 0, out, NULL);
+}
+
+tg_status tg_sequential_append(tg_module *seq, tg_module *child)
+{
+    if (!seq)
+        return TG_ERR_INVALID_ARG;
+    tg_ctx *ctx = tg_module_ctx(seq);
+    if (tg_module_type(seq) != seq_vt.type_name)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "sequential_append: module is a %s, not a Sequential",
+                         tg_module_type(seq));
+    char name[24];
+    snprintf(name, sizeof name, "%zu", tg_module_n_children(seq));
+    return tg_module_add_child(seq, name, child);
+}
