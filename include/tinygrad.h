@@ -46,6 +46,13 @@
  *  @brief Named, nested parameter containers and built-in layers. */
 /** @defgroup tg_optim Optimisers
  *  @brief Pluggable optimisers and the built-in ones. */
+/** @defgroup tg_data Data
+ *  @brief Data sets (IDX, PNG trees), mini-batches and config files. */
+/** @defgroup tg_io Serialization
+ *  @brief safetensors save/load of module state and checkpoints. */
+/** @defgroup tg_train Training
+ *  @brief Optional layer over the core: fit/evaluate loops, early stopping,
+ *  checkpoints, metrics files and charts. The core never calls into it. */
 
 #ifndef TG_API
 #  if defined(_WIN32) && defined(TG_BUILDING)
@@ -218,8 +225,11 @@ TG_API void tg_tensor_destroy(tg_tensor *t);
  *  Return a new tensor in the step arena, or NULL with the reason kept in the
  *  context. Ownership: borrowed from @p ctx; valid until tg_ctx_reset().
  *  @{ */
+/** Filled with zeros. */
 TG_API tg_tensor *tg_zeros(tg_ctx *ctx, int ndim, const int64_t *shape);
+/** Filled with ones. */
 TG_API tg_tensor *tg_ones(tg_ctx *ctx, int ndim, const int64_t *shape);
+/** Filled with @p value. */
 TG_API tg_tensor *tg_full(tg_ctx *ctx, int ndim, const int64_t *shape, float value);
 /** 1-D [start, start+step, ...) below @p end, like torch.arange. */
 TG_API tg_tensor *tg_arange(tg_ctx *ctx, float start, float end, float step);
@@ -361,9 +371,14 @@ TG_API tg_tensor *tg_nll_loss(tg_ctx *ctx, tg_tensor *log_probs, const int32_t *
 TG_API tg_tensor *tg_mse_loss(tg_ctx *ctx, tg_tensor *a, tg_tensor *b, tg_reduction reduction);
 
 /** @brief 2-D convolution (cross-correlation) like torch.nn.functional.conv2d.
+ *  @param ctx the context
  *  @param x input [N, C_in, H, W]
  *  @param w weight [C_out, C_in/groups, kH, kW]
  *  @param b bias [C_out] or NULL
+ *  @param stride step between windows (>= 1), both dims
+ *  @param padding zeros added on every side (>= 0)
+ *  @param dilation spacing between kernel taps (>= 1)
+ *  @param groups channel groups (>= 1; divides C_in and C_out)
  *  Output [N, C_out, (H+2p-d(kH-1)-1)/s+1, ...]. */
 TG_API tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                             int padding, int dilation, int groups);
@@ -443,9 +458,11 @@ typedef struct tg_module_vtable {
 } tg_module_vtable;
 
 /** @brief Create a module of a user-defined type.
+ *  @param ctx the context the module and its parameters live in
  *  @param vtable must outlive the module (usually static)
  *  @param userdata handed back by tg_module_userdata(); released with
  *         vtable->destroy_userdata if set
+ *  @param[out] out the new module; untouched on error
  *  Ownership: caller owns *out; release with tg_module_destroy() unless it is
  *  added to a parent, which then owns it. @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_module_create(tg_ctx *ctx, const tg_module_vtable *vtable,
@@ -666,21 +683,582 @@ TG_API void tg_adagrad_options_init(tg_adagrad_options *o); /**< PyTorch default
  *  @p opts NULL = defaults. Ownership: caller owns *out; tg_optim_destroy().
  *  @return TG_OK, TG_ERR_INVALID_ARG (bad hyper-parameter), TG_ERR_NOMEM
  *  @{ */
+/** SGD with optional momentum, dampening, Nesterov and weight decay. */
 TG_API TG_NODISCARD tg_status tg_sgd_create(tg_ctx *ctx, tg_module *m, const tg_sgd_options *opts,
                                             tg_optim **out);
+/** Adam (2 state buffers: first and second moments). */
 TG_API TG_NODISCARD tg_status tg_adam_create(tg_ctx *ctx, tg_module *m,
                                              const tg_adam_options *opts, tg_optim **out);
+/** AdamW: Adam with decoupled weight decay. */
 TG_API TG_NODISCARD tg_status tg_adamw_create(tg_ctx *ctx, tg_module *m,
                                               const tg_adam_options *opts, tg_optim **out);
+/** RMSprop. */
 TG_API TG_NODISCARD tg_status tg_rmsprop_create(tg_ctx *ctx, tg_module *m,
                                                 const tg_rmsprop_options *opts, tg_optim **out);
+/** Adagrad. */
 TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
                                                 const tg_adagrad_options *opts, tg_optim **out);
 /** @} */
 
 /** @} */
 
+/* ------------------------------------------------------------------------ */
+/** @addtogroup tg_data
+ *  Data sets hold n grayscale images of h x w uint8 pixels plus one int32
+ *  class label each. Loaders validate every size against hard limits before
+ *  allocating and name the offending file in the error message. A data set
+ *  is immutable once created except for its normalisation setting; every
+ *  derived data set (subset, split) is an independent copy.
+ *  @{ */
+
+/** @brief Opaque data set: n images [h, w] uint8 and n int32 labels. */
+typedef struct tg_dataset tg_dataset;
+
+/** @name Data set limits
+ *  Hard limits enforced by the loaders: a file claiming more is rejected
+ *  with TG_ERR_LIMIT before anything large is allocated.
+ *  @{ */
+#define TG_DATASET_MAX_IMAGES 10000000          /**< images per data set */
+#define TG_DATASET_MAX_DIM 4096                 /**< pixels per image side */
+#define TG_DATASET_MAX_BYTES (INT64_C(1) << 32) /**< total pixel bytes */
+#define TG_DATASET_MAX_CLASSES 65536            /**< labels are below this */
+/** @} */
+
+/** @brief Create a data set by copying caller buffers.
+ *  @param ctx context (errors, allocator)
+ *  @param n number of images (may be 0)
+ *  @param h,w image size (1..TG_DATASET_MAX_DIM)
+ *  @param images n*h*w bytes, row-major, image after image (NULL iff n == 0)
+ *  @param labels n labels in [0, n_classes) (NULL iff n == 0)
+ *  @param n_classes number of classes; 0 = max label + 1
+ *  @param[out] out new data set; untouched on error
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad size, label out of range),
+ *          TG_ERR_LIMIT, TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_create(tg_ctx *ctx, size_t n, int64_t h, int64_t w,
+                                                const uint8_t *images, const int32_t *labels,
+                                                int n_classes, tg_dataset **out);
+
+/** @brief Load an IDX image file (magic 0x00000803, [n, h, w] uint8) and an
+ *  IDX label file (magic 0x00000801, [n] uint8), each raw or gzip-compressed
+ *  (detected from the content). n_classes = max label + 1.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (cannot open/read: names the
+ *          file), TG_ERR_FORMAT (bad magic, truncated, count mismatch),
+ *          TG_ERR_LIMIT (claimed sizes over the limits), TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_idx(tg_ctx *ctx, const char *images_path,
+                                                  const char *labels_path, tg_dataset **out);
+
+/** @brief Load a PNG folder tree: @p dir/<class>/<file>.png, e.g. DIR/train.
+ *  Rule: every sub-directory of @p dir whose name is a decimal number
+ *  (digits only, value < TG_DATASET_MAX_CLASSES) is a class with that label;
+ *  other entries and names starting with '.' are ignored. Classes are read
+ *  in numeric order, files (ending in ".png", any case) in strcmp order, so
+ *  the order is deterministic. Any PNG colour type and bit depth is
+ *  converted to 8-bit grayscale (palette expanded, 16-bit stripped, RGB(A)
+ *  converted with the libpng default weights, alpha dropped).
+ *  n_classes = max label + 1.
+ *  @param h,w required image size; an image of another size is an error
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO, TG_ERR_NOT_FOUND (no class
+ *          directories or no images), TG_ERR_SHAPE (wrong image size, names
+ *          the file), TG_ERR_FORMAT (corrupt PNG, names the file),
+ *          TG_ERR_LIMIT, TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_png_dir(tg_ctx *ctx, const char *dir, int64_t h,
+                                                      int64_t w, tg_dataset **out);
+
+/** @brief Load MNIST from @p data_dir: the standard IDX names
+ *  (train-images-idx3-ubyte / train-labels-idx1-ubyte, or t10k-* when
+ *  @p train is false), each with or without ".gz"; failing that, a PNG tree
+ *  @p data_dir/train or @p data_dir/test of 28 x 28 images.
+ *  @return as tg_dataset_load_idx() / tg_dataset_load_png_dir(); TG_ERR_NOT_FOUND
+ *          if neither layout is present.
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_mnist(tg_ctx *ctx, const char *data_dir,
+                                                    bool train, tg_dataset **out);
+
+/** @brief Destroy a data set; NULL is a no-op. Destroy data sets, batch
+ *  iterators and configs before their context. @since 0.1.0 */
+TG_API void tg_dataset_destroy(tg_dataset *ds);
+
+/** @brief Number of images (0 if @p ds is NULL). */
+TG_API size_t tg_dataset_n(const tg_dataset *ds);
+/** @brief Image height (rows). */
+TG_API int64_t tg_dataset_height(const tg_dataset *ds);
+/** @brief Image width (columns). */
+TG_API int64_t tg_dataset_width(const tg_dataset *ds);
+/** @brief Number of classes (labels are in [0, n_classes)). */
+TG_API int tg_dataset_n_classes(const tg_dataset *ds);
+/** @brief The context the data set was created in. */
+TG_API tg_ctx *tg_dataset_ctx(const tg_dataset *ds);
+/** @brief Pixels of image @p i (h*w bytes, row-major); NULL if out of range.
+ *  Ownership: borrowed from @p ds. */
+TG_API const uint8_t *tg_dataset_image(const tg_dataset *ds, size_t i);
+/** @brief Label of image @p i; -1 if out of range. */
+TG_API int32_t tg_dataset_label(const tg_dataset *ds, size_t i);
+/** @brief All n labels. Ownership: borrowed from @p ds. */
+TG_API const int32_t *tg_dataset_labels(const tg_dataset *ds);
+
+/** @brief Copy images [start, start+count) into a new data set (same
+ *  n_classes and normalisation).
+ *  @return TG_OK, TG_ERR_INVALID_ARG (range outside [0, n)), TG_ERR_NOMEM
+ *  Ownership: caller owns *out (independent of @p ds); release with
+ *  tg_dataset_destroy(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_subset(const tg_dataset *ds, size_t start, size_t count,
+                                                tg_dataset **out);
+/** @brief Copy the images listed in @p indices (any order, repeats allowed)
+ *  into a new data set. @return TG_OK, TG_ERR_INVALID_ARG (index >= n),
+ *  TG_ERR_NOMEM. Ownership: as tg_dataset_subset(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_select(const tg_dataset *ds, const size_t *indices,
+                                                size_t count, tg_dataset **out);
+/** @brief Seeded random split: shuffles the indices with @p seed
+ *  (Fisher-Yates on the library's xoshiro256** RNG), the first
+ *  floor(fraction * n + 0.5) go to @p train and the rest to @p val, both
+ *  in that shuffled order. Same seed => same split.
+ *  @param fraction share of images for @p train, in [0, 1]
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM; on error both outputs
+ *          are untouched.
+ *  Ownership: caller owns both *train and *val, copies independent of
+ *  @p ds; release each with tg_dataset_destroy(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_split(const tg_dataset *ds, double fraction,
+                                               uint64_t seed, tg_dataset **train,
+                                               tg_dataset **val);
+
+/** @brief Set how pixels become floats for batches and tg_dataset_to_tensor():
+ *  v = ((scale01 ? p / 255 : p) - mean) / std. The default is scale01 true,
+ *  mean 0, std 1 (values in [0, 1]); MNIST's usual values are mean 0.1307,
+ *  std 0.3081. @return TG_OK, TG_ERR_INVALID_ARG (NULL, std <= 0 or not
+ *  finite). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_set_normalization(tg_dataset *ds, bool scale01,
+                                                           float mean, float std);
+/** @brief Mean and standard deviation (population) over every pixel after
+ *  the scale01 step only, to feed tg_dataset_set_normalization().
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL or empty data set) */
+TG_API TG_NODISCARD tg_status tg_dataset_pixel_stats(const tg_dataset *ds, double *mean,
+                                                     double *std);
+/** @brief Images [start, start+count) as a normalised float tensor
+ *  [count, 1, h, w] in the step arena, or NULL (error in the context).
+ *  Ownership: borrowed from the data set's context; valid until
+ *  tg_ctx_reset(). @since 0.1.0 */
+TG_API tg_tensor *tg_dataset_to_tensor(const tg_dataset *ds, size_t start, size_t count);
+
+/** @brief Write the data set as a PNG tree (8-bit grayscale):
+ *  @p dir/<label>/<index>.png with the index zero-padded to 5+ digits, so
+ *  tg_dataset_load_png_dir() reads back the same images per class. Creates
+ *  @p dir (and parents) and the class directories as needed.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path)
+ *  @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir);
+
+/** @brief Opaque mini-batch iterator over a data set. */
+typedef struct tg_batch_iter tg_batch_iter;
+
+/** @brief Batch iterator options; initialise with tg_batch_options_init(). */
+typedef struct tg_batch_options {
+    size_t struct_size;  /**< set by tg_batch_options_init() */
+    size_t batch_size;   /**< images per batch (default 32) */
+    bool shuffle;        /**< reshuffle every epoch (default true) */
+    bool drop_last;      /**< skip a final batch smaller than batch_size (default false) */
+    uint64_t seed;       /**< shuffling seed; epoch e uses a stream derived from (seed, e) */
+} tg_batch_options;
+
+/** @brief Defaults: batch 32, shuffle, keep the last partial batch, seed 0. */
+TG_API void tg_batch_options_init(tg_batch_options *opts);
+
+/** @brief Create an iterator over @p ds (which must outlive it). Batches
+ *  come from the data set's context. The iterator starts at epoch 0.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, batch_size 0, bad struct_size),
+ *          TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_batch_iter_destroy(). */
+TG_API TG_NODISCARD tg_status tg_batch_iter_create(const tg_dataset *ds,
+                                                   const tg_batch_options *opts,
+                                                   tg_batch_iter **out);
+/** @brief Destroy; NULL is a no-op. */
+TG_API void tg_batch_iter_destroy(tg_batch_iter *it);
+/** @brief Restart at the first batch of epoch @p epoch (its order depends
+ *  only on seed and epoch, so a resumed run sees the same batches). */
+TG_API void tg_batch_iter_set_epoch(tg_batch_iter *it, int64_t epoch);
+/** @brief The epoch being iterated. */
+TG_API int64_t tg_batch_iter_epoch(const tg_batch_iter *it);
+/** @brief Batches per epoch (with drop_last taken into account). */
+TG_API size_t tg_batch_iter_n_batches(const tg_batch_iter *it);
+/** @brief Produce the next batch of the current epoch.
+ *  @param[out] x     input tensor [B, 1, h, w] float, normalised as set on
+ *                    the data set; transient: in the context's step arena,
+ *                    valid until tg_ctx_reset() (steady-state batches
+ *                    allocate nothing)
+ *  @param[out] labels B labels; owned by the iterator, valid until the next
+ *                    call on it
+ *  @param[out] batch_n B (may be NULL)
+ *  @return true with a batch; false at the end of the epoch (the next call
+ *          then starts epoch + 1) or on error (NULL argument or arena out of
+ *          memory: tg_batch_iter_status() says which; outputs untouched). */
+TG_API bool tg_batch_iter_next(tg_batch_iter *it, tg_tensor **x, const int32_t **labels,
+                               size_t *batch_n);
+/** @brief TG_OK unless the last tg_batch_iter_next() failed (then its status). */
+TG_API tg_status tg_batch_iter_status(const tg_batch_iter *it);
+
+/** @brief Opaque `key = value` configuration (the report's config.txt).
+ *  Syntax, per line: blank, or `# comment`, or `key = value`. `#` starts a
+ *  comment anywhere outside double quotes; whitespace around key and value
+ *  is trimmed; a value in double quotes keeps its inner text verbatim. Keys
+ *  are [A-Za-z0-9_.-]+; a key may appear once. Errors name "file:line". */
+typedef struct tg_config tg_config;
+
+/** @brief Create an empty configuration (fill it with tg_config_set()).
+ *  Ownership: caller owns *out; release with tg_config_destroy(). */
+TG_API TG_NODISCARD tg_status tg_config_create(tg_ctx *ctx, tg_config **out);
+/** @brief Parse a config file.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the file),
+ *          TG_ERR_FORMAT ("config.txt:3: expected 'key = value'"; duplicate
+ *          key "config.txt:9: duplicate key 'seed' (first on line 4)"),
+ *          TG_ERR_LIMIT (file over 1 MiB or line over 4096 bytes), TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_config_destroy(). */
+TG_API TG_NODISCARD tg_status tg_config_load_file(tg_ctx *ctx, const char *path,
+                                                  tg_config **out);
+/** @brief Parse config text; @p source_name (e.g. "config.txt") is used in
+ *  error messages and may be NULL ("<string>"). Returns as tg_config_load_file(). */
+TG_API TG_NODISCARD tg_status tg_config_load_string(tg_ctx *ctx, const char *text,
+                                                    const char *source_name, tg_config **out);
+/** @brief Destroy; NULL is a no-op. */
+TG_API void tg_config_destroy(tg_config *cfg);
+/** @brief Set or override @p key (e.g. from the command line); later errors
+ *  about it say "command line" instead of file:line.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL or bad key), TG_ERR_NOMEM */
+TG_API TG_NODISCARD tg_status tg_config_set(tg_config *cfg, const char *key, const char *value);
+/** @brief Whether @p key is present. */
+TG_API bool tg_config_has(const tg_config *cfg, const char *key);
+/** @brief Number of entries. */
+TG_API size_t tg_config_n(const tg_config *cfg);
+/** @brief Key and value of entry @p i in file order (NULL if out of range).
+ *  Ownership: borrowed from @p cfg; valid until it changes. */
+TG_API const char *tg_config_key(const tg_config *cfg, size_t i, const char **value);
+/** @brief Reject any key not in @p allowed (n names).
+ *  @return TG_OK, TG_ERR_INVALID_ARG ("config.txt:7: unknown key 'lerning_rate'") */
+TG_API TG_NODISCARD tg_status tg_config_check_keys(const tg_config *cfg,
+                                                   const char *const *allowed, size_t n);
+/** @brief String value of @p key, or @p def if absent (def NULL = required:
+ *  TG_ERR_NOT_FOUND). Ownership of *out: borrowed from @p cfg (or @p def).
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOT_FOUND */
+TG_API TG_NODISCARD tg_status tg_config_get_string(const tg_config *cfg, const char *key,
+                                                   const char *def, const char **out);
+/** @brief Integer value (decimal, optional sign) in [min, max], or @p def if
+ *  absent. @return TG_OK, TG_ERR_INVALID_ARG ("config.txt:4: batch_size:
+ *  'abc' is not an integer", "... 0 is out of range [1, 65536]") */
+TG_API TG_NODISCARD tg_status tg_config_get_int(const tg_config *cfg, const char *key,
+                                                int64_t def, int64_t min, int64_t max,
+                                                int64_t *out);
+/** @brief Finite floating-point value in [min, max], or @p def if absent.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (not a number, out of range) */
+TG_API TG_NODISCARD tg_status tg_config_get_float(const tg_config *cfg, const char *key,
+                                                  double def, double min, double max,
+                                                  double *out);
+/** @brief Boolean (true/false, yes/no, on/off, 1/0; any case), or @p def.
+ *  @return TG_OK, TG_ERR_INVALID_ARG */
+TG_API TG_NODISCARD tg_status tg_config_get_bool(const tg_config *cfg, const char *key, bool def,
+                                                 bool *out);
+/** @brief Value that must be one of @p choices (n, compared ignoring case);
+ *  *index receives its position, or @p def_index if the key is absent.
+ *  @return TG_OK, TG_ERR_INVALID_ARG ("config.txt:5: optimizer_type: 'adm'
+ *  is not one of sgd, adam") */
+TG_API TG_NODISCARD tg_status tg_config_get_choice(const tg_config *cfg, const char *key,
+                                                   const char *const *choices, size_t n,
+                                                   size_t def_index, size_t *index);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @addtogroup tg_io
+ *  Module state and checkpoints are stored as safetensors
+ *  (https://github.com/huggingface/safetensors): an 8-byte little-endian
+ *  header length, a JSON header mapping each tensor name (tg_module_state()
+ *  names, e.g. "0.weight") to {"dtype":"F32","shape":[...],
+ *  "data_offsets":[begin,end]}, an optional "__metadata__" string map, space
+ *  padding to 8 bytes, then the little-endian data. Files written by
+ *  PyTorch's safetensors.torch.save_file() with F32 tensors load as well.
+ *  Writes are atomic (temporary file in the same directory, fsync, rename,
+ *  fsync of the directory): on error the previous file is intact. Loads
+ *  validate everything (header size <= 100 MB, rank <= TG_MAX_DIMS, offsets
+ *  in range, non-overlapping, sizes matching shapes, every name and shape)
+ *  before changing anything: a failed load leaves the model (and optimiser)
+ *  untouched.
+ *  @{ */
+
+/** @brief A metadata entry (both strings UTF-8, copied when saving). */
+typedef struct tg_kv {
+    const char *key;    /**< metadata key */
+    const char *value;  /**< metadata value */
+} tg_kv;
+
+/** @brief Save every parameter and buffer of @p m (F32) to @p path.
+ *  @param metadata optional entries for "__metadata__" (may be NULL if
+ *         @p n_metadata is 0)
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path), TG_ERR_NOMEM
+ *  Ownership: nothing retained. @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_module_save(tg_module *m, const char *path,
+                                             const tg_kv *metadata, size_t n_metadata);
+/** @brief Load @p m's parameters and buffers from @p path. The file must hold
+ *  exactly the module's state names with the same shapes and dtype F32.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO, TG_ERR_FORMAT (bad header
+ *          or offsets), TG_ERR_DTYPE (a dtype other than F32), TG_ERR_LIMIT, TG_ERR_NOT_FOUND (a tensor
+ *          missing from the file, or an extra one in it; names it),
+ *          TG_ERR_SHAPE (names the tensor and both shapes), TG_ERR_NOMEM.
+ *          On error @p m is unchanged. @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_module_load(tg_module *m, const char *path);
+
+/** @brief Read one "__metadata__" value of a safetensors file into @p buf
+ *  (NUL-terminated). @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO,
+ *  TG_ERR_FORMAT, TG_ERR_NOT_FOUND (no such key), TG_ERR_LIMIT (@p size too
+ *  small). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_safetensors_get_metadata(tg_ctx *ctx, const char *path,
+                                                          const char *key, char *buf,
+                                                          size_t size);
+
+/** @brief Save a training checkpoint: the module state, and, if @p opt is not
+ *  NULL, every optimiser state buffer as "optim.<param name>.<slot>" (the
+ *  name from tg_optim_param(), or the index if it has none) with the
+ *  optimiser's name, step count, learning rate and @p epoch in
+ *  "__metadata__" (keys "tg.optim", "tg.step", "tg.lr", "tg.epoch").
+ *  Atomic like tg_module_save(). @return TG_OK, TG_ERR_INVALID_ARG,
+ *  TG_ERR_IO, TG_ERR_NOMEM. @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_checkpoint_save(tg_module *m, tg_optim *opt, int64_t epoch,
+                                                 const char *path);
+/** @brief Restore a checkpoint written by tg_checkpoint_save(). With @p opt
+ *  not NULL the file must hold its state buffers and the same optimiser
+ *  name; they, the step count and the lr are restored. @p epoch (may be
+ *  NULL) receives the saved epoch.
+ *  @return as tg_module_load(); on error nothing (module, optimiser,
+ *          *epoch) is changed. @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, int64_t *epoch,
+                                                 const char *path);
+
+/** @} */
+
 /* @@TG_DATA_API@@ (data sets, serialization and training helpers follow) */
+
+/* ------------------------------------------------------------------------ */
+/** @addtogroup tg_train
+ *  A thin, optional layer for classification training over the public API
+ *  (what ggml_opt_fit and kann_train_fnn1 do). Epochs are numbered from 1;
+ *  a "start epoch" counts the epochs already done, so a checkpoint's epoch
+ *  is where a resumed run starts. tg_fit() and tg_evaluate() call
+ *  tg_ctx_reset() after every batch: transient tensors made before them are
+ *  released. The model, optimiser and data sets must share one context.
+ *  @{ */
+
+/** @brief Loss used by tg_fit() and tg_evaluate(): the mean loss (0-d or
+ *  numel 1 tensor) of the model @p output for @p n @p labels, or NULL with
+ *  the reason kept in @p ctx. NULL as a function pointer means
+ *  tg_cross_entropy() with TG_REDUCTION_MEAN. */
+typedef tg_tensor *(*tg_loss_fn)(void *user, tg_ctx *ctx, tg_tensor *output,
+                                 const int32_t *labels, size_t n);
+
+/** @brief Metrics of one epoch (a plain record, also the CSV row). Its
+ *  layout is ABI: new fields only in a new major version. */
+typedef struct tg_epoch_metrics {
+    int64_t epoch;          /**< 1 for the first epoch */
+    double train_loss;      /**< mean training loss over the epoch's samples */
+    double train_accuracy;  /**< share of training samples classified right (in train mode) */
+    double val_loss;        /**< mean validation loss; NaN without a validation set */
+    double val_accuracy;    /**< validation accuracy in [0, 1]; NaN without one */
+    double seconds;         /**< wall time of the epoch, validation included */
+    double samples_per_s;   /**< training samples per second of training time */
+} tg_epoch_metrics;
+
+/** @brief Per-batch callback: @p batch counts from 0 to @p n_batches - 1;
+ *  @p loss is the batch's mean loss; @p samples_per_s the epoch's training
+ *  throughput so far. Return non-zero to stop training after this batch. */
+typedef int (*tg_batch_fn)(void *user, int64_t epoch, size_t batch, size_t n_batches,
+                           double loss, double samples_per_s);
+/** @brief Per-epoch callback, called after validation and checkpointing.
+ *  Return non-zero to stop training. */
+typedef int (*tg_epoch_fn)(void *user, const tg_epoch_metrics *metrics);
+
+/** @brief tg_fit() options; initialise with tg_fit_options_init(). */
+typedef struct tg_fit_options {
+    size_t struct_size;      /**< set by tg_fit_options_init() */
+    int64_t epochs;          /**< number of the last epoch to run (default 10) */
+    int64_t start_epoch;     /**< epochs already done, e.g. from tg_checkpoint_load() (default 0) */
+    size_t batch_size;       /**< training batch size (default 32) */
+    size_t eval_batch_size;  /**< validation batch size (default 256) */
+    bool shuffle;            /**< reshuffle the training set every epoch (default true) */
+    bool drop_last;          /**< skip a final partial training batch (default false) */
+    uint64_t seed;           /**< seed of the batch order and of the per-epoch RNG (default 0) */
+    /** Early stopping: stop after this many epochs without a new best
+     *  monitored loss (validation loss; the training loss without a
+     *  validation set). 0 = off (default); also off without a validation set. */
+    int patience;
+    double min_delta;        /**< a new best must be lower by more than this (default 0) */
+    /** Directory for checkpoints (created if missing), or NULL (default) for
+     *  none. After every epoch, atomically: "last.safetensors" (module state,
+     *  tg_module_save()), "checkpoint.safetensors" (module + optimiser state
+     *  and the epoch, tg_checkpoint_save(), for resuming) and, when the
+     *  monitored loss improved, "best.safetensors" (module state, with the
+     *  metadata "tg.epoch" and "tg.best_loss" that a resumed run reads back). */
+    const char *save_dir;
+    tg_loss_fn loss;         /**< NULL = mean cross-entropy */
+    void *loss_user;         /**< first argument to @p loss */
+    tg_batch_fn on_batch;    /**< optional per-batch callback */
+    tg_epoch_fn on_epoch;    /**< optional per-epoch callback */
+    void *user;              /**< first argument to the callbacks */
+} tg_fit_options;
+
+/** @brief Defaults: 10 epochs from 0, batch 32 (validation 256), shuffle,
+ *  keep partial batches, seed 0, no early stopping, no checkpoints,
+ *  cross-entropy, no callbacks. @since 0.1.0 */
+TG_API void tg_fit_options_init(tg_fit_options *opts);
+
+/** @brief Why tg_fit() returned. */
+typedef enum tg_fit_stop {
+    TG_FIT_COMPLETED = 0,       /**< ran up to options.epochs */
+    TG_FIT_EARLY_STOPPED = 1,   /**< patience ran out */
+    TG_FIT_CALLBACK_STOPPED = 2,/**< a callback returned non-zero */
+    TG_FIT_FAILED = 3           /**< an error (the return value says which) */
+} tg_fit_stop;
+
+/** @brief What tg_fit() reports. Set @p struct_size to
+ *  sizeof(tg_fit_result) before the call. */
+typedef struct tg_fit_result {
+    size_t struct_size;      /**< set by the caller */
+    tg_fit_stop stop;        /**< why training ended */
+    int64_t last_epoch;      /**< last completed epoch (start_epoch if none) */
+    int64_t best_epoch;      /**< epoch of the best monitored loss (0 if none) */
+    double best_loss;        /**< that loss (INFINITY if none) */
+    double train_seconds;    /**< wall time of the epochs run, validation included */
+    double samples_per_s;    /**< training samples per second of training time */
+    uint64_t samples;        /**< training samples processed */
+} tg_fit_result;
+
+/** @brief Train @p m with @p opt on @p train for epochs start_epoch+1 ..
+ *  epochs. Each step: zero the gradients, forward a batch (train mode),
+ *  loss, tg_backward(), tg_optim_step(), tg_ctx_reset(). The batch order of
+ *  epoch e depends only on (seed, e) and the context RNG is re-seeded from
+ *  (seed, e) at its start, so a run resumed from a checkpoint is
+ *  bit-identical to an uninterrupted one (same thread count). After each
+ *  epoch the model is evaluated on @p val (if not NULL), checkpoints are
+ *  written and the callbacks run. A non-finite loss stops training with
+ *  TG_ERR_NUMERIC before the optimiser step; the checkpoints of the last
+ *  finished epoch are left as they were.
+ *  @param[in] m      model whose output is [batch, classes]
+ *  @param[in] opt    optimiser over @p m's parameters
+ *  @param[in] train  training set (same context as @p m)
+ *  @param[in] val    validation set or NULL
+ *  @param[in] opts   options or NULL for defaults
+ *  @param[out] result optional report (may be NULL); filled on error too
+ *  @return TG_OK (also when stopped early or by a callback),
+ *          TG_ERR_INVALID_ARG (NULL, bad option, contexts differ, empty
+ *          training set, batch_size 0), TG_ERR_NUMERIC (NaN/Inf loss; names
+ *          the epoch and batch), TG_ERR_IO (checkpoint or directory; names
+ *          the path), TG_ERR_SHAPE (model output not [batch, classes]),
+ *          or any error of the forward pass, loss or optimiser
+ *  @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train,
+                                     const tg_dataset *val, const tg_fit_options *opts,
+                                     tg_fit_result *result);
+
+/** @brief tg_evaluate() options; initialise with tg_eval_options_init().
+ *  The two output buffers are written only on success. */
+typedef struct tg_eval_options {
+    size_t struct_size;      /**< set by tg_eval_options_init() */
+    size_t batch_size;       /**< default 256 */
+    tg_loss_fn loss;         /**< NULL = mean cross-entropy */
+    void *loss_user;         /**< first argument to @p loss */
+    /** Output, optional: n_classes * n_classes counts, row = true label,
+     *  column = predicted class (overwritten, not accumulated). */
+    int64_t *confusion;
+    int n_classes;           /**< size of @p confusion; must equal the model's output width */
+    /** Output, optional: the predicted class (arg max, first on ties) of
+     *  every image, tg_dataset_n() entries. */
+    int32_t *predictions;
+} tg_eval_options;
+
+/** @brief Defaults: batch 256, cross-entropy, no confusion matrix, no
+ *  predictions. @since 0.1.0 */
+TG_API void tg_eval_options_init(tg_eval_options *opts);
+
+/** @brief What tg_evaluate() reports. Set @p struct_size to
+ *  sizeof(tg_eval_result) before the call. */
+typedef struct tg_eval_result {
+    size_t struct_size;      /**< set by the caller */
+    double loss;             /**< mean loss over the images */
+    double accuracy;         /**< n_correct / n */
+    uint64_t n;              /**< images evaluated */
+    uint64_t n_correct;      /**< images whose arg max equals the label */
+} tg_eval_result;
+
+/** @brief Evaluate @p m on every image of @p ds in order, in evaluation
+ *  mode with gradients off (both restored afterwards).
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, contexts differ, empty data set,
+ *          batch_size 0, label outside [0, n_classes)), TG_ERR_SHAPE (output
+ *          not [batch, classes], or n_classes differs from it), TG_ERR_NUMERIC
+ *          (non-finite loss), TG_ERR_NOMEM, or an error of the forward pass;
+ *          on error @p out and the option buffers are untouched.
+ *  @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_evaluate(tg_module *m, const tg_dataset *ds,
+                                          const tg_eval_options *opts, tg_eval_result *out);
+
+/** @brief Write epoch metrics as CSV (atomically: temporary file + rename):
+ *  header `epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_s`,
+ *  then one row per entry; NaN is written as an empty field.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path) @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_metrics_write_csv(tg_ctx *ctx, const char *path,
+                                                   const tg_epoch_metrics *metrics, size_t n);
+/** @brief Read a file written by tg_metrics_write_csv() into @p out
+ *  (at most @p cap rows); *n receives the number of rows.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO, TG_ERR_FORMAT ("m.csv:3:
+ *          ..."), TG_ERR_LIMIT (more than @p cap rows); @p out and *n are
+ *          untouched on error. @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_metrics_read_csv(tg_ctx *ctx, const char *path,
+                                                  tg_epoch_metrics *out, size_t cap, size_t *n);
+
+/** @brief A line chart for tg_line_chart_write_svg(); initialise with
+ *  tg_line_chart_init(). Points with a non-finite y are skipped. */
+typedef struct tg_line_chart {
+    size_t struct_size;            /**< set by tg_line_chart_init() */
+    const char *title;             /**< may be NULL */
+    const char *x_label;           /**< may be NULL */
+    const char *y_label;           /**< may be NULL */
+    size_t n_points;               /**< points per series */
+    const double *x;               /**< n_points x values (NULL = 1, 2, ...) */
+    size_t n_series;               /**< 1..8 */
+    const char *const *names;      /**< legend entries, n_series (NULL = none) */
+    const double *const *y;        /**< n_series arrays of n_points values */
+    bool y_from_zero;              /**< include 0 in the y range (default false) */
+} tg_line_chart;
+
+/** @brief Zero every field and set struct_size. @since 0.1.0 */
+TG_API void tg_line_chart_init(tg_line_chart *chart);
+
+/** @brief Write @p chart as a standalone SVG 1.1 file (atomically): title,
+ *  axes with labelled ticks, a legend, one polyline per series (plus point
+ *  markers). Pure C, no dependencies; text is XML-escaped.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, no points, n_series outside
+ *          1..8), TG_ERR_IO (names the path) @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_line_chart_write_svg(tg_ctx *ctx, const char *path,
+                                                      const tg_line_chart *chart);
+
+/** @brief Which curves tg_metrics_write_svg() draws. */
+typedef enum tg_metrics_chart {
+    TG_CHART_LOSS = 0,      /**< train and validation loss per epoch */
+    TG_CHART_ACCURACY = 1   /**< train and validation accuracy per epoch */
+} tg_metrics_chart;
+
+/** @brief Chart of epoch metrics (validation curves only if present), with
+ *  @p title (NULL = "Loss" / "Accuracy"). Returns as
+ *  tg_line_chart_write_svg(). @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_metrics_write_svg(tg_ctx *ctx, const char *path,
+                                                   const tg_epoch_metrics *metrics, size_t n,
+                                                   tg_metrics_chart which, const char *title);
+
+/** @brief Read one PNG image as h*w 8-bit grayscale pixels into @p dst
+ *  (converted as tg_dataset_load_png_dir() does), e.g. to classify it.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO, TG_ERR_FORMAT (corrupt,
+ *          names the file), TG_ERR_SHAPE (not h x w: names the file and both
+ *          sizes); @p dst is untouched on error. @since 0.1.0 */
+TG_API TG_NODISCARD tg_status tg_image_load_png(tg_ctx *ctx, const char *path, int64_t h,
+                                                int64_t w, uint8_t *dst);
+
+/** @} */
 
 #ifdef __cplusplus
 }

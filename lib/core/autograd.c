@@ -57,6 +57,9 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
                          "backward: loss does not require grad (no parameter reached it, or "
                          "grad was disabled)");
 
+    if (ctx->prof_on)
+        tg__prof_mark(ctx, NULL); /* ends the last forward op's interval */
+
     /* Every graph node is a transient tensor (one arena slot each) or a
      * persistent leaf, which bounds the node count without a first pass. */
     size_t slot = (sizeof(tg_tensor) + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN;
@@ -106,7 +109,13 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
         tg_tensor *t = order[i];
         if (!t->op || !t->op->backward)
             continue;
-        t->op->backward(ctx, t);
+        if (ctx->prof_on) {
+            uint64_t t0 = tg__now_ns();
+            t->op->backward(ctx, t);
+            tg__prof_add_backward(ctx, t->op, tg__now_ns() - t0);
+        } else {
+            t->op->backward(ctx, t);
+        }
         if (ctx->detect_anomaly)
             for (int k = 0; k < TG_MAX_SRC; k++) {
                 tg_tensor *s = t->src[k];

@@ -94,6 +94,8 @@ static bool wants_grad(tg_ctx *ctx, tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
 tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int64_t *shape,
                          tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
 {
+    if (ctx->prof_on)
+        tg__prof_mark(ctx, op);
     tg_tensor *t = tg__tensor_new(ctx, op->name, ndim, shape);
     if (!t)
         return NULL;

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/* libtinygrad benchmark: the same measurements as bench/torch_bench.py
+ * (training and inference samples/s of the seed MNIST CNN and LeNet-5 on
+ * random MNIST-shaped data), plus peak RSS, heap allocations per step, the
+ * fraction of the core's measured FMA peak, a full 60k-sample epoch, and
+ * (--profile) the time per op forward and backward.
+ *
+ *   bench [--model seed|lenet5] [--threads N] [--batch B] [--mode train|infer]
+ *         [--seconds S] [--repeats R] [--epoch] [--profile] [--json]
+ *
+ * Everything except --profile uses only <tinygrad.h>. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <tinygrad.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#ifdef TG_BENCH_PROFILE
+#  include "tg_internal.h"
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#  include <immintrin.h>
+#endif
+
+#define N_DATA 4096
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(tg_ctx *ctx, const char *what)
+{
+    fprintf(stderr, "bench: %s failed: %s\n", what, ctx ? tg_ctx_last_error(ctx) : "");
+    exit(1);
+}
+
+#define CHECK(ctx, call)                                                                       \
+    do {                                                                                       \
+        if ((call) != TG_OK)                                                                   \
+            die((ctx), #call);                                                                 \
+    } while (0)
+
+/* ---- models ------------------------------------------------------------- */
+
+typedef struct {
+    double fwd_flops; /* multiply-adds x 2 of conv and linear layers, one sample */
+} model_info;
+
+static void add(tg_ctx *ctx, tg_module *seq, tg_module *m)
+{
+    CHECK(ctx, tg_sequential_append(seq, m));
+}
+
+static tg_module *conv(tg_ctx *ctx, model_info *mi, int64_t cin, int64_t cout, int k, int pad,
+                       int64_t *hw)
+{
+    tg_module *m;
+    CHECK(ctx, tg_conv2d_create(ctx, cin, cout, k, 1, pad, 1, 1, true, &m));
+    int64_t o = *hw + 2 * pad - k + 1;
+    mi->fwd_flops += 2.0 * (double)(cout * o * o * cin * k * k);
+    *hw = o;
+    return m;
+}
+
+static tg_module *linear(tg_ctx *ctx, model_info *mi, int64_t in, int64_t out)
+{
+    tg_module *m;
+    CHECK(ctx, tg_linear_create(ctx, in, out, true, &m));
+    mi->fwd_flops += 2.0 * (double)(in * out);
+    return m;
+}
+
+static tg_module *relu(tg_ctx *ctx)
+{
+    tg_module *m;
+    CHECK(ctx, tg_relu_create(ctx, &m));
+    return m;
+}
+
+static tg_module *pool(tg_ctx *ctx, int64_t *hw)
+{
+    tg_module *m;
+    CHECK(ctx, tg_maxpool2d_create(ctx, 2, 2, 0, &m));
+    *hw /= 2;
+    return m;
+}
+
+static tg_module *flatten(tg_ctx *ctx)
+{
+    tg_module *m;
+    CHECK(ctx, tg_flatten_create(ctx, &m));
+    return m;
+}
+
+static tg_module *build(tg_ctx *ctx, const char *name, model_info *mi)
+{
+    tg_module *s;
+    int64_t hw = 28;
+    CHECK(ctx, tg_sequential_create(ctx, &s));
+    if (strcmp(name, "seed") == 0) {
+        add(ctx, s, conv(ctx, mi, 1, 3, 3, 1, &hw));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, conv(ctx, mi, 3, 6, 3, 1, &hw));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, conv(ctx, mi, 6, 9, 3, 1, &hw));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, pool(ctx, &hw));
+        add(ctx, s, flatten(ctx));
+        add(ctx, s, linear(ctx, mi, 9 * hw * hw, 10));
+    } else if (strcmp(name, "lenet5") == 0) {
+        add(ctx, s, conv(ctx, mi, 1, 6, 5, 2, &hw));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, pool(ctx, &hw));
+        add(ctx, s, conv(ctx, mi, 6, 16, 5, 0, &hw));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, pool(ctx, &hw));
+        add(ctx, s, flatten(ctx));
+        add(ctx, s, linear(ctx, mi, 16 * hw * hw, 120));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, linear(ctx, mi, 120, 84));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, linear(ctx, mi, 84, 10));
+    } else {
+        fprintf(stderr, "bench: unknown model '%s' (seed, lenet5)\n", name);
+        exit(2);
+    }
+    return s;
+}
+
+/* ---- FMA peak of one core --------------------------------------------------- */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 24 independent FMA chains of 16 floats (enough to cover latency x ports). */
+__attribute__((target("avx512f"))) static double fma_peak_avx512(void)
+{
+    __m512 acc[24], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 24; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    const long iters = 4000000;
+    double t = now_s();
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < 24; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+    t = now_s() - t;
+    float sink = 0;
+    for (int i = 0; i < 24; i++)
+        sink += _mm512_reduce_add_ps(acc[i]);
+    if (sink == 12345.0f)
+        puts("");
+    return (double)iters * 24 * 16 * 2 / t;
+}
+#endif
+
+static double fma_peak(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        double best = 0;
+        for (int r = 0; r < 3; r++) {
+            double p = fma_peak_avx512();
+            best = p > best ? p : best;
+        }
+        return best;
+    }
+#endif
+    return 0; /* unknown: % of peak is not reported */
+}
+
+/* ---- timing ------------------------------------------------------------------ */
+
+typedef struct {
+    tg_ctx *ctx;
+    tg_module *model;
+    tg_optim *opt;
+    const float *xs;
+    const int32_t *ys;
+    int64_t batch;
+    bool train;
+} runner;
+
+static void step(runner *r, long i)
+{
+    int64_t nb = N_DATA / r->batch, j = (i % nb) * r->batch;
+    const int64_t shape[4] = {r->batch, 1, 28, 28};
+    tg_ctx *ctx = r->ctx;
+    tg_tensor *x = tg_from_data(ctx, 4, shape, r->xs + j * 784, (size_t)(r->batch * 784));
+    tg_tensor *logits = tg_module_forward(r->model, x);
+    if (r->train) {
+        tg_tensor *loss = tg_cross_entropy(ctx, logits, r->ys + j, (size_t)r->batch,
+                                           TG_REDUCTION_MEAN);
+        tg_optim_zero_grad(r->opt);
+        CHECK(ctx, tg_backward(ctx, loss));
+        CHECK(ctx, tg_optim_step(r->opt));
+    } else if (!logits) {
+        die(ctx, "forward");
+    }
+    tg_ctx_reset(ctx);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_name = "seed", *mode = "train";
+    int threads = 1, repeats = 5;
+    int64_t batch = 32;
+    double seconds = 1.0;
+    bool json = false, profile = false, epoch = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--model") == 0 && v)
+            model_name = argv[++i];
+        else if (strcmp(a, "--threads") == 0 && v)
+            threads = atoi(argv[++i]);
+        else if (strcmp(a, "--batch") == 0 && v)
+            batch = atoll(argv[++i]);
+        else if (strcmp(a, "--mode") == 0 && v)
+            mode = argv[++i];
+        else if (strcmp(a, "--seconds") == 0 && v)
+            seconds = atof(argv[++i]);
+        else if (strcmp(a, "--repeats") == 0 && v)
+            repeats = atoi(argv[++i]);
+        else if (strcmp(a, "--json") == 0)
+            json = true;
+        else if (strcmp(a, "--profile") == 0)
+            profile = true;
+        else if (strcmp(a, "--epoch") == 0)
+            epoch = true;
+        else {
+            fprintf(stderr,
+                    "usage: bench [--model seed|lenet5] [--threads N] [--batch B] "
+                    "[--mode train|infer] [--seconds S] [--repeats R] [--epoch] [--profile] "
+                    "[--json]\n");
+            return 2;
+        }
+    }
+    if (threads < 1 || batch < 1 || batch > N_DATA || repeats < 1 ||
+        (strcmp(mode, "train") != 0 && strcmp(mode, "infer") != 0)) {
+        fprintf(stderr, "bench: bad arguments\n");
+        return 2;
+    }
+#ifndef TG_BENCH_PROFILE
+    if (profile) {
+        fprintf(stderr, "bench: --profile needs the internal build (bench_profile)\n");
+        return 2;
+    }
+#endif
+
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.n_threads = threads;
+    o.seed = 1;
+    tg_ctx *ctx;
+    if (tg_ctx_create(&o, &ctx) != TG_OK)
+        die(NULL, "tg_ctx_create");
+    model_info mi = {0};
+    tg_module *model = build(ctx, model_name, &mi);
+    tg_optim *opt = NULL;
+    tg_sgd_options so;
+    tg_sgd_options_init(&so);
+    so.lr = 0.01f;
+    CHECK(ctx, tg_sgd_create(ctx, model, &so, &opt));
+
+    /* Random MNIST-shaped data, fixed seed. */
+    float *xs = malloc(sizeof(float) * N_DATA * 784);
+    int32_t *ys = malloc(sizeof(int32_t) * N_DATA);
+    if (!xs || !ys)
+        die(NULL, "malloc");
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < (size_t)N_DATA * 784; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        xs[i] = (float)(s >> 40) / 16777216.0f;
+    }
+    for (int i = 0; i < N_DATA; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        ys[i] = (int32_t)(s % 10);
+    }
+
+    bool train = strcmp(mode, "train") == 0;
+    runner r = {ctx, model, opt, xs, ys, batch, train};
+    tg_module_train(model, train);
+    tg_ctx_set_grad_enabled(ctx, train);
+
+    long i = 0;
+    for (; i < 20; i++) /* warm-up: arena, scratch, optimiser state */
+        step(&r, i);
+    double t = now_s();
+    long n = 0;
+    while (now_s() - t < 0.2)
+        step(&r, i++), n++;
+    long steps = (long)((double)n * seconds / (now_s() - t));
+    if (steps < 5)
+        steps = 5;
+
+    tg_mem_stats ms0, ms1;
+    tg_ctx_mem_stats(ctx, &ms0);
+    double *rates = malloc(sizeof(double) * (size_t)repeats);
+    for (int rep = 0; rep < repeats; rep++) {
+        t = now_s();
+        for (long k = 0; k < steps; k++)
+            step(&r, i++);
+        rates[rep] = (double)(steps * batch) / (now_s() - t);
+    }
+    tg_ctx_mem_stats(ctx, &ms1);
+    double allocs_per_step = (double)(ms1.n_allocs - ms0.n_allocs) / (double)(steps * repeats);
+    double *sorted = malloc(sizeof(double) * (size_t)repeats);
+    memcpy(sorted, rates, sizeof(double) * (size_t)repeats);
+    qsort(sorted, (size_t)repeats, sizeof(double), cmp_double);
+    double median = sorted[repeats / 2];
+
+    double epoch_s = 0;
+    if (epoch) { /* 60000 samples in steps of batch (the last one short) */
+        t = now_s();
+        for (int64_t done = 0; done < 60000; done += batch)
+            step(&r, i++);
+        epoch_s = now_s() - t;
+    }
+
+    double peak = fma_peak(); /* one core, FLOP/s */
+    /* Training = forward + backward data + backward weights: 3x forward. */
+    double flops = mi.fwd_flops * (train ? 3.0 : 1.0);
+    double pct = peak > 0 ? 100.0 * flops * median / (peak * threads) : -1;
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+
+    if (json) {
+        printf("{\"impl\": \"libtinygrad-%s\", \"model\": \"%s\", \"mode\": \"%s\", "
+               "\"threads\": %d, \"batch\": %lld, \"samples_per_s\": %.1f, \"runs\": [",
+               tg_version_string(), model_name, mode, threads, (long long)batch, median);
+        for (int k = 0; k < repeats; k++)
+            printf("%s%.1f", k ? ", " : "", rates[k]);
+        printf("], \"peak_rss_kb\": %ld, \"allocs_per_step\": %.3f, \"mflop_per_sample\": %.4f, "
+               "\"core_peak_gflops\": %.1f, \"pct_of_peak\": %.2f",
+               ru.ru_maxrss, allocs_per_step, flops * 1e-6, peak * 1e-9, pct);
+        if (epoch)
+            printf(", \"epoch_60k_s\": %.3f", epoch_s);
+        printf("}\n");
+    } else {
+        printf("%-6s %-5s threads %d batch %4lld: %10.0f samples/s (peak RSS %ld KiB, %.2f "
+               "allocs/step, %.2f MFLOP/sample, %.1f%% of %d x %.0f GFLOP/s)\n",
+               model_name, mode, threads, (long long)batch, median, ru.ru_maxrss,
+               allocs_per_step, flops * 1e-6, pct, threads, peak * 1e-9);
+        if (epoch)
+            printf("60k-sample epoch: %.3f s\n", epoch_s);
+    }
+
+#ifdef TG_BENCH_PROFILE
+    if (profile) {
+        long psteps = steps;
+        tg__prof_enable(ctx, true);
+        t = now_s();
+        for (long k = 0; k < psteps; k++) {
+            step(&r, i++);
+            tg__prof_mark(ctx, NULL); /* close the last forward interval */
+        }
+        double total = (now_s() - t) / (double)psteps * 1e6;
+        double sum = 0;
+        printf("\nper-step profile (%ld steps, us/step; forward = op result to next op)\n",
+               psteps);
+        printf("%-16s %10s %10s %8s\n", "op", "forward", "backward", "calls");
+        for (int k = 0; k < ctx->prof_n; k++) {
+            const tg__prof_entry *e = &ctx->prof[k];
+            double f = (double)e->fwd_ns * 1e-3 / (double)psteps;
+            double b = (double)e->bwd_ns * 1e-3 / (double)psteps;
+            sum += f + b;
+            printf("%-16s %10.1f %10.1f %8.1f\n", e->name, f, b,
+                   (double)e->fwd_calls / (double)psteps);
+        }
+        printf("%-16s %10.1f\n", "other", total - sum);
+        printf("%-16s %10.1f\n", "total", total);
+        tg__prof_enable(ctx, false);
+    }
+#endif
+
+    free(rates);
+    free(sorted);
+    free(xs);
+    free(ys);
+    tg_optim_destroy(opt);
+    tg_module_destroy(model);
+    tg_ctx_destroy(ctx);
+    return 0;
+}

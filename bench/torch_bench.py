@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""PyTorch reference numbers for bench/bench.c (same models, same data shapes).
+
+Run with the system interpreter (torch 1.13):
+    /usr/bin/python3 bench/torch_bench.py --threads 2 --batch 32 --model seed --json
+Each configuration is timed --repeats times (after warm-up) and the median is
+reported. For inference at large batch, PyTorch is fairest with glibc's
+malloc told not to return memory to the OS:
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295
+"""
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def seed_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(6, 9, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1764, 10))
+
+
+def lenet5():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+
+
+MODELS = {"seed": seed_cnn, "lenet5": lenet5}
+
+
+def train_rate(model, batch, seconds, repeats, n_data=4096):
+    """Samples/s of full SGD steps (forward, CE loss, backward, update)."""
+    g = torch.Generator().manual_seed(1)
+    xs = torch.rand(n_data, 1, 28, 28, generator=g)
+    ys = torch.randint(0, 10, (n_data,), generator=g)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.train()
+    nb = n_data // batch
+
+    def step(i):
+        j = (i % nb) * batch
+        x, y = xs[j:j + batch], ys[j:j + batch]
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    for i in range(20):
+        step(i)
+    # Calibrate the number of steps to roughly `seconds` per repeat.
+    t = time.perf_counter()
+    n = 0
+    while time.perf_counter() - t < 0.2:
+        step(n)
+        n += 1
+    steps = max(5, int(n * seconds / (time.perf_counter() - t)))
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        rates.append(steps * batch / (time.perf_counter() - t))
+    return rates
+
+
+def infer_rate(model, batch, seconds, repeats):
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(batch, 1, 28, 28, generator=g)
+    model.eval()
+    with torch.no_grad():
+        for _ in range(5):
+            model(x)
+        t = time.perf_counter()
+        n = 0
+        while time.perf_counter() - t < 0.2:
+            model(x)
+            n += 1
+        steps = max(3, int(n * seconds / (time.perf_counter() - t)))
+        rates = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for _ in range(steps):
+                model(x)
+            rates.append(steps * batch / (time.perf_counter() - t))
+    return rates
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="seed", choices=sorted(MODELS))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--mode", default="train", choices=["train", "infer"])
+    ap.add_argument("--seconds", type=float, default=1.0, help="per repeat")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = MODELS[a.model]()
+    if a.mode == "train":
+        rates = train_rate(model, a.batch, a.seconds, a.repeats)
+    else:
+        rates = infer_rate(model, a.batch, a.seconds, a.repeats)
+    res = {
+        "impl": "pytorch-" + torch.__version__,
+        "model": a.model,
+        "mode": a.mode,
+        "threads": a.threads,
+        "batch": a.batch,
+        "samples_per_s": statistics.median(rates),
+        "runs": [round(r, 1) for r in rates],
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print("%-6s %-5s threads %d batch %4d: %10.0f samples/s  (peak RSS %d KiB)" % (
+            a.model, a.mode, a.threads, a.batch, res["samples_per_s"], res["peak_rss_kb"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

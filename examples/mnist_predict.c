@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* mnist_predict: classify 28x28 PNG digits with weights saved by mnist_cnn.
+ *   mnist_predict --weights runs/mnist_cnn/best.safetensors [--model seed|lenet5]
+ *                 digit1.png [digit2.png ...]
+ * Any PNG colour type is converted to 8-bit grayscale (white digit on black,
+ * as in MNIST). Prints the predicted class and every class probability. */
+#include <tinygrad.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tg_ctx *g_ctx;
+
+static void die(void)
+{
+    fprintf(stderr, "mnist_predict: %s\n", tg_ctx_last_error(g_ctx));
+    exit(1);
+}
+#define CHECK(call)                                                                            \
+    do {                                                                                       \
+        if ((call) != TG_OK)                                                                   \
+            die();                                                                             \
+    } while (0)
+
+#include "mnist_cnn/model.h"
+
+static const char USAGE[] =
+    "usage: mnist_predict --weights FILE [--model seed|lenet5] [--threads N] IMAGE.png...\n"
+    "Classifies 28x28 PNG images (converted to grayscale) with weights saved by\n"
+    "mnist_cnn (best.safetensors or last.safetensors) and prints the probabilities.\n";
+
+int main(int argc, char **argv)
+{
+    const char *weights = NULL, *model = "seed";
+    int threads = 1, first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--weights") == 0 && i + 1 < argc) {
+            weights = argv[++i];
+        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            model = argv[++i];
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            fprintf(stderr, "mnist_predict: unknown or incomplete option '%s'\n%s", argv[i], USAGE);
+            return 2;
+        } else {
+            first = i;
+            break;
+        }
+    }
+    bool lenet = strcmp(model, "lenet5") == 0;
+    if (!weights || first == argc || (!lenet && strcmp(model, "seed") != 0)) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    tg_ctx_options co;
+    tg_ctx_options_init(&co);
+    co.n_threads = threads;
+    if (tg_ctx_create(&co, &g_ctx) != TG_OK) {
+        fprintf(stderr, "mnist_predict: cannot create a context\n");
+        return 1;
+    }
+    tg_module *net = build_model(g_ctx, lenet);
+    CHECK(tg_module_load(net, weights));
+    tg_module_train(net, false);
+    tg_ctx_set_grad_enabled(g_ctx, false);
+    int status = 0;
+    for (int i = first; i < argc; i++) {
+        uint8_t px[28 * 28];
+        float x[28 * 28];
+        if (tg_image_load_png(g_ctx, argv[i], 28, 28, px) != TG_OK) {
+            fprintf(stderr, "mnist_predict: %s\n", tg_ctx_last_error(g_ctx));
+            status = 1;
+            continue;
+        }
+        for (int k = 0; k < 28 * 28; k++)
+            x[k] = (float)px[k] / 255.0f; /* the training data's normalisation */
+        const int64_t shape[4] = {1, 1, 28, 28};
+        tg_tensor *in = tg_from_data(g_ctx, 4, shape, x, 28 * 28);
+        tg_tensor *p = tg_softmax(g_ctx, tg_module_forward(net, in), 1);
+        if (!p)
+            die();
+        const float *prob = tg_tensor_data(p);
+        int best = 0;
+        for (int c = 1; c < 10; c++)
+            best = prob[c] > prob[best] ? c : best;
+        printf("%s: %d (p=%.4f)", argv[i], best, (double)prob[best]);
+        for (int c = 0; c < 10; c++)
+            printf(" %d:%.4f", c, (double)prob[c]);
+        printf("\n");
+        tg_ctx_reset(g_ctx);
+    }
+    tg_module_destroy(net);
+    tg_ctx_destroy(g_ctx);
+    return status;
+}

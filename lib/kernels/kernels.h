@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interface of the compute kernels and their run-time CPU dispatch.
+ *
+ * Every kernel exists as a plain C variant and as SIMD variants compiled in
+ * separate files with ISA flags (-mavx2 -mfma, -mavx512f ...). The variant
+ * is chosen once per process (pthread_once) from __builtin_cpu_supports();
+ * TG_CPU=generic|avx2|avx512 in the environment caps the choice (so tests can
+ * run the plain C path on any machine). The table is immutable after init. */
+#ifndef TG_KERNELS_H
+#define TG_KERNELS_H
+
+#include "tg_internal.h"
+
+typedef enum tg__isa { TG__ISA_GENERIC = 0, TG__ISA_AVX2 = 1, TG__ISA_AVX512 = 2 } tg__isa;
+#define TG__ISA_COUNT 3
+
+/* ---- flat direct convolution (stride 1, dilation 1, groups 1) -----------
+ *
+ * Layout trick: an input plane zero-padded to wp columns is a flat array, and
+ * output (oy, ox) computed at flat index o = oy*wp + ox reads input index
+ * o + ky*wp + kx. So one 1-D loop over o in [0, ho*wp) computes the whole
+ * plane; the wp - wo columns at the end of each row are garbage the caller
+ * drops. Kernels process o in blocks of up to TG__CONV_CHUNK floats without
+ * tail handling, so callers size buffers with tg__conv_round(len):
+ *   in  : each channel plane readable for tg__conv_round(len) + (k-1)*(wp+1)
+ *         floats (zero beyond the padded image),
+ *   out : each channel plane writable for tg__conv_round(len) floats,
+ *   dy  : (wgrad) each plane readable for tg__conv_round(len) floats, zero at
+ *         garbage columns and beyond len. */
+#define TG__CONV_CHUNK 64
+#define TG__CONV_KMAX 7 /* largest kernel size the direct kernels take */
+
+static inline int64_t tg__conv_round(int64_t len)
+{
+    return (len + TG__CONV_CHUNK - 1) / TG__CONV_CHUNK * TG__CONV_CHUNK;
+}
+
+/* out[co][o] = sum_{ci,ky,kx} w[co][ci][ky][kx] * in[ci][o + ky*wp + kx],
+ * o in [0, len); overwrites out (rounded length). */
+typedef void (*tg__conv_flat_fn)(int cin, int cout, int k, int64_t wp, int64_t len,
+                                 const float *in, int64_t in_cs, const float *w, float *out,
+                                 int64_t out_cs);
+/* dw[co][ci][ky][kx] += sum_o dy[co][o] * in[ci][o + ky*wp + kx] over the
+ * rounded length (dy zero past len and at garbage columns). */
+typedef void (*tg__conv_wgrad_fn)(int cin, int cout, int k, int64_t wp, int64_t len,
+                                  const float *in, int64_t in_cs, const float *dy,
+                                  int64_t dy_cs, float *dw);
+
+/* ---- GEMM micro-kernel ---------------------------------------------------
+ * C[MR x NR] (row stride ldc) = alpha * sum_p A[p][0..MR) * B[p][0..NR) + beta*C
+ * over kc steps, A and B packed (A: kc x MR, B: kc x NR, contiguous);
+ * beta == 0 ignores C's old values (may be NaN). m <= MR, n <= NR select the
+ * part of C that is written (edge tiles). */
+typedef void (*tg__gemm_micro_fn)(int64_t kc, float alpha, const float *a, const float *b,
+                                  float beta, float *c, int64_t ldc, int m, int n);
+
+typedef struct tg__kernels {
+    const char *name;          /* "generic", "avx2", "avx512" */
+    tg__isa isa;
+    tg__conv_flat_fn conv_flat;
+    tg__conv_wgrad_fn conv_wgrad;
+    int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
+    tg__gemm_micro_fn gemm_micro;
+} tg__kernels;
+
+/* The table the library uses (chosen once per process; thread-safe). */
+const tg__kernels *tg__kernels_get(void);
+/* The table of one ISA, or NULL if this CPU (or build) cannot run it.
+ * Ignores TG_CPU; used by tests and benchmarks to compare variants. */
+const tg__kernels *tg__kernels_for(tg__isa isa);
+
+/* Per-ISA tables (defined in the ISA's own object). */
+extern const tg__kernels tg__kernels_generic;
+#if defined(__x86_64__) || defined(__i386__)
+#  define TG__HAVE_X86_KERNELS 1
+extern const tg__kernels tg__kernels_avx2;
+extern const tg__kernels tg__kernels_avx512;
+#endif
+
+/* ---- direct 2-D convolution drivers (kernels/conv_direct.c) --------------
+ * NCHW, square kernel k, stride 1, dilation 1, groups 1, symmetric padding
+ * pad <= k-1, k <= TG__CONV_KMAX. Parallel over the batch; weight and bias
+ * gradients are summed per fixed chunk of the batch and combined in chunk
+ * order, so results are bit-identical for every thread count.
+ * kt NULL = tg__kernels_get(). */
+typedef struct tg__conv_geom {
+    int64_t n, cin, h, w, cout;
+    int k, pad;
+} tg__conv_geom;
+
+/* Whether the direct path handles this geometry (and is expected to be
+ * faster than im2col + GEMM). */
+bool tg__conv_direct_ok(const tg__conv_geom *g, int stride, int dilation, int groups);
+/* Reserve the per-thread scratch of the forward pass (and of the backward
+ * pass if @p backward, which also takes *workspace from the step arena for
+ * tg__conv_direct_backward). Call at forward time, so that backward cannot
+ * fail. False on no memory. */
+bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
+                             float **workspace);
+/* y[n][co] = conv(x, w) + b (b may be NULL), then max(y, 0) if relu. */
+void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
+                             const float *x, const float *w, const float *b, float *y,
+                             bool relu);
+/* Accumulates (+=) dx, dw, db from dy; any of them may be NULL (skipped).
+ * @p workspace from tg__conv_direct_prepare(..., true, ...) for this g. */
+void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
+                              const float *x, const float *w, const float *dy, float *dx,
+                              float *dw, float *db, float *workspace);
+
+#endif /* TG_KERNELS_H */

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal kernels: every ISA variant of the flat convolution, weight
+ * gradient and GEMM micro-kernels against naive references on odd shapes;
+ * the direct convolution drivers (forward, backward data/weight/bias) against
+ * a naive convolution for each ISA and thread count; determinism; dispatch. */
+#include "tg_test.h"
+
+#include "kernels/kernels.h"
+
+static float frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+static float *rand_buf(size_t n, uint64_t seed)
+{
+    float *p = malloc(n * sizeof *p + 64);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand(&seed);
+    return p;
+}
+
+/* Naive NCHW convolution, stride 1, zero padding. */
+static void ref_conv(const tg__conv_geom *g, const float *x, const float *w, const float *b,
+                     float *y)
+{
+    int64_t ho = g->h + 2 * g->pad - g->k + 1, wo = g->w + 2 * g->pad - g->k + 1;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t co = 0; co < g->cout; co++)
+            for (int64_t oy = 0; oy < ho; oy++)
+                for (int64_t ox = 0; ox < wo; ox++) {
+                    double acc = b ? b[co] : 0.0;
+                    for (int64_t ci = 0; ci < g->cin; ci++)
+                        for (int ky = 0; ky < g->k; ky++)
+                            for (int kx = 0; kx < g->k; kx++) {
+                                int64_t iy = oy - g->pad + ky, ix = ox - g->pad + kx;
+                                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                    continue;
+                                acc += (double)w[((co * g->cin + ci) * g->k + ky) * g->k + kx] *
+                                       x[((n * g->cin + ci) * g->h + iy) * g->w + ix];
+                            }
+                    y[((n * g->cout + co) * ho + oy) * wo + ox] = (float)acc;
+                }
+}
+
+static void ref_conv_backward(const tg__conv_geom *g, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db)
+{
+    int64_t ho = g->h + 2 * g->pad - g->k + 1, wo = g->w + 2 * g->pad - g->k + 1;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t co = 0; co < g->cout; co++)
+            for (int64_t oy = 0; oy < ho; oy++)
+                for (int64_t ox = 0; ox < wo; ox++) {
+                    float d = dy[((n * g->cout + co) * ho + oy) * wo + ox];
+                    db[co] += d;
+                    for (int64_t ci = 0; ci < g->cin; ci++)
+                        for (int ky = 0; ky < g->k; ky++)
+                            for (int kx = 0; kx < g->k; kx++) {
+                                int64_t iy = oy - g->pad + ky, ix = ox - g->pad + kx;
+                                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                    continue;
+                                int64_t wi = ((co * g->cin + ci) * g->k + ky) * g->k + kx;
+                                int64_t xi = ((n * g->cin + ci) * g->h + iy) * g->w + ix;
+                                dx[xi] += d * w[wi];
+                                dw[wi] += d * x[xi];
+                            }
+                }
+}
+
+/* n, cin, h, w, cout, k, pad: the MNIST CNN's and LeNet-5's layers plus odd
+ * shapes (widths not a multiple of any vector, 1x1, 7x7, asymmetric
+ * padding needs, more channels than one register tile). */
+static const tg__conv_geom shapes[] = {
+    {3, 1, 28, 28, 3, 3, 1}, {2, 3, 28, 28, 6, 3, 1}, {2, 6, 28, 28, 9, 3, 1},
+    {2, 1, 28, 28, 6, 5, 2}, {3, 6, 14, 14, 16, 5, 0}, {3, 2, 7, 11, 5, 3, 0},
+    {1, 4, 5, 9, 13, 1, 0},  {2, 3, 9, 6, 7, 7, 3},    {2, 5, 10, 13, 3, 4, 2},
+    {2, 1, 3, 3, 1, 3, 2},   {5, 2, 6, 17, 26, 3, 1},  {2, 9, 12, 12, 8, 6, 1},
+};
+#define N_SHAPES (int)(sizeof shapes / sizeof *shapes)
+
+static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_geom *g)
+{
+    int64_t ho = g->h + 2 * g->pad - g->k + 1, wo = g->w + 2 * g->pad - g->k + 1;
+    size_t nx = (size_t)(g->n * g->cin * g->h * g->w), nw = (size_t)(g->cout * g->cin * g->k * g->k);
+    size_t ny = (size_t)(g->n * g->cout * ho * wo), nb = (size_t)g->cout;
+    float *x = rand_buf(nx, 1), *w = rand_buf(nw, 2), *b = rand_buf(nb, 3), *dy = rand_buf(ny, 4);
+    float *y = calloc(ny, sizeof *y), *yr = calloc(ny, sizeof *yr);
+    float *dx = rand_buf(nx, 5), *dw = rand_buf(nw, 6), *db = rand_buf(nb, 7);
+    float *dxr = malloc(nx * sizeof *dxr), *dwr = malloc(nw * sizeof *dwr),
+          *dbr = malloc(nb * sizeof *dbr);
+    memcpy(dxr, dx, nx * sizeof *dx); /* backward accumulates into old values */
+    memcpy(dwr, dw, nw * sizeof *dw);
+    memcpy(dbr, db, nb * sizeof *db);
+    tg_ctx *ctx = tgt_ctx_threads(1, n_threads);
+    ck_assert(tg__conv_direct_ok(g, 1, 1, 1));
+    float *ws = NULL;
+    ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
+
+    tg__conv_direct_forward(ctx, kt, g, x, w, b, y, false);
+    ref_conv(g, x, w, b, yr);
+    tgt_assert_close(y, yr, ny, 1e-4, 1e-5);
+
+    /* Fused ReLU; no bias. */
+    tg__conv_direct_forward(ctx, kt, g, x, w, NULL, y, true);
+    ref_conv(g, x, w, NULL, yr);
+    for (size_t i = 0; i < ny; i++)
+        yr[i] = yr[i] > 0 ? yr[i] : 0;
+    tgt_assert_close(y, yr, ny, 1e-4, 1e-5);
+
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, dx, dw, db, ws);
+    ref_conv_backward(g, x, w, dy, dxr, dwr, dbr);
+    tgt_assert_close(dx, dxr, nx, 1e-4, 1e-4);
+    tgt_assert_close(dw, dwr, nw, 1e-4, 1e-3);
+    tgt_assert_close(db, dbr, nb, 1e-4, 1e-3);
+
+    /* Each gradient on its own (the others NULL) gives the same values. */
+    float *dw2 = calloc(nw, sizeof *dw2), *dx2 = calloc(nx, sizeof *dx2);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dw2, NULL, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, dx2, NULL, NULL, ws);
+    for (size_t i = 0; i < nw; i++)
+        dwr[i] = dw[i] - dw2[i];
+    /* dw held rand + grad; subtracting the lone grad must leave the start. */
+    float *dw0 = rand_buf(nw, 6);
+    tgt_assert_close(dwr, dw0, nw, 1e-4, 1e-3);
+    float *dx0 = rand_buf(nx, 5);
+    for (size_t i = 0; i < nx; i++)
+        dxr[i] = dx[i] - dx2[i];
+    tgt_assert_close(dxr, dx0, nx, 1e-4, 1e-4);
+
+    tg_ctx_destroy(ctx);
+    free(x), free(w), free(b), free(dy), free(y), free(yr), free(dx), free(dw), free(db);
+    free(dxr), free(dwr), free(dbr), free(dw2), free(dx2), free(dw0), free(dx0);
+}
+
+START_TEST(direct_conv_matches_naive)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt)
+        return; /* this CPU cannot run the ISA; the generic case always runs */
+    ck_assert_int_eq(kt->isa, _i);
+    for (int s = 0; s < N_SHAPES; s++)
+        for (int t = 1; t <= 3; t++)
+            check_direct(kt, t, &shapes[s]);
+}
+END_TEST
+
+/* Weight and bias gradients are bit-identical for every thread count (the
+ * batch is chunked by its size only), and so are repeated runs. */
+START_TEST(direct_conv_deterministic)
+{
+    const tg__conv_geom g = {37, 3, 28, 28, 6, 3, 1};
+    enum { NX = 37 * 3 * 28 * 28, NW = 6 * 3 * 9, NY = 37 * 6 * 28 * 28 };
+    float *x = rand_buf(NX, 11), *w = rand_buf(NW, 12), *dy = rand_buf(NY, 13);
+    float dw[4][NW], db[4][6];
+    memset(dw, 0, sizeof dw);
+    memset(db, 0, sizeof db);
+    for (int t = 1; t <= 3; t++) {
+        tg_ctx *ctx = tgt_ctx_threads(1, t);
+        float *ws = NULL;
+        ck_assert(tg__conv_direct_prepare(ctx, &g, true, &ws));
+        tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, dw[t], db[t], ws);
+        if (t == 3) /* run again on the same ctx */
+            tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, dw[0], db[0], ws);
+        tg_ctx_destroy(ctx);
+    }
+    for (int t = 0; t <= 2; t++) {
+        ck_assert_mem_eq(dw[t], dw[3], sizeof dw[0]);
+        ck_assert_mem_eq(db[t], db[3], sizeof db[0]);
+    }
+    free(x), free(w), free(dy);
+}
+END_TEST
+
+START_TEST(direct_conv_rejects)
+{
+    tg__conv_geom g = {1, 3, 28, 28, 6, 3, 1};
+    ck_assert(!tg__conv_direct_ok(&g, 2, 1, 1));
+    ck_assert(!tg__conv_direct_ok(&g, 1, 2, 1));
+    ck_assert(!tg__conv_direct_ok(&g, 1, 1, 3));
+    g.pad = 3; /* pad > k-1: backward data would need negative padding */
+    ck_assert(!tg__conv_direct_ok(&g, 1, 1, 1));
+    g.pad = 1;
+    g.k = 9;
+    ck_assert(!tg__conv_direct_ok(&g, 1, 1, 1));
+    g.k = 3;
+    g.cin = 256;
+    ck_assert(!tg__conv_direct_ok(&g, 1, 1, 1));
+}
+END_TEST
+
+/* Flat kernels straight: every ISA against the generic one and a naive loop. */
+START_TEST(flat_kernels_match)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt)
+        return;
+    struct { int cin, cout, k; int64_t wp, ho; } cases[] = {
+        {1, 3, 3, 30, 28}, {6, 9, 3, 30, 28}, {2, 13, 5, 11, 3}, {3, 1, 1, 7, 5}, {4, 8, 7, 13, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        int cin = cases[c].cin, cout = cases[c].cout, k = cases[c].k;
+        int64_t wp = cases[c].wp, len = cases[c].ho * wp, n = tg__conv_round(len);
+        int64_t in_cs = n + (k - 1) * (wp + 1) + 5, out_cs = n + 3;
+        float *in = rand_buf((size_t)(cin * in_cs), 21), *w = rand_buf((size_t)(cout * cin * k * k), 22);
+        float *dy = rand_buf((size_t)(cout * out_cs), 23);
+        for (int co = 0; co < cout; co++) /* zero past len, as the contract asks */
+            for (int64_t o = len; o < out_cs; o++)
+                dy[co * out_cs + o] = 0;
+        float *o1 = calloc((size_t)(cout * out_cs), 4), *o2 = calloc((size_t)(cout * out_cs), 4);
+        float *ref = calloc((size_t)(cout * out_cs), 4);
+        size_t nw = (size_t)(cout * cin * k * k);
+        float *g1 = calloc(nw, 4), *g2 = calloc(nw, 4), *gr = calloc(nw, 4);
+        kt->conv_flat(cin, cout, k, wp, len, in, in_cs, w, o1, out_cs);
+        tg__kernels_generic.conv_flat(cin, cout, k, wp, len, in, in_cs, w, o2, out_cs);
+        kt->conv_wgrad(cin, cout, k, wp, len, in, in_cs, dy, out_cs, g1);
+        tg__kernels_generic.conv_wgrad(cin, cout, k, wp, len, in, in_cs, dy, out_cs, g2);
+        for (int co = 0; co < cout; co++)
+            for (int64_t o = 0; o < len; o++) {
+                double acc = 0;
+                for (int ci = 0; ci < cin; ci++)
+                    for (int t = 0; t < k * k; t++) {
+                        float xv = in[ci * in_cs + o + (t / k) * wp + t % k];
+                        acc += (double)w[(co * cin + ci) * k * k + t] * xv;
+                        gr[(co * cin + ci) * k * k + t] += dy[co * out_cs + o] * xv;
+                    }
+                ref[co * out_cs + o] = (float)acc;
+            }
+        for (int co = 0; co < cout; co++) {
+            tgt_assert_close(o1 + co * out_cs, ref + co * out_cs, (size_t)len, 1e-4, 1e-5);
+            tgt_assert_close(o2 + co * out_cs, ref + co * out_cs, (size_t)len, 1e-4, 1e-5);
+        }
+        tgt_assert_close(g1, gr, nw, 1e-4, 1e-3);
+        tgt_assert_close(g2, gr, nw, 1e-4, 1e-3);
+        free(in), free(w), free(dy), free(o1), free(o2), free(ref), free(g1), free(g2), free(gr);
+    }
+}
+END_TEST
+
+START_TEST(gemm_micro_matches)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt)
+        return;
+    int mr = kt->gemm_mr, nr = kt->gemm_nr;
+    ck_assert_int_gt(mr, 0);
+    ck_assert_int_gt(nr, 0);
+    const int64_t kcs[] = {1, 7, 64};
+    for (size_t q = 0; q < 3; q++) {
+        int64_t kc = kcs[q];
+        float *a = rand_buf((size_t)(kc * mr), 31), *b = rand_buf((size_t)(kc * nr), 32);
+        int64_t ldc = nr + 3;
+        const int ms[] = {mr, 1, mr - 1 > 0 ? mr - 1 : 1}, ns[] = {nr, 1, nr - 1 > 0 ? nr - 1 : 1};
+        for (int t = 0; t < 3; t++)
+            for (float beta = 0.0f; beta < 1.0f; beta += 0.75f) {
+                int m = ms[t], n = ns[t];
+                float *c = rand_buf((size_t)(mr * ldc), 33), *want = malloc((size_t)(mr * ldc) * 4);
+                if (beta == 0.0f)
+                    for (int64_t i = 0; i < mr * ldc; i++)
+                        c[i] = NAN; /* beta 0 must not read C */
+                memcpy(want, c, (size_t)(mr * ldc) * 4);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        double acc = 0;
+                        for (int64_t p = 0; p < kc; p++)
+                            acc += (double)a[p * mr + i] * b[p * nr + j];
+                        want[i * ldc + j] =
+                            (float)(1.5 * acc + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
+                    }
+                kt->gemm_micro(kc, 1.5f, a, b, beta, c, ldc, m, n);
+                for (int i = 0; i < mr; i++) /* untouched outside m x n (NaN stays NaN) */
+                    for (int j = 0; j < ldc; j++) {
+                        float g = c[i * ldc + j], e = want[i * ldc + j];
+                        if (isnan(e))
+                            ck_assert(isnan(g));
+                        else
+                            ck_assert_msg(fabsf(g - e) <= 1e-4f + 1e-4f * fabsf(e),
+                                          "isa %s kc %lld (%d,%d): %g vs %g", kt->name,
+                                          (long long)kc, i, j, (double)g, (double)e);
+                    }
+                free(c), free(want);
+            }
+        free(a), free(b);
+    }
+}
+END_TEST
+
+START_TEST(dispatch_follows_env)
+{
+    const tg__kernels *kt = tg__kernels_get();
+    ck_assert_ptr_nonnull(kt);
+    ck_assert_ptr_eq(kt, tg__kernels_get()); /* chosen once */
+    ck_assert_ptr_nonnull(tg__kernels_for(TG__ISA_GENERIC));
+    const char *env = getenv("TG_CPU");
+    if (env && strcmp(env, "generic") == 0) {
+        ck_assert_int_eq(kt->isa, TG__ISA_GENERIC);
+    } else if (!env || !*env) {
+        int best = TG__ISA_GENERIC;
+        for (int i = 0; i < TG__ISA_COUNT; i++)
+            if (tg__kernels_for((tg__isa)i))
+                best = i;
+        ck_assert_int_eq(kt->isa, best);
+    }
+    ck_assert_ptr_eq(tg__kernels_for(kt->isa), kt);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, direct_conv_matches_naive, 0, TG__ISA_COUNT);
+    tcase_add_loop_test(tc, flat_kernels_match, 0, TG__ISA_COUNT);
+    tcase_add_loop_test(tc, gemm_micro_matches, 0, TG__ISA_COUNT);
+    tcase_add_test(tc, direct_conv_deterministic);
+    tcase_add_test(tc, direct_conv_rejects);
+    tcase_add_test(tc, dispatch_follows_env);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tgt_run(suite()); }
