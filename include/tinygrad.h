@@ -749,7 +749,7 @@ TG_API TG_NODISCARD tg_status tg_dataset_create(tg_ctx *ctx, size_t n, int64_t h
 TG_API TG_NODISCARD tg_status tg_dataset_load_idx(tg_ctx *ctx, const char *images_path,
                                                   const char *labels_path, tg_dataset **out);
 
-/** @brief Load a PNG folder tree: @p dir/<class>/<file>.png, e.g. DIR/train.
+/** @brief Load a PNG folder tree: @p dir/\<class\>/\<file\>.png, e.g. DIR/train.
  *  Rule: every sub-directory of @p dir whose name is a decimal number
  *  (digits only, value < TG_DATASET_MAX_CLASSES) is a class with that label;
  *  other entries and names starting with '.' are ignored. Classes are read
@@ -758,7 +758,10 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_idx(tg_ctx *ctx, const char *image
  *  converted to 8-bit grayscale (palette expanded, 16-bit stripped, RGB(A)
  *  converted with the libpng default weights, alpha dropped).
  *  n_classes = max label + 1.
+ *  @param ctx context (errors, allocator)
+ *  @param dir the split directory, e.g. DIR/train
  *  @param h,w required image size; an image of another size is an error
+ *  @param[out] out new data set; untouched on error
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO, TG_ERR_NOT_FOUND (no class
  *          directories or no images), TG_ERR_SHAPE (wrong image size, names
  *          the file), TG_ERR_FORMAT (corrupt PNG, names the file),
@@ -777,8 +780,9 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_png_dir(tg_ctx *ctx, const char *d
 TG_API TG_NODISCARD tg_status tg_dataset_load_mnist(tg_ctx *ctx, const char *data_dir,
                                                     bool train, tg_dataset **out);
 
-/** @brief Destroy a data set; NULL is a no-op. Destroy data sets, batch
- *  iterators and configs before their context. @since 0.1.0 */
+/** @brief Destroy a data set; NULL is a no-op. Destroy its batch iterators
+ *  first (they borrow it). tg_ctx_destroy() releases data sets, iterators
+ *  and configs still alive. @since 0.1.0 */
 TG_API void tg_dataset_destroy(tg_dataset *ds);
 
 /** @brief Number of images (0 if @p ds is NULL). */
@@ -815,7 +819,10 @@ TG_API TG_NODISCARD tg_status tg_dataset_select(const tg_dataset *ds, const size
  *  (Fisher-Yates on the library's xoshiro256** RNG), the first
  *  floor(fraction * n + 0.5) go to @p train and the rest to @p val, both
  *  in that shuffled order. Same seed => same split.
+ *  @param ds the data set to split (unchanged)
  *  @param fraction share of images for @p train, in [0, 1]
+ *  @param seed shuffling seed
+ *  @param[out] train,val the two new data sets
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM; on error both outputs
  *          are untouched.
  *  Ownership: caller owns both *train and *val, copies independent of
@@ -843,7 +850,7 @@ TG_API TG_NODISCARD tg_status tg_dataset_pixel_stats(const tg_dataset *ds, doubl
 TG_API tg_tensor *tg_dataset_to_tensor(const tg_dataset *ds, size_t start, size_t count);
 
 /** @brief Write the data set as a PNG tree (8-bit grayscale):
- *  @p dir/<label>/<index>.png with the index zero-padded to 5+ digits, so
+ *  @p dir/\<label\>/\<index\>.png with the index zero-padded to 5+ digits, so
  *  tg_dataset_load_png_dir() reads back the same images per class. Creates
  *  @p dir (and parents) and the class directories as needed.
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path)
@@ -883,6 +890,7 @@ TG_API int64_t tg_batch_iter_epoch(const tg_batch_iter *it);
 /** @brief Batches per epoch (with drop_last taken into account). */
 TG_API size_t tg_batch_iter_n_batches(const tg_batch_iter *it);
 /** @brief Produce the next batch of the current epoch.
+ *  @param it the iterator
  *  @param[out] x     input tensor [B, 1, h, w] float, normalised as set on
  *                    the data set; transient: in the context's step arena,
  *                    valid until tg_ctx_reset() (steady-state batches
@@ -991,6 +999,9 @@ typedef struct tg_kv {
 } tg_kv;
 
 /** @brief Save every parameter and buffer of @p m (F32) to @p path.
+ *  @param m the module (not modified)
+ *  @param path destination file; replaced atomically
+ *  @param n_metadata number of @p metadata entries
  *  @param metadata optional entries for "__metadata__" (may be NULL if
  *         @p n_metadata is 0)
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path), TG_ERR_NOMEM

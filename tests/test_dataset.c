@@ -314,6 +314,35 @@ START_TEST(normalisation)
 }
 END_TEST
 
+static long live_allocs;
+static void *count_alloc(void *op, size_t n) { (void)op; live_allocs++; return malloc(n); }
+static void count_free(void *op, void *p) { (void)op; live_allocs--; free(p); }
+
+START_TEST(ctx_destroy_releases_data_objects)
+{
+    /* A data set destroyed by hand before its iterator, and others left
+     * alive, all go with the context. */
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.n_threads = 1;
+    o.alloc = count_alloc;
+    o.free = count_free;
+    tg_ctx *ctx = NULL;
+    ck_assert_int_eq(tg_ctx_create(&o, &ctx), TG_OK);
+    tg_dataset *ds = make(ctx, N), *kept = make(ctx, 10);
+    tg_batch_iter *it = NULL;
+    ck_assert_int_eq(tg_batch_iter_create(kept, NULL, &it), TG_OK);
+    tg_batch_iter *orphan = NULL;
+    ck_assert_int_eq(tg_batch_iter_create(ds, NULL, &orphan), TG_OK);
+    tg_dataset_destroy(ds);
+    tg_config *cfg = NULL;
+    ck_assert_int_eq(tg_config_load_string(ctx, "a = 1\n", NULL, &cfg), TG_OK);
+    ck_assert_int_gt(live_allocs, 0);
+    tg_ctx_destroy(ctx);
+    ck_assert_int_eq(live_allocs, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -324,6 +353,7 @@ static Suite *suite(void)
     tcase_add_test(tc, batches_shuffle_and_drop_last);
     tcase_add_test(tc, steady_batches_allocate_nothing);
     tcase_add_test(tc, normalisation);
+    tcase_add_test(tc, ctx_destroy_releases_data_objects);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,6 +22,7 @@ typedef struct cfg_entry {
 } cfg_entry;
 
 struct tg_config {
+    tg__object obj;    /* tracked by the ctx until destroyed */
     tg_ctx *ctx;
     char *source;      /* file name used in messages */
     cfg_entry *e;
@@ -98,6 +99,8 @@ static tg_status add_entry(tg_config *cfg, const char *key, size_t klen, const c
     return TG_OK;
 }
 
+static void config_release(tg__object *o);
+
 static tg_config *cfg_new(tg_ctx *ctx, const char *source)
 {
     tg_config *cfg = tg__calloc(ctx, 1, sizeof *cfg);
@@ -109,6 +112,7 @@ static tg_config *cfg_new(tg_ctx *ctx, const char *source)
         tg__free(ctx, cfg);
         return NULL;
     }
+    tg__object_track(ctx, &cfg->obj, config_release);
     return cfg;
 }
 
@@ -127,6 +131,14 @@ void tg_config_destroy(tg_config *cfg)
 {
     if (!cfg)
         return;
+    tg__object_untrack(cfg->ctx, &cfg->obj);
+    config_release(&cfg->obj);
+}
+
+/* Also called by tg_ctx_destroy() for a config the caller left alive. */
+static void config_release(tg__object *o)
+{
+    tg_config *cfg = (tg_config *)o;
     tg_ctx *ctx = cfg->ctx;
     for (size_t i = 0; i < cfg->n; i++) {
         tg__free(ctx, cfg->e[i].key);

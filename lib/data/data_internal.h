@@ -7,6 +7,7 @@
 #include "tg_internal.h"
 
 struct tg_dataset {
+    tg__object obj;    /* tracked by the ctx until destroyed */
     tg_ctx *ctx;
     size_t n;
     int64_t h, w;

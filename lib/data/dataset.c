@@ -73,6 +73,8 @@ tg_status tg__dataset_check_size(tg_ctx *ctx, const char *who, uint64_t n, uint6
     return TG_OK;
 }
 
+static void dataset_release(tg__object *o);
+
 tg_status tg__dataset_alloc(tg_ctx *ctx, const char *who, size_t n, int64_t h, int64_t w,
                             tg_dataset **out)
 {
@@ -102,6 +104,7 @@ tg_status tg__dataset_alloc(tg_ctx *ctx, const char *who, size_t n, int64_t h, i
     ds->scale01 = true;
     ds->mean = 0.0f;
     ds->std = 1.0f;
+    tg__object_track(ctx, &ds->obj, dataset_release);
     *out = ds;
     return TG_OK;
 }
@@ -151,6 +154,14 @@ void tg_dataset_destroy(tg_dataset *ds)
 {
     if (!ds)
         return;
+    tg__object_untrack(ds->ctx, &ds->obj);
+    dataset_release(&ds->obj);
+}
+
+/* Also called by tg_ctx_destroy() for a data set the caller left alive. */
+static void dataset_release(tg__object *o)
+{
+    tg_dataset *ds = (tg_dataset *)o;
     tg_ctx *ctx = ds->ctx;
     tg__free(ctx, ds->images);
     tg__free(ctx, ds->labels);
@@ -340,6 +351,8 @@ tg_tensor *tg_dataset_to_tensor(const tg_dataset *ds, size_t start, size_t count
 /* ---- batch iterator --------------------------------------------------- */
 
 struct tg_batch_iter {
+    tg__object obj;    /* tracked by the ctx until destroyed */
+    tg_ctx *ctx;       /* kept apart from ds: the data set may go first */
     const tg_dataset *ds;
     tg_batch_options o;
     size_t *order;     /* permutation of [0, n) for the current epoch */
@@ -362,6 +375,8 @@ void tg_batch_options_init(tg_batch_options *opts)
     opts->drop_last = false;
     opts->seed = 0;
 }
+
+static void iter_release(tg__object *o);
 
 tg_status tg_batch_iter_create(const tg_dataset *ds, const tg_batch_options *opts,
                                tg_batch_iter **out)
@@ -392,11 +407,13 @@ tg_status tg_batch_iter_create(const tg_dataset *ds, const tg_batch_options *opt
             tg__free(ctx, it);
         return tg__error(ctx, TG_ERR_NOMEM, "%s: cannot allocate the iterator", who);
     }
+    it->ctx = ctx;
     it->ds = ds;
     it->o = o;
     it->order = order;
     it->labels = lab;
     tg_batch_iter_set_epoch(it, 0);
+    tg__object_track(ctx, &it->obj, iter_release);
     *out = it;
     return TG_OK;
 }
@@ -405,7 +422,15 @@ void tg_batch_iter_destroy(tg_batch_iter *it)
 {
     if (!it)
         return;
-    tg_ctx *ctx = it->ds->ctx;
+    tg__object_untrack(it->ctx, &it->obj);
+    iter_release(&it->obj);
+}
+
+/* Also called by tg_ctx_destroy() for an iterator the caller left alive. */
+static void iter_release(tg__object *o)
+{
+    tg_batch_iter *it = (tg_batch_iter *)o;
+    tg_ctx *ctx = it->ctx;
     tg__free(ctx, it->order);
     tg__free(ctx, it->labels);
     tg__free(ctx, it);
