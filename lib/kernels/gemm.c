@@ -8,8 +8,9 @@
  * vectorises the j loop of the micro-kernel. 4x8 measured best for baseline
  * x86-64 (SSE2, 16 registers): 8 accumulator registers, no spills; 39
  * GFLOPS/core at 256^3 on the dev box, against 5-11 for 6x16, 8x8 and 6x8,
- * which spill. SIMD variants can replace ukernel() without touching the
- * blocking (change MR/NR and the packed layouts follow).
+ * which spill. That kernel is the generic entry of the dispatch table
+ * (kernels/kernels.h); on AVX2 / AVX-512 CPUs a 6x16 / 12x32 FMA kernel of
+ * the same contract runs instead, and the packing follows its MR x NR.
  *
  * Determinism: every element of C is computed by exactly one thread with the
  * same sequence of operations (K blocks in order, k in order inside a block),
@@ -17,8 +18,7 @@
  * count. Threads split the rows or columns of C, never K. */
 #include "tg_internal.h"
 
-#define MR 4
-#define NR 8
+#include "kernels/kernels.h"
 
 /* Blocking of the threaded driver (workspace from ctx->scratch): an MC x KC
  * panel of A (~96 KB) and a KC x NC panel of B (~256 KB) stay in L2. */
@@ -29,9 +29,14 @@
 /* Blocking of tg__sgemm_st, which has no context and packs into a stack
  * buffer (48 KB). KC must stay equal to the threaded one: the K split
  * decides the rounding, so both drivers then give bit-identical results. */
-#define ST_MC 16
+#define ST_MC 24
 #define ST_KC KC
 #define ST_NC 32
+
+/* Row and column blocks are whole micro-tiles for every kernel's MR x NR,
+ * so a packed panel never exceeds its mc x kc (kc x nc) buffer. */
+_Static_assert(MC % TG__GEMM_MR_LCM == 0 && ST_MC % TG__GEMM_MR_LCM == 0, "MC vs MR");
+_Static_assert(NC % TG__GEMM_NR_LCM == 0 && ST_NC % TG__GEMM_NR_LCM == 0, "NC vs NR");
 
 /* Below this many multiply-adds the pool's fork/join costs more than it saves. */
 #define PAR_MIN_FLOPS ((int64_t)1 << 17)
@@ -43,49 +48,15 @@ typedef struct {
     const float *A, *B;
     int64_t lda, ldb, ldc;
     float *C;
+    const tg__kernels *kt; /* micro-kernel and its MR x NR */
 } gemm_args;
-
-/* Micro-kernel: acc[i][j] = sum_{p<kc} a[p*MR+i] * b[p*NR+j] over packed
- * panels, then C[i*ldc+j] = alpha*acc + beta*C for i < mr, j < nr (C is not
- * read when beta == 0, so NaNs in an uninitialised C do not leak). The full
- * and partial stores use the same expression, so an element's value does not
- * depend on where the tile edges fall. */
-static void ukernel(int64_t kc, const float *restrict a, const float *restrict b,
-                    float *restrict C, int64_t ldc, int mr, int nr, float alpha, float beta)
-{
-    float acc[MR][NR] = {{0}};
-    for (int64_t p = 0; p < kc; p++) {
-        const float *bp = b + p * NR;
-        const float *ap = a + p * MR;
-        for (int i = 0; i < MR; i++) {
-            float ai = ap[i];
-            for (int j = 0; j < NR; j++)
-                acc[i][j] += ai * bp[j];
-        }
-    }
-    if (mr == MR && nr == NR) {
-        if (beta == 0.0f) {
-            for (int i = 0; i < MR; i++)
-                for (int j = 0; j < NR; j++)
-                    C[i * ldc + j] = alpha * acc[i][j];
-        } else {
-            for (int i = 0; i < MR; i++)
-                for (int j = 0; j < NR; j++)
-                    C[i * ldc + j] = alpha * acc[i][j] + beta * C[i * ldc + j];
-        }
-    } else {
-        for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++)
-                C[i * ldc + j] = beta == 0.0f ? alpha * acc[i][j]
-                                              : alpha * acc[i][j] + beta * C[i * ldc + j];
-    }
-}
 
 /* Pack rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row micro-panels,
  * zero-padding the last panel. */
 static void pack_a(const gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                    float *restrict dst)
 {
+    const int64_t MR = g->kt->gemm_mr;
     for (int64_t ir = 0; ir < mc; ir += MR) {
         int64_t mr = mc - ir < MR ? mc - ir : MR;
         if (!g->ta) {
@@ -116,6 +87,7 @@ static void pack_a(const gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64
 static void pack_b(const gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                    float *restrict dst)
 {
+    const int64_t NR = g->kt->gemm_nr;
     for (int64_t jr = 0; jr < nc; jr += NR) {
         int64_t nr = nc - jr < NR ? nc - jr : NR;
         if (!g->tb) {
@@ -174,6 +146,8 @@ static void gemm_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
         return;
     }
     float *ap = work, *bp = work + mcb * kcb;
+    const int64_t MR = g->kt->gemm_mr, NR = g->kt->gemm_nr;
+    const tg__gemm_micro_fn micro = g->kt->gemm_micro;
     for (int64_t jc = j0; jc < j1; jc += ncb) {
         int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
         for (int64_t pc = 0; pc < g->K; pc += kcb) {
@@ -187,9 +161,8 @@ static void gemm_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
                     int nr = (int)(nc - jr < NR ? nc - jr : NR);
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         int mr = (int)(mc - ir < MR ? mc - ir : MR);
-                        ukernel(kc, ap + ir * kc, bp + jr * kc,
-                                g->C + (ic + ir) * g->ldc + jc + jr, g->ldc, mr, nr, g->alpha,
-                                beta);
+                        micro(kc, g->alpha, ap + ir * kc, bp + jr * kc, beta,
+                              g->C + (ic + ir) * g->ldc + jc + jr, g->ldc, mr, nr);
                     }
                 }
             }
@@ -203,7 +176,8 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 {
     if (M <= 0 || N <= 0)
         return;
-    gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
+                   tg__kernels_get()};
     float work[ST_MC * ST_KC + ST_KC * ST_NC];
     gemm_block(&g, 0, M, 0, N, ST_MC, ST_KC, ST_NC, work);
 }
@@ -218,6 +192,7 @@ static void par_range(void *arg, int64_t b, int64_t e, int tid)
 {
     const par_job *j = arg;
     const gemm_args *g = j->g;
+    const int64_t MR = g->kt->gemm_mr, NR = g->kt->gemm_nr;
     if (j->split_rows) {
         int64_t i1 = e * MR < g->M ? e * MR : g->M;
         gemm_block(g, b * MR, i1, 0, g->N, MC, KC, NC, j->ctx->scratch[tid]);
@@ -233,7 +208,9 @@ void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, in
 {
     if (M <= 0 || N <= 0)
         return;
-    gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+    gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
+                   tg__kernels_get()};
+    const int64_t MR = g.kt->gemm_mr, NR = g.kt->gemm_nr;
     size_t need = (size_t)(MC * KC + KC * NC) * sizeof(float);
     /* No memory for the panels: one thread with the stack-buffer blocking
      * (same K blocks, hence the same results). */

@@ -51,6 +51,10 @@ typedef void (*tg__conv_wgrad_fn)(int cin, int cout, int k, int64_t wp, int64_t 
  * over kc steps, A and B packed (A: kc x MR, B: kc x NR, contiguous);
  * beta == 0 ignores C's old values (may be NaN). m <= MR, n <= NR select the
  * part of C that is written (edge tiles). */
+/* Every kernel's MR divides TG__GEMM_MR_LCM and NR divides TG__GEMM_NR_LCM
+ * (gemm.c sizes its blocks with them). */
+#define TG__GEMM_MR_LCM 12
+#define TG__GEMM_NR_LCM 32
 typedef void (*tg__gemm_micro_fn)(int64_t kc, float alpha, const float *a, const float *b,
                                   float beta, float *c, int64_t ldc, int m, int n);
 
