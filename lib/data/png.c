@@ -431,6 +431,11 @@ tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir)
         tg__free(ctx, path);
         return tg__error(ctx, TG_ERR_NOMEM, "png: out of memory");
     }
+    /* Zero-pad to the digits of n (at least 5), so that name order is index
+     * order within a class for any n. */
+    int digits = 5;
+    for (size_t m = ds->n / 100000; m; m /= 10)
+        digits++;
     for (size_t i = 0; i < ds->n && st == TG_OK; i++) {
         int32_t lab = ds->labels[i];
         if (!made[lab]) {
@@ -440,7 +445,7 @@ tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir)
             if (st != TG_OK)
                 break;
         }
-        snprintf(path, len, "%s/%d/%05zu.png", dir, (int)lab, i);
+        snprintf(path, len, "%s/%d/%0*zu.png", dir, (int)lab, digits, i);
         st = write_png(ctx, path, ds->h, ds->w, ds->images + i * px);
     }
     tg__free(ctx, made);
