@@ -277,7 +277,9 @@ TG_API void tg_tensor_normal_(tg_tensor *t, float mean, float std);
 
 /** @brief Whether gradients are tracked for @p t. */
 TG_API bool tg_tensor_requires_grad(const tg_tensor *t);
-/** @brief Mark a leaf tensor as requiring gradients.
+/** @brief Mark a leaf tensor as requiring gradients. As in PyTorch, an op
+ *  result that does not require grad (e.g. computed with grad disabled) is a
+ *  leaf too; once marked it is differentiated as a leaf.
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_STATE (not a leaf) */
 TG_API TG_NODISCARD tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool requires_grad);
 /** @brief The accumulated gradient (numel floats), or NULL before the first

@@ -51,7 +51,7 @@ struct tg_tensor {
     bool persistent;             /* malloc'd, outlives tg_ctx_reset() */
     bool owns_data;              /* persistent and not a view: free data on destroy */
     bool in_module;              /* owned by a module: tg_tensor_destroy() refuses */
-    uint32_t mark;               /* traversal stamp for tg_backward */
+    uint64_t mark;               /* traversal stamp for tg_backward (never wraps) */
     const tg__op_def *op;        /* NULL for leaves */
     tg_tensor *src[TG_MAX_SRC];  /* inputs recorded for backward (requires_grad only) */
     tg__op_params p;
@@ -104,7 +104,7 @@ struct tg_ctx {
     tg_tensor *persistent;       /* list head */
     size_t persistent_bytes;
     uint64_t n_allocs;
-    uint32_t mark;               /* last traversal stamp */
+    uint64_t mark;               /* last traversal stamp */
     bool grad_enabled;
     bool detect_anomaly;
 
@@ -206,5 +206,13 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                   int64_t ldc);
 
+/* ---- fused ops (ops/conv.c) --------------------------------------------- */
+
+/* relu(conv2d(...)) as one op where the direct convolution applies (the
+ * ReLU runs in the conv's output copy and its backward masks dy there);
+ * otherwise exactly tg_relu(tg_conv2d(...)). Values and gradients equal the
+ * unfused pair's. Used by Sequential for a Conv2d followed by a ReLU. */
+tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                           int padding, int dilation, int groups);
 
 #endif /* TG_INTERNAL_H */

@@ -12,7 +12,7 @@ exports_only=0
 [ "${1:-}" = --exports-only ] && exports_only=1
 build=${BUILD_DIR:-build-abi}
 
-opts=(--buildtype=release -Ddebug=true -Dtests=disabled -Ddocs=disabled -Dexamples=false -Dbench=false)
+opts=(-Doptimization=3 -Ddebug=true -Dtests=disabled -Ddocs=disabled -Dexamples=false -Dbench=false)
 if [ -f "$build/build.ninja" ]; then
     meson setup --reconfigure "$build" "${opts[@]}" >/dev/null
 else

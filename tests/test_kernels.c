@@ -6,6 +6,7 @@
 #include "tg_test.h"
 
 #include "kernels/kernels.h"
+#include "tg_internal.h"
 
 static float frand(uint64_t *s)
 {
@@ -109,7 +110,7 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
         yr[i] = yr[i] > 0 ? yr[i] : 0;
     tgt_assert_close(y, yr, ny, 1e-4, 1e-5);
 
-    tg__conv_direct_backward(ctx, kt, g, x, w, dy, dx, dw, db, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx, dw, db, ws);
     ref_conv_backward(g, x, w, dy, dxr, dwr, dbr);
     tgt_assert_close(dx, dxr, nx, 1e-4, 1e-4);
     tgt_assert_close(dw, dwr, nw, 1e-4, 1e-3);
@@ -117,8 +118,8 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
 
     /* Each gradient on its own (the others NULL) gives the same values. */
     float *dw2 = calloc(nw, sizeof *dw2), *dx2 = calloc(nx, sizeof *dx2);
-    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dw2, NULL, ws);
-    tg__conv_direct_backward(ctx, kt, g, x, w, dy, dx2, NULL, NULL, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, NULL, dw2, NULL, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx2, NULL, NULL, ws);
     for (size_t i = 0; i < nw; i++)
         dwr[i] = dw[i] - dw2[i];
     /* dw held rand + grad; subtracting the lone grad must leave the start. */
@@ -160,9 +161,9 @@ START_TEST(direct_conv_deterministic)
         tg_ctx *ctx = tgt_ctx_threads(1, t);
         float *ws = NULL;
         ck_assert(tg__conv_direct_prepare(ctx, &g, true, &ws));
-        tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, dw[t], db[t], ws);
+        tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, dw[t], db[t], ws);
         if (t == 3) /* run again on the same ctx */
-            tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, dw[0], db[0], ws);
+            tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, dw[0], db[0], ws);
         tg_ctx_destroy(ctx);
     }
     for (int t = 0; t <= 2; t++) {
@@ -306,6 +307,107 @@ START_TEST(dispatch_follows_env)
 }
 END_TEST
 
+/* ---- fused conv2d + ReLU -------------------------------------------------- */
+
+static tg_tensor *fused_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    const int *pad = arg;
+    return tg__conv2d_relu(ctx, in[0], in[1], in[2], 1, *pad, 1, 1);
+}
+
+START_TEST(conv_relu_gradcheck)
+{
+    /* Inputs away from the ReLU kink: finite differences straddling 0 lie. */
+    static const int64_t xs[4] = {2, 2, 5, 6}, ws[4] = {3, 2, 3, 3}, bs[1] = {3};
+    int pad = _i; /* 0 and 1: unpadded and "same" */
+    tg_ctx *ctx = tgt_ctx_threads(3, 2);
+    tg_tensor *in[3] = {tgt_rand(ctx, 4, xs, -1, 1, true), tgt_rand(ctx, 4, ws, -1, 1, true),
+                        tgt_rand(ctx, 1, bs, -0.5f, 0.5f, true)};
+    tgt_gradcheck_tol(ctx, fused_fn, &pad, in, 3, 1e-3, 3e-2, 3e-3);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The fused op equals tg_relu(tg_conv2d()) bit for bit, values and gradients,
+ * for every ISA the process runs with; and a non-direct shape (stride 2)
+ * falls back to the unfused pair. */
+START_TEST(conv_relu_matches_unfused)
+{
+    static const int64_t xs[4] = {5, 3, 28, 28}, ws[4] = {6, 3, 3, 3}, bs[1] = {6};
+    for (int stride = 1; stride <= 2; stride++) {
+        float *got[4], *want[4];
+        for (int fused = 0; fused < 2; fused++) {
+            tg_ctx *ctx = tgt_ctx_threads(7, 2);
+            tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, true), *w = tgt_rand(ctx, 4, ws, -1, 1, true),
+                      *b = tgt_rand(ctx, 1, bs, -1, 1, true);
+            tg_tensor *y = fused ? tg__conv2d_relu(ctx, x, w, b, stride, 1, 1, 1)
+                                 : tg_relu(ctx, tg_conv2d(ctx, x, w, b, stride, 1, 1, 1));
+            ck_assert_ptr_nonnull(y);
+            if (fused && stride == 1)
+                ck_assert_str_eq(y->op->name, "conv2d_relu");
+            tg_tensor *loss = tg_sum_all(ctx, tg_mul(ctx, y, tgt_rand(ctx, 4, y->shape, -1, 1, false)));
+            ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+            float **dst = fused ? got : want;
+            tg_tensor *ts[4] = {y, x, w, b};
+            for (int k = 0; k < 4; k++) {
+                size_t n = (size_t)ts[k]->numel;
+                dst[k] = malloc(n * sizeof(float));
+                memcpy(dst[k], k ? ts[k]->grad : ts[k]->data, n * sizeof(float));
+            }
+            tg_ctx_destroy(ctx);
+        }
+        size_t ns[4] = {(size_t)(5 * 6 * (stride == 1 ? 784 : 196)), 5 * 3 * 784, 6 * 27, 6};
+        for (int k = 0; k < 4; k++) {
+            tgt_assert_close(got[k], want[k], ns[k], 0, 0);
+            free(got[k]), free(want[k]);
+        }
+    }
+}
+END_TEST
+
+/* Sequential runs Conv2d + ReLU fused; a lone ReLU or a Conv2d at the end
+ * are left alone, and the result equals the layer-by-layer one. */
+START_TEST(sequential_fuses_conv_relu)
+{
+    static const int64_t xs[4] = {4, 1, 12, 12};
+    float *out[2];
+    for (int manual = 0; manual < 2; manual++) {
+        tg_ctx *ctx = tgt_ctx_threads(5, 2);
+        tg_module *seq, *c1, *r1, *c2, *r2;
+        ck_assert_int_eq(tg_sequential_create(ctx, &seq), TG_OK);
+        ck_assert_int_eq(tg_conv2d_create(ctx, 1, 4, 3, 1, 1, 1, 1, true, &c1), TG_OK);
+        ck_assert_int_eq(tg_relu_create(ctx, &r1), TG_OK);
+        ck_assert_int_eq(tg_relu_create(ctx, &r2), TG_OK);
+        ck_assert_int_eq(tg_conv2d_create(ctx, 4, 2, 3, 1, 0, 1, 1, true, &c2), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, c1), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, r1), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, r2), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, c2), TG_OK);
+        tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, false);
+        tg_tensor *y;
+        if (manual) {
+            y = x;
+            for (size_t i = 0; i < 4; i++)
+                y = tg_module_forward(tg_module_child(seq, i), y);
+        } else {
+            y = tg_module_forward(seq, x);
+            ck_assert_str_eq(y->op->name, "conv2d");
+            ck_assert_str_eq(y->src[0]->op->name, "relu");
+            ck_assert_str_eq(y->src[0]->src[0]->op->name, "conv2d_relu");
+        }
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, y)), TG_OK);
+        out[manual] = malloc(4 * 2 * 10 * 10 * sizeof(float) + 4 * 9 * sizeof(float));
+        memcpy(out[manual], y->data, 4 * 2 * 10 * 10 * sizeof(float));
+        memcpy(out[manual] + 800, tg_module_param(seq, 0, NULL)->grad, 36 * sizeof(float));
+        tg_module_destroy(seq);
+        tg_ctx_destroy(ctx);
+    }
+    tgt_assert_close(out[0], out[1], 836, 0, 0);
+    free(out[0]), free(out[1]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -317,6 +419,9 @@ static Suite *suite(void)
     tcase_add_test(tc, direct_conv_deterministic);
     tcase_add_test(tc, direct_conv_rejects);
     tcase_add_test(tc, dispatch_follows_env);
+    tcase_add_loop_test(tc, conv_relu_gradcheck, 0, 2);
+    tcase_add_test(tc, conv_relu_matches_unfused);
+    tcase_add_test(tc, sequential_fuses_conv_relu);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -133,8 +133,8 @@ static const char *find_data(const char *dir, const char *argv0, char *buf)
     const char *rel[] = {dir, "data/mnist"};
     for (int r = 0; r < 2; r++)
         for (int k = 0; k < 4; k++)
-            if (has_mnist(rel[r][0] == '/' ? rel[r] : join(buf, roots[k], rel[r])))
-                return rel[r][0] == '/' ? rel[r] : buf;
+            if (has_mnist(rel[r][0] == '/' || k == 0 ? rel[r] : join(buf, roots[k], rel[r])))
+                return rel[r][0] == '/' || k == 0 ? rel[r] : buf;
     return NULL;
 }
 

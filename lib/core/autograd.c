@@ -52,6 +52,8 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
         return tg__error(ctx, TG_ERR_INVALID_ARG,
                          "backward: loss must have one element, it has %lld",
                          (long long)loss->numel);
+    if (loss->ctx != ctx)
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "backward: loss belongs to another context");
     if (!loss->requires_grad)
         return tg__error(ctx, TG_ERR_STATE,
                          "backward: loss does not require grad (no parameter reached it, or "
@@ -69,7 +71,7 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
     if (!order || !stack)
         return tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory");
 
-    uint32_t mark = ++ctx->mark;
+    uint64_t mark = ++ctx->mark;
     size_t n = 0, sp = 0;
     loss->mark = mark;
     stack[sp++] = (frame){loss, 0};
@@ -82,6 +84,13 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
                 s = c;
         }
         if (s) {
+            /* The node bound above only counts this ctx's tensors, and a
+             * gradient buffer must come from the tensor's own allocator. */
+            if (s->ctx != ctx || n + sp >= cap)
+                return tg__error(ctx, TG_ERR_INVALID_ARG,
+                                 "backward: the graph uses a tensor from another context "
+                                 "(input of %s)",
+                                 f->t->op ? f->t->op->name : "a leaf");
             s->mark = mark;
             stack[sp++] = (frame){s, 0};
         } else {

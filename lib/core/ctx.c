@@ -82,6 +82,7 @@ void tg_ctx_destroy(tg_ctx *ctx)
     if (!ctx)
         return;
     tg__pool_destroy(ctx, ctx->pool);
+    ctx->pool = NULL; /* object destructors below must not reach the freed pool */
     while (ctx->objects) {
         tg__object *o = ctx->objects;
         tg__object_untrack(ctx, o);
@@ -225,17 +226,22 @@ bool tg__shape_numel(tg_ctx *ctx, const char *who, int ndim, const int64_t *shap
         tg__error(ctx, TG_ERR_INVALID_ARG, "%s: shape is NULL", who);
         return false;
     }
-    int64_t n = 1;
+    /* nz is the product of the non-zero dims: it must fit too, or a
+     * 0-element tensor such as [0, 2^40, 2^40] would overflow the stride
+     * and outer/inner products that ops compute from its shape. */
+    int64_t n = 1, nz = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             tg__error(ctx, TG_ERR_INVALID_ARG, "%s: dimension %d is negative (%lld)", who, i,
                       (long long)shape[i]);
             return false;
         }
-        if (shape[i] && n > (INT64_MAX / 8) / shape[i]) {
+        if (shape[i] && nz > (INT64_MAX / 8) / shape[i]) {
             tg__error(ctx, TG_ERR_LIMIT, "%s: element count overflows", who);
             return false;
         }
+        if (shape[i])
+            nz *= shape[i];
         n *= shape[i];
     }
     if ((uint64_t)n > SIZE_MAX / sizeof(float) / 2) {
@@ -250,6 +256,8 @@ bool tg__shape_numel(tg_ctx *ctx, const char *who, int ndim, const int64_t *shap
 
 void *tg__arena_alloc(tg_ctx *ctx, size_t size)
 {
+    if (size > SIZE_MAX - TG_CHUNK_HDR - TG_ALIGN)
+        return NULL; /* the rounding below would wrap to a tiny block */
     size = (size + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN;
     if (size == 0)
         size = TG_ALIGN;

@@ -337,11 +337,16 @@ tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool requires_grad)
 {
     if (!t)
         return TG_ERR_INVALID_ARG;
-    if (t->op)
+    if (t->op && t->requires_grad)
         return tg__error(t->ctx, TG_ERR_STATE,
                          "tensor_set_requires_grad: only leaf tensors can change it (this is "
                          "the result of %s)",
                          t->op->name);
+    /* A result that records no inputs (computed with grad disabled or from
+     * inputs that need none) is a leaf, as in PyTorch; drop its op so
+     * backward treats it as one instead of running a backward without src. */
+    if (t->op && requires_grad)
+        t->op = NULL;
     t->requires_grad = requires_grad;
     return TG_OK;
 }

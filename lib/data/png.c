@@ -445,7 +445,7 @@ tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir)
             if (st != TG_OK)
                 break;
         }
-        snprintf(path, len, "%s/%d/%0*zu.png", dir, (int)lab, digits, i);
+        snprintf(path, len, "%s/%d/%0*zu.png", dir, (int)lab, digits & 31, i); /* <= 20 */
         st = write_png(ctx, path, ds->h, ds->w, ds->images + i * px);
     }
     tg__free(ctx, made);

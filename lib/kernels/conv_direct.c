@@ -47,10 +47,11 @@ static void pad_planes(const float *src, int64_t c, int64_t h, int64_t w, int pa
                        const flat_geom *f, float *dst)
 {
     for (int64_t ci = 0; ci < c; ci++) {
-        const float *s = src + ci * h * w;
-        float *d = dst + ci * f->in_cs + pad * f->wp + pad;
-        for (int64_t y = 0; y < h; y++)
-            memcpy(d + y * f->wp, s + y * w, (size_t)w * sizeof(float));
+        const float *restrict s = src + ci * h * w;
+        float *restrict d = dst + ci * f->in_cs + pad * f->wp + pad;
+        for (int64_t y = 0; y < h; y++, s += w, d += f->wp)
+            for (int64_t x = 0; x < w; x++) /* rows are short: no memcpy call */
+                d[x] = s[x];
     }
 }
 
@@ -66,6 +67,18 @@ static float sum8(const float *x, int64_t n)
     for (int l = 0; i < n; i++, l++)
         a[l] += x[i];
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* d = dy where y > 0 (or NaN), else 0, exactly as tg_relu's backward; the
+ * unconditional load makes it a select the compiler vectorises (a branch on
+ * random activations mispredicts half the time). */
+static void relu_mask(float *restrict d, const float *restrict dy, const float *restrict y,
+                      int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float g = dy[i];
+        d[i] = y[i] <= 0.0f ? 0.0f : g;
+    }
 }
 
 bool tg__conv_direct_ok(const tg__conv_geom *g, int stride, int dilation, int groups)
@@ -114,10 +127,10 @@ static void fwd_range(void *arg, int64_t n0, int64_t n1, int tid)
             const float *s = of + co * f->out_cs;
             float *d = yn + co * plane_out;
             for (int64_t oy = 0; oy < f->ho; oy++, s += f->wp, d += f->wo) {
-                if (j->relu)
+                if (j->relu) /* as tg_relu: NaN stays NaN */
                     for (int64_t ox = 0; ox < f->wo; ox++) {
                         float v = s[ox] + bias;
-                        d[ox] = v > 0.0f ? v : 0.0f;
+                        d[ox] = v < 0.0f ? 0.0f : v;
                     }
                 else
                     for (int64_t ox = 0; ox < f->wo; ox++)
@@ -149,6 +162,7 @@ typedef struct {
     flat_geom fb;        /* backward-data geometry (dy padded by k-1-pad) */
     bool shared_dy;      /* "same" padding: the padded dy doubles as flat dy */
     const float *x, *wt, *dy;
+    const float *relu_y; /* fused ReLU output: dy counts only where it is > 0 */
     float *dx;
     bool want_w, want_b;
     int64_t nchunks;
@@ -165,8 +179,9 @@ static void bwd_range(void *arg, int64_t c0, int64_t c1, int tid)
     const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
     const int pad_b = g->k - 1 - g->pad;
 
-    /* Scratch: [x padded][dy padded][dy flat][dx flat]. */
-    float *xp = j->ctx->scratch[tid];
+    /* Scratch: [dy masked][x padded][dy padded][dy flat][dx flat]. */
+    float *dym = j->ctx->scratch[tid];
+    float *xp = dym + (j->relu_y ? round16(g->cout * plane_out) : 0);
     float *dyp = xp + (j->want_w ? g->cin * f->in_cs : 0);
     float *dyf = dyp + (j->dx || j->shared_dy ? g->cout * fb->in_cs : 0);
     float *dxf = dyf + (j->want_w && !j->shared_dy ? g->cout * f->out_cs : 0);
@@ -189,6 +204,10 @@ static void bwd_range(void *arg, int64_t c0, int64_t c1, int tid)
             memset(dw, 0, (size_t)j->part * sizeof(float));
         for (int64_t n = n0; n < n1; n++) {
             const float *dyn = j->dy + n * g->cout * plane_out;
+            if (j->relu_y) { /* ReLU backward, fused */
+                relu_mask(dym, dyn, j->relu_y + n * g->cout * plane_out, g->cout * plane_out);
+                dyn = dym;
+            }
             if (use_dyp)
                 pad_planes(dyn, g->cout, f->ho, f->wo, pad_b, fb, dyp);
             if (j->want_b)
@@ -255,7 +274,8 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
     int64_t floats = g->cin * f.in_cs + g->cout * f.out_cs;
     if (backward) {
         flat_init(&fb, f.ho, f.wo, g->k, g->k - 1 - g->pad);
-        int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g));
+        int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g)) +
+                    round16(g->cout * f.ho * f.wo); /* masked dy of a fused ReLU */
         floats = b > floats ? b : floats;
         int64_t nchunks = g->n < TG__CONV_WCHUNKS ? g->n : TG__CONV_WCHUNKS;
         int64_t kk = (int64_t)g->k * g->k;
@@ -268,8 +288,9 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
 }
 
 void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
-                              const float *x, const float *w, const float *dy, float *dx,
-                              float *dw, float *db, float *workspace)
+                              const float *x, const float *w, const float *dy,
+                              const float *relu_y, float *dx, float *dw, float *db,
+                              float *workspace)
 {
     if (!dx && !dw && !db)
         return;
@@ -283,6 +304,7 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
     j.shared_dy = dw && same_padding(g);
     j.x = x;
     j.dy = dy;
+    j.relu_y = relu_y;
     j.dx = dx;
     j.want_w = dw != NULL;
     j.want_b = db != NULL;

@@ -106,9 +106,12 @@ void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_
                              const float *x, const float *w, const float *b, float *y,
                              bool relu);
 /* Accumulates (+=) dx, dw, db from dy; any of them may be NULL (skipped).
- * @p workspace from tg__conv_direct_prepare(..., true, ...) for this g. */
+ * With @p relu_y (the output of a forward with relu), dy counts only where
+ * relu_y > 0 (the fused ReLU's backward). @p workspace from
+ * tg__conv_direct_prepare(..., true, ...) for this g. */
 void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
-                              const float *x, const float *w, const float *dy, float *dx,
-                              float *dw, float *db, float *workspace);
+                              const float *x, const float *w, const float *dy,
+                              const float *relu_y, float *dx, float *dw, float *db,
+                              float *workspace);
 
 #endif /* TG_KERNELS_H */

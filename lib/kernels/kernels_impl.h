@@ -141,9 +141,12 @@ TGK_INLINE void FN(wg_tile)(const int cob, const int k, int64_t n, const float *
 /* Channels per weight-gradient tile for kernel size k. */
 #define WG_COB(k) ((WG_ACC / (k)) < 1 ? 1 : (WG_ACC / (k)) > 9 ? 9 : (WG_ACC / (k)))
 
+/* Only tiles that fit the budget are instantiated (the rest is dead code the
+ * compiler drops before inlining, which keeps compile time and size down). */
 #define WG_C(C, K)                                                                             \
     case C:                                                                                    \
-        FN(wg_tile)(C, K, n, xr, dyc, dy_cs, dwc, dw_cs);                                      \
+        if ((C) <= WG_COB(K))                                                                  \
+            FN(wg_tile)(C, K, n, xr, dyc, dy_cs, dwc, dw_cs);                                  \
         break;
 #define WG_K(K)                                                                                \
     case K:                                                                                    \

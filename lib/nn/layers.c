@@ -331,8 +331,21 @@ static tg_tensor *seq_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
     (void)ctx; /* each child runs in its own module's ctx, which is this one */
     size_t n = tg_module_n_children(self);
-    for (size_t i = 0; i < n && x; i++)
-        x = tg_module_forward(tg_module_child(self, i), x);
+    for (size_t i = 0; i < n && x; i++) {
+        tg_module *c = tg_module_child(self, i);
+        /* A built-in Conv2d followed by a ReLU runs as one fused op: same
+         * values and gradients, one pass over the activations fewer each way
+         * (docs/performance.md). */
+        if (i + 1 < n && tg_module_type(c) == conv_vt.type_name &&
+            tg_module_type(tg_module_child(self, i + 1)) == relu_vt.type_name) {
+            const conv_ud *u = tg_module_userdata(c);
+            x = tg__conv2d_relu(tg_module_ctx(c), x, u->w, u->b, u->stride, u->padding,
+                                u->dilation, u->groups);
+            i++;
+            continue;
+        }
+        x = tg_module_forward(c, x);
+    }
     return x;
 }
 

@@ -282,10 +282,11 @@ static tg_tensor *softmax_impl(tg_ctx *ctx, const tg__op_def *op, tg_tensor *a, 
 {
     if (!ctx || tg__null_input(ctx, op->name, 1, a))
         return NULL;
-    int ax = tg__axis(ctx, op->name, axis, a->ndim);
+    /* A 0-d tensor has one implicit axis (0 or -1), as in PyTorch. */
+    int ax = tg__axis(ctx, op->name, axis, a->ndim ? a->ndim : 1);
     if (ax < 0)
         return NULL;
-    int64_t outer = 1, inner = 1, n = a->shape[ax];
+    int64_t outer = 1, inner = 1, n = a->ndim ? a->shape[ax] : 1;
     for (int i = 0; i < ax; i++)
         outer *= a->shape[i];
     for (int i = ax + 1; i < a->ndim; i++)

@@ -239,6 +239,7 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
     tg__conv_geom dg;
     if (direct_geom(&g, &dg)) { /* workspace was taken at forward time */
         tg__conv_direct_backward(ctx, NULL, &dg, x->data, w->data, out->grad,
+                                 out->p.i[4] ? out->data : NULL,
                                  x->requires_grad ? x->grad : NULL,
                                  w->requires_grad ? w->grad : NULL,
                                  b && b->requires_grad ? b->grad : NULL, out->aux);
@@ -270,42 +271,42 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 }
 
 static const tg__op_def conv2d_op = {"conv2d", conv_backward};
+static const tg__op_def conv2d_relu_op = {"conv2d_relu", conv_backward};
 
-tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
-                     int padding, int dilation, int groups)
+/* Validates the arguments (the error names "conv2d"); true if fine. */
+static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                       int padding, int dilation, int groups)
 {
-    if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w))
-        return NULL;
     char s1[160], s2[160];
     if (x->ndim != 4) {
         tg__error(ctx, TG_ERR_SHAPE, "conv2d: input must be 4-D [N,C,H,W], got %s",
                   tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
-        return NULL;
+        return false;
     }
     if (w->ndim != 4 || w->shape[0] < 1 || w->shape[1] < 1 || w->shape[2] < 1 ||
         w->shape[3] < 1) {
         tg__error(ctx, TG_ERR_SHAPE, "conv2d: weight must be 4-D [C_out,C_in/groups,kH,kW] "
                   "with sizes >= 1, got %s", tg__shape_str(s1, sizeof s1, w->ndim, w->shape));
-        return NULL;
+        return false;
     }
     if (stride < 1 || padding < 0 || dilation < 1 || groups < 1) {
         tg__error(ctx, TG_ERR_INVALID_ARG, "conv2d: need stride >= 1, padding >= 0, dilation "
                   ">= 1, groups >= 1; got stride %d, padding %d, dilation %d, groups %d",
                   stride, padding, dilation, groups);
-        return NULL;
+        return false;
     }
     if (w->shape[0] % groups != 0 || w->shape[1] * groups != x->shape[1]) {
         tg__error(ctx, TG_ERR_SHAPE, "conv2d: input %s and weight %s do not match with groups "
                   "%d (need C_in = weight dim 1 * groups and C_out divisible by groups)",
                   tg__shape_str(s1, sizeof s1, x->ndim, x->shape),
                   tg__shape_str(s2, sizeof s2, w->ndim, w->shape), groups);
-        return NULL;
+        return false;
     }
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
         tg__error(ctx, TG_ERR_SHAPE, "conv2d: bias %s does not match weight %s (want [%lld])",
                   tg__shape_str(s1, sizeof s1, b->ndim, b->shape),
                   tg__shape_str(s2, sizeof s2, w->ndim, w->shape), (long long)w->shape[0]);
-        return NULL;
+        return false;
     }
     int64_t eh = (int64_t)dilation * (w->shape[2] - 1) + 1;
     int64_t ew = (int64_t)dilation * (w->shape[3] - 1) + 1;
@@ -316,8 +317,48 @@ tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int 
                   (long long)(x->shape[2] + 2 * (int64_t)padding),
                   (long long)(x->shape[3] + 2 * (int64_t)padding),
                   tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return false;
+    }
+    return true;
+}
+
+tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                           int padding, int dilation, int groups)
+{
+    if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w) ||
+        !conv_check(ctx, x, w, b, stride, padding, dilation, groups))
+        return NULL;
+    conv_geom g;
+    geom_init(&g, x, w, stride, padding, dilation, groups);
+    tg__conv_geom dg;
+    if (!direct_geom(&g, &dg)) /* fused only on the direct path */
+        return tg_relu(ctx, tg_conv2d(ctx, x, w, b, stride, padding, dilation, groups));
+    int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
+    tg_tensor *out = tg__op_result(ctx, &conv2d_relu_op, 4, shape, x, w, b);
+    if (!out)
+        return NULL;
+    out->p.i[0] = stride;
+    out->p.i[1] = padding;
+    out->p.i[2] = dilation;
+    out->p.i[3] = groups;
+    out->p.i[4] = 1; /* ReLU fused */
+    float *ws = NULL;
+    if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
+        tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
         return NULL;
     }
+    out->aux = ws;
+    tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL, out->data,
+                            true);
+    return out;
+}
+
+tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                     int padding, int dilation, int groups)
+{
+    if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w) ||
+        !conv_check(ctx, x, w, b, stride, padding, dilation, groups))
+        return NULL;
     conv_geom g;
     geom_init(&g, x, w, stride, padding, dilation, groups);
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
@@ -328,6 +369,7 @@ tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int 
     out->p.i[1] = padding;
     out->p.i[2] = dilation;
     out->p.i[3] = groups;
+    out->p.i[4] = 0;
     tg__conv_geom dg;
     if (direct_geom(&g, &dg)) {
         float *ws = NULL;

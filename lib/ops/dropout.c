@@ -29,6 +29,8 @@ static void dropout_backward(tg_ctx *ctx, tg_tensor *out)
 {
     (void)ctx;
     tg_tensor *x = out->src[0];
+    if (!x->requires_grad)
+        return;
     const float *g = out->grad, *m = out->aux;
     float *gx = x->grad;
     if (m)

@@ -64,6 +64,11 @@ tg_tensor *tg_reshape(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
                   tg__shape_str(s2, sizeof s2, ndim, shape));
         return NULL;
     }
+    /* Zeros hide overflow from the count above: [0, 2^40, 2^40] "matches"
+     * 0 elements, but its other dims would overflow stride products. */
+    int64_t numel;
+    if (!tg__shape_numel(ctx, who, ndim, dims, &numel))
+        return NULL;
     return tg__view(ctx, &reshape_op, a, ndim, dims);
 }
 

@@ -389,11 +389,18 @@ tg_status tg_line_chart_write_svg(tg_ctx *ctx, const char *path, const tg_line_c
                     fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
                             map(point_x(&c, i), &ax, x0, x1), map(c.y[k][i], &ay, y0, y1), col);
     }
-    /* legend, top right inside the plot */
+    /* legend inside the plot, right, in the upper or lower half: whichever
+     * holds fewer points of the right half (loss falls, accuracy rises) */
     if (c.names) {
-        double lx = x1 - 150, ly = y1 + 10;
-        fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"140\" height=\"%zu\" fill=\"white\" "
-                   "fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", lx, ly, 8 + 18 * c.n_series);
+        size_t hi = 0, lo = 0;
+        for (size_t k = 0; k < c.n_series; k++)
+            for (size_t i = 0; i < c.n_points; i++)
+                if (isfinite(c.y[k][i]) && map(point_x(&c, i), &ax, x0, x1) > (x0 + x1) / 2)
+                    *(map(c.y[k][i], &ay, y0, y1) < (y0 + y1) / 2 ? &hi : &lo) += 1;
+        double lh = 8 + 18.0 * (double)c.n_series;
+        double lx = x1 - 176, ly = hi <= lo ? y1 + 10 : y0 - 10 - lh;
+        fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"166\" height=\"%g\" fill=\"white\" "
+                   "fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", lx, ly, lh);
         for (size_t k = 0; k < c.n_series; k++) {
             double yy = ly + 16 + 18.0 * (double)k;
             fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "

@@ -281,8 +281,8 @@ def gen_safetensors():
         "dims whose product overflows 64 bits")
     put("st/truncated-data.safetensors", st(GOOD)[:-5], "last tensor cut short")
     put("st/bad-metadata.safetensors", st(GOOD, metadata={"k": 5}), "metadata value not a string")
-    put("st/deep-json.safetensors", st([], raw_header="[" * 10000 + "]" * 10000),
-        "10000 nested arrays")
+    put("st/deep-json.safetensors", st([], raw_header='{"a":' * 5000 + "1" + "}" * 5000),
+        "objects nested 5000 deep")
     put("st/checkpoint-bad-step.safetensors", st(ck, metadata=ckpt_meta(step="x")),
         "tg.step is not a number")
     put("st/checkpoint-no-epoch.safetensors",
