@@ -306,6 +306,24 @@ void tg_ctx_reset(tg_ctx *ctx)
     ctx->arena_used = 0;
 }
 
+tg__arena_mark tg__arena_get_mark(const tg_ctx *ctx)
+{
+    tg__arena_mark m = {ctx->cur, ctx->cur ? ctx->cur->used : 0, ctx->arena_used};
+    return m;
+}
+
+void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m)
+{
+    /* Chunks after the marked one were empty at the mark (allocation only
+     * moves forward), so they are emptied again; they stay in the list. */
+    for (tg__chunk *c = m.chunk ? m.chunk->next : ctx->chunks; c; c = c->next)
+        c->used = 0;
+    if (m.chunk)
+        m.chunk->used = m.used;
+    ctx->cur = m.chunk ? m.chunk : ctx->chunks;
+    ctx->arena_used = m.arena_used;
+}
+
 bool tg__scratch_reserve(tg_ctx *ctx, size_t size)
 {
     for (int tid = 0; tid < ctx->n_threads; tid++) {

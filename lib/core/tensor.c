@@ -190,12 +190,17 @@ tg_tensor *tg_arange(tg_ctx *ctx, float start, float end, float step)
 {
     if (!ctx)
         return NULL;
-    if (step == 0.0f || !(step == step) || !(start == start) || !(end == end) ||
-        (end - start) / step > 1e9f) {
-        tg__error(ctx, TG_ERR_INVALID_ARG, "arange: bad range %g..%g step %g", start, end, step);
+    /* As torch.arange: finite bounds, and a step pointing from start to end
+     * (an infinite bound used to give an empty tensor, a wrong sign too). */
+    double span = step != 0.0f ? ((double)end - start) / step : 0.0;
+    if (step == 0.0f || !isfinite(step) || !isfinite(start) || !isfinite(end) || span < 0 ||
+        span > 1e9) {
+        tg__error(ctx, TG_ERR_INVALID_ARG,
+                  "arange: bad range %g..%g step %g (bounds must be finite, the step non-zero "
+                  "and pointing from start to end)",
+                  start, end, step);
         return NULL;
     }
-    double span = ((double)end - start) / step;
     int64_t n = span > 0 ? (int64_t)ceil(span) : 0;
     tg_tensor *t = tg__tensor_new(ctx, "arange", 1, &n);
     if (t)

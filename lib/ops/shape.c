@@ -202,10 +202,14 @@ tg_tensor *tg_transpose(tg_ctx *ctx, tg_tensor *a, int dim0, int dim1)
     const char *who = transpose_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, a))
         return NULL;
-    int d0 = tg__axis(ctx, who, dim0, a->ndim);
-    int d1 = d0 < 0 ? -1 : tg__axis(ctx, who, dim1, a->ndim);
+    /* A 0-d tensor has one implicit dim (0 or -1), as in PyTorch. */
+    int nd = a->ndim ? a->ndim : 1;
+    int d0 = tg__axis(ctx, who, dim0, nd);
+    int d1 = d0 < 0 ? -1 : tg__axis(ctx, who, dim1, nd);
     if (d1 < 0)
         return NULL;
+    if (a->ndim == 0)
+        return permute_copy(ctx, &transpose_op, a, NULL);
     int p[TG_MAX_DIMS];
     for (int i = 0; i < a->ndim; i++)
         p[i] = i;
