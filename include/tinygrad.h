@@ -218,7 +218,9 @@ TG_API TG_NODISCARD tg_status tg_tensor_create(tg_ctx *ctx, int ndim, const int6
                                                tg_tensor **out);
 
 /** @brief Destroy a persistent tensor. NULL is a no-op; a transient tensor is
- *  left alone (the arena owns it). @since 0.1.0 */
+ *  left alone (the arena owns it), and so is a module's parameter or buffer
+ *  (the module owns it). Views of @p t (tg_reshape(), tg_flatten(),
+ *  tg_detach()) share its data and must not be used afterwards. @since 0.1.0 */
 TG_API void tg_tensor_destroy(tg_tensor *t);
 
 /** @name Transient creators
@@ -1074,13 +1076,15 @@ typedef struct tg_epoch_metrics {
     double train_accuracy;  /**< share of training samples classified right (in train mode) */
     double val_loss;        /**< mean validation loss; NaN without a validation set */
     double val_accuracy;    /**< validation accuracy in [0, 1]; NaN without one */
-    double seconds;         /**< wall time of the epoch, validation included */
+    double seconds;         /**< wall time of the epoch, validation and checkpoints included */
     double samples_per_s;   /**< training samples per second of training time */
 } tg_epoch_metrics;
 
-/** @brief Per-batch callback: @p batch counts from 0 to @p n_batches - 1;
- *  @p loss is the batch's mean loss; @p samples_per_s the epoch's training
- *  throughput so far. Return non-zero to stop training after this batch. */
+/** @brief Per-batch callback, after the step: @p batch counts from 0 to
+ *  @p n_batches - 1; @p loss is the batch's mean loss; @p samples_per_s the
+ *  epoch's training throughput so far. Return non-zero to stop training
+ *  after this batch: the unfinished epoch gets no validation, checkpoint or
+ *  epoch callback. */
 typedef int (*tg_batch_fn)(void *user, int64_t epoch, size_t batch, size_t n_batches,
                            double loss, double samples_per_s);
 /** @brief Per-epoch callback, called after validation and checkpointing.
@@ -1157,7 +1161,8 @@ typedef struct tg_fit_result {
  *  @param[in] train  training set (same context as @p m)
  *  @param[in] val    validation set or NULL
  *  @param[in] opts   options or NULL for defaults
- *  @param[out] result optional report (may be NULL); filled on error too
+ *  @param[out] result optional report (may be NULL); once training has
+ *                    started it is filled on error too (stop TG_FIT_FAILED)
  *  @return TG_OK (also when stopped early or by a callback),
  *          TG_ERR_INVALID_ARG (NULL, bad option, contexts differ, empty
  *          training set, batch_size 0), TG_ERR_NUMERIC (NaN/Inf loss; names

@@ -129,10 +129,10 @@ static const char *find_data(const char *dir, const char *argv0, char *buf)
     const char *slash = strrchr(argv0, '/');
     if (slash && slash - argv0 < PATH_MAX_LEN)
         memcpy(exe, argv0, (size_t)(slash - argv0)), exe[slash - argv0] = '\0';
-    const char *roots[] = {".", MNIST_SOURCE_ROOT, exe, MNIST_SOURCE_ROOT "/.."};
+    const char *roots[] = {".", MNIST_SOURCE_ROOT, exe};
     const char *rel[] = {dir, "data/mnist"};
     for (int r = 0; r < 2; r++)
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 3; k++)
             if (has_mnist(rel[r][0] == '/' || k == 0 ? rel[r] : join(buf, roots[k], rel[r])))
                 return rel[r][0] == '/' || k == 0 ? rel[r] : buf;
     return NULL;

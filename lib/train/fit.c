@@ -76,20 +76,27 @@ static tg_status check_output(tg_ctx *ctx, const char *who, const tg_tensor *y, 
     return TG_OK;
 }
 
-/* Arg max of each row (first maximum); counts rows equal to labels. */
+/* Arg max of a row of c logits (the first maximum, as torch.argmax). */
+static int32_t argmax(const float *row, int64_t c)
+{
+    int32_t best = 0;
+    for (int64_t j = 1; j < c; j++)
+        if (row[j] > row[best])
+            best = (int32_t)j;
+    return best;
+}
+
+/* Rows of y [n, c] whose arg max equals the label; pred (may be NULL)
+ * receives the arg maxes. */
 static size_t count_correct(const float *y, size_t n, int64_t c, const int32_t *labels,
                             int32_t *pred)
 {
     size_t correct = 0;
     for (size_t i = 0; i < n; i++) {
-        const float *row = y + i * (size_t)c;
-        int32_t best = 0;
-        for (int64_t j = 1; j < c; j++)
-            if (row[j] > row[best])
-                best = (int32_t)j;
+        int32_t k = argmax(y + i * (size_t)c, c);
         if (pred)
-            pred[i] = best;
-        correct += best == labels[i];
+            pred[i] = k;
+        correct += k == labels[i];
     }
     return correct;
 }
@@ -146,24 +153,14 @@ static tg_status eval_run(tg_module *m, const tg_dataset *ds, const tg_eval_opti
         loss_sum += (double)lv * (double)b;
         int32_t *p = pred ? pred + start : NULL;
         correct += count_correct(tg_tensor_data(y), b, c, lab, p);
-        if (conf) {
-            /* count_correct wrote p when pred is set; recompute otherwise */
-            for (size_t i = 0; i < b; i++) {
-                int32_t k = p ? p[i] : 0;
-                if (!p) {
-                    const float *row = tg_tensor_data(y) + i * (size_t)c;
-                    for (int64_t j = 1; j < c; j++)
-                        if (row[j] > row[k])
-                            k = (int32_t)j;
-                }
-                if (lab[i] < 0 || lab[i] >= o->n_classes) {
-                    s = tg__error(ctx, TG_ERR_INVALID_ARG,
-                                  "%s: label %d of image %zu outside [0, %d)", who, (int)lab[i],
-                                  start + i, o->n_classes);
-                    break;
-                }
-                conf[(size_t)lab[i] * (size_t)o->n_classes + (size_t)k]++;
+        for (size_t i = 0; conf && i < b; i++) {
+            if (lab[i] < 0 || lab[i] >= o->n_classes) {
+                s = tg__error(ctx, TG_ERR_INVALID_ARG, "%s: label %d of image %zu outside [0, %d)",
+                              who, (int)lab[i], start + i, o->n_classes);
+                break;
             }
+            int32_t k = p ? p[i] : argmax(tg_tensor_data(y) + i * (size_t)c, c);
+            conf[(size_t)lab[i] * (size_t)o->n_classes + (size_t)k]++;
         }
         tg_ctx_reset(ctx);
     }
