@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mnist_predict: classify 28x28 PNG digits with weights saved by mnist_cnn.
- *   mnist_predict --weights runs/mnist_cnn/best.safetensors [--model seed|lenet5]
- *                 digit1.png [digit2.png ...]
+ *   mnist_predict --weights runs/mnist_cnn/best.safetensors
+ *                 [--model seed|lenet5|cnn_wide] [--normalize] digit1.png [...]
  * Any PNG colour type is converted to 8-bit grayscale (white digit on black,
  * as in MNIST). Prints the predicted class and every class probability. */
 #include <tinygrad.h>
@@ -26,14 +26,18 @@ static void die(void)
 #include "mnist_cnn/model.h"
 
 static const char USAGE[] =
-    "usage: mnist_predict --weights FILE [--model seed|lenet5] [--threads N] IMAGE.png...\n"
+    "usage: mnist_predict --weights FILE [--model seed|lenet5|cnn_wide] [--normalize]\n"
+    "                     [--threads N] IMAGE.png...\n"
     "Classifies 28x28 PNG images (converted to grayscale) with weights saved by\n"
-    "mnist_cnn (best.safetensors or last.safetensors) and prints the probabilities.\n";
+    "mnist_cnn (best.safetensors or last.safetensors) and prints the probabilities.\n"
+    "  --model      the model mnist_cnn trained (seed)\n"
+    "  --normalize  the model was trained with normalize = true\n";
 
 int main(int argc, char **argv)
 {
     const char *weights = NULL, *model = "seed";
-    int threads = 1, first = argc;
+    int threads = 1, first = argc, kind = 0;
+    bool normalize = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(USAGE, stdout);
@@ -42,6 +46,8 @@ int main(int argc, char **argv)
             weights = argv[++i];
         } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
             model = argv[++i];
+        } else if (strcmp(argv[i], "--normalize") == 0) {
+            normalize = true;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
         } else if (strncmp(argv[i], "--", 2) == 0) {
@@ -52,8 +58,9 @@ int main(int argc, char **argv)
             break;
         }
     }
-    bool lenet = strcmp(model, "lenet5") == 0;
-    if (!weights || first == argc || (!lenet && strcmp(model, "seed") != 0)) {
+    while (kind < N_MODELS && strcmp(model, MODELS[kind]) != 0)
+        kind++;
+    if (!weights || first == argc || kind == N_MODELS) {
         fputs(USAGE, stderr);
         return 2;
     }
@@ -64,7 +71,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mnist_predict: cannot create a context\n");
         return 1;
     }
-    tg_module *net = build_model(g_ctx, lenet);
+    tg_module *net = build_model(g_ctx, kind);
     CHECK(tg_module_load(net, weights));
     tg_module_train(net, false);
     tg_ctx_set_grad_enabled(g_ctx, false);
@@ -77,8 +84,9 @@ int main(int argc, char **argv)
             status = 1;
             continue;
         }
-        for (int k = 0; k < 28 * 28; k++)
-            x[k] = (float)px[k] / 255.0f; /* the training data's normalisation */
+        for (int k = 0; k < 28 * 28; k++) /* as tg_dataset_set_normalization() */
+            x[k] = normalize ? ((float)px[k] / 255.0f - MNIST_MEAN) / MNIST_STD
+                             : (float)px[k] / 255.0f;
         const int64_t shape[4] = {1, 1, 28, 28};
         tg_tensor *in = tg_from_data(g_ctx, 4, shape, x, 28 * 28);
         tg_tensor *p = tg_softmax(g_ctx, tg_module_forward(net, in), 1);

@@ -3,7 +3,8 @@
 # End-to-end run of examples/mnist_cnn on the first 1,000 MNIST training
 # images (3 epochs): it must clearly learn (test accuracy on the full 10,000
 # test images >= 0.6), write its files, resume from its checkpoint, reject
-# bad configs with file:line, and mnist_predict must classify a PNG.
+# bad configs with file:line, and mnist_predict must classify a PNG. Short
+# cnn_wide/lenet5 runs check normalize and the step/cosine lr schedules.
 #   mnist_cnn_e2e.sh MNIST_CNN MNIST_PREDICT SOURCE_ROOT
 # Data: $MNIST_DIR, else SOURCE_ROOT/../shared/data/mnist, else
 # SOURCE_ROOT/data/mnist; exit 77 (skip) when none holds MNIST.
@@ -79,6 +80,26 @@ grep -q "resuming from .* after epoch 3" "$tmp/stdout2" || fail "resume did not 
 grep -q '^epoch 4/4 ' "$tmp/stdout2" || fail "resume did not run epoch 4"
 [ "$(wc -l <"$tmp/out/metrics.csv")" = 5 ] || fail "metrics.csv lost the earlier epochs"
 
+# cnn_wide with normalised inputs and a step schedule (lr halved every epoch),
+# resumed for a 4th epoch; lenet5 with a cosine schedule down to lr_min
+"$cnn" --config "$tmp/cfg.txt" --model cnn_wide --normalize true --lr-schedule step \
+    --lr-step-epochs 1 --lr-gamma 0.5 --save-dir "$tmp/wide" --log-file '' >"$tmp/stdout3" 2>&1 ||
+    { cat "$tmp/stdout3"; fail "cnn_wide run failed"; }
+cat "$tmp/stdout3"
+grep -q "model cnn_wide .*schedule step; normalized" "$tmp/stdout3" || fail "cnn_wide header"
+grep -q '^epoch 3/3 .* lr 0.0125$' "$tmp/stdout3" || fail "step schedule: epoch 3 lr is not 0.0125"
+acc3=$(tail -n 1 "$tmp/stdout3" | sed 's/^test_accuracy=\([0-9.]*\) .*/\1/')
+awk -v a="$acc3" 'BEGIN { exit !(a >= 0.6) }' || fail "cnn_wide test accuracy $acc3 < 0.6"
+"$cnn" --config "$tmp/cfg.txt" --model cnn_wide --normalize true --lr-schedule step \
+    --lr-step-epochs 1 --lr-gamma 0.5 --save-dir "$tmp/wide" --log-file '' --epochs 4 \
+    --resume "$tmp/wide/checkpoint.safetensors" >"$tmp/stdout4" 2>&1 ||
+    { cat "$tmp/stdout4"; fail "cnn_wide resume failed"; }
+grep -q '^epoch 4/4 .* lr 0.00625$' "$tmp/stdout4" || fail "resumed step schedule: lr not 0.00625"
+"$cnn" --config "$tmp/cfg.txt" --model lenet5 --epochs 2 --lr-schedule cosine --lr-min 0.01 \
+    --save-dir '' --log-file '' >"$tmp/stdout5" 2>&1 || { cat "$tmp/stdout5"; fail "lenet5 failed"; }
+grep -q '^epoch 1/2 .* lr 0.05$' "$tmp/stdout5" && grep -q '^epoch 2/2 .* lr 0.03$' "$tmp/stdout5" ||
+    { cat "$tmp/stdout5"; fail "cosine schedule: lr should be 0.05 then 0.03"; }
+
 # bad input: one clear message naming file:line / the path, non-zero exit
 expect_error() { # pattern, then the command
     local pat=$1
@@ -91,10 +112,19 @@ expect_error "bad1.txt:2: unknown key 'lerning_rate'" "$cnn" --config "$tmp/bad1
 printf 'batch_size = many\n' >"$tmp/bad2.txt"
 expect_error "bad2.txt:1: batch_size" "$cnn" --config "$tmp/bad2.txt"
 expect_error "optimizer_type" "$cnn" --config "$tmp/cfg.txt" --optimizer-type adm
+printf 'lr_gamma = 1.5\n' >"$tmp/bad3.txt"
+expect_error "bad3.txt:1: lr_gamma" "$cnn" --config "$tmp/bad3.txt"
+printf 'model = lenet5\nnormalize = maybe\n' >"$tmp/bad4.txt"
+expect_error "bad4.txt:2: normalize" "$cnn" --config "$tmp/bad4.txt"
+expect_error "lr_schedule" "$cnn" --config "$tmp/cfg.txt" --lr-schedule cosin
+expect_error "lr_min" "$cnn" --config "$tmp/cfg.txt" --lr-min 0.5
+expect_error "model" "$cnn" --config "$tmp/cfg.txt" --model lenet7
 expect_error "unknown option '--epoch'" "$cnn" --epoch 3
 expect_error "$tmp/nothing" "$cnn" --config "$tmp/cfg.txt" --data-dir "$tmp/nothing"
 expect_error "$tmp/none.safetensors" "$cnn" --config "$tmp/cfg.txt" --resume "$tmp/none.safetensors"
-"$cnn" --help | grep -q "train_val_split" || fail "--help does not document the keys"
+for k in train_val_split normalize lr_schedule lr_step_epochs lr_gamma lr_min cnn_wide; do
+    "$cnn" --help | grep -q "$k" || fail "--help does not document $k"
+done
 
 # mnist_predict on a test image written as PNG (needs python3 for the PNG)
 if command -v python3 >/dev/null 2>&1; then
@@ -117,5 +147,11 @@ PY
     grep -q "digit.png: 7 (p=" "$tmp/p.txt" || fail "mnist_predict did not say 7"
     expect_error "$tmp/out/best.safetensors" "$predict" --model lenet5 \
         --weights "$tmp/out/best.safetensors" "$tmp/digit.png"
+    "$predict" --model cnn_wide --normalize --weights "$tmp/wide/best.safetensors" \
+        "$tmp/digit.png" >"$tmp/p2.txt" || { cat "$tmp/p2.txt"; fail "mnist_predict cnn_wide failed"; }
+    cat "$tmp/p2.txt"
+    grep -q "digit.png: 7 (p=" "$tmp/p2.txt" || fail "mnist_predict --normalize did not say 7"
+    expect_error "usage" "$predict" --model lenet7 --weights "$tmp/out/best.safetensors" \
+        "$tmp/digit.png"
 fi
 echo "OK: test accuracy $acc"

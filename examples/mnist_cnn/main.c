@@ -22,11 +22,12 @@
 static const char *const KEYS[] = {
     "data_dir", "batch_size", "epochs", "learning_rate", "optimizer_type", "loss_function",
     "seed", "image_type", "train_val_split", "log_file", "save_dir", "momentum",
-    "weight_decay", "patience", "model", "threads", "train_subset"};
+    "weight_decay", "patience", "model", "threads", "train_subset", "normalize", "lr_schedule",
+    "lr_step_epochs", "lr_gamma", "lr_min"};
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 static const char *const OPTIMS[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
 static const char *const IMAGE_TYPES[] = {"auto", "idx", "png"};
-static const char *const MODELS[] = {"seed", "lenet5"};
+static const char *const SCHEDULES[] = {"none", "step", "cosine"};
 static const char *const LOSSES[] = {"cross_entropy"};
 
 static const char USAGE[] =
@@ -47,18 +48,30 @@ static const char USAGE[] =
     "  optimizer_type  sgd | adam | adamw | rmsprop | adagrad (sgd)\n"
     "  momentum        sgd and rmsprop (0)\n"
     "  weight_decay    (0)\n"
+    "  lr_schedule     learning rate per epoch: none | step (times lr_gamma every\n"
+    "                  lr_step_epochs epochs) | cosine (from learning_rate down to lr_min\n"
+    "                  over the epochs) (none)\n"
+    "  lr_step_epochs  step: epochs between decays (5)\n"
+    "  lr_gamma        step: decay factor in (0, 1] (0.1)\n"
+    "  lr_min          cosine: where the curve ends, after the last epoch (0)\n"
+    "  normalize       true: pixels (p/255 - 0.1307) / 0.3081 (MNIST's mean and std) for\n"
+    "                  training and test; pass --normalize to mnist_predict (false)\n"
     "  loss_function   cross_entropy\n"
     "  seed            weights, split and shuffling (11)\n"
     "  train_val_split training share of the training images; 1.0 = no validation (0.8)\n"
     "  train_subset    use the first N training images, 0 = all (0)\n"
     "  patience        early stopping after N epochs without a better validation loss (0 = off)\n"
-    "  model           seed (the report's 3-conv CNN) | lenet5\n"
+    "  model           seed (the report's 3-conv CNN) | lenet5 | cnn_wide (conv 16, 32)\n"
     "  threads         worker threads, 0 = all CPUs (0)\n"
     "  log_file        per-iteration and per-epoch log ('' = none)\n"
     "  save_dir        best/last/checkpoint .safetensors, metrics.csv, loss.svg, accuracy.svg\n";
 
 typedef struct run {
     tg_ctx *ctx;
+    tg_optim *opt;
+    size_t schedule;
+    double lr, lr_min, gamma;
+    int64_t step_epochs;
     FILE *log;
     bool tty;
     double last_draw;
@@ -192,6 +205,17 @@ static tg_optim *make_optim(tg_ctx *ctx, tg_module *m, size_t type, float lr, fl
     return o;
 }
 
+/* The learning rate of epoch e (from 1) under the schedule. */
+static double lr_at(const run *r, int64_t e)
+{
+    if (r->schedule == 1)
+        return r->lr * pow(r->gamma, (double)((e - 1) / r->step_epochs));
+    if (r->schedule == 2 && r->epochs > 0)
+        return r->lr_min + (r->lr - r->lr_min) * 0.5 *
+                               (1.0 + cos(acos(-1.0) * (double)(e - 1) / (double)r->epochs));
+    return r->lr;
+}
+
 static int on_batch(void *user, int64_t epoch, size_t b, size_t nb, double loss, double sps)
 {
     run *r = user;
@@ -226,8 +250,9 @@ static int on_epoch(void *user, const tg_epoch_metrics *m)
     if (r->tty)
         printf("\r%*s\r", 100, "");
     printf("epoch %lld/%lld train_loss %.4f train_acc %.4f val_loss %.4f val_acc %.4f "
-           "%.1fs %.0f samples/s\n", (long long)m->epoch, (long long)r->epochs, m->train_loss,
-           m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds, m->samples_per_s);
+           "%.1fs %.0f samples/s lr %.4g\n", (long long)m->epoch, (long long)r->epochs,
+           m->train_loss, m->train_accuracy, m->val_loss, m->val_accuracy, m->seconds,
+           m->samples_per_s, (double)tg_optim_lr(r->opt));
     fflush(stdout);
     if (r->log) {
         fprintf(r->log, "epoch %lld train_loss %.6f train_accuracy %.6f val_loss %.6f "
@@ -236,6 +261,7 @@ static int on_epoch(void *user, const tg_epoch_metrics *m)
         fflush(r->log);
     }
     r->hist[r->n_hist++] = *m;
+    tg_optim_set_lr(r->opt, (float)lr_at(r, m->epoch + 1)); /* for the next epoch */
     if (r->save_dir)
         save_metrics(r);
     return 0;
@@ -318,9 +344,10 @@ int main(int argc, char **argv)
     const char *resume = NULL, *pred_path = NULL, *data_dir, *log_path, *save_dir;
     tg_config *cfg = load_config(cctx, argc, argv);
     apply_flags(cfg, argc, argv, &resume, &pred_path);
-    int64_t batch, epochs, seed, patience, threads, subset;
-    double lr, split, mom, wd;
-    size_t opt_type, img_type, model, loss_type;
+    int64_t batch, epochs, seed, patience, threads, subset, step_epochs;
+    double lr, split, mom, wd, gamma, lr_min;
+    size_t opt_type, img_type, model, loss_type, schedule;
+    bool normalize;
     CHECK(tg_config_check_keys(cfg, KEYS, N_KEYS));
     CHECK(tg_config_get_string(cfg, "data_dir", "../shared/data/mnist", &data_dir));
     CHECK(tg_config_get_choice(cfg, "image_type", IMAGE_TYPES, 3, 0, &img_type));
@@ -335,7 +362,12 @@ int main(int argc, char **argv)
     CHECK(tg_config_get_float(cfg, "train_val_split", 0.8, 1e-6, 1.0, &split));
     CHECK(tg_config_get_int(cfg, "train_subset", 0, 0, TG_DATASET_MAX_IMAGES, &subset));
     CHECK(tg_config_get_int(cfg, "patience", 0, 0, MAX_EPOCHS, &patience));
-    CHECK(tg_config_get_choice(cfg, "model", MODELS, 2, 0, &model));
+    CHECK(tg_config_get_choice(cfg, "lr_schedule", SCHEDULES, 3, 0, &schedule));
+    CHECK(tg_config_get_int(cfg, "lr_step_epochs", 5, 1, MAX_EPOCHS, &step_epochs));
+    CHECK(tg_config_get_float(cfg, "lr_gamma", 0.1, 1e-6, 1.0, &gamma));
+    CHECK(tg_config_get_float(cfg, "lr_min", 0.0, 0.0, lr, &lr_min));
+    CHECK(tg_config_get_bool(cfg, "normalize", false, &normalize));
+    CHECK(tg_config_get_choice(cfg, "model", MODELS, N_MODELS, 0, &model));
     CHECK(tg_config_get_int(cfg, "threads", 0, 0, 256, &threads));
     CHECK(tg_config_get_string(cfg, "log_file", "", &log_path));
     CHECK(tg_config_get_string(cfg, "save_dir", "", &save_dir));
@@ -354,25 +386,32 @@ int main(int argc, char **argv)
         return 1;
     }
     tg_dataset *full = load(ctx, dir, img_type, true), *test = load(ctx, dir, img_type, false);
+    if (normalize) { /* before subset/split: they copy it */
+        CHECK(tg_dataset_set_normalization(full, true, MNIST_MEAN, MNIST_STD));
+        CHECK(tg_dataset_set_normalization(test, true, MNIST_MEAN, MNIST_STD));
+    }
     tg_dataset *pool = full, *train = full, *val = NULL;
     if (subset > 0 && (size_t)subset < tg_dataset_n(full))
         CHECK(tg_dataset_subset(full, 0, (size_t)subset, &pool));
     if (split < 1.0)
         CHECK(tg_dataset_split(pool, split, (uint64_t)seed, &train, &val));
-    tg_module *net = build_model(ctx, model == 1);
+    tg_module *net = build_model(ctx, (int)model);
     tg_optim *opt = make_optim(ctx, net, opt_type, (float)lr, (float)mom, (float)wd);
     int64_t start = 0;
     if (resume)
         CHECK(tg_checkpoint_load(net, opt, &start, resume));
     printf("data %s: %zu train, %zu validation, %zu test images; model %s (%lld weights); "
-           "%s lr %g; %d threads\n", dir, tg_dataset_n(train), tg_dataset_n(val),
-           tg_dataset_n(test), MODELS[model], (long long)tg_module_n_weights(net),
-           OPTIMS[opt_type], lr, tg_ctx_n_threads(ctx));
+           "%s lr %g, schedule %s; %snormalized; %d threads\n", dir, tg_dataset_n(train),
+           tg_dataset_n(val), tg_dataset_n(test), MODELS[model],
+           (long long)tg_module_n_weights(net), OPTIMS[opt_type], lr, SCHEDULES[schedule],
+           normalize ? "" : "not ", tg_ctx_n_threads(ctx));
     if (resume)
         printf("resuming from %s after epoch %lld\n", resume, (long long)start);
 
-    run r = {ctx, NULL, isatty(STDOUT_FILENO) == 1, 0.0, (size_t)batch, epochs,
+    run r = {ctx, opt, schedule, lr, lr_min, gamma, step_epochs, NULL,
+             isatty(STDOUT_FILENO) == 1, 0.0, (size_t)batch, epochs,
              save_dir[0] ? save_dir : NULL, NULL, 0};
+    tg_optim_set_lr(opt, (float)lr_at(&r, start + 1));
     r.hist = calloc((size_t)(epochs > start ? epochs : start) + 1, sizeof *r.hist);
     if (!r.hist)
         die("out of memory");
