@@ -272,6 +272,18 @@ START_TEST(input_grad_disabled_after_forward)
     ck_assert_ptr_null(tg_tensor_grad(x));
     for (int i = 0; i < 64; i++)
         ck_assert_float_eq(tg_tensor_grad(w)[i], tg_tensor_data(y)[i] + tg_tensor_data(x)[i]);
+
+    /* The same for the pooling ops. */
+    tg_ctx_reset(ctx);
+    const int64_t s4[4] = {1, 2, 4, 4}, s2[4] = {1, 2, 2, 2};
+    tg_tensor *img = tgt_rand(ctx, 4, s4, 0, 1, true);
+    tg_tensor *w2 = tgt_rand(ctx, 4, s2, 1, 2, true);
+    tg_tensor *pooled = tg_add(ctx, tg_max_pool2d(ctx, img, 2, 2, 0), tg_avg_pool2d(ctx, img, 2, 2, 0));
+    loss = tg_sum_all(ctx, tg_mul(ctx, pooled, w2));
+    ck_assert_int_eq(tg_tensor_set_requires_grad(img, false), TG_OK);
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+    ck_assert_ptr_null(tg_tensor_grad(img));
+    ck_assert_ptr_nonnull(tg_tensor_grad(w2));
     tg_ctx_destroy(ctx);
 }
 END_TEST

@@ -8,6 +8,8 @@
  * thread count. */
 #include "tg_internal.h"
 
+#include "kernels/kernels.h"
+
 #include <math.h>
 
 typedef struct {
@@ -23,6 +25,14 @@ static bool pool_check(tg_ctx *ctx, const char *who, const tg_tensor *x, int ker
     if (x->ndim != 4) {
         tg__error(ctx, TG_ERR_SHAPE, "%s: input must be 4-D [N,C,H,W], got %s", who,
                   tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return false;
+    }
+    /* As PyTorch: only the batch may be empty. An empty plane with padding
+     * would give windows with no input element and no argmax (fuzz_ops:
+     * heap overflow in the max-pool backward). */
+    if (x->shape[2] == 0 || x->shape[3] == 0) {
+        tg__error(ctx, TG_ERR_SHAPE, "%s: input %s has an empty plane (H and W must be > 0)",
+                  who, tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
         return false;
     }
     if (kernel < 1 || stride < 0 || padding < 0) {
@@ -59,50 +69,17 @@ typedef struct {
     int32_t *idx;
 } pool_job;
 
-/* 2x2, stride 2, no padding (the usual CNN pool): the same comparisons as
- * the generic loop in the same order (a later element wins if greater or
- * NaN), written with selects instead of branches, which the compiler
- * vectorises; random activations made the branches mispredict. */
-static void max2x2_plane(const float *restrict x, float *restrict y, int32_t *restrict idx,
-                         int64_t W, int64_t Ho, int64_t Wo)
-{
-    for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
-        float *yo = y + oh * Wo;
-        int32_t *io = idx ? idx + oh * Wo : NULL;
-        int32_t base = (int32_t)(2 * oh * W);
-        for (int64_t ow = 0; ow < Wo; ow++) {
-            float best = r0[2 * ow];
-            int32_t bi = 0;
-            float v = r0[2 * ow + 1];
-            bool t = v > best || v != v;
-            best = t ? v : best;
-            bi = t ? 1 : bi;
-            v = r1[2 * ow];
-            t = v > best || v != v;
-            best = t ? v : best;
-            bi = t ? (int32_t)W : bi;
-            v = r1[2 * ow + 1];
-            t = v > best || v != v;
-            best = t ? v : best;
-            bi = t ? (int32_t)W + 1 : bi;
-            yo[ow] = best;
-            if (io)
-                io[ow] = base + (int32_t)(2 * ow) + bi;
-        }
-    }
-}
-
 static void max_fwd_range(void *arg, int64_t b, int64_t e, int tid)
 {
     (void)tid;
     const pool_job *j = arg;
     const pool_geom *g = &j->g;
     int64_t plane_in = g->H * g->W, plane_out = g->Ho * g->Wo;
-    if (g->k == 2 && g->s == 2 && g->p == 0) {
+    if (g->k == 2 && g->s == 2 && g->p == 0) { /* the usual CNN pool: SIMD kernel */
+        const tg__kernels *kt = tg__kernels_get();
         for (int64_t pl = b; pl < e; pl++)
-            max2x2_plane(j->x + pl * plane_in, j->y + pl * plane_out,
-                         j->idx ? j->idx + pl * plane_out : NULL, g->W, g->Ho, g->Wo);
+            kt->max_pool2x2(j->x + pl * plane_in, j->y + pl * plane_out,
+                            j->idx ? j->idx + pl * plane_out : NULL, g->W, g->Ho, g->Wo);
         return;
     }
     for (int64_t pl = b; pl < e; pl++) {
@@ -163,6 +140,8 @@ static void fill_geom(pool_geom *g, const tg_tensor *x, const tg_tensor *out)
 static void max_pool_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0];
+    if (!x->requires_grad) /* switched off after the forward */
+        return;
     pool_job j = {.x = x->data, .gy = out->grad, .gx = x->grad, .idx = out->aux};
     fill_geom(&j.g, x, out);
     tg__parallel_for(ctx, x->shape[0] * x->shape[1], max_bwd_range, &j);
@@ -265,6 +244,8 @@ static void avg_bwd_range(void *arg, int64_t b, int64_t e, int tid)
 static void avg_pool_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0];
+    if (!x->requires_grad) /* switched off after the forward */
+        return;
     pool_job j = {.x = x->data, .gy = out->grad, .gx = x->grad};
     fill_geom(&j.g, x, out);
     tg__parallel_for(ctx, x->shape[0] * x->shape[1], avg_bwd_range, &j);
