@@ -145,6 +145,16 @@ bool tg__shape_numel(tg_ctx *ctx, const char *who, int ndim, const int64_t *shap
 /* Step arena: TG_ALIGN-aligned, uninitialised, freed by tg_ctx_reset(). */
 void *tg__arena_alloc(tg_ctx *ctx, size_t size);
 
+/* Arena position; tg__arena_rewind() releases everything allocated after
+ * tg__arena_get_mark() (the memory is reused, as after tg_ctx_reset()).
+ * Tensors allocated after the mark must not be used afterwards. */
+typedef struct tg__arena_mark {
+    tg__chunk *chunk;
+    size_t used, arena_used;
+} tg__arena_mark;
+tg__arena_mark tg__arena_get_mark(const tg_ctx *ctx);
+void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m);
+
 /* Per-thread scratch: call tg__scratch_reserve() on the calling thread before
  * a parallel region (it allocates only when a larger size is asked, so steady
  * steps allocate nothing); inside, thread tid uses ctx->scratch[tid]. */

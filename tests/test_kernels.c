@@ -3,6 +3,7 @@
  * gradient and GEMM micro-kernels against naive references on odd shapes;
  * the direct convolution drivers (forward, backward data/weight/bias) against
  * a naive convolution for each ISA and thread count; determinism; dispatch. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "tg_test.h"
 
 #include "kernels/kernels.h"
@@ -287,6 +288,100 @@ START_TEST(gemm_micro_matches)
 }
 END_TEST
 
+/* The few-columns A B^T path of every ISA against a naive product, and
+ * through tg__sgemm with 1..3 threads and tg__sgemm_st: same bits. */
+START_TEST(gemm_abt_matches)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt)
+        return;
+    const int64_t Ms[] = {1, 5, 32}, Ns[] = {1, 3, 5, 16}, Ks[] = {32, 37, 100};
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 3; c++) {
+                int64_t M = Ms[a], N = Ns[b], K = Ks[c], ldc = N + 2;
+                float *A = rand_buf((size_t)(M * K), 41), *B = rand_buf((size_t)(N * K), 42);
+                float *C = rand_buf((size_t)(M * ldc), 43), *want = malloc((size_t)(M * ldc) * 4);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < ldc; j++) {
+                        double acc = 0;
+                        for (int64_t k = 0; k < K; k++)
+                            acc += (double)A[i * K + k] * B[j % N * K + k];
+                        want[i * ldc + j] = j < N ? (float)(0.5 * acc + 2.0 * C[i * ldc + j])
+                                                  : C[i * ldc + j];
+                    }
+                kt->gemm_abt(M, N, K, 0.5f, A, K, B, K, 2.0f, C, ldc);
+                tgt_assert_close(C, want, (size_t)(M * ldc), 1e-4, 1e-4);
+                for (int64_t i = 0; i < M * ldc; i++) /* beta 0 ignores NaN in C */
+                    C[i] = NAN;
+                kt->gemm_abt(M, N, K, 1.0f, A, K, B, K, 0.0f, C, ldc);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < ldc; j++)
+                        ck_assert(j < N ? !isnan(C[i * ldc + j]) : isnan(C[i * ldc + j]));
+                free(A), free(B), free(C), free(want);
+            }
+}
+END_TEST
+
+START_TEST(gemm_abt_thread_independent)
+{
+    const int64_t M = 301, N = 10, K = 1764;
+    float *A = rand_buf((size_t)(M * K), 51), *B = rand_buf((size_t)(N * K), 52);
+    float *C[4];
+    for (int t = 0; t < 4; t++) {
+        C[t] = calloc((size_t)(M * N), sizeof(float));
+        if (t == 0) {
+            tg__sgemm_st(false, true, M, N, K, 1.0f, A, K, B, K, 0.0f, C[t], N);
+        } else {
+            tg_ctx *ctx = tgt_ctx_threads(1, t);
+            tg__sgemm(ctx, false, true, M, N, K, 1.0f, A, K, B, K, 0.0f, C[t], N);
+            tg_ctx_destroy(ctx);
+        }
+    }
+    for (int t = 1; t < 4; t++)
+        ck_assert_mem_eq(C[t], C[0], (size_t)(M * N) * sizeof(float));
+    for (int t = 0; t < 4; t++)
+        free(C[t]);
+    free(A), free(B);
+}
+END_TEST
+
+/* 2x2 max pooling of every ISA equals the plain C one bit for bit, indices
+ * included, with ties, NaNs, odd widths and rows longer than a vector. */
+START_TEST(max_pool2x2_matches)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt)
+        return;
+    const int64_t Ws[] = {28, 7, 34, 66, 2}, Hs[] = {28, 5, 4, 3, 2};
+    for (int c = 0; c < 5; c++) {
+        int64_t W = Ws[c], H = Hs[c], Ho = H / 2, Wo = W / 2;
+        float *x = rand_buf((size_t)(H * W), 61);
+        for (int64_t i = 0; i < H * W; i++) {
+            if (i % 7 == 3)
+                x[i] = x[i - 1]; /* ties */
+            if (i % 29 == 5)
+                x[i] = NAN;
+            if (i % 31 == 6)
+                x[i] = -INFINITY;
+        }
+        size_t no = (size_t)(Ho * Wo);
+        float *y1 = calloc(no, 4), *y2 = calloc(no, 4);
+        int32_t *i1 = calloc(no, 4), *i2 = calloc(no, 4);
+        kt->max_pool2x2(x, y1, i1, W, Ho, Wo);
+        tg__kernels_generic.max_pool2x2(x, y2, i2, W, Ho, Wo);
+        ck_assert_mem_eq(y1, y2, no * 4); /* same bits, NaNs included */
+        ck_assert_mem_eq(i1, i2, no * 4);
+        kt->max_pool2x2(x, y1, NULL, W, Ho, Wo); /* no indices (inference) */
+        ck_assert_mem_eq(y1, y2, no * 4);
+        for (size_t o = 0; o < no; o++) /* the index points at the value */
+            if (!isnan(y2[o]))
+                ck_assert(x[i2[o]] == y2[o]);
+        free(x), free(y1), free(y2), free(i1), free(i2);
+    }
+}
+END_TEST
+
 START_TEST(dispatch_follows_env)
 {
     const tg__kernels *kt = tg__kernels_get();
@@ -408,6 +503,126 @@ START_TEST(sequential_fuses_conv_relu)
 }
 END_TEST
 
+/* No-grad Sequential forward of a large batch runs in tiles: the output is
+ * bit-identical to the layer-by-layer forward, uses less arena, and an error
+ * still names the caller's shapes. */
+START_TEST(sequential_tiled_inference)
+{
+    static const int64_t xs[4] = {203, 1, 10, 10}, bad[4] = {203, 2, 10, 10};
+    tg_ctx *ctx = tgt_ctx_threads(9, 2);
+    tg_module *seq, *m;
+    ck_assert_int_eq(tg_sequential_create(ctx, &seq), TG_OK);
+    ck_assert_int_eq(tg_conv2d_create(ctx, 1, 3, 3, 1, 1, 1, 1, true, &m), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, m), TG_OK);
+    ck_assert_int_eq(tg_relu_create(ctx, &m), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, m), TG_OK);
+    ck_assert_int_eq(tg_maxpool2d_create(ctx, 2, 0, 0, &m), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, m), TG_OK);
+    ck_assert_int_eq(tg_flatten_create(ctx, &m), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, m), TG_OK);
+    ck_assert_int_eq(tg_linear_create(ctx, 75, 4, true, &m), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, m), TG_OK);
+    tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, false);
+    tg_ctx_set_grad_enabled(ctx, false);
+
+    tg_mem_stats m0, m1;
+    tg_ctx_mem_stats(ctx, &m0);
+    tg_tensor *y = tg_module_forward(seq, x);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(tg_tensor_dim(y, 0), 203);
+    ck_assert_int_eq(tg_tensor_dim(y, 1), 4);
+    tg_ctx_mem_stats(ctx, &m1);
+    size_t tiled_bytes = m1.arena_used - m0.arena_used;
+    float *want = malloc(203 * 4 * sizeof(float));
+    tg_tensor *z = x;
+    for (size_t i = 0; i < tg_module_n_children(seq); i++) /* untiled reference */
+        z = tg_module_forward(tg_module_child(seq, i), z);
+    ck_assert_ptr_nonnull(z);
+    tg_ctx_mem_stats(ctx, &m0);
+    memcpy(want, tg_tensor_data(z), 203 * 4 * sizeof(float));
+    ck_assert_mem_eq(tg_tensor_data(y), want, 203 * 4 * sizeof(float));
+    ck_assert_uint_lt(tiled_bytes, m0.arena_used - m1.arena_used); /* less memory */
+
+    /* Wrong channel count: the message shows the whole batch, not a tile. */
+    tg_tensor *xb = tgt_rand(ctx, 4, bad, -1, 1, false);
+    ck_assert_ptr_null(tg_module_forward(seq, xb));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_msg(strstr(tg_ctx_last_error(ctx), "[203,2,10,10]") != NULL, "%s",
+                  tg_ctx_last_error(ctx));
+    free(want);
+    tg_module_destroy(seq);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The per-op timing table: off by default; when on, each op's forward and
+ * backward calls are counted under its name. */
+START_TEST(profile_table)
+{
+    static const int64_t xs[4] = {2, 1, 6, 6}, ws[4] = {2, 1, 3, 3};
+    tg_ctx *ctx = tgt_ctx_threads(2, 1);
+    tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, false), *w = tgt_rand(ctx, 4, ws, -1, 1, true);
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_conv2d(ctx, x, w, NULL, 1, 1, 1, 1))),
+                     TG_OK);
+    ck_assert_int_eq(ctx->prof_n, 0); /* off: nothing recorded */
+    tg__prof_enable(ctx, true);
+    for (int i = 0; i < 3; i++) {
+        tg_tensor *y = tg_relu(ctx, tg_conv2d(ctx, x, w, NULL, 1, 1, 1, 1));
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, y)), TG_OK);
+    }
+    tg__prof_mark(ctx, NULL);
+    bool seen_conv = false, seen_relu = false;
+    for (int k = 0; k < ctx->prof_n; k++) {
+        const tg__prof_entry *e = &ctx->prof[k];
+        if (strcmp(e->name, "conv2d") == 0) {
+            seen_conv = true;
+            ck_assert_uint_eq(e->fwd_calls, 3);
+            ck_assert_uint_eq(e->bwd_calls, 3);
+            ck_assert_uint_gt(e->fwd_ns + e->bwd_ns, 0);
+        } else if (strcmp(e->name, "relu") == 0) {
+            seen_relu = true;
+            ck_assert_uint_eq(e->bwd_calls, 3);
+        }
+    }
+    ck_assert(seen_conv && seen_relu);
+    tg__prof_enable(ctx, false);
+    ck_assert_int_eq(ctx->prof_n, 0);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The pool runs every range exactly once whether idle workers poll for
+ * jobs (TG_SPIN_US large) or sleep at once (TG_SPIN_US=0). */
+typedef struct {
+    int64_t hits[3 * 1000];
+} pool_job;
+
+static void count_range(void *arg, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    pool_job *j = arg;
+    for (int64_t i = b; i < e; i++)
+        j->hits[i]++;
+}
+
+START_TEST(pool_spin_and_sleep)
+{
+    const char *spins[] = {"0", "1000", "50"};
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(setenv("TG_SPIN_US", spins[k], 1), 0);
+        tg_ctx *ctx = tgt_ctx_threads(1, 3);
+        pool_job *j = calloc(1, sizeof *j);
+        for (int rep = 0; rep < 200; rep++)
+            tg__parallel_for(ctx, 3 * 1000, count_range, j);
+        for (int i = 0; i < 3 * 1000; i++)
+            ck_assert_int_eq(j->hits[i], 200);
+        free(j);
+        tg_ctx_destroy(ctx);
+    }
+    unsetenv("TG_SPIN_US");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -416,12 +631,18 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, direct_conv_matches_naive, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, flat_kernels_match, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, gemm_micro_matches, 0, TG__ISA_COUNT);
+    tcase_add_loop_test(tc, gemm_abt_matches, 0, TG__ISA_COUNT);
+    tcase_add_test(tc, gemm_abt_thread_independent);
+    tcase_add_loop_test(tc, max_pool2x2_matches, 0, TG__ISA_COUNT);
     tcase_add_test(tc, direct_conv_deterministic);
     tcase_add_test(tc, direct_conv_rejects);
     tcase_add_test(tc, dispatch_follows_env);
     tcase_add_loop_test(tc, conv_relu_gradcheck, 0, 2);
     tcase_add_test(tc, conv_relu_matches_unfused);
     tcase_add_test(tc, sequential_fuses_conv_relu);
+    tcase_add_test(tc, sequential_tiled_inference);
+    tcase_add_test(tc, profile_table);
+    tcase_add_test(tc, pool_spin_and_sleep);
     suite_add_tcase(s, tc);
     return s;
 }

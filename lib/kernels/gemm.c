@@ -172,12 +172,42 @@ static void gemm_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
     }
 }
 
+/* A B^T with few columns (a linear layer's forward, N = out features): dot
+ * products of contiguous rows beat packing B^T into NR-wide panels that are
+ * mostly padding (seed CNN inference at batch 1000, 1 thread: 39k -> 60k
+ * samples/s). */
+#define ABT_MAX_N 16
+#define ABT_MIN_K 32
+
+static bool use_abt(bool ta, bool tb, int64_t N, int64_t K, float alpha)
+{
+    return !ta && tb && N <= ABT_MAX_N && K >= ABT_MIN_K && alpha != 0.0f;
+}
+
+typedef struct {
+    const gemm_args *g;
+} abt_job;
+
+static void abt_range(void *arg, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    const gemm_args *g = ((const abt_job *)arg)->g;
+    /* units of 2 rows: the kernel's row pairing stays the same */
+    int64_t m0 = 2 * b, m1 = 2 * e < g->M ? 2 * e : g->M;
+    g->kt->gemm_abt(m1 - m0, g->N, g->K, g->alpha, g->A + m0 * g->lda, g->lda, g->B, g->ldb,
+                    g->beta, g->C + m0 * g->ldc, g->ldc);
+}
+
 void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                   int64_t ldc)
 {
     if (M <= 0 || N <= 0)
         return;
+    if (use_abt(trans_a, trans_b, N, K, alpha)) {
+        tg__kernels_get()->gemm_abt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
                    tg__kernels_get()};
     float work[ST_MC * ST_KC + ST_KC * ST_NC];
@@ -212,6 +242,14 @@ void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, in
         return;
     gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
                    tg__kernels_get()};
+    if (use_abt(trans_a, trans_b, N, K, alpha)) {
+        abt_job aj = {&g};
+        if (ctx->n_threads < 2 || M * N * K < PAR_MIN_FLOPS)
+            abt_range(&aj, 0, (M + 1) / 2, 0);
+        else
+            tg__parallel_for(ctx, (M + 1) / 2, abt_range, &aj);
+        return;
+    }
     const int64_t MR = g.kt->gemm_mr, NR = g.kt->gemm_nr;
     size_t need = (size_t)(MC * KC + KC * NC) * sizeof(float);
     /* No memory for the panels: one thread with the stack-buffer blocking

@@ -58,13 +58,76 @@ typedef void (*tg__conv_wgrad_fn)(int cin, int cout, int k, int64_t wp, int64_t 
 typedef void (*tg__gemm_micro_fn)(int64_t kc, float alpha, const float *a, const float *b,
                                   float beta, float *c, int64_t ldc, int m, int n);
 
+/* Geometry of one flat plane layout (kernels/conv_direct.c). */
+/* C[M,N] = alpha * A[M,K] B[N,K]^T + beta * C (beta 0: C not read), rows of
+ * A and B contiguous; for few columns N (e.g. a linear layer's forward). */
+typedef void (*tg__gemm_abt_fn)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                                int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                                int64_t ldc);
+
+/* 2x2, stride 2, unpadded max pooling of one plane (row width W) into Ho x Wo
+ * with argmax indices into the plane (idx may be NULL). */
+typedef void (*tg__max_pool2x2_fn)(const float *x, float *y, int32_t *idx, int64_t W,
+                                   int64_t Ho, int64_t Wo);
+
+void tg__max_pool2x2_generic(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
+                             int64_t Wo);
+void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
+                          int64_t Wo);
+
+typedef struct tg__conv_flat_geom {
+    int64_t hp, wp;     /* padded input plane */
+    int64_t ho, wo;     /* output plane */
+    int64_t len;        /* flat outputs computed: ho * wp */
+    int64_t in_cs;      /* floats per padded input plane, incl. slack */
+    int64_t out_cs;     /* floats per flat output plane */
+} tg__conv_flat_geom;
+
+/* Scratch strides are multiples of 16 floats, so every plane is 64-byte
+ * aligned like the scratch block itself. */
+static inline int64_t tg__round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+typedef struct tg__conv_geom tg__conv_geom;
+
+/* Jobs of the per-sample loops (conv_direct_impl.h), run by tg__parallel_for. */
+typedef struct tg__conv_fwd_job {
+    tg_ctx *ctx;
+    const tg__conv_geom *g;
+    tg__conv_flat_geom f;
+    const float *x, *w, *b;
+    float *y;
+    bool relu;
+} tg__conv_fwd_job;
+
+/* Chunks of the batch for the weight/bias-gradient partials. */
+#define TG__CONV_WCHUNKS 16
+
+typedef struct tg__conv_bwd_job {
+    tg_ctx *ctx;
+    const tg__conv_geom *g;
+    tg__conv_flat_geom f;  /* forward geometry (x padded by pad) */
+    tg__conv_flat_geom fb; /* backward-data geometry (dy padded by k-1-pad) */
+    bool shared_dy;        /* "same" padding: the padded dy doubles as flat dy */
+    const float *x, *wt, *dy;
+    const float *relu_y;   /* fused ReLU output: dy counts only where it is > 0 */
+    float *dx;
+    bool want_w, want_b;
+    int64_t nchunks;
+    int64_t part;          /* floats of one chunk's dw+db partial */
+    float *parts;          /* nchunks partials (arena) */
+} tg__conv_bwd_job;
+
 typedef struct tg__kernels {
     const char *name;          /* "generic", "avx2", "avx512" */
     tg__isa isa;
     tg__conv_flat_fn conv_flat;
     tg__conv_wgrad_fn conv_wgrad;
+    tg__range_fn conv_fwd_range; /* over samples, tg__conv_fwd_job */
+    tg__range_fn conv_bwd_range; /* over chunks, tg__conv_bwd_job */
     int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
     tg__gemm_micro_fn gemm_micro;
+    tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
+    tg__max_pool2x2_fn max_pool2x2;
 } tg__kernels;
 
 /* The table the library uses (chosen once per process; thread-safe). */
@@ -87,10 +150,10 @@ extern const tg__kernels tg__kernels_avx512;
  * gradients are summed per fixed chunk of the batch and combined in chunk
  * order, so results are bit-identical for every thread count.
  * kt NULL = tg__kernels_get(). */
-typedef struct tg__conv_geom {
+struct tg__conv_geom {
     int64_t n, cin, h, w, cout;
     int k, pad;
-} tg__conv_geom;
+};
 
 /* Whether the direct path handles this geometry (and is expected to be
  * faster than im2col + GEMM). */

@@ -23,4 +23,57 @@ typedef __m512 vf;
 #define GEMM_MR 12
 #define GEMM_NV 2
 
+/* 2x2 max pooling with explicit permutes: the compiler's AVX-512 loop for
+ * the template's version ran mostly in its scalar tail (rows of 14 outputs)
+ * and was slower than the AVX2 build. Even/odd columns are split with
+ * vpermt2ps, the template's comparison order is kept (a later element wins
+ * if greater or NaN), and masked loads/stores never touch memory past the
+ * row. */
+void tg__max_pool2x2_avx512(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
+                            int64_t Wo);
+void tg__max_pool2x2_avx512(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
+                            int64_t Wo)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512i col = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i c1 = _mm512_set1_epi32(1), cw = _mm512_set1_epi32((int32_t)W),
+                  cw1 = _mm512_set1_epi32((int32_t)W + 1);
+    for (int64_t oh = 0; oh < Ho; oh++) {
+        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        for (int64_t ow = 0; ow < Wo; ow += 16) {
+            int n = Wo - ow < 16 ? (int)(Wo - ow) : 16;
+            __mmask16 mo = (__mmask16)((1u << n) - 1);
+            __mmask16 ml = (__mmask16)(2 * n >= 16 ? 0xffffu : (1u << (2 * n)) - 1);
+            __mmask16 mh = (__mmask16)(2 * n > 16 ? (1u << (2 * n - 16)) - 1 : 0);
+            __m512 lo = _mm512_maskz_loadu_ps(ml, r0 + 2 * ow);
+            __m512 hi = _mm512_maskz_loadu_ps(mh, r0 + 2 * ow + 16);
+            __m512 a = _mm512_permutex2var_ps(lo, ev, hi), b = _mm512_permutex2var_ps(lo, od, hi);
+            lo = _mm512_maskz_loadu_ps(ml, r1 + 2 * ow);
+            hi = _mm512_maskz_loadu_ps(mh, r1 + 2 * ow + 16);
+            __m512 c = _mm512_permutex2var_ps(lo, ev, hi), d = _mm512_permutex2var_ps(lo, od, hi);
+            __m512 best = a;
+            __m512i bi = _mm512_setzero_si512();
+#define PICK(v, code)                                                                          \
+    do {                                                                                       \
+        __mmask16 m_ = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |                               \
+                       _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);                                 \
+        best = _mm512_mask_mov_ps(best, m_, v);                                                \
+        bi = _mm512_mask_mov_epi32(bi, m_, code);                                              \
+    } while (0)
+            PICK(b, c1);
+            PICK(c, cw);
+            PICK(d, cw1);
+#undef PICK
+            _mm512_mask_storeu_ps(y + oh * Wo + ow, mo, best);
+            if (idx) {
+                __m512i base = _mm512_set1_epi32((int32_t)(2 * oh * W + 2 * ow));
+                __m512i v = _mm512_add_epi32(_mm512_add_epi32(base, col), bi);
+                _mm512_mask_storeu_epi32(idx + oh * Wo + ow, mo, v);
+            }
+        }
+    }
+}
+
+#define POOL_FN_OVERRIDE tg__max_pool2x2_avx512
 #include "kernels_impl.h"

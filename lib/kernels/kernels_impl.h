@@ -21,6 +21,20 @@
 #define TGK_CAT(a, b) TGK_CAT_(a, b)
 #define FN(name) TGK_CAT(name, SFX)
 #define TGK_INLINE static inline __attribute__((always_inline))
+/* Fully unroll a loop with a small constant trip count (register tiles).
+ * clang needs its own spelling (it took "GCC unroll 16" as a count and left
+ * the accumulators in memory: 3x slower); sanitizer builds skip it, since
+ * instrumented fully unrolled tiles took minutes and gigabytes to compile. */
+#if defined(__clang__)
+#  if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) ||                  \
+      __has_feature(thread_sanitizer) || !defined(__OPTIMIZE__)
+#    define TGK_UNROLL
+#  else
+#    define TGK_UNROLL _Pragma("clang loop unroll(full)")
+#  endif
+#else
+#  define TGK_UNROLL _Pragma("GCC unroll 16")
+#endif
 #define TGK_STR_(x) #x
 #define TGK_STR(x) TGK_STR_(x)
 
@@ -33,9 +47,9 @@ TGK_INLINE void FN(fwd_tile)(const int cob, const int nv, int cin, int k, int64_
                              float *out, int64_t out_cs)
 {
     vf acc[FWD_COB_MAX][FWD_NV_MAX];
-#pragma GCC unroll 16
+TGK_UNROLL
     for (int c = 0; c < cob; c++)
-#pragma GCC unroll 8
+TGK_UNROLL
         for (int v = 0; v < nv; v++)
             acc[c][v] = VZERO();
     const int kk = k * k;
@@ -47,32 +61,55 @@ TGK_INLINE void FN(fwd_tile)(const int cob, const int nv, int cin, int k, int64_
             const float *wr = wc + ky * k;
             for (int kx = 0; kx < k; kx++) {
                 vf x[FWD_NV_MAX];
-#pragma GCC unroll 8
+TGK_UNROLL
                 for (int v = 0; v < nv; v++) {
                     x[v] = VLOAD(row + kx + v * VW);
                     VKEEP(x[v]);
                 }
-#pragma GCC unroll 16
+TGK_UNROLL
                 for (int c = 0; c < cob; c++) {
                     vf s = VSET1(wr[c * wcs + kx]);
-#pragma GCC unroll 8
+TGK_UNROLL
                     for (int v = 0; v < nv; v++)
                         acc[c][v] = VFMA(s, x[v], acc[c][v]);
                 }
             }
         }
     }
-#pragma GCC unroll 16
+TGK_UNROLL
     for (int c = 0; c < cob; c++)
-#pragma GCC unroll 8
+TGK_UNROLL
         for (int v = 0; v < nv; v++)
             VSTORE(out + c * out_cs + o0 + v * VW, acc[c][v]);
 }
 
-#define FWD_CASE(C)                                                                            \
-    case C:                                                                                    \
+/* One out-of-line function per channel count: the tile's loops then have
+ * constant trip counts in a function of their own, which clang needs to
+ * unroll them and keep the accumulators in registers (inlined into one
+ * switch, it merged the cases into a loop over memory). */
+#define FWD_DEF(C)                                                                             \
+    static __attribute__((noinline)) void FN(fwd_c##C)(                                        \
+        int cin, int k, int64_t wp, int64_t n, const float *in, int64_t in_cs,                 \
+        const float *wco, int64_t wcs, float *oco, int64_t out_cs)                             \
+    {                                                                                          \
         for (int64_t o0 = 0; o0 < n; o0 += FWD_NV(C) * VW)                                     \
             FN(fwd_tile)(C, FWD_NV(C), cin, k, wp, o0, in, in_cs, wco, wcs, oco, out_cs);      \
+    }
+FWD_DEF(1) FWD_DEF(2) FWD_DEF(3) FWD_DEF(4)
+#if FWD_COB_MAX > 4
+FWD_DEF(5) FWD_DEF(6)
+#endif
+#if FWD_COB_MAX > 6
+FWD_DEF(7) FWD_DEF(8)
+#endif
+#if FWD_COB_MAX > 8
+FWD_DEF(9) FWD_DEF(10) FWD_DEF(11) FWD_DEF(12)
+#endif
+#undef FWD_DEF
+
+#define FWD_CASE(C)                                                                            \
+    case C:                                                                                    \
+        FN(fwd_c##C)(cin, k, wp, n, in, in_cs, wco, wcs, oco, out_cs);                         \
         break;
 
 static void FN(conv_flat)(int cin, int cout, int k, int64_t wp, int64_t len, const float *in,
@@ -110,30 +147,30 @@ TGK_INLINE void FN(wg_tile)(const int cob, const int k, int64_t n, const float *
                             const float *dy, int64_t dy_cs, float *dw, int64_t dw_cs)
 {
     vf acc[9][TG__CONV_KMAX];
-#pragma GCC unroll 8
+TGK_UNROLL
     for (int c = 0; c < cob; c++)
-#pragma GCC unroll 8
+TGK_UNROLL
         for (int kx = 0; kx < k; kx++)
             acc[c][kx] = VZERO();
     for (int64_t o = 0; o < n; o += VW) {
         vf x[TG__CONV_KMAX];
-#pragma GCC unroll 8
+TGK_UNROLL
         for (int kx = 0; kx < k; kx++) {
             x[kx] = VLOAD(xr + o + kx);
             VKEEP(x[kx]); /* one load per tap, not one per FMA */
         }
-#pragma GCC unroll 8
+TGK_UNROLL
         for (int c = 0; c < cob; c++) {
             vf d = VLOAD(dy + c * dy_cs + o);
             VKEEP(d);
-#pragma GCC unroll 8
+TGK_UNROLL
             for (int kx = 0; kx < k; kx++)
                 acc[c][kx] = VFMA(d, x[kx], acc[c][kx]);
         }
     }
-#pragma GCC unroll 8
+TGK_UNROLL
     for (int c = 0; c < cob; c++)
-#pragma GCC unroll 8
+TGK_UNROLL
         for (int kx = 0; kx < k; kx++)
             dw[c * dw_cs + kx] += VHSUM(acc[c][kx]);
 }
@@ -141,12 +178,13 @@ TGK_INLINE void FN(wg_tile)(const int cob, const int k, int64_t n, const float *
 /* Channels per weight-gradient tile for kernel size k. */
 #define WG_COB(k) ((WG_ACC / (k)) < 1 ? 1 : (WG_ACC / (k)) > 9 ? 9 : (WG_ACC / (k)))
 
-/* Only tiles that fit the budget are instantiated (the rest is dead code the
- * compiler drops before inlining, which keeps compile time and size down). */
+/* Only tiles that fit the budget are instantiated: __builtin_choose_expr
+ * drops the others before any inlining, which keeps compile time (notably of
+ * sanitizer builds) and code size down. */
 #define WG_C(C, K)                                                                             \
     case C:                                                                                    \
-        if ((C) <= WG_COB(K))                                                                  \
-            FN(wg_tile)(C, K, n, xr, dyc, dy_cs, dwc, dw_cs);                                  \
+        __builtin_choose_expr((C) <= WG_COB(K),                                                \
+                              FN(wg_tile)(C, K, n, xr, dyc, dy_cs, dwc, dw_cs), (void)0);      \
         break;
 #define WG_K(K)                                                                                \
     case K:                                                                                    \
@@ -181,6 +219,10 @@ static void FN(conv_wgrad)(int cin, int cout, int k, int64_t wp, int64_t len, co
 #undef WG_C
 #undef WG_K
 
+/* ---- direct convolution: per-sample loops ---------------------------------- */
+
+#include "conv_direct_impl.h"
+
 /* ---- GEMM micro-kernel ---------------------------------------------------- */
 
 #define GEMM_NR (GEMM_NV * VW)
@@ -189,28 +231,28 @@ static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float 
                            float *c, int64_t ldc, int m, int n)
 {
     vf acc[GEMM_MR][GEMM_NV];
-#pragma GCC unroll 16
+TGK_UNROLL
     for (int i = 0; i < GEMM_MR; i++)
-#pragma GCC unroll 4
+TGK_UNROLL
         for (int v = 0; v < GEMM_NV; v++)
             acc[i][v] = VZERO();
     for (int64_t p = 0; p < kc; p++) {
         vf bv[GEMM_NV];
-#pragma GCC unroll 4
+TGK_UNROLL
         for (int v = 0; v < GEMM_NV; v++)
             bv[v] = VLOAD(b + p * GEMM_NR + v * VW);
-#pragma GCC unroll 16
+TGK_UNROLL
         for (int i = 0; i < GEMM_MR; i++) {
             vf s = VSET1(a[p * GEMM_MR + i]);
-#pragma GCC unroll 4
+TGK_UNROLL
             for (int v = 0; v < GEMM_NV; v++)
                 acc[i][v] = VFMA(s, bv[v], acc[i][v]);
         }
     }
     float tile[GEMM_MR * GEMM_NR];
-#pragma GCC unroll 16
+TGK_UNROLL
     for (int i = 0; i < GEMM_MR; i++)
-#pragma GCC unroll 4
+TGK_UNROLL
         for (int v = 0; v < GEMM_NV; v++)
             VSTORE(tile + i * GEMM_NR + v * VW, acc[i][v]);
     for (int i = 0; i < m; i++) {
@@ -225,12 +267,143 @@ static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float 
     }
 }
 
+/* ---- C = alpha * A B^T + beta * C for few columns -------------------------
+ * Rows of A and B are both contiguous along K, so each C element is a dot
+ * product; tiles of 2 rows of A x 4 rows of B share their loads. Lanes are
+ * summed in a fixed order, then the K tail in order: deterministic, and each
+ * element's arithmetic does not depend on the tiling. */
+
+TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, const float *a,
+                             int64_t lda, const float *b, int64_t ldb, float *dot)
+{
+    vf acc[2][4];
+TGK_UNROLL
+    for (int i = 0; i < mt; i++)
+TGK_UNROLL
+        for (int j = 0; j < nt; j++)
+            acc[i][j] = VZERO();
+    int64_t k = 0;
+    for (; k + VW <= K; k += VW) {
+        vf av[2];
+TGK_UNROLL
+        for (int i = 0; i < mt; i++) {
+            av[i] = VLOAD(a + i * lda + k);
+            VKEEP(av[i]);
+        }
+TGK_UNROLL
+        for (int j = 0; j < nt; j++) {
+            vf bv = VLOAD(b + j * ldb + k);
+            VKEEP(bv);
+TGK_UNROLL
+            for (int i = 0; i < mt; i++)
+                acc[i][j] = VFMA(av[i], bv, acc[i][j]);
+        }
+    }
+TGK_UNROLL
+    for (int i = 0; i < mt; i++)
+TGK_UNROLL
+        for (int j = 0; j < nt; j++) {
+            float d = VHSUM(acc[i][j]);
+            for (int64_t t = k; t < K; t++)
+                d += a[i * lda + t] * b[j * ldb + t];
+            dot[i * 4 + j] = d;
+        }
+}
+
+static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc)
+{
+    float dot[8];
+    for (int64_t m = 0; m < M; m += 2) {
+        const int mt = M - m >= 2 ? 2 : 1;
+        for (int64_t n = 0; n < N;) {
+            const int nt = N - n >= 4 ? 4 : 1; /* 4 columns, or one at a time */
+            const float *a = A + m * lda, *b = B + n * ldb;
+            if (mt == 2 && nt == 4)
+                FN(abt_tile)(2, 4, K, a, lda, b, ldb, dot);
+            else if (mt == 2)
+                FN(abt_tile)(2, 1, K, a, lda, b, ldb, dot);
+            else if (nt == 4)
+                FN(abt_tile)(1, 4, K, a, lda, b, ldb, dot);
+            else
+                FN(abt_tile)(1, 1, K, a, lda, b, ldb, dot);
+            for (int i = 0; i < mt; i++)
+                for (int jj = 0; jj < nt; jj++) {
+                    float *c = C + (m + i) * ldc + n + jj, v = alpha * dot[i * 4 + jj];
+                    *c = beta == 0.0f ? v : v + beta * *c;
+                }
+            n += nt;
+        }
+    }
+}
+
+/* ---- max pooling 2x2 stride 2 (ops/pool.c) ------------------------------- */
+
+/* 2x2, stride 2, no padding (the usual CNN pool): the same comparisons as
+ * the generic loop in the same order (a later element wins if greater or
+ * NaN), written with selects instead of branches, which the compiler
+ * vectorises; random activations made the branches mispredict. */
+/* The AVX-512 build has its own, explicit version (kernels_avx512.c). */
+#ifndef POOL_FN_OVERRIDE
+/* Branch-free select: the row is short (14 outputs for MNIST), so most of
+ * it runs in the scalar tail of the vector loop, where the compiler turned
+ * ternaries back into (mispredicted) branches. */
+TGK_INLINE void FN(pick)(float v, int32_t vi, float *best, int32_t *bi)
+{
+    int32_t m = -(int32_t)(v > *best || v != v); /* all ones: take v */
+    uint32_t vb, bb;
+    memcpy(&vb, &v, 4);
+    memcpy(&bb, best, 4);
+    bb = (vb & (uint32_t)m) | (bb & ~(uint32_t)m);
+    memcpy(best, &bb, 4);
+    *bi = (vi & m) | (*bi & ~m);
+}
+
+TGK_INLINE void FN(max2x2_row)(const float *restrict r0, const float *restrict r1,
+                               float *restrict yo, int32_t *restrict io, const bool with_idx,
+                               int32_t base, int32_t W, int64_t Wo)
+{
+    for (int64_t ow = 0; ow < Wo; ow++) {
+        float best = r0[2 * ow];
+        int32_t bi = 0;
+        FN(pick)(r0[2 * ow + 1], 1, &best, &bi);
+        FN(pick)(r1[2 * ow], W, &best, &bi);
+        FN(pick)(r1[2 * ow + 1], W + 1, &best, &bi);
+        yo[ow] = best;
+        if (with_idx)
+            io[ow] = base + (int32_t)(2 * ow) + bi;
+    }
+}
+
+void TGK_CAT(tg__max_pool2x2, SFX)(const float *restrict x, float *restrict y,
+                                   int32_t *restrict idx, int64_t W, int64_t Ho, int64_t Wo)
+{
+    for (int64_t oh = 0; oh < Ho; oh++) {
+        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        int32_t base = (int32_t)(2 * oh * W);
+        if (idx)
+            FN(max2x2_row)(r0, r1, y + oh * Wo, idx + oh * Wo, true, base, (int32_t)W, Wo);
+        else
+            FN(max2x2_row)(r0, r1, y + oh * Wo, NULL, false, base, (int32_t)W, Wo);
+    }
+}
+
+#  define POOL_FN TGK_CAT(tg__max_pool2x2, SFX)
+#else
+#  define POOL_FN POOL_FN_OVERRIDE
+#endif
+
 const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .name = TGK_STR(SFX),
     .isa = ISA_ID,
     .conv_flat = FN(conv_flat),
     .conv_wgrad = FN(conv_wgrad),
+    .conv_fwd_range = FN(conv_fwd_range),
+    .conv_bwd_range = FN(conv_bwd_range),
     .gemm_mr = GEMM_MR,
     .gemm_nr = GEMM_NR,
     .gemm_micro = FN(gemm_micro),
+    .gemm_abt = FN(gemm_abt),
+    .max_pool2x2 = POOL_FN,
 };

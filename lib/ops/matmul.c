@@ -148,6 +148,8 @@ static void matmul_backward(tg_ctx *ctx, tg_tensor *out)
     tg_tensor *a = out->src[0], *b = out->src[1];
     const mm_plan *pl = out->aux;
     const float *g = out->grad;
+    if (out->numel == 0) /* no output, no gradient; the batch loop may be huge */
+        return;
     if (pl->nbm == 1) {
         /* b is one matrix: fold a's batches into the rows of one product */
         int64_t rows = pl->nbatch * pl->n, k = pl->k, m = pl->m;
@@ -191,6 +193,10 @@ tg_tensor *tg_matmul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
         }
         memcpy(out->aux, &pl, sizeof pl);
     }
+    /* Nothing to compute, and [2^40,0,1] @ [2^40,1,0] would loop 2^40
+     * times over empty products (found by fuzz_ops). */
+    if (out->numel == 0)
+        return out;
     if (pl.nbm == 1) {
         tg__sgemm(ctx, false, false, pl.nbatch * pl.n, pl.m, pl.k, 1.0f, a->data, pl.k, b->data,
                   pl.m, 0.0f, out->data, pl.m);
