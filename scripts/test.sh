@@ -134,6 +134,32 @@ if [ "${TG_TEST_SKIP_ASAN:-0}" != 1 ]; then
     fi
 fi
 
+# ---- reliability: TSan + bounded fuzzing (added by the reliability work) ----
+# scripts/tsan.sh builds $prefix-tsan (-fsanitize=thread) and runs the
+# threaded tests; scripts/fuzz.sh builds $prefix-fuzz with clang's libFuzzer
+# and runs each of the 5 targets for TG_FUZZ_SECONDS (default 12 s, about a
+# minute in all; docs/reliability.md has the longer runs). Each counts as
+# one entry; TG_TEST_SKIP_TSAN=1 / TG_TEST_SKIP_FUZZ=1 drop a stage.
+if [ "${TG_TEST_SKIP_TSAN:-0}" != 1 ]; then
+    step "TSan: threaded tests ($prefix-tsan)"
+    if TSAN_BUILD=$prefix-tsan bash scripts/tsan.sh; then
+        passed=$((passed + 1))
+    else
+        fail "tsan"
+    fi
+fi
+if [ "${TG_TEST_SKIP_FUZZ:-0}" != 1 ]; then
+    step "fuzz (${TG_FUZZ_SECONDS:-12} s per target, $prefix-fuzz)"
+    tg_require_packages clang libclang-rt-14-dev || true
+    FUZZ_BUILD=$prefix-fuzz bash scripts/fuzz.sh "${TG_FUZZ_SECONDS:-12}"
+    case $? in
+    0) passed=$((passed + 1)) ;;
+    77) skipped=$((skipped + 1)) ;;
+    *) fail "fuzz" ;;
+    esac
+fi
+# ---- end of the reliability block --------------------------------------------
+
 step "done"
 for f in "${failures[@]}"; do
     echo "failed: $f"

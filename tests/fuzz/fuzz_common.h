@@ -46,6 +46,21 @@ static inline uint16_t fz_u16(fz_reader *r)
 }
 static inline bool fz_done(const fz_reader *r) { return r->i >= r->n; }
 
+/* The library's allocator for fuzzing: refuses single requests over 256 MiB,
+ * so a huge (but not overflowing) tensor exercises the TG_ERR_NOMEM paths
+ * instead of tripping libFuzzer's malloc limit. */
+#define FZ_ALLOC_MAX ((size_t)256 << 20)
+static inline void *fz_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    return size <= FZ_ALLOC_MAX ? malloc(size) : NULL;
+}
+static inline void fz_free(void *opaque, void *p)
+{
+    (void)opaque;
+    free(p);
+}
+
 /* A context for one fuzz input; aborts only if the library cannot even make
  * a context (not an input-dependent failure). */
 static inline tg_ctx *fz_ctx(int n_threads, uint64_t seed)
@@ -54,6 +69,8 @@ static inline tg_ctx *fz_ctx(int n_threads, uint64_t seed)
     tg_ctx_options_init(&o);
     o.n_threads = n_threads;
     o.seed = seed;
+    o.alloc = fz_alloc;
+    o.free = fz_free;
     tg_ctx *ctx = NULL;
     if (tg_ctx_create(&o, &ctx) != TG_OK)
         abort();
