@@ -51,6 +51,12 @@ last=$(tail -n 1 "$tmp/stdout")
 acc=${BASH_REMATCH[1]}
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.6) }' || fail "test accuracy $acc < 0.6: did not learn"
 grep -q "800 train, 200 validation, 10000 test images" "$tmp/stdout" || fail "wrong data sizes"
+# train_val_split = 1.0 trains on the whole subset, without validation
+"$cnn" --config "$tmp/cfg.txt" --epochs 1 --train-val-split 1.0 --train-subset 500 \
+    --save-dir "$tmp/nosplit" --log-file "$tmp/nosplit/train.log" >"$tmp/stdout3" 2>&1 ||
+    { cat "$tmp/stdout3"; fail "run without validation set failed"; }
+grep -q "500 train, 0 validation, 10000 test images" "$tmp/stdout3" ||
+    { cat "$tmp/stdout3"; fail "train_subset ignored when train_val_split = 1.0"; }
 for f in best.safetensors last.safetensors checkpoint.safetensors metrics.csv loss.svg \
          accuracy.svg train.log; do
     [ -s "$tmp/out/$f" ] || fail "$f missing"

@@ -393,6 +393,7 @@ int main(int argc, char **argv)
     tg_dataset *pool = full, *train = full, *val = NULL;
     if (subset > 0 && (size_t)subset < tg_dataset_n(full))
         CHECK(tg_dataset_subset(full, 0, (size_t)subset, &pool));
+    train = pool; /* train_val_split = 1.0: every (subset) image trains */
     if (split < 1.0)
         CHECK(tg_dataset_split(pool, split, (uint64_t)seed, &train, &val));
     tg_module *net = build_model(ctx, (int)model);
