@@ -712,7 +712,10 @@ TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
  *  class label each. Loaders validate every size against hard limits before
  *  allocating and name the offending file in the error message. A data set
  *  is immutable once created except for its normalisation setting; every
- *  derived data set (subset, split) is an independent copy.
+ *  derived data set (subset, select, split) is independent of its source:
+ *  it shares the immutable pixels (no copy; they are freed with the last
+ *  data set using them) and has its own labels and normalisation, so the
+ *  source may be destroyed first.
  *  @{ */
 
 /** @brief Opaque data set: n images [h, w] uint8 and n int32 labels. */
@@ -807,14 +810,14 @@ TG_API int32_t tg_dataset_label(const tg_dataset *ds, size_t i);
 /** @brief All n labels. Ownership: borrowed from @p ds. */
 TG_API const int32_t *tg_dataset_labels(const tg_dataset *ds);
 
-/** @brief Copy images [start, start+count) into a new data set (same
+/** @brief Images [start, start+count) as a new data set (same
  *  n_classes and normalisation).
  *  @return TG_OK, TG_ERR_INVALID_ARG (range outside [0, n)), TG_ERR_NOMEM
  *  Ownership: caller owns *out (independent of @p ds); release with
  *  tg_dataset_destroy(). @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_subset(const tg_dataset *ds, size_t start, size_t count,
                                                 tg_dataset **out);
-/** @brief Copy the images listed in @p indices (any order, repeats allowed)
+/** @brief The images listed in @p indices (any order, repeats allowed)
  *  into a new data set. @return TG_OK, TG_ERR_INVALID_ARG (index >= n),
  *  TG_ERR_NOMEM. Ownership: as tg_dataset_subset(). @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_select(const tg_dataset *ds, const size_t *indices,
@@ -829,7 +832,7 @@ TG_API TG_NODISCARD tg_status tg_dataset_select(const tg_dataset *ds, const size
  *  @param[out] train,val the two new data sets
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM; on error both outputs
  *          are untouched.
- *  Ownership: caller owns both *train and *val, copies independent of
+ *  Ownership: caller owns both *train and *val, independent of
  *  @p ds; release each with tg_dataset_destroy(). @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_split(const tg_dataset *ds, double fraction,
                                                uint64_t seed, tg_dataset **train,

@@ -318,6 +318,34 @@ static long live_allocs;
 static void *count_alloc(void *op, size_t n) { (void)op; live_allocs++; return malloc(n); }
 static void count_free(void *op, void *p) { (void)op; live_allocs--; free(p); }
 
+START_TEST(derived_sets_outlive_their_source)
+{
+    /* Subsets and splits share the source's pixels; destroying the source
+     * first must keep them valid (ASan/valgrind watch this test). */
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_dataset *ds = make(ctx, N), *sub = NULL, *tr = NULL, *va = NULL, *sel = NULL;
+    ck_assert_int_eq(tg_dataset_subset(ds, 10, 50, &sub), TG_OK);
+    tg_dataset_destroy(ds);
+    ck_assert_int_eq(tg_dataset_split(sub, 0.8, 3, &tr, &va), TG_OK);
+    tg_dataset_destroy(sub);
+    size_t pick[2] = {1, 0};
+    ck_assert_int_eq(tg_dataset_select(va, pick, 2, &sel), TG_OK);
+    ck_assert_uint_eq(tg_dataset_n(tr) + tg_dataset_n(va), 50);
+    for (size_t i = 0; i < tg_dataset_n(tr); i++) {
+        size_t k = index_of(tg_dataset_image(tr, i));
+        ck_assert(k >= 10 && k < 60);
+        ck_assert_int_eq(tg_dataset_label(tr, i), (int32_t)(k % 7));
+        ck_assert_int_eq(tg_dataset_image(tr, i)[2], 80);
+    }
+    ck_assert_uint_eq(index_of(tg_dataset_image(sel, 0)), index_of(tg_dataset_image(va, 1)));
+    tg_dataset_destroy(tr);
+    tg_dataset_destroy(va);
+    ck_assert_uint_eq(index_of(tg_dataset_image(sel, 1)), index_of(tg_dataset_image(sel, 1)));
+    tg_dataset_destroy(sel);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(ctx_destroy_releases_data_objects)
 {
     /* A data set destroyed by hand before its iterator, and others left
@@ -354,6 +382,7 @@ static Suite *suite(void)
     tcase_add_test(tc, steady_batches_allocate_nothing);
     tcase_add_test(tc, normalisation);
     tcase_add_test(tc, ctx_destroy_releases_data_objects);
+    tcase_add_test(tc, derived_sets_outlive_their_source);
     suite_add_tcase(s, tc);
     return s;
 }

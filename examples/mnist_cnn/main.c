@@ -390,12 +390,18 @@ int main(int argc, char **argv)
         CHECK(tg_dataset_set_normalization(full, true, MNIST_MEAN, MNIST_STD));
         CHECK(tg_dataset_set_normalization(test, true, MNIST_MEAN, MNIST_STD));
     }
-    tg_dataset *pool = full, *train = full, *val = NULL;
-    if (subset > 0 && (size_t)subset < tg_dataset_n(full))
-        CHECK(tg_dataset_subset(full, 0, (size_t)subset, &pool));
-    train = pool; /* train_val_split = 1.0: every (subset) image trains */
-    if (split < 1.0)
-        CHECK(tg_dataset_split(pool, split, (uint64_t)seed, &train, &val));
+    /* Subset and split copy: drop each source so only one copy stays. */
+    tg_dataset *train = full, *val = NULL, *part = NULL;
+    if (subset > 0 && (size_t)subset < tg_dataset_n(train)) {
+        CHECK(tg_dataset_subset(train, 0, (size_t)subset, &part));
+        tg_dataset_destroy(train);
+        train = part;
+    }
+    if (split < 1.0) { /* 1.0: every image trains, no validation set */
+        CHECK(tg_dataset_split(train, split, (uint64_t)seed, &part, &val));
+        tg_dataset_destroy(train);
+        train = part;
+    }
     tg_module *net = build_model(ctx, (int)model);
     tg_optim *opt = make_optim(ctx, net, opt_type, (float)lr, (float)mom, (float)wd);
     int64_t start = 0;
@@ -504,11 +510,8 @@ int main(int argc, char **argv)
            fr.train_seconds, fr.samples_per_s);
     free(pred);
     free(r.hist);
-    if (val)
-        tg_dataset_destroy(train), tg_dataset_destroy(val);
-    if (pool != full)
-        tg_dataset_destroy(pool);
-    tg_dataset_destroy(full);
+    tg_dataset_destroy(val);
+    tg_dataset_destroy(train);
     tg_dataset_destroy(test);
     tg_config_destroy(cfg);
     tg_optim_destroy(opt);

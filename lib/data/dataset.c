@@ -85,13 +85,13 @@ tg_status tg__dataset_alloc(tg_ctx *ctx, const char *who, size_t n, int64_t h, i
     if (st != TG_OK)
         return st;
     tg_dataset *ds = tg__calloc(ctx, 1, sizeof *ds);
-    uint8_t *img = ds ? tg__malloc(ctx, n * (size_t)h * (size_t)w) : NULL;
+    tg__pixels *pixels = ds ? tg__malloc(ctx, sizeof *pixels) : NULL;
+    uint8_t *img = pixels ? tg__malloc(ctx, n * (size_t)h * (size_t)w) : NULL;
     int32_t *lab = img ? tg__malloc(ctx, n * sizeof(int32_t)) : NULL;
     if (!lab) {
-        if (img)
-            tg__free(ctx, img);
-        if (ds)
-            tg__free(ctx, ds);
+        tg__free(ctx, img);
+        tg__free(ctx, pixels);
+        tg__free(ctx, ds);
         return tg__error(ctx, TG_ERR_NOMEM, "%s: cannot allocate %zu images of %lldx%lld", who,
                          n, (long long)h, (long long)w);
     }
@@ -99,6 +99,9 @@ tg_status tg__dataset_alloc(tg_ctx *ctx, const char *who, size_t n, int64_t h, i
     ds->n = n;
     ds->h = h;
     ds->w = w;
+    pixels->refs = 1;
+    pixels->bytes = img;
+    ds->pixels = pixels;
     ds->images = img;
     ds->labels = lab;
     ds->scale01 = true;
@@ -163,7 +166,11 @@ static void dataset_release(tg__object *o)
 {
     tg_dataset *ds = (tg_dataset *)o;
     tg_ctx *ctx = ds->ctx;
-    tg__free(ctx, ds->images);
+    if (--ds->pixels->refs == 0) {
+        tg__free(ctx, ds->pixels->bytes);
+        tg__free(ctx, ds->pixels);
+    }
+    tg__free(ctx, ds->at);
     tg__free(ctx, ds->labels);
     tg__free(ctx, ds);
 }
@@ -181,7 +188,7 @@ const uint8_t *tg_dataset_image(const tg_dataset *ds, size_t i)
 {
     if (!ds || i >= ds->n)
         return NULL;
-    return ds->images + i * (size_t)ds->h * (size_t)ds->w;
+    return tg__dataset_pixels(ds, i);
 }
 
 int32_t tg_dataset_label(const tg_dataset *ds, size_t i)
@@ -191,24 +198,31 @@ int32_t tg_dataset_label(const tg_dataset *ds, size_t i)
 
 /* ---- subsets and splits ----------------------------------------------- */
 
-/* Copy the images idx[0..count) (or start+k when idx is NULL). */
+/* A data set of the images idx[0..count) (or start+k when idx is NULL) that
+ * shares ds's pixel block; only labels and indices are new. */
 static tg_status gather(const tg_dataset *ds, const char *who, const size_t *idx, size_t start,
                         size_t count, tg_dataset **out)
 {
-    tg_dataset *d = NULL;
-    tg_status st = tg__dataset_alloc(ds->ctx, who, count, ds->h, ds->w, &d);
-    if (st != TG_OK)
-        return st;
-    size_t px = (size_t)ds->h * (size_t)ds->w;
+    tg_ctx *ctx = ds->ctx;
+    tg_dataset *d = tg__calloc(ctx, 1, sizeof *d);
+    int32_t *lab = d ? tg__malloc(ctx, count * sizeof(int32_t)) : NULL;
+    size_t *at = lab ? tg__malloc(ctx, count * sizeof(size_t)) : NULL;
+    if (!at) {
+        tg__free(ctx, lab);
+        tg__free(ctx, d);
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: cannot allocate %zu indices", who, count);
+    }
     for (size_t k = 0; k < count; k++) {
         size_t i = idx ? idx[k] : start + k;
-        memcpy(d->images + k * px, ds->images + i * px, px);
-        d->labels[k] = ds->labels[i];
+        at[k] = ds->at ? ds->at[i] : i;
+        lab[k] = ds->labels[i];
     }
-    d->n_classes = ds->n_classes;
-    d->scale01 = ds->scale01;
-    d->mean = ds->mean;
-    d->std = ds->std;
+    *d = *ds;
+    d->n = count;
+    d->at = at;
+    d->labels = lab;
+    d->pixels->refs++;
+    tg__object_track(ctx, &d->obj, dataset_release);
     *out = d;
     return TG_OK;
 }
@@ -295,9 +309,12 @@ tg_status tg_dataset_pixel_stats(const tg_dataset *ds, double *mean, double *std
                          "dataset_pixel_stats: NULL argument or empty data set");
     /* Histogram first: exact integer counts, then one pass over 256 bins. */
     uint64_t hist[256] = {0};
-    size_t total = ds->n * (size_t)ds->h * (size_t)ds->w;
-    for (size_t i = 0; i < total; i++)
-        hist[ds->images[i]]++;
+    size_t px = (size_t)ds->h * (size_t)ds->w, total = ds->n * px;
+    for (size_t i = 0; i < ds->n; i++) {
+        const uint8_t *p = tg__dataset_pixels(ds, i);
+        for (size_t k = 0; k < px; k++)
+            hist[p[k]]++;
+    }
     double scale = ds->scale01 ? 1.0 / 255.0 : 1.0, s = 0.0, s2 = 0.0;
     for (int v = 0; v < 256; v++) {
         double x = v * scale, c = (double)hist[v];
@@ -321,7 +338,7 @@ static void make_lut(const tg_dataset *ds, float lut[256])
 static void convert(const tg_dataset *ds, const float lut[256], size_t i, float *dst)
 {
     size_t px = (size_t)ds->h * (size_t)ds->w;
-    const uint8_t *src = ds->images + i * px;
+    const uint8_t *src = tg__dataset_pixels(ds, i);
     for (size_t k = 0; k < px; k++)
         dst[k] = lut[src[k]];
 }

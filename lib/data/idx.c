@@ -187,9 +187,9 @@ tg_status tg_dataset_load_idx(tg_ctx *ctx, const char *images_path, const char *
     for (uint32_t i = 0; i < n; i++)
         labels[i] = lab8[i];
     /* Adopt the pixel buffer instead of copying 47 MB. */
-    tg__free(ctx, ds->images);
+    tg__free(ctx, ds->pixels->bytes);
     tg__free(ctx, ds->labels);
-    ds->images = pix;
+    ds->pixels->bytes = ds->images = pix;
     ds->labels = labels;
     ds->n = n;
     pix = NULL;

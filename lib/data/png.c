@@ -420,7 +420,6 @@ tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir)
     tg_status st = make_dirs(ctx, dir);
     if (st != TG_OK)
         return st;
-    size_t px = (size_t)ds->h * (size_t)ds->w;
     size_t len = strlen(dir) + 64;
     char *path = tg__malloc(ctx, len);
     if (!path)
@@ -446,7 +445,7 @@ tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir)
                 break;
         }
         snprintf(path, len, "%s/%d/%0*zu.png", dir, (int)lab, digits & 31, i); /* <= 20 */
-        st = write_png(ctx, path, ds->h, ds->w, ds->images + i * px);
+        st = write_png(ctx, path, ds->h, ds->w, tg__dataset_pixels(ds, i));
     }
     tg__free(ctx, made);
     tg__free(ctx, path);
