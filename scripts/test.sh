@@ -10,7 +10,7 @@
 # and the docs. Exits non-zero if anything failed.
 #
 # Environment: BUILD_PREFIX (default build-ci) names the build dirs,
-# TG_TEST_SKIP_ASAN=1 / TG_TEST_SKIP_DOCS=1 drop a stage.
+# TG_TEST_SKIP_ASAN=1 / TG_TEST_SKIP_DOCS=1 / TG_TEST_SKIP_VALGRIND=1 drop a stage.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/deps.sh
@@ -131,6 +131,23 @@ if [ "${TG_TEST_SKIP_ASAN:-0}" != 1 ]; then
             run_suite "$asan" --suite unit --timeout-multiplier 3
     else
         fail "ASan+UBSan build"
+    fi
+fi
+
+if [ "${TG_TEST_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1 &&
+    [ -f "$rel/build.ninja" ]; then
+    # memcheck over the unit suite (the valgrind test setup: CK_FORK=no,
+    # --leak-check=full, --error-exitcode=1) and a short mnist_cnn run.
+    step "valgrind: meson test --suite unit ($rel)"
+    run_suite "$rel" --setup valgrind --suite unit
+    step "valgrind: short mnist_cnn run"
+    if VALGRIND_BUILD=$rel bash scripts/valgrind-mnist.sh; then
+        passed=$((passed + 1))
+    else
+        case $? in
+        77) skipped=$((skipped + 1)) ;;
+        *) fail "valgrind mnist_cnn" ;;
+        esac
     fi
 fi
 
