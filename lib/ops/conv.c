@@ -322,8 +322,10 @@ static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, in
     return true;
 }
 
-tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
-                           int padding, int dilation, int groups)
+/* conv2d, with ReLU fused into the result when relu is set (the fused op
+ * exists only on the direct path; elsewhere it is conv2d then relu). */
+static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                               int stride, int padding, int dilation, int groups, bool relu)
 {
     if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w) ||
         !conv_check(ctx, x, w, b, stride, padding, dilation, groups))
@@ -331,47 +333,19 @@ tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b
     conv_geom g;
     geom_init(&g, x, w, stride, padding, dilation, groups);
     tg__conv_geom dg;
-    if (!direct_geom(&g, &dg)) /* fused only on the direct path */
-        return tg_relu(ctx, tg_conv2d(ctx, x, w, b, stride, padding, dilation, groups));
+    bool direct = direct_geom(&g, &dg);
+    if (relu && !direct)
+        return tg_relu(ctx, conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
-    tg_tensor *out = tg__op_result(ctx, &conv2d_relu_op, 4, shape, x, w, b);
+    tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : &conv2d_op, 4, shape, x, w, b);
     if (!out)
         return NULL;
     out->p.i[0] = stride;
     out->p.i[1] = padding;
     out->p.i[2] = dilation;
     out->p.i[3] = groups;
-    out->p.i[4] = 1; /* ReLU fused */
-    float *ws = NULL;
-    if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
-        tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
-        return NULL;
-    }
-    out->aux = ws;
-    tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL, out->data,
-                            true);
-    return out;
-}
-
-tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
-                     int padding, int dilation, int groups)
-{
-    if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w) ||
-        !conv_check(ctx, x, w, b, stride, padding, dilation, groups))
-        return NULL;
-    conv_geom g;
-    geom_init(&g, x, w, stride, padding, dilation, groups);
-    int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
-    tg_tensor *out = tg__op_result(ctx, &conv2d_op, 4, shape, x, w, b);
-    if (!out)
-        return NULL;
-    out->p.i[0] = stride;
-    out->p.i[1] = padding;
-    out->p.i[2] = dilation;
-    out->p.i[3] = groups;
-    out->p.i[4] = 0;
-    tg__conv_geom dg;
-    if (direct_geom(&g, &dg)) {
+    out->p.i[4] = relu;
+    if (direct) {
         float *ws = NULL;
         if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
@@ -379,7 +353,7 @@ tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int 
         }
         out->aux = ws;
         tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL,
-                                out->data, false);
+                                out->data, relu);
         return out;
     }
     /* Backward's scratch and partial sums are taken now, so backward cannot
@@ -399,4 +373,16 @@ tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int 
                   w->numel, 0, NULL, ctx};
     tg__parallel_for(ctx, g.N, fwd_range, &j);
     return out;
+}
+
+tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                     int padding, int dilation, int groups)
+{
+    return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false);
+}
+
+tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                           int padding, int dilation, int groups)
+{
+    return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, true);
 }
