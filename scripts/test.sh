@@ -44,10 +44,10 @@ setup() {
     fi || { cat "$dir.setup.log"; return 1; }
 }
 
-# count DIR: add the results in DIR/meson-logs/testlog.json to the totals.
+# count LOG: add the results in a meson testlog*.json to the totals.
 count() {
     local out
-    out=$(python3 - "$1/meson-logs/testlog.json" <<'PY'
+    out=$(python3 - "$1" <<'PY'
 import json, sys
 p = f = s = 0
 names = []
@@ -80,10 +80,16 @@ PY
 run_suite() {
     local dir=$1
     shift
-    rm -f "$dir/meson-logs/testlog.json"
+    # meson names the log testlog-SETUP.json under --setup SETUP.
+    local log=$dir/meson-logs/testlog.json prev=
+    for a in "$@"; do
+        [ "$prev" = --setup ] && log=$dir/meson-logs/testlog-$a.json
+        prev=$a
+    done
+    rm -f "$log"
     meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" "$@"
-    if [ -f "$dir/meson-logs/testlog.json" ]; then
-        count "$dir"
+    if [ -f "$log" ]; then
+        count "$log"
     else
         fail "$dir: meson test produced no results"
     fi

@@ -103,8 +103,10 @@ START_TEST(split_is_seeded)
     ck_assert_uint_eq(tg_dataset_n(tr1), 80);
     ck_assert_uint_eq(tg_dataset_n(va1), 20);
     /* same seed: same split; every index exactly once */
-    ck_assert_int_eq(memcmp(tg_dataset_image(tr1, 0), tg_dataset_image(tr2, 0), 80 * H * W), 0);
-    ck_assert_int_eq(memcmp(tg_dataset_image(va1, 0), tg_dataset_image(va2, 0), 20 * H * W), 0);
+    for (size_t i = 0; i < 80; i++)
+        ck_assert_int_eq(memcmp(tg_dataset_image(tr1, i), tg_dataset_image(tr2, i), H * W), 0);
+    for (size_t i = 0; i < 20; i++)
+        ck_assert_int_eq(memcmp(tg_dataset_image(va1, i), tg_dataset_image(va2, i), H * W), 0);
     int seen[N] = {0};
     for (size_t i = 0; i < 80; i++)
         seen[index_of(tg_dataset_image(tr1, i))]++;
@@ -116,7 +118,10 @@ START_TEST(split_is_seeded)
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(seen[i], 1);
     /* another seed: another split; and it is actually shuffled */
-    ck_assert_int_ne(memcmp(tg_dataset_image(tr1, 0), tg_dataset_image(tr3, 0), 80 * H * W), 0);
+    size_t same = 0;
+    for (size_t i = 0; i < 80; i++)
+        same += index_of(tg_dataset_image(tr1, i)) == index_of(tg_dataset_image(tr3, i));
+    ck_assert_uint_lt(same, 80);
     size_t in_order = 0;
     for (size_t i = 0; i < 80; i++)
         in_order += index_of(tg_dataset_image(tr1, i)) == i;
