@@ -8,48 +8,40 @@
                                           sizeof((float[])__VA_ARGS__) / sizeof(float))
 #define SHP(...) {__VA_ARGS__}
 
-static void assert_shape(const tg_tensor *t, int nd, const int64_t *want)
-{
-    ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(tg_tensor_ndim(t), nd);
-    for (int i = 0; i < nd; i++)
-        ck_assert_int_eq(tg_tensor_shape(t)[i], want[i]);
-}
-
 START_TEST(matmul_values)
 {
     tg_ctx *ctx = tgt_ctx(1);
     tg_tensor *a = T(ctx, 2, SHP(2, 2), {1, 2, 3, 4});
     tg_tensor *b = T(ctx, 2, SHP(2, 2), {5, 6, 7, 8});
     tg_tensor *r = tg_matmul(ctx, a, b);
-    assert_shape(r, 2, (int64_t[]){2, 2});
+    tgt_assert_shape(r, 2, (int64_t[]){2, 2});
     tgt_assert_tensor(r, ((float[]){19, 22, 43, 50}), 4, 0);
 
     /* 1-D . 1-D is a 0-d dot product */
     tg_tensor *u = T(ctx, 1, SHP(3), {1, 2, 3}), *v = T(ctx, 1, SHP(3), {4, 5, 6});
     r = tg_matmul(ctx, u, v);
-    assert_shape(r, 0, NULL);
+    tgt_assert_shape(r, 0, NULL);
     tgt_assert_tensor(r, ((float[]){32}), 1, 0);
 
     /* 1-D @ 2-D: promoted to [1,k], the added dim removed */
     tg_tensor *m23 = T(ctx, 2, SHP(2, 3), {1, 2, 3, 4, 5, 6});
     r = tg_matmul(ctx, T(ctx, 1, SHP(2), {1, 2}), m23);
-    assert_shape(r, 1, (int64_t[]){3});
+    tgt_assert_shape(r, 1, (int64_t[]){3});
     tgt_assert_tensor(r, ((float[]){9, 12, 15}), 3, 0);
 
     /* 2-D @ 1-D */
     r = tg_matmul(ctx, m23, u);
-    assert_shape(r, 1, (int64_t[]){2});
+    tgt_assert_shape(r, 1, (int64_t[]){2});
     tgt_assert_tensor(r, ((float[]){14, 32}), 2, 0);
 
     /* N-D @ 1-D and 1-D @ N-D */
     tg_tensor *a3 = T(ctx, 3, SHP(2, 1, 3), {1, 2, 3, 4, 5, 6});
     r = tg_matmul(ctx, a3, u);
-    assert_shape(r, 2, (int64_t[]){2, 1});
+    tgt_assert_shape(r, 2, (int64_t[]){2, 1});
     tgt_assert_tensor(r, ((float[]){14, 32}), 2, 0);
     tg_tensor *b3 = T(ctx, 3, SHP(2, 2, 1), {1, 2, 3, 4});
     r = tg_matmul(ctx, T(ctx, 1, SHP(2), {1, 10}), b3);
-    assert_shape(r, 2, (int64_t[]){2, 1});
+    tgt_assert_shape(r, 2, (int64_t[]){2, 1});
     tgt_assert_tensor(r, ((float[]){21, 43}), 2, 0);
     tg_ctx_destroy(ctx);
 }
@@ -62,7 +54,7 @@ START_TEST(matmul_broadcast)
     const int64_t sa[4] = {2, 1, 2, 3}, sb[3] = {3, 3, 4};
     tg_tensor *a = tg_rand(ctx, 4, sa, -1, 1), *b = tg_rand(ctx, 3, sb, -1, 1);
     tg_tensor *r = tg_matmul(ctx, a, b);
-    assert_shape(r, 4, (int64_t[]){2, 3, 2, 4});
+    tgt_assert_shape(r, 4, (int64_t[]){2, 3, 2, 4});
     const float *A = tg_tensor_data(a), *B = tg_tensor_data(b), *R = tg_tensor_data(r);
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++)
@@ -187,16 +179,16 @@ START_TEST(linear_values)
     tg_tensor *w = T(ctx, 2, SHP(2, 3), {1, 0, -1, 0.5f, 0.5f, 0.5f});
     tg_tensor *b = T(ctx, 1, SHP(2), {10, 20});
     tg_tensor *y = tg_linear(ctx, x, w, b);
-    assert_shape(y, 2, (int64_t[]){2, 2});
+    tgt_assert_shape(y, 2, (int64_t[]){2, 2});
     tgt_assert_tensor(y, ((float[]){8, 23, 8, 27.5f}), 4, 0);
     y = tg_linear(ctx, x, w, NULL);
     tgt_assert_tensor(y, ((float[]){-2, 3, -2, 7.5f}), 4, 0);
     /* 1-D input and 3-D input keep their leading dims */
     y = tg_linear(ctx, T(ctx, 1, SHP(3), {1, 2, 3}), w, b);
-    assert_shape(y, 1, (int64_t[]){2});
+    tgt_assert_shape(y, 1, (int64_t[]){2});
     tgt_assert_tensor(y, ((float[]){8, 23}), 2, 0);
     y = tg_linear(ctx, tg_ones(ctx, 3, (int64_t[]){2, 2, 3}), w, b);
-    assert_shape(y, 3, (int64_t[]){2, 2, 2});
+    tgt_assert_shape(y, 3, (int64_t[]){2, 2, 2});
     tgt_assert_tensor(y, ((float[]){10, 21.5f, 10, 21.5f, 10, 21.5f, 10, 21.5f}), 8, 0);
     tg_ctx_destroy(ctx);
 }

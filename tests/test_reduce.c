@@ -5,45 +5,37 @@
 
 static const int64_t S23[2] = {2, 3}, S234[3] = {2, 3, 4};
 
-static void assert_shape(const tg_tensor *t, int nd, const int64_t *want)
-{
-    ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(tg_tensor_ndim(t), nd);
-    for (int i = 0; i < nd; i++)
-        ck_assert_int_eq(tg_tensor_shape(t)[i], want[i]);
-}
-
 START_TEST(forward_2d)
 {
     tg_ctx *ctx = tgt_ctx(1);
     tg_tensor *a = tg_from_data(ctx, 2, S23, (float[]){1, 5, 3, -4, 2, 9}, 6);
     tg_tensor *r = tg_sum(ctx, a, 0, false);
-    assert_shape(r, 1, (int64_t[]){3});
+    tgt_assert_shape(r, 1, (int64_t[]){3});
     tgt_assert_tensor(r, ((float[]){-3, 7, 12}), 3, 0);
     r = tg_sum(ctx, a, -1, true);
-    assert_shape(r, 2, (int64_t[]){2, 1});
+    tgt_assert_shape(r, 2, (int64_t[]){2, 1});
     tgt_assert_tensor(r, ((float[]){9, 7}), 2, 0);
     r = tg_mean(ctx, a, 1, false);
-    assert_shape(r, 1, (int64_t[]){2});
+    tgt_assert_shape(r, 1, (int64_t[]){2});
     tgt_assert_tensor(r, ((float[]){3, 7.0f / 3}), 2, 1e-7);
     r = tg_mean(ctx, a, -2, true);
-    assert_shape(r, 2, (int64_t[]){1, 3});
+    tgt_assert_shape(r, 2, (int64_t[]){1, 3});
     tgt_assert_tensor(r, ((float[]){-1.5f, 3.5f, 6}), 3, 0);
     r = tg_max(ctx, a, 0, true);
-    assert_shape(r, 2, (int64_t[]){1, 3});
+    tgt_assert_shape(r, 2, (int64_t[]){1, 3});
     tgt_assert_tensor(r, ((float[]){1, 5, 9}), 3, 0);
     r = tg_max(ctx, a, 1, false);
-    assert_shape(r, 1, (int64_t[]){2});
+    tgt_assert_shape(r, 1, (int64_t[]){2});
     tgt_assert_tensor(r, ((float[]){5, 9}), 2, 0);
 
     r = tg_sum_all(ctx, a);
-    assert_shape(r, 0, NULL);
+    tgt_assert_shape(r, 0, NULL);
     tgt_assert_tensor(r, ((float[]){16}), 1, 0);
     r = tg_mean_all(ctx, a);
-    assert_shape(r, 0, NULL);
+    tgt_assert_shape(r, 0, NULL);
     tgt_assert_tensor(r, ((float[]){16.0f / 6}), 1, 1e-7);
     r = tg_max_all(ctx, a);
-    assert_shape(r, 0, NULL);
+    tgt_assert_shape(r, 0, NULL);
     tgt_assert_tensor(r, ((float[]){9}), 1, 0);
     tg_ctx_destroy(ctx);
 }
@@ -88,7 +80,7 @@ START_TEST(forward_3d_every_axis)
                 for (int i = 0; i < 3; i++)
                     if (i != ax || keep)
                         shape[nd++] = i == ax ? 1 : S234[i];
-                assert_shape(r, nd, shape);
+                tgt_assert_shape(r, nd, shape);
                 tgt_assert_tensor(r, want, (size_t)(24 / S234[ax]), 1e-6);
             }
         }
@@ -102,7 +94,7 @@ START_TEST(zero_d_input)
     tg_ctx *ctx = tgt_ctx(1);
     tg_tensor *s = tg_from_data(ctx, 0, NULL, (float[]){4}, 1);
     tg_tensor *r = tg_sum(ctx, s, -1, false);
-    assert_shape(r, 0, NULL);
+    tgt_assert_shape(r, 0, NULL);
     tgt_assert_tensor(r, ((float[]){4}), 1, 0);
     tgt_assert_tensor(tg_max(ctx, s, 0, true), ((float[]){4}), 1, 0);
     ck_assert_ptr_null(tg_mean(ctx, s, 1, false));

@@ -5,32 +5,24 @@
 
 static const int64_t S23[2] = {2, 3}, S234[3] = {2, 3, 4};
 
-static void assert_shape(const tg_tensor *t, int nd, const int64_t *want)
-{
-    ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(tg_tensor_ndim(t), nd);
-    for (int i = 0; i < nd; i++)
-        ck_assert_int_eq(tg_tensor_shape(t)[i], want[i]);
-}
-
 START_TEST(reshape_views)
 {
     tg_ctx *ctx = tgt_ctx(1);
     tg_tensor *a = tg_from_data(ctx, 2, S23, (float[]){1, 2, 3, 4, 5, 6}, 6);
     tg_tensor *r = tg_reshape(ctx, a, 2, (int64_t[]){3, 2});
-    assert_shape(r, 2, (int64_t[]){3, 2});
+    tgt_assert_shape(r, 2, (int64_t[]){3, 2});
     ck_assert_ptr_eq(tg_tensor_data(r), tg_tensor_data(a)); /* no copy */
-    assert_shape(tg_reshape(ctx, a, 1, (int64_t[]){-1}), 1, (int64_t[]){6});
-    assert_shape(tg_reshape(ctx, a, 3, (int64_t[]){3, -1, 1}), 3, (int64_t[]){3, 2, 1});
-    assert_shape(tg_reshape(ctx, a, 4, (int64_t[]){1, 2, 1, 3}), 4, (int64_t[]){1, 2, 1, 3});
+    tgt_assert_shape(tg_reshape(ctx, a, 1, (int64_t[]){-1}), 1, (int64_t[]){6});
+    tgt_assert_shape(tg_reshape(ctx, a, 3, (int64_t[]){3, -1, 1}), 3, (int64_t[]){3, 2, 1});
+    tgt_assert_shape(tg_reshape(ctx, a, 4, (int64_t[]){1, 2, 1, 3}), 4, (int64_t[]){1, 2, 1, 3});
     tg_tensor *one = tg_from_data(ctx, 2, (int64_t[]){1, 1}, (float[]){7}, 1);
     r = tg_reshape(ctx, one, 0, NULL);
-    assert_shape(r, 0, NULL);
+    tgt_assert_shape(r, 0, NULL);
     ck_assert_float_eq(tg_tensor_data(r)[0], 7);
-    assert_shape(tg_reshape(ctx, r, 1, (int64_t[]){-1}), 1, (int64_t[]){1});
+    tgt_assert_shape(tg_reshape(ctx, r, 1, (int64_t[]){-1}), 1, (int64_t[]){1});
     tg_tensor *e = tg_zeros(ctx, 2, (int64_t[]){0, 4});
-    assert_shape(tg_reshape(ctx, e, 2, (int64_t[]){2, 0}), 2, (int64_t[]){2, 0});
-    assert_shape(tg_reshape(ctx, e, 1, (int64_t[]){-1}), 1, (int64_t[]){0});
+    tgt_assert_shape(tg_reshape(ctx, e, 2, (int64_t[]){2, 0}), 2, (int64_t[]){2, 0});
+    tgt_assert_shape(tg_reshape(ctx, e, 1, (int64_t[]){-1}), 1, (int64_t[]){0});
     ck_assert_int_eq(tg_ctx_last_status(ctx), TG_OK);
     tg_ctx_destroy(ctx);
 }
@@ -75,12 +67,12 @@ START_TEST(flatten_views)
     tg_ctx *ctx = tgt_ctx(1);
     tg_tensor *a = tg_zeros(ctx, 3, S234);
     tg_tensor *f = tg_flatten(ctx, a, 1, -1);
-    assert_shape(f, 2, (int64_t[]){2, 12});
+    tgt_assert_shape(f, 2, (int64_t[]){2, 12});
     ck_assert_ptr_eq(tg_tensor_data(f), tg_tensor_data(a));
-    assert_shape(tg_flatten(ctx, a, 0, 1), 2, (int64_t[]){6, 4});
-    assert_shape(tg_flatten(ctx, a, 0, -1), 1, (int64_t[]){24});
-    assert_shape(tg_flatten(ctx, a, -2, -2), 3, (int64_t[]){2, 3, 4});
-    assert_shape(tg_flatten(ctx, tg_from_data(ctx, 0, NULL, (float[]){1}, 1), 0, -1), 1,
+    tgt_assert_shape(tg_flatten(ctx, a, 0, 1), 2, (int64_t[]){6, 4});
+    tgt_assert_shape(tg_flatten(ctx, a, 0, -1), 1, (int64_t[]){24});
+    tgt_assert_shape(tg_flatten(ctx, a, -2, -2), 3, (int64_t[]){2, 3, 4});
+    tgt_assert_shape(tg_flatten(ctx, tg_from_data(ctx, 0, NULL, (float[]){1}, 1), 0, -1), 1,
                  (int64_t[]){1});
     ck_assert_ptr_null(tg_flatten(ctx, a, 2, 1));
     ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
@@ -96,7 +88,7 @@ START_TEST(transpose_permute_values)
     tg_ctx *ctx = tgt_ctx(1);
     tg_tensor *a = tg_from_data(ctx, 2, S23, (float[]){1, 2, 3, 4, 5, 6}, 6);
     tg_tensor *t = tg_transpose(ctx, a, 0, 1);
-    assert_shape(t, 2, (int64_t[]){3, 2});
+    tgt_assert_shape(t, 2, (int64_t[]){3, 2});
     tgt_assert_tensor(t, ((float[]){1, 4, 2, 5, 3, 6}), 6, 0);
     tgt_assert_tensor(tg_transpose(ctx, a, -1, -2), ((float[]){1, 4, 2, 5, 3, 6}), 6, 0);
     tgt_assert_tensor(tg_transpose(ctx, a, 1, 1), ((float[]){1, 2, 3, 4, 5, 6}), 6, 0);
@@ -108,7 +100,7 @@ START_TEST(transpose_permute_values)
     for (int p = 0; p < 6; p++) {
         tg_tensor *r = tg_permute(ctx, b, perms[p]);
         int64_t sh[3] = {S234[perms[p][0]], S234[perms[p][1]], S234[perms[p][2]]};
-        assert_shape(r, 3, sh);
+        tgt_assert_shape(r, 3, sh);
         const float *y = tg_tensor_data(r);
         int64_t i = 0, idx[3];
         for (idx[0] = 0; idx[0] < sh[0]; idx[0]++)
@@ -125,7 +117,7 @@ START_TEST(transpose_permute_values)
     tgt_assert_tensor(tg_transpose(ctx, b, 0, 2), tg_tensor_data(n), 24, 0);
     /* 0-d: permute with no dims is a copy. */
     tg_tensor *z = tg_permute(ctx, tg_from_data(ctx, 0, NULL, (float[]){5}, 1), NULL);
-    assert_shape(z, 0, NULL);
+    tgt_assert_shape(z, 0, NULL);
     ck_assert_float_eq(tg_tensor_data(z)[0], 5);
     ck_assert_int_eq(tg_ctx_last_status(ctx), TG_OK);
     tg_ctx_destroy(ctx);

@@ -37,6 +37,14 @@ tg_tensor *tgt_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float
     return t;
 }
 
+void tgt_assert_shape(const tg_tensor *t, int nd, const int64_t *want)
+{
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(tg_tensor_ndim(t), nd);
+    for (int i = 0; i < nd; i++)
+        ck_assert_int_eq(tg_tensor_shape(t)[i], want[i]);
+}
+
 void tgt_assert_close_impl(const float *got, const float *want, size_t n, double rtol,
                            double atol, const char *file, int line)
 {

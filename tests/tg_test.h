@@ -28,6 +28,9 @@ tg_tensor *tgt_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float
 void tgt_assert_close_impl(const float *got, const float *want, size_t n, double rtol,
                            double atol, const char *file, int line);
 
+/* Assert t is not NULL and has rank nd and shape want[0..nd). */
+void tgt_assert_shape(const tg_tensor *t, int nd, const int64_t *want);
+
 /* Assert the tensor's data equals want (n must be numel). */
 #define tgt_assert_tensor(t, want, n, tol)                                                     \
     do {                                                                                       \
