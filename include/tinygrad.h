@@ -108,7 +108,9 @@ typedef enum tg_status {
     TG_ERR_DTYPE = 7,        /**< wrong element type */
     TG_ERR_NOT_FOUND = 8,    /**< named item (parameter, key, file) missing */
     TG_ERR_LIMIT = 9,        /**< input exceeds a hard limit (size, rank) */
-    TG_ERR_NUMERIC = 10      /**< NaN or Inf detected */
+    TG_ERR_NUMERIC = 10,     /**< NaN or Inf detected */
+    TG_ERR_MISUSE = 11,      /**< API misuse detected (stale handle, wrong thread); like SQLITE_MISUSE */
+    TG_ERR_BUSY = 12         /**< object still in use by another (destroy refused); like SQLITE_BUSY */
 } tg_status;
 
 /** @brief Static English text for a status; never NULL, never free.
@@ -405,6 +407,9 @@ TG_API tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, 
                                   tg_tensor *running_mean, tg_tensor *running_var, bool training,
                                   float momentum, float eps);
 
+/* @@OPS_NEW (new ops go below this line)@@ */
+
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -563,6 +568,9 @@ TG_API TG_NODISCARD tg_status tg_sequential_create(tg_ctx *ctx, tg_module **out)
 TG_API TG_NODISCARD tg_status tg_sequential_append(tg_module *seq, tg_module *child);
 /** @} */
 
+/* @@NN_NEW (new layers, options-struct constructors, residual blocks go below this line)@@ */
+
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -703,6 +711,9 @@ TG_API TG_NODISCARD tg_status tg_rmsprop_create(tg_ctx *ctx, tg_module *m,
 TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
                                                 const tg_adagrad_options *opts, tg_optim **out);
 /** @} */
+
+/* @@OPTIM_NEW (schedulers, gradient clipping, optimiser by name go below this line)@@ */
+
 
 /** @} */
 
@@ -1052,7 +1063,7 @@ TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, in
 
 /** @} */
 
-/* @@TG_DATA_API@@ (data sets, serialization and training helpers follow) */
+/* @@IO_NEW (ONNX export, metadata go below this line) @@ */
 
 /* ------------------------------------------------------------------------ */
 /** @addtogroup tg_train
@@ -1279,7 +1290,14 @@ TG_API TG_NODISCARD tg_status tg_metrics_write_svg(tg_ctx *ctx, const char *path
 TG_API TG_NODISCARD tg_status tg_image_load_png(tg_ctx *ctx, const char *path, int64_t h,
                                                 int64_t w, uint8_t *dst);
 
+/* @@TRAIN_NEW (training-layer additions go below this line)@@ */
+
+
 /** @} */
+
+/* @@PROFILE_NEW (profiler, model summary go below this line) @@ */
+
+/* @@RELIABILITY_NEW (misuse rules go below this line) @@ */
 
 #ifdef __cplusplus
 }

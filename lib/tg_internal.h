@@ -160,6 +160,13 @@ void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m);
  * steps allocate nothing); inside, thread tid uses ctx->scratch[tid]. */
 bool tg__scratch_reserve(tg_ctx *ctx, size_t size_per_thread);
 
+/* ---- strings (core/util.c) ------------------------------------------ */
+
+/* Join a and b with '/' into a new tg__malloc'd string; NULL on no memory. */
+char *tg__path_join(tg_ctx *ctx, const char *a, const char *b);
+/* tg__malloc'd copy of s; NULL on no memory. */
+char *tg__strdup(tg_ctx *ctx, const char *s);
+
 /* ---- tensors ---------------------------------------------------------- */
 
 /* New transient tensor (uninitialised data) or NULL (error recorded). */

@@ -22,6 +22,8 @@ const char *tg_status_string(tg_status status)
     case TG_ERR_NOT_FOUND: return "not found";
     case TG_ERR_LIMIT: return "limit exceeded";
     case TG_ERR_NUMERIC: return "NaN or Inf";
+    case TG_ERR_MISUSE: return "API misuse";
+    case TG_ERR_BUSY: return "object in use";
     }
     return "unknown status";
 }

@@ -5,7 +5,7 @@
  * copy into the model, so a failed load changes nothing. Saving writes a
  * temporary file in the target directory and renames it into place. */
 #define _POSIX_C_SOURCE 200809L
-#include "data_internal.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 /* A strict, bounded JSON reader (RFC 8259) for safetensors headers: depth and
  * node count are capped, strings are decoded into one buffer, numbers are
  * kept as validated text. No recursion deeper than max_depth. */
-#include "data_internal.h"
+#include "io_internal.h"
 
 #include <stdio.h>
 
