@@ -885,6 +885,21 @@ typedef struct tg_batch_options {
     bool shuffle;        /**< reshuffle every epoch (default true) */
     bool drop_last;      /**< skip a final batch smaller than batch_size (default false) */
     uint64_t seed;       /**< shuffling seed; epoch e uses a stream derived from (seed, e) */
+    /** Random crop with zero padding (0 = off, default): the image is padded
+     *  by this many raw zero pixels on every side and an H x W window is
+     *  taken at a random offset (image data sets only). @since 0.2.0 */
+    int crop_padding;
+    /** Random horizontal flip with probability 1/2 (default false; image
+     *  data sets only). Augmentation depends only on (seed, epoch, sample
+     *  index), never on batch size or shard. @since 0.2.0 */
+    bool hflip;
+    /** Shard of this iterator in [0, shard_count) (default 0). Like
+     *  torch's DistributedSampler without padding: each epoch's order is cut
+     *  to shard_count * floor(n / shard_count) and shard r takes positions
+     *  r, r + shard_count, ..., so every shard has floor(n / shard_count)
+     *  samples and the tail is dropped. @since 0.2.0 */
+    size_t shard_rank;
+    size_t shard_count;  /**< number of shards (default 1 = no sharding) @since 0.2.0 */
 } tg_batch_options;
 
 /** @brief Defaults: batch 32, shuffle, keep the last partial batch, seed 0. */
@@ -923,6 +938,224 @@ TG_API bool tg_batch_iter_next(tg_batch_iter *it, tg_tensor **x, const int32_t *
                                size_t *batch_n);
 /** @brief TG_OK unless the last tg_batch_iter_next() failed (then its status). */
 TG_API tg_status tg_batch_iter_status(const tg_batch_iter *it);
+
+/** @name Data sets beyond MNIST (0.2.0)
+ *  Samples are images [C, H, W] (C 1..4) or feature vectors [F], stored
+ *  as uint8 (pixels) or float32 (features); targets are class labels
+ *  (int32) or float vectors [target_dim] (regression). See the guide
+ *  "Data sets beyond MNIST" (docs/datasets.md).
+ *  @{ */
+#define TG_DATASET_MAX_CHANNELS 4               /**< channels per image sample */
+#define TG_DATASET_MAX_FEATURES 1048576         /**< elements of an [F] sample */
+#define TG_DATASET_MAX_TARGET_DIM 65536         /**< elements of a vector target */
+
+/** @brief Description of a data set for tg_dataset_create_from(); initialise
+ *  with tg_dataset_desc_init(). Give either @p labels (class targets) or
+ *  @p targets with @p target_dim > 0 (vector targets), not both. */
+typedef struct tg_dataset_desc {
+    size_t struct_size;        /**< set by tg_dataset_desc_init() */
+    size_t n;                  /**< number of samples (may be 0) */
+    int sample_ndim;           /**< 3: [C, H, W] image, 1: [F] feature vector (default 3) */
+    int64_t sample_shape[3];   /**< C, H, W (C 1..4, H, W 1..TG_DATASET_MAX_DIM) or F */
+    tg_dtype dtype;            /**< TG_U8 (default) or TG_F32 */
+    const void *samples;       /**< n samples, row-major, sample after sample (NULL iff n == 0) */
+    const int32_t *labels;     /**< n class labels in [0, n_classes), or NULL */
+    int n_classes;             /**< classes; 0 = max label + 1 */
+    const float *targets;      /**< n * target_dim floats, or NULL */
+    int64_t target_dim;        /**< elements per vector target; 0 = class labels */
+} tg_dataset_desc;
+
+/** @brief Defaults: n 0, a [1, 1, 1] uint8 image, class labels, no buffers.
+ *  @since 0.2.0 */
+TG_API void tg_dataset_desc_init(tg_dataset_desc *desc);
+
+/** @brief Create a data set by copying the buffers that @p desc describes.
+ *  Float samples must be finite; float targets must be finite.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, shape, dtype,
+ *          both or neither target kind, label out of range, non-finite
+ *          value: names the sample), TG_ERR_LIMIT, TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_create_from(tg_ctx *ctx, const tg_dataset_desc *desc,
+                                                     tg_dataset **out);
+
+/** @brief Get-item callback of a callback data set: write sample @p i
+ *  (elements of the sample shape, as float) to @p sample and its target to
+ *  @p label (class data sets) or @p target (target_dim floats; vector data
+ *  sets); the other target pointer is NULL. Return TG_OK or an error status
+ *  (the iterator or loop then stops with it). */
+typedef tg_status (*tg_dataset_get_item_fn)(void *user, size_t i, float *sample,
+                                             int32_t *label, float *target);
+
+/** @brief Callbacks of tg_dataset_create_callback(); zero it and set
+ *  @p struct_size = sizeof(tg_dataset_callbacks). */
+typedef struct tg_dataset_callbacks {
+    size_t struct_size;        /**< sizeof(tg_dataset_callbacks) */
+    size_t n;                  /**< number of samples */
+    int sample_ndim;           /**< 3 ([C, H, W]) or 1 ([F]) */
+    int64_t sample_shape[3];   /**< as in tg_dataset_desc */
+    int n_classes;             /**< > 0: class targets in [0, n_classes) */
+    int64_t target_dim;        /**< > 0: vector targets (then n_classes is 0) */
+    tg_dataset_get_item_fn get_item; /**< required */
+    /** Optional: called with @p user when the last data set using these
+     *  callbacks (the set, its subsets and splits) is released. */
+    void (*destroy_user)(void *user);
+} tg_dataset_callbacks;
+
+/** @brief A data set whose samples come from @p cb->get_item (float
+ *  samples, dtype TG_F32; normalisation defaults to none: scale01 false,
+ *  mean 0, std 1). Subsets, splits and selections of it keep an index list
+ *  and call the same callback. Batch iterators, tg_fit() and tg_evaluate()
+ *  accept it; tg_dataset_labels(), tg_dataset_targets(),
+ *  tg_dataset_image() and tg_dataset_label() return NULL / -1 for it
+ *  (its targets are known only through the callback).
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, shape or target
+ *          kind), TG_ERR_LIMIT, TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(); @p user
+ *  stays the caller's (see destroy_user). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_create_callback(tg_ctx *ctx,
+                                                         const tg_dataset_callbacks *cb,
+                                                         void *user, tg_dataset **out);
+
+/** @brief Rank of a sample: 3 ([C, H, W]) or 1 ([F]); 0 if NULL. @since 0.2.0 */
+TG_API int tg_dataset_sample_ndim(const tg_dataset *ds);
+/** @brief Sample shape (tg_dataset_sample_ndim() entries); NULL if @p ds is
+ *  NULL. Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const int64_t *tg_dataset_sample_shape(const tg_dataset *ds);
+/** @brief Storage type of the samples: TG_U8 or TG_F32. @since 0.2.0 */
+TG_API tg_dtype tg_dataset_dtype(const tg_dataset *ds);
+/** @brief Channels C of an image data set (0 for feature vectors). @since 0.2.0 */
+TG_API int64_t tg_dataset_channels(const tg_dataset *ds);
+/** @brief Elements of a vector target, 0 for class labels. @since 0.2.0 */
+TG_API int64_t tg_dataset_target_dim(const tg_dataset *ds);
+/** @brief All n * target_dim vector targets, or NULL (class data set or
+ *  callback). Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const float *tg_dataset_targets(const tg_dataset *ds);
+/** @brief Sample @p i of a float (TG_F32, not callback) data set, or NULL.
+ *  Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const float *tg_dataset_features(const tg_dataset *ds, size_t i);
+
+/** @brief Name the classes (copied): @p names[k] is class k. Subsets,
+ *  selections and splits made afterwards keep the names.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, a vector-target data set, n
+ *          differs from n_classes), TG_ERR_NOMEM @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_set_class_names(tg_dataset *ds,
+                                                         const char *const *names, size_t n);
+/** @brief Name of class @p label, or NULL (no names or out of range).
+ *  Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const char *tg_dataset_class_name(const tg_dataset *ds, int32_t label);
+
+/** @brief Per-channel (images, @p n = C) or per-feature ([F] samples, @p n =
+ *  F) normalisation: v = ((scale01 ? x / 255 : x) - mean[g]) / std[g]; @p n
+ *  = 1 applies one pair to every group (as tg_dataset_set_normalization()).
+ *  Defaults: uint8 data scale01 true, float and callback data false; mean 0,
+ *  std 1.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, n not 1 or the group count,
+ *          std <= 0 or not finite) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_set_channel_normalization(tg_dataset *ds, bool scale01,
+                                                                   const float *mean,
+                                                                   const float *std, int n);
+/** @brief Per-channel mean and population standard deviation of an image
+ *  data set (after the scale01 step only), e.g. of the training split, to
+ *  feed tg_dataset_set_channel_normalization(); @p n must be C.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty, not images, n != C), or a
+ *          callback's error @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_channel_stats(const tg_dataset *ds, double *mean,
+                                                       double *std, int n);
+/** @brief Per-feature mean and population standard deviation of an [F]
+ *  data set (after the scale01 step only); @p n must be F. A constant
+ *  feature has std 0: pass 1 instead to tg_dataset_set_channel_normalization().
+ *  @return as tg_dataset_channel_stats() @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_feature_stats(const tg_dataset *ds, double *mean,
+                                                       double *std, int n);
+
+/** @brief Options of tg_dataset_load_png_tree(); initialise with
+ *  tg_png_options_init(). */
+typedef struct tg_png_options {
+    size_t struct_size;  /**< set by tg_png_options_init() */
+    /** 0 (default) = keep what is stored: grey 1, grey+alpha 2, RGB 3, RGBA
+     *  4 (palette images count as RGB, or RGBA with transparency); if the
+     *  images of a tree differ, all are converted up to the largest count
+     *  met (grey is replicated to RGB, alpha 255 is added). 1 = grey
+     *  (libpng's default weights, alpha dropped), 3 = RGB, 4 = RGBA. */
+    int channels;
+    int64_t height;      /**< 0 (default) = from the first image; then all must match */
+    int64_t width;       /**< 0 (default) = from the first image; then all must match */
+} tg_png_options;
+
+/** @brief Defaults: keep channels, size from the first image. @since 0.2.0 */
+TG_API void tg_png_options_init(tg_png_options *opts);
+
+/** @brief Load a PNG folder tree @p dir/\<class\>/\<file\>.png keeping colour:
+ *  classes and file order as tg_dataset_load_png_dir(); samples [C, H, W]
+ *  uint8 with C from @p opts->channels; 8- and 16-bit files (16-bit keeps
+ *  the high byte).
+ *  @return as tg_dataset_load_png_dir(); TG_ERR_INVALID_ARG also for a bad
+ *          option @since 0.2.0
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). */
+TG_API TG_NODISCARD tg_status tg_dataset_load_png_tree(tg_ctx *ctx, const char *dir,
+                                                       const tg_png_options *opts,
+                                                       tg_dataset **out);
+
+/** @brief Options of tg_dataset_load_cifar(); initialise with
+ *  tg_cifar_options_init(). */
+typedef struct tg_cifar_options {
+    size_t struct_size;  /**< set by tg_cifar_options_init() */
+    int variant;         /**< 10 (default; 1 label byte per record) or 100 (2 label bytes) */
+    bool coarse;         /**< CIFAR-100: use the coarse label (20 classes) instead of the fine one (100) */
+} tg_cifar_options;
+
+/** @brief Defaults: CIFAR-10. @since 0.2.0 */
+TG_API void tg_cifar_options_init(tg_cifar_options *opts);
+
+/** @brief Load CIFAR binary files (the "binary version" of
+ *  https://www.cs.toronto.edu/~kriz/cifar.html): each record is the label
+ *  byte (CIFAR-100: coarse then fine) and 3072 bytes, the 32 x 32 R, G and
+ *  B planes. Each file holds any whole number of records; the files are
+ *  concatenated in order. Samples are [3, 32, 32] uint8; n_classes is 10,
+ *  20 (coarse) or 100 and every label must be below it.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the file),
+ *          TG_ERR_FORMAT (trailing partial record or label out of range:
+ *          names the file and the byte offset), TG_ERR_LIMIT (over
+ *          TG_DATASET_MAX_IMAGES / TG_DATASET_MAX_BYTES, checked before
+ *          allocating), TG_ERR_NOMEM; on error *out is untouched.
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_cifar(tg_ctx *ctx, const char *const *paths,
+                                                    size_t n_paths,
+                                                    const tg_cifar_options *opts,
+                                                    tg_dataset **out);
+/** @brief Load the CIFAR split in @p dir: CIFAR-10 data_batch_1.bin ..
+ *  data_batch_5.bin (train; those present, at least one) or test_batch.bin;
+ *  CIFAR-100 train.bin or test.bin (fine labels). Names the directory
+ *  and the missing file in errors; never looks elsewhere.
+ *  @param variant 10 or 100
+ *  @return as tg_dataset_load_cifar(); TG_ERR_NOT_FOUND (no such file)
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_cifar_dir(tg_ctx *ctx, const char *dir,
+                                                        bool train, int variant,
+                                                        tg_dataset **out);
+
+/** @brief One batch from tg_batch_iter_next_batch(). */
+typedef struct tg_batch {
+    tg_tensor *x;            /**< [B, C, H, W] or [B, F], normalised (and augmented) */
+    const int32_t *labels;   /**< B class labels, or NULL for vector targets */
+    tg_tensor *targets;      /**< [B, target_dim], or NULL for class labels */
+    size_t n;                /**< B */
+} tg_batch;
+
+/** @brief Produce the next batch of the current epoch for any data set.
+ *  @param it the iterator
+ *  @param[out] out x and targets are transient (step arena, valid until
+ *         tg_ctx_reset()); labels are owned by the iterator, valid until the
+ *         next call on it. Steady-state batches allocate nothing.
+ *  @return true with a batch; false at the end of the epoch (the next call
+ *          starts epoch + 1) or on error (tg_batch_iter_status() says which:
+ *          NULL argument, arena out of memory, a get_item error; @p out
+ *          untouched). @since 0.2.0 */
+TG_API bool tg_batch_iter_next_batch(tg_batch_iter *it, tg_batch *out);
+/** @brief Samples per epoch that this iterator's shard yields (n, or
+ *  floor(n / shard_count) when sharded; before drop_last). @since 0.2.0 */
+TG_API size_t tg_batch_iter_n_samples(const tg_batch_iter *it);
+/** @} */
 
 /** @brief Opaque `key = value` configuration (the report's config.txt).
  *  Syntax, per line: blank, or `# comment`, or `key = value`. `#` starts a
