@@ -867,12 +867,13 @@ TG_API TG_NODISCARD tg_status tg_dataset_pixel_stats(const tg_dataset *ds, doubl
  *  tg_ctx_reset(). @since 0.1.0 */
 TG_API tg_tensor *tg_dataset_to_tensor(const tg_dataset *ds, size_t start, size_t count);
 
-/** @brief Write the data set as a PNG tree (8-bit grayscale):
+/** @brief Write a uint8 image data set with class labels as a PNG tree
+ *  (8-bit grey, grey+alpha, RGB or RGBA by its channel count):
  *  @p dir/\<label\>/\<index\>.png with the index zero-padded to 5+ digits, so
  *  tg_dataset_load_png_dir() reads back the same images per class. Creates
  *  @p dir (and parents) and the class directories as needed.
- *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path)
- *  @since 0.1.0 */
+ *  @return TG_OK, TG_ERR_INVALID_ARG (also float or vector-target data),
+ *          TG_ERR_IO (names the path) @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir);
 
 /** @brief Opaque mini-batch iterator over a data set. */
@@ -1076,7 +1077,8 @@ typedef struct tg_png_options {
      *  4 (palette images count as RGB, or RGBA with transparency); if the
      *  images of a tree differ, all are converted up to the largest count
      *  met (grey is replicated to RGB, alpha 255 is added). 1 = grey
-     *  (libpng's default weights, alpha dropped), 3 = RGB, 4 = RGBA. */
+     *  (libpng's default weights, alpha dropped), 2 = grey+alpha, 3 = RGB,
+     *  4 = RGBA. */
     int channels;
     int64_t height;      /**< 0 (default) = from the first image; then all must match */
     int64_t width;       /**< 0 (default) = from the first image; then all must match */
