@@ -1317,8 +1317,19 @@ TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, in
 typedef tg_tensor *(*tg_loss_fn)(void *user, tg_ctx *ctx, tg_tensor *output,
                                  const int32_t *labels, size_t n);
 
+/** @brief Batch-level loss for tg_fit() and tg_evaluate(), for any data
+ *  set: the mean loss (numel 1) of the model @p output for @p batch (class
+ *  labels or vector targets), or NULL with the reason kept in @p ctx.
+ *  Unset (NULL): cross-entropy for class data sets, tg_mse_loss() (mean)
+ *  for vector targets. @since 0.2.0 */
+typedef tg_tensor *(*tg_batch_loss_fn)(void *user, tg_ctx *ctx, tg_tensor *output,
+                                       const tg_batch *batch);
+
 /** @brief Metrics of one epoch (a plain record, also the CSV row). Its
- *  layout is ABI: new fields only in a new major version. */
+ *  layout is ABI: new fields only in a new major (0.y: minor) version;
+ *  0.2.0 appended the four regression fields. Metrics that do not apply
+ *  (accuracy for regression, RMSE/MAE for classification, validation
+ *  metrics without a validation set) are NaN. */
 typedef struct tg_epoch_metrics {
     int64_t epoch;          /**< 1 for the first epoch */
     double train_loss;      /**< mean training loss over the epoch's samples */
@@ -1327,6 +1338,10 @@ typedef struct tg_epoch_metrics {
     double val_accuracy;    /**< validation accuracy in [0, 1]; NaN without one */
     double seconds;         /**< wall time of the epoch, validation and checkpoints included */
     double samples_per_s;   /**< training samples per second of training time */
+    double train_rmse;      /**< vector targets: root mean squared error over every target element (in train mode) @since 0.2.0 */
+    double train_mae;       /**< vector targets: mean absolute error @since 0.2.0 */
+    double val_rmse;        /**< vector targets: validation RMSE @since 0.2.0 */
+    double val_mae;         /**< vector targets: validation MAE @since 0.2.0 */
 } tg_epoch_metrics;
 
 /** @brief Per-batch callback, after the step: @p batch counts from 0 to
@@ -1367,6 +1382,14 @@ typedef struct tg_fit_options {
     tg_batch_fn on_batch;    /**< optional per-batch callback */
     tg_epoch_fn on_epoch;    /**< optional per-epoch callback */
     void *user;              /**< first argument to the callbacks */
+    /** Batch-level loss for any data set (NULL = cross-entropy for class
+     *  data, MSE for vector targets); called with @p loss_user. Set at most
+     *  one of @p loss and @p batch_loss. @since 0.2.0 */
+    tg_batch_loss_fn batch_loss;
+    int crop_padding;        /**< training augmentation, see tg_batch_options (default 0) @since 0.2.0 */
+    bool hflip;              /**< training augmentation, see tg_batch_options (default false) @since 0.2.0 */
+    size_t shard_rank;       /**< training shard, see tg_batch_options (default 0) @since 0.2.0 */
+    size_t shard_count;      /**< training shards (default 1); validation is never sharded @since 0.2.0 */
 } tg_fit_options;
 
 /** @brief Defaults: 10 epochs from 0, batch 32 (validation 256), shuffle,
@@ -1437,6 +1460,10 @@ typedef struct tg_eval_options {
     /** Output, optional: the predicted class (arg max, first on ties) of
      *  every image, tg_dataset_n() entries. */
     int32_t *predictions;
+    /** Batch-level loss (NULL = cross-entropy for class data, MSE for vector
+     *  targets), called with @p loss_user; set at most one of @p loss and
+     *  @p batch_loss. @since 0.2.0 */
+    tg_batch_loss_fn batch_loss;
 } tg_eval_options;
 
 /** @brief Defaults: batch 256, cross-entropy, no confusion matrix, no
@@ -1451,6 +1478,8 @@ typedef struct tg_eval_result {
     double accuracy;         /**< n_correct / n */
     uint64_t n;              /**< images evaluated */
     uint64_t n_correct;      /**< images whose arg max equals the label */
+    double rmse;             /**< vector targets: root mean squared error over every element; NaN for classes @since 0.2.0 */
+    double mae;              /**< vector targets: mean absolute error; NaN for classes @since 0.2.0 */
 } tg_eval_result;
 
 /** @brief Evaluate @p m on every image of @p ds in order, in evaluation
