@@ -1129,7 +1129,11 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_cifar(tg_ctx *ctx, const char *con
  *  data_batch_5.bin (train; those present, at least one) or test_batch.bin;
  *  CIFAR-100 train.bin or test.bin (fine labels). Names the directory
  *  and the missing file in errors; never looks elsewhere.
+ *  @param ctx context (errors, allocator)
+ *  @param dir the directory, e.g. "cifar-10-batches-bin"
+ *  @param train the training files (true) or the test file (false)
  *  @param variant 10 or 100
+ *  @param[out] out new data set; untouched on error
  *  @return as tg_dataset_load_cifar(); TG_ERR_NOT_FOUND (no such file)
  *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_load_cifar_dir(tg_ctx *ctx, const char *dir,
@@ -1553,6 +1557,16 @@ TG_API TG_NODISCARD tg_status tg_metrics_write_svg(tg_ctx *ctx, const char *path
  *          sizes); @p dst is untouched on error. @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_image_load_png(tg_ctx *ctx, const char *path, int64_t h,
                                                 int64_t w, uint8_t *dst);
+/** @brief Read one PNG as @p channels x h x w planar 8-bit values into
+ *  @p dst (the [C, H, W] layout of a tg_dataset_load_png_tree() sample,
+ *  converted as tg_png_options::channels 1..4 says), e.g. to classify a
+ *  colour image with a model trained on such a tree.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, channels outside 1..4, bad
+ *          size), TG_ERR_IO, TG_ERR_FORMAT, TG_ERR_SHAPE (names the file);
+ *          @p dst is untouched on error. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_image_load_png_channels(tg_ctx *ctx, const char *path,
+                                                         int channels, int64_t h, int64_t w,
+                                                         uint8_t *dst);
 
 /* @@TRAIN_NEW (training-layer additions go below this line)@@ */
 

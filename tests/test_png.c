@@ -313,6 +313,22 @@ START_TEST(png_tree_keeps_colour)
     o.height = H;
     o.channels = 5;
     ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), &o, &keep), TG_ERR_INVALID_ARG);
+    /* One image alone, as the tree loader reads it. */
+    uint8_t one[3 * H * W], grey[H * W];
+    memset(one, 0xAB, sizeof one);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 3, H, W, one), TG_OK);
+    ck_assert_int_eq(one[2 * H * W + 3], 100);
+    ck_assert_int_eq(one[H * W + W], 10);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 1, H, W, grey), TG_OK);
+    uint8_t grey_old[H * W];
+    ck_assert_int_eq(tg_image_load_png(ctx, tgd_path("t/1/b.png"), H, W, grey_old), TG_OK);
+    ck_assert_int_eq(memcmp(grey, grey_old, sizeof grey), 0);
+    memset(one, 0xAB, sizeof one);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 3, H, W + 1, one),
+                     TG_ERR_SHAPE);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 0, H, W, one),
+                     TG_ERR_INVALID_ARG);
+    ck_assert_int_eq(one[0], 0xAB);
     /* Size taken from the first image: a later image of another size fails. */
     write_rgb(tgd_path("t/1/c.png"), 1, H + 2, W, 8);
     ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), NULL, &keep), TG_ERR_SHAPE);
