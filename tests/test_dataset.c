@@ -464,6 +464,28 @@ START_TEST(general_samples_and_targets)
     tg_dataset_destroy(va);
     tg_dataset_destroy(ds);
 
+    /* uint8 images with vector targets (e.g. keypoints). */
+    uint8_t pix[2 * 2 * 2 * 2];
+    for (int i = 0; i < 16; i++)
+        pix[i] = (uint8_t)(i * 16);
+    tg_dataset_desc di;
+    tg_dataset_desc_init(&di);
+    di.n = 2;
+    di.sample_shape[0] = 2;
+    di.sample_shape[1] = di.sample_shape[2] = 2;
+    di.samples = pix;
+    di.targets = y;
+    di.target_dim = 3;
+    tg_dataset *img = NULL;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &di, &img), TG_OK);
+    ck_assert_int_eq(tg_batch_iter_create(img, &bo, &it), TG_OK);
+    ck_assert(tg_batch_iter_next_batch(it, &b));
+    tgt_assert_shape(b.x, 4, (int64_t[]){2, 2, 2, 2});
+    tgt_assert_close(tg_tensor_data(b.targets), y, 6, 0, 0);
+    ck_assert_float_eq_tol(tg_tensor_data(b.x)[15], 240.0f / 255.0f, 1e-6f);
+    tg_batch_iter_destroy(it);
+    tg_dataset_destroy(img);
+
     /* Invalid descriptions; *out untouched. */
     tg_dataset *keep = (tg_dataset *)0x1;
     d.labels = (const int32_t[]){0, 0, 0, 0, 0, 0};

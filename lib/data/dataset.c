@@ -832,7 +832,10 @@ static tg_status fill_sample(const tg_dataset *ds, const norm_map *m, size_t i, 
                 dst[c * per + k] = lut[src[c * per + k]];
         }
         if (label)
-            *label = ds->labels[i];
+            *label = ds->labels ? ds->labels[i] : -1;
+        if (target && ds->targets)
+            memcpy(target, ds->targets + i * (size_t)ds->target_dim,
+                   (size_t)ds->target_dim * sizeof(float));
         return TG_OK;
     }
     tg_status st = read_raw(ds, i, dst, label, target);
