@@ -719,17 +719,21 @@ TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
 
 /* ------------------------------------------------------------------------ */
 /** @addtogroup tg_data
- *  Data sets hold n grayscale images of h x w uint8 pixels plus one int32
- *  class label each. Loaders validate every size against hard limits before
- *  allocating and name the offending file in the error message. A data set
- *  is immutable once created except for its normalisation setting; every
+ *  Data sets hold n samples, images [C, H, W] (C 1..4; the 0.1.0 loaders
+ *  make grey [1, h, w]) or feature vectors [F], stored as uint8 or float32,
+ *  with an int32 class label or a float vector target each, or they read
+ *  samples from a user callback. Loaders validate every size against hard
+ *  limits before allocating and name the offending file in the error
+ *  message. A data set is immutable once created except for its
+ *  normalisation setting and class names; every
  *  derived data set (subset, select, split) is independent of its source:
  *  it shares the immutable pixels (no copy; they are freed with the last
  *  data set using them) and has its own labels and normalisation, so the
  *  source may be destroyed first.
  *  @{ */
 
-/** @brief Opaque data set: n images [h, w] uint8 and n int32 labels. */
+/** @brief Opaque data set: n samples ([C, H, W] or [F], uint8 or float32)
+ *  and their targets (class labels or float vectors). */
 typedef struct tg_dataset tg_dataset;
 
 /** @name Data set limits
@@ -799,26 +803,31 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_mnist(tg_ctx *ctx, const char *dat
                                                     bool train, tg_dataset **out);
 
 /** @brief Destroy a data set; NULL is a no-op. Destroy its batch iterators
- *  first (they borrow it). tg_ctx_destroy() releases data sets, iterators
- *  and configs still alive. @since 0.1.0 */
+ *  first (they borrow it): while any is alive the call frees nothing and
+ *  keeps TG_ERR_BUSY and a message with their count in the context (since
+ *  0.2.0). tg_ctx_destroy() releases data sets, iterators (before their data
+ *  sets) and configs still alive. @since 0.1.0 */
 TG_API void tg_dataset_destroy(tg_dataset *ds);
 
-/** @brief Number of images (0 if @p ds is NULL). */
+/** @brief Number of samples (0 if @p ds is NULL). */
 TG_API size_t tg_dataset_n(const tg_dataset *ds);
-/** @brief Image height (rows). */
+/** @brief Image height H (rows); 0 for feature vectors. */
 TG_API int64_t tg_dataset_height(const tg_dataset *ds);
-/** @brief Image width (columns). */
+/** @brief Image width W (columns); 0 for feature vectors. */
 TG_API int64_t tg_dataset_width(const tg_dataset *ds);
 /** @brief Number of classes (labels are in [0, n_classes)). */
 TG_API int tg_dataset_n_classes(const tg_dataset *ds);
 /** @brief The context the data set was created in. */
 TG_API tg_ctx *tg_dataset_ctx(const tg_dataset *ds);
-/** @brief Pixels of image @p i (h*w bytes, row-major); NULL if out of range.
+/** @brief Pixels of image @p i (C*h*w bytes, planar [C, H, W], row-major);
+ *  NULL if out of range or not a uint8 data set (callback sets included).
  *  Ownership: borrowed from @p ds. */
 TG_API const uint8_t *tg_dataset_image(const tg_dataset *ds, size_t i);
-/** @brief Label of image @p i; -1 if out of range. */
+/** @brief Label of sample @p i; -1 if out of range, vector targets or a
+ *  callback data set. */
 TG_API int32_t tg_dataset_label(const tg_dataset *ds, size_t i);
-/** @brief All n labels. Ownership: borrowed from @p ds. */
+/** @brief All n labels; NULL for vector targets or a callback data set.
+ *  Ownership: borrowed from @p ds. */
 TG_API const int32_t *tg_dataset_labels(const tg_dataset *ds);
 
 /** @brief Images [start, start+count) as a new data set (same
@@ -856,13 +865,15 @@ TG_API TG_NODISCARD tg_status tg_dataset_split(const tg_dataset *ds, double frac
  *  finite). @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_set_normalization(tg_dataset *ds, bool scale01,
                                                            float mean, float std);
-/** @brief Mean and standard deviation (population) over every pixel after
- *  the scale01 step only, to feed tg_dataset_set_normalization().
- *  @return TG_OK, TG_ERR_INVALID_ARG (NULL or empty data set) */
+/** @brief Mean and standard deviation (population) over every pixel (all
+ *  channels) after the scale01 step only, to feed
+ *  tg_dataset_set_normalization().
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty or not a uint8 data set) */
 TG_API TG_NODISCARD tg_status tg_dataset_pixel_stats(const tg_dataset *ds, double *mean,
                                                      double *std);
-/** @brief Images [start, start+count) as a normalised float tensor
- *  [count, 1, h, w] in the step arena, or NULL (error in the context).
+/** @brief Samples [start, start+count) as a normalised float tensor
+ *  [count, C, h, w] or [count, F] in the step arena, or NULL (error in the
+ *  context, e.g. a callback's).
  *  Ownership: borrowed from the data set's context; valid until
  *  tg_ctx_reset(). @since 0.1.0 */
 TG_API tg_tensor *tg_dataset_to_tensor(const tg_dataset *ds, size_t start, size_t count);
@@ -925,8 +936,10 @@ TG_API int64_t tg_batch_iter_epoch(const tg_batch_iter *it);
 TG_API size_t tg_batch_iter_n_batches(const tg_batch_iter *it);
 /** @brief Produce the next batch of the current epoch.
  *  @param it the iterator
- *  @param[out] x     input tensor [B, 1, h, w] float, normalised as set on
- *                    the data set; transient: in the context's step arena,
+ *  Class-label data sets only (else TG_ERR_INVALID_ARG); see
+ *  tg_batch_iter_next_batch() for any data set.
+ *  @param[out] x     input tensor [B, C, h, w] or [B, F] float, normalised
+ *                    (and augmented) as set; transient: in the context's step arena,
  *                    valid until tg_ctx_reset() (steady-state batches
  *                    allocate nothing)
  *  @param[out] labels B labels; owned by the iterator, valid until the next
