@@ -172,6 +172,20 @@ static tg_dataset *linear_problem(tg_ctx *ctx, size_t n, uint64_t seed, int64_t 
     return ds;
 }
 
+static tg_tensor *count_mse(void *user, tg_ctx *ctx, tg_tensor *out, const tg_batch *b)
+{
+    (*(int *)user)++;
+    ck_assert_ptr_null(b->labels);
+    ck_assert_int_eq(tg_tensor_dim(b->targets, 0), (int64_t)b->n);
+    return tg_mse_loss(ctx, out, b->targets, TG_REDUCTION_MEAN);
+}
+
+static tg_tensor *label_loss(void *user, tg_ctx *ctx, tg_tensor *out, const int32_t *l, size_t n)
+{
+    (void)user;
+    return tg_cross_entropy(ctx, out, l, n, TG_REDUCTION_MEAN);
+}
+
 START_TEST(regression_with_mse)
 {
     tg_ctx *ctx = tgt_ctx(3);
@@ -221,6 +235,22 @@ START_TEST(regression_with_mse)
     ck_assert(er.rmse < 0.01 * sqrt(var));
     ck_assert(er.mae <= er.rmse + 1e-9);
     ck_assert(fabs(er.loss - er.rmse * er.rmse) <= 1e-3 * er.loss + 1e-7);
+    /* A batch-level loss sees every batch; a shard trains on its share. */
+    int calls = 0;
+    fo.epochs = 2;
+    fo.batch_loss = count_mse;
+    fo.loss_user = &calls;
+    fo.shard_rank = 1;
+    fo.shard_count = 3;
+    fr = (tg_fit_result){.struct_size = sizeof fr};
+    ck_assert_int_eq(tg_fit(m, opt, tr, NULL, &fo, &fr), TG_OK);
+    ck_assert_uint_eq(fr.samples, 2 * (480 / 3));
+    ck_assert_int_eq(calls, 2 * 10); /* 160 samples in batches of 16 */
+    fo.loss = label_loss;
+    ck_assert_int_eq(tg_fit(m, opt, tr, NULL, &fo, &fr), TG_ERR_INVALID_ARG);
+    fo.batch_loss = NULL;
+    ck_assert_int_eq(tg_fit(m, opt, tr, NULL, &fo, &fr), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "vector targets"));
     /* A label loss cannot serve vector targets; confusion needs labels. */
     tg_eval_options eo;
     tg_eval_options_init(&eo);
