@@ -433,6 +433,27 @@ START_TEST(locale_independent)
 }
 END_TEST
 
+START_TEST(float_range_edge)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg__table t;
+    tg__csv_spec reg = spec_of(TG__CSV_REGRESSION, k_y, 1);
+    /* just below the midpoint between FLT_MAX and 2^128: rounds to FLT_MAX */
+    ck_assert_int_eq(parse_str(ctx, "a,y\n3.4028235e38,-3.40282356e38\n1e-50,-0\n", &reg, &t),
+                     TG_OK);
+    ck_assert_float_eq(t.features[0], FLT_MAX);
+    ck_assert_float_eq(t.targets[0], -FLT_MAX);
+    ck_assert_float_eq(t.features[1], 0.0f);
+    ck_assert_float_eq(t.targets[1], 0.0f);
+    tg__table_free(ctx, &t);
+    tg_ctx_destroy(ctx);
+    EXPECT_ERR("a,y\n3.4028236e38,1\n", &reg, TG_ERR_FORMAT,
+               "t.csv:2:1: '3.4028236e38' is outside the float range (column \"a\")");
+    EXPECT_ERR("a,y\n1,-1e400\n", &reg, TG_ERR_FORMAT,
+               "t.csv:2:2: '-1e400' is outside the float range (column \"y\")");
+}
+END_TEST
+
 /* ---- errors, each with its exact message ----------------------------------- */
 
 START_TEST(format_errors)
@@ -914,6 +935,7 @@ static Suite *suite(void)
     tcase_add_test(tc, number_syntax);
     tcase_add_test(tc, number_vs_strtod);
     tcase_add_test(tc, locale_independent);
+    tcase_add_test(tc, float_range_edge);
     tcase_add_test(tc, format_errors);
     tcase_add_test(tc, spec_and_lookup_errors);
     tcase_add_test(tc, io_errors);

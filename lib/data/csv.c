@@ -556,13 +556,15 @@ static tg_status number_cell(csv_parser *ps, const csv_field *f, size_t col, flo
     if (tg__csv_parse_double(s, n, &d) != 0)
         return tg__error(ps->ctx, TG_ERR_FORMAT, "%s:%zu:%zu: '%s' is not a number (column \"%s\")",
                          ps->src, f->line, col + 1, show(b, sizeof b, s, n), ps->col_names[col]);
-    float v = (float)d;
-    if (!isfinite(v))
+    /* 2^128 - 2^103: the midpoint between FLT_MAX and 2^128; from here on
+     * the float conversion would overflow (checked in double: converting an
+     * out-of-range double is undefined behaviour in ISO C) */
+    if (!(fabs(d) < 340282356779733661637539395458142568448.0))
         return tg__error(ps->ctx, TG_ERR_FORMAT,
                          "%s:%zu:%zu: '%s' is outside the float range (column \"%s\")", ps->src,
                          f->line, col + 1, show(b, sizeof b, s, n), ps->col_names[col]);
     if (dst)
-        *dst = v;
+        *dst = (float)d;
     return TG_OK;
 }
 
