@@ -303,6 +303,64 @@ START_TEST(allocation_failures)
 }
 END_TEST
 
+/* The helpers a tabular program uses: standardise splits from the training
+ * split, target statistics, class names as JSON. */
+START_TEST(helpers)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_csv_options o;
+    tg_csv_options_init(&o);
+    o.target = "y";
+    const char *p = tmp_csv("a,c,y\n1,5,x\n3,5,\"q\"\"\\\"\n5,5,x\n7,5,x\n");
+    tg_dataset *ds = NULL;
+    ck_assert_int_eq(tg_dataset_load_csv(ctx, p, &o, &ds), TG_OK);
+    unlink(p);
+    size_t len = 0;
+    ck_assert_int_eq(tg_dataset_class_names_json(ds, NULL, 0, &len), TG_OK);
+    const char *want = "[\"q\\\"\\\\\",\"x\"]"; /* ["q\"\\","x"] */
+    ck_assert_uint_eq(len, strlen(want));
+    char buf[32];
+    ck_assert_int_eq(tg_dataset_class_names_json(ds, buf, sizeof buf, &len), TG_OK);
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(tg_dataset_class_names_json(ds, buf, 4, NULL), TG_ERR_LIMIT);
+    ck_assert_str_eq(buf, "[\"q");
+    ck_assert_int_eq(tg_dataset_class_names_json(ds, NULL, 0, NULL), TG_ERR_INVALID_ARG);
+
+    /* standardise: statistics of the first set, constant feature std 1 */
+    tg_dataset *a = NULL, *b = NULL;
+    size_t first2[2] = {0, 1}, last2[2] = {2, 3};
+    ck_assert_int_eq(tg_dataset_select(ds, first2, 2, &a), TG_OK);
+    ck_assert_int_eq(tg_dataset_select(ds, last2, 2, &b), TG_OK);
+    tg_dataset *sets[2] = {a, b};
+    float mean[2], sd[2];
+    ck_assert_int_eq(tg_dataset_standardize(sets, 2, mean, sd), TG_OK);
+    ck_assert_float_eq(mean[0], 2.0f);
+    ck_assert_float_eq(sd[0], 1.0f);
+    ck_assert_float_eq(mean[1], 5.0f);
+    ck_assert_float_eq(sd[1], 1.0f); /* std 0 -> 1 */
+    tg_tensor *x = tg_dataset_to_tensor(b, 0, 2);
+    const float xb[4] = {3.0f, 0.0f, 5.0f, 0.0f}; /* (5 - 2) / 1, (5 - 5) / 1, (7 - 2) / 1 */
+    tgt_assert_close(tg_tensor_data(x), xb, 4, 0, 0);
+    tg_ctx_reset(ctx);
+    ck_assert_int_eq(tg_dataset_standardize(NULL, 1, NULL, NULL), TG_ERR_INVALID_ARG);
+    tg_dataset_destroy(a);
+    tg_dataset_destroy(b);
+    tg_dataset_destroy(ds);
+
+    /* target statistics (population) */
+    o.task = TG_CSV_REGRESSION;
+    o.target = "target";
+    ck_assert_int_eq(tg_dataset_load_csv(ctx, TG_FIXTURE_DIR "/diabetes.csv", &o, &ds), TG_OK);
+    double m = 0, s = 0;
+    ck_assert_int_eq(tg_dataset_target_stats(ds, &m, &s, 1), TG_OK);
+    ck_assert_double_eq_tol(m, 152.133484, 1e-5); /* sklearn load_diabetes().target */
+    ck_assert_double_eq_tol(s, 77.005746, 1e-5);
+    ck_assert_int_eq(tg_dataset_target_stats(ds, &m, &s, 2), TG_ERR_INVALID_ARG);
+    tg_dataset_destroy(ds);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("csv_dataset");
@@ -313,6 +371,7 @@ static Suite *suite(void)
     tcase_add_test(tc, delimiters_and_integer_labels);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, allocation_failures);
+    tcase_add_test(tc, helpers);
     suite_add_tcase(s, tc);
     return s;
 }
