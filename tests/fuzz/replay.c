@@ -83,7 +83,8 @@ int main(int argc, char **argv)
             n++;
         }
         closedir(d);
-        qsort(names, n, sizeof *names, cmp);
+        if (n)
+            qsort(names, n, sizeof *names, cmp); /* names is NULL for an empty directory */
         for (size_t k = 0; k < n; k++) {
             if (stat(names[k], &sb) == 0 && S_ISREG(sb.st_mode)) {
                 bad += run_file(names[k]);
