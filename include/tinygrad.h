@@ -538,37 +538,215 @@ TG_API void tg_module_zero_grad(tg_module *m);
  *  Return TG_OK, TG_ERR_INVALID_ARG (NULL ctx/out, non-positive sizes),
  *  TG_ERR_NOMEM; *out untouched on error.
  *  @{ */
-/** Linear: weight [out, in], bias [out]; y = x W^T + b. */
+/** Linear: weight [out, in], bias [out]; y = x W^T + b.
+ *  @deprecated Use tg_nn_linear() (tg_linear_options). */
 TG_API TG_NODISCARD tg_status tg_linear_create(tg_ctx *ctx, int64_t in_features,
                                                int64_t out_features, bool bias, tg_module **out);
-/** Conv2d: weight [out_c, in_c/groups, k, k], bias [out_c]. */
+/** Conv2d: weight [out_c, in_c/groups, k, k], bias [out_c].
+ *  @deprecated Use tg_nn_conv2d() (tg_conv2d_options). */
 TG_API TG_NODISCARD tg_status tg_conv2d_create(tg_ctx *ctx, int64_t in_channels,
                                                int64_t out_channels, int kernel, int stride,
                                                int padding, int dilation, int groups, bool bias,
                                                tg_module **out);
-/** MaxPool2d (stride 0 = kernel). */
+/** MaxPool2d (stride 0 = kernel).
+ *  @deprecated Use tg_nn_maxpool2d() (tg_pool2d_options). */
 TG_API TG_NODISCARD tg_status tg_maxpool2d_create(tg_ctx *ctx, int kernel, int stride,
                                                   int padding, tg_module **out);
-/** AvgPool2d (stride 0 = kernel). */
+/** AvgPool2d (stride 0 = kernel).
+ *  @deprecated Use tg_nn_avgpool2d() (tg_pool2d_options). */
 TG_API TG_NODISCARD tg_status tg_avgpool2d_create(tg_ctx *ctx, int kernel, int stride,
                                                   int padding, tg_module **out);
-/** ReLU. */
+/** ReLU. @deprecated Use tg_nn_relu(). */
 TG_API TG_NODISCARD tg_status tg_relu_create(tg_ctx *ctx, tg_module **out);
-/** Flatten all but the first dim. */
+/** Flatten all but the first dim. @deprecated Use tg_nn_flatten(). */
 TG_API TG_NODISCARD tg_status tg_flatten_create(tg_ctx *ctx, tg_module **out);
-/** Dropout with probability @p p (active in training mode only). */
+/** Dropout with probability @p p (active in training mode only).
+ *  @deprecated Use tg_nn_dropout(). */
 TG_API TG_NODISCARD tg_status tg_dropout_create(tg_ctx *ctx, float p, tg_module **out);
 /** BatchNorm2d: weight/bias [C] (ones/zeros), buffers running_mean,
- *  running_var [C] and num_batches_tracked [1]. */
+ *  running_var [C] and num_batches_tracked [1].
+ *  @deprecated Use tg_nn_batchnorm2d() (tg_batchnorm_options). */
 TG_API TG_NODISCARD tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps,
                                                     float momentum, tg_module **out);
-/** Sequential: forward runs children in order; children named "0", "1", ... */
+/** Sequential: forward runs children in order; children named "0", "1", ...
+ *  @deprecated Use tg_nn_sequential() (same module; the new name matches
+ *  the other constructors). */
 TG_API TG_NODISCARD tg_status tg_sequential_create(tg_ctx *ctx, tg_module **out);
 /** Append @p child to a Sequential (ownership as tg_module_add_child()). */
 TG_API TG_NODISCARD tg_status tg_sequential_append(tg_module *seq, tg_module *child);
 /** @} */
 
 /* @@NN_NEW (new layers, options-struct constructors, residual blocks go below this line)@@ */
+
+/** @name Layer options (0.2.0)
+ *  Options structs for the layer constructors, in the style of the
+ *  optimisers: fill the defaults with tg_x_options_init() (required sizes
+ *  as arguments, everything else as PyTorch's defaults), change what
+ *  matters, then pass a pointer, so that a call names what it sets:
+ *  @code
+ *  tg_conv2d_options c;
+ *  tg_conv2d_options_init(&c, 1, 16, 3);   // in, out, kernel
+ *  c.padding = 1;
+ *  tg_module *conv;
+ *  if (tg_nn_conv2d(ctx, &c, &conv) != TG_OK) ...
+ *  @endcode
+ *  @{ */
+
+/** @brief tg_nn_linear() options (torch.nn.Linear). */
+typedef struct tg_linear_options {
+    size_t struct_size;      /**< set by tg_linear_options_init() */
+    int64_t in_features;     /**< input width (> 0) */
+    int64_t out_features;    /**< output width (> 0) */
+    bool bias;               /**< add a bias (default true) */
+} tg_linear_options;
+/** @brief Defaults: bias true. @since 0.2.0 */
+TG_API void tg_linear_options_init(tg_linear_options *o, int64_t in_features,
+                                   int64_t out_features);
+
+/** @brief tg_nn_conv2d() options (torch.nn.Conv2d with square kernels). */
+typedef struct tg_conv2d_options {
+    size_t struct_size;      /**< set by tg_conv2d_options_init() */
+    int64_t in_channels;     /**< input channels (> 0, divisible by groups) */
+    int64_t out_channels;    /**< output channels (> 0, divisible by groups) */
+    int kernel;              /**< kernel height and width (> 0) */
+    int stride;              /**< default 1 */
+    int padding;             /**< zero padding on every side (default 0) */
+    int dilation;            /**< default 1 */
+    int groups;              /**< default 1 */
+    bool bias;               /**< default true */
+} tg_conv2d_options;
+/** @brief Defaults: stride 1, padding 0, dilation 1, groups 1, bias true.
+ *  @since 0.2.0 */
+TG_API void tg_conv2d_options_init(tg_conv2d_options *o, int64_t in_channels,
+                                   int64_t out_channels, int kernel);
+
+/** @brief tg_nn_batchnorm2d() options (torch.nn.BatchNorm2d). */
+typedef struct tg_batchnorm_options {
+    size_t struct_size;      /**< set by tg_batchnorm_options_init() */
+    int64_t num_features;    /**< channels C of an [N, C, H, W] input (> 0) */
+    float eps;               /**< added to the variance (default 1e-5) */
+    float momentum;          /**< running-statistics momentum in [0, 1] (default 0.1) */
+    /** Learnable weight and bias (default true); false: no parameters, the
+     *  normalised input is returned as is (torch affine=False). */
+    bool affine;
+} tg_batchnorm_options;
+/** @brief Defaults: eps 1e-5, momentum 0.1, affine true. @since 0.2.0 */
+TG_API void tg_batchnorm_options_init(tg_batchnorm_options *o, int64_t num_features);
+
+/** @brief tg_nn_maxpool2d() / tg_nn_avgpool2d() options. */
+typedef struct tg_pool2d_options {
+    size_t struct_size;      /**< set by tg_pool2d_options_init() */
+    int kernel;              /**< window height and width (> 0) */
+    int stride;              /**< 0 (default) = kernel, as PyTorch's stride=None */
+    int padding;             /**< default 0; at most kernel / 2 */
+} tg_pool2d_options;
+/** @brief Defaults: stride = kernel, padding 0. @since 0.2.0 */
+TG_API void tg_pool2d_options_init(tg_pool2d_options *o, int kernel);
+/** @} */
+
+/** @name Layer constructors (0.2.0)
+ *  Each creates a module the caller owns (tg_module_destroy() or a parent
+ *  through tg_module_add_child() / tg_sequential_append()), with PyTorch's
+ *  default initialisation from the context RNG. Type names (tg_module_type())
+ *  are PyTorch's class names. Each returns TG_OK, TG_ERR_INVALID_ARG (NULL
+ *  ctx, out or options, bad struct_size, a bad value: the message names it)
+ *  or TG_ERR_NOMEM; *out is untouched on error.
+ *  Ownership: caller owns *out; release with tg_module_destroy().
+ *  @{ */
+/** @brief Linear ("Linear"): weight [out, in], bias [out]; y = x W^T + b.
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_linear(tg_ctx *ctx, const tg_linear_options *o,
+                                           tg_module **out);
+/** @brief Conv2d ("Conv2d"): weight [out_c, in_c/groups, k, k], bias [out_c].
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_conv2d(tg_ctx *ctx, const tg_conv2d_options *o,
+                                           tg_module **out);
+/** @brief BatchNorm2d ("BatchNorm2d"): weight/bias [C] (ones/zeros, when
+ *  affine), buffers running_mean, running_var [C] and num_batches_tracked [1].
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_batchnorm2d(tg_ctx *ctx, const tg_batchnorm_options *o,
+                                                tg_module **out);
+/** @brief MaxPool2d ("MaxPool2d"). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_maxpool2d(tg_ctx *ctx, const tg_pool2d_options *o,
+                                              tg_module **out);
+/** @brief AvgPool2d ("AvgPool2d"; padding counts as zeros, torch's
+ *  count_include_pad=True). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_avgpool2d(tg_ctx *ctx, const tg_pool2d_options *o,
+                                              tg_module **out);
+/** @brief ReLU ("ReLU"). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_relu(tg_ctx *ctx, tg_module **out);
+/** @brief Flatten ("Flatten"): every dimension but the first into one.
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_flatten(tg_ctx *ctx, tg_module **out);
+/** @brief Dropout ("Dropout") with drop probability @p p in [0, 1], active
+ *  in training mode only. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_dropout(tg_ctx *ctx, float p, tg_module **out);
+/** @brief Global average pooling ("AdaptiveAvgPool2d", output size 1x1):
+ *  [N, C, H, W] -> [N, C, 1, 1], like torch.nn.AdaptiveAvgPool2d(1).
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_global_avgpool2d(tg_ctx *ctx, tg_module **out);
+/** @brief Sequential ("Sequential"): forward runs the children in order;
+ *  tg_sequential_append() names them "0", "1", ... @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_sequential(tg_ctx *ctx, tg_module **out);
+/** @} */
+
+/** @name Residual networks (0.2.0)
+ *  See the guide @ref residual-networks "Residual networks".
+ *  @{ */
+
+/** @brief tg_nn_resnet_block() options. */
+typedef struct tg_resnet_block_options {
+    size_t struct_size;      /**< set by tg_resnet_block_options_init() */
+    int64_t in_channels;     /**< input channels (> 0) */
+    int64_t out_channels;    /**< output channels (> 0) */
+    int stride;              /**< stride of conv1 and of the shortcut (default 1) */
+} tg_resnet_block_options;
+/** @brief Defaults: stride 1. @since 0.2.0 */
+TG_API void tg_resnet_block_options_init(tg_resnet_block_options *o, int64_t in_channels,
+                                         int64_t out_channels);
+
+/** @brief A ResNet basic block (type "BasicBlock", torchvision's
+ *  BasicBlock): y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+ *  conv1 is 3x3 with the block's stride, conv2 3x3 stride 1, both padding 1
+ *  and without bias; bn1, bn2 are BatchNorm2d (eps 1e-5, momentum 0.1). The
+ *  shortcut is the identity when the shape is kept (stride 1 and
+ *  in_channels == out_channels); otherwise a child "shortcut", a Sequential
+ *  of a 1x1 convolution with the block's stride (no bias) "0" and a
+ *  BatchNorm2d "1". State names: conv1.weight, bn1.weight, bn1.bias,
+ *  bn1.running_mean, ..., conv2.weight, bn2.*, shortcut.0.weight,
+ *  shortcut.1.*: torchvision's names with "downsample" renamed "shortcut".
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, channels <= 0,
+ *          stride <= 0), TG_ERR_NOMEM; *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_module_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_resnet_block(tg_ctx *ctx, const tg_resnet_block_options *o,
+                                                 tg_module **out);
+
+/** @brief tg_nn_resnet_cifar() options. */
+typedef struct tg_resnet_cifar_options {
+    size_t struct_size;      /**< set by tg_resnet_cifar_options_init() */
+    int depth;               /**< 6n + 2: 8 (n = 1), 14, 20 (n = 3), 32, ... */
+    int64_t in_channels;     /**< input channels (default 3) */
+    int64_t num_classes;     /**< output width of the final Linear (default 10) */
+} tg_resnet_cifar_options;
+/** @brief Defaults: 3 input channels, 10 classes. @since 0.2.0 */
+TG_API void tg_resnet_cifar_options_init(tg_resnet_cifar_options *o, int depth);
+
+/** @brief The CIFAR ResNet of He et al. (2016, section 4.2), type "ResNet":
+ *  stem conv3x3 (16 channels, no bias) "conv1" + BatchNorm2d "bn1" + ReLU,
+ *  then three stages "layer1", "layer2", "layer3" (each a Sequential of n =
+ *  (depth - 2) / 6 tg_nn_resnet_block() blocks at 16, 32 and 64 channels;
+ *  the first block of stages 2 and 3 has stride 2 and a 1x1 shortcut), global
+ *  average pooling, and a Linear "fc" to num_classes. Input [N, C, H, W]
+ *  (32x32 for CIFAR), output [N, num_classes]. ResNet-8 for 10 classes has
+ *  78,042 weights, ResNet-20 272,474.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, depth not 6n+2
+ *          with n >= 1, channels or classes <= 0), TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_module_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_resnet_cifar(tg_ctx *ctx, const tg_resnet_cifar_options *o,
+                                                 tg_module **out);
+/** @} */
 
 
 /** @} */
