@@ -892,6 +892,137 @@ TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
 
 /* @@OPTIM_NEW (schedulers, gradient clipping, optimiser by name go below this line)@@ */
 
+/** @name Learning-rate schedulers (0.2.0)
+ *  A scheduler is a function of the number of steps taken, t = 0, 1, ...
+ *  (epochs or batches, as @ref tg_scheduler_options.per_batch says), whose
+ *  value is the learning rate torch.optim.lr_scheduler gives after t calls
+ *  of scheduler.step(). Because it depends on t alone, a run resumed from a
+ *  checkpoint sees the same rates. tg_fit() applies one when given in
+ *  tg_fit_options.scheduler. Guide: @ref schedulers "Learning-rate schedules".
+ *  @{ */
+
+/** @brief Scheduler kinds (values are ABI). */
+typedef enum tg_sched_kind {
+    TG_SCHED_CONSTANT = 0,   /**< base_lr (with warm-up: torch LinearLR alone) */
+    TG_SCHED_STEP = 1,       /**< StepLR: base_lr * gamma^(t / step_size) */
+    TG_SCHED_MULTISTEP = 2,  /**< MultiStepLR: base_lr * gamma^(milestones passed) */
+    TG_SCHED_COSINE = 3,     /**< CosineAnnealingLR(T_max, eta_min) */
+    TG_SCHED_ONE_CYCLE = 4   /**< OneCycleLR (cosine annealing, two phases) */
+} tg_sched_kind;
+
+/** @brief Largest number of milestones of a multi-step schedule. */
+#define TG_SCHED_MAX_MILESTONES 64
+
+/** @brief tg_scheduler_create() options. */
+typedef struct tg_scheduler_options {
+    size_t struct_size;      /**< set by tg_scheduler_options_init() */
+    tg_sched_kind kind;      /**< default TG_SCHED_CONSTANT */
+    /** Learning rate at t = 0 (before warm-up); 0 (default) = the
+     *  optimiser's rate when the scheduler is first applied to it. Not used
+     *  by one-cycle. */
+    double base_lr;
+    /** Count batches (true) or epochs (false, default) as steps. */
+    bool per_batch;
+    int64_t step_size;       /**< step: steps between decays (default 1) */
+    double gamma;            /**< step, multi-step: decay factor (default 0.1) */
+    /** multi-step: increasing step numbers at which the rate is multiplied
+     *  by gamma (copied; at most TG_SCHED_MAX_MILESTONES) */
+    const int64_t *milestones;
+    size_t n_milestones;     /**< number of @p milestones */
+    int64_t t_max;           /**< cosine: half period in steps (default 1) */
+    double eta_min;          /**< cosine: lowest rate (default 0) */
+    /** Linear warm-up before the main schedule (torch SequentialLR of
+     *  LinearLR(start_factor, 1.0, warmup_steps) then the schedule, which
+     *  starts its own count at 0 after the warm-up). 0 = none (default).
+     *  Not combined with one-cycle, which has its own warm-up. */
+    int64_t warmup_steps;
+    double warmup_start_factor; /**< warm-up: factor at t = 0 (default 1/3, as LinearLR) */
+    double max_lr;           /**< one-cycle: peak rate */
+    int64_t total_steps;     /**< one-cycle: length of the cycle in steps */
+    double pct_start;        /**< one-cycle: share of the cycle spent rising (default 0.3) */
+    double div_factor;       /**< one-cycle: initial rate = max_lr / div_factor (default 25) */
+    double final_div_factor; /**< one-cycle: final rate = initial / final_div_factor (default 1e4) */
+} tg_scheduler_options;
+
+/** @brief Defaults as torch.optim.lr_scheduler's. @since 0.2.0 */
+TG_API void tg_scheduler_options_init(tg_scheduler_options *o);
+
+/** @brief Opaque learning-rate scheduler. */
+typedef struct tg_scheduler tg_scheduler;
+
+/** @brief Create a scheduler.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size or kind, a
+ *          non-positive step_size/t_max/total_steps, gamma <= 0, negative
+ *          base_lr or eta_min, milestones not increasing or too many,
+ *          pct_start outside (0, 1), max_lr <= 0, warm-up with one-cycle:
+ *          the message names the field), TG_ERR_NOMEM; *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_scheduler_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_scheduler_create(tg_ctx *ctx, const tg_scheduler_options *o,
+                                                  tg_scheduler **out);
+/** @brief Destroy; NULL is a no-op. @since 0.2.0 */
+TG_API void tg_scheduler_destroy(tg_scheduler *s);
+/** @brief The learning rate after @p step steps (step >= 0; one-cycle
+ *  stays at its final rate after total_steps - 1), with @p base_lr in place
+ *  of the options' base_lr when that is 0. @since 0.2.0 */
+TG_API double tg_scheduler_lr(const tg_scheduler *s, double base_lr, int64_t step);
+/** @brief Whether steps are batches (true) or epochs. @since 0.2.0 */
+TG_API bool tg_scheduler_per_batch(const tg_scheduler *s);
+/** @brief Set @p opt's learning rate to the value after @p step steps. The
+ *  first call fixes the base rate (options.base_lr, else @p opt's current
+ *  rate), so later calls do not compound.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, step < 0) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_scheduler_apply(tg_scheduler *s, tg_optim *opt, int64_t step);
+/** @} */
+
+/** @brief Clip the gradients of @p opt's parameters by their global L2
+ *  norm, like torch.nn.utils.clip_grad_norm_(params, max_norm): the norm
+ *  of all gradients together is computed (parameters without a gradient
+ *  are skipped) and, when it exceeds @p max_norm, every gradient is
+ *  multiplied by max_norm / (norm + 1e-6).
+ *  @param[in] opt        optimiser whose parameters are clipped
+ *  @param[in] max_norm   largest allowed norm (> 0)
+ *  @param[out] total_norm optional: the norm before clipping
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, max_norm not > 0),
+ *          TG_ERR_NUMERIC (the norm is NaN or Inf: gradients left
+ *          unchanged, like error_if_nonfinite=True) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_clip_grad_norm(tg_optim *opt, float max_norm,
+                                                float *total_norm);
+
+/** @brief Hyper-parameters for tg_optim_create_by_name(); fields an
+ *  optimiser does not have are ignored. */
+typedef struct tg_optim_config {
+    size_t struct_size;      /**< set by tg_optim_config_init() */
+    /** learning rate; 0 (default) = the optimiser's own default (SGD,
+     *  RMSprop, Adagrad 0.01; Adam, AdamW 0.001) */
+    float lr;
+    float momentum;          /**< sgd, rmsprop (default 0) */
+    /** default 0; 0 for adamw means AdamW's own 0.01 unless
+     *  weight_decay_set is true */
+    float weight_decay;
+    bool nesterov;           /**< sgd (default false) */
+    float beta1;             /**< adam, adamw; 0 = default 0.9 */
+    float beta2;             /**< adam, adamw; 0 = default 0.999 */
+    float eps;               /**< adam, adamw, rmsprop, adagrad; 0 = the optimiser's default */
+    bool weight_decay_set;   /**< use weight_decay as given even when 0 (AdamW) */
+} tg_optim_config;
+
+/** @brief Defaults: every field 0 / false (each optimiser's defaults).
+ *  @since 0.2.0 */
+TG_API void tg_optim_config_init(tg_optim_config *c);
+
+/** @brief Create a built-in optimiser by name: "sgd", "adam", "adamw",
+ *  "rmsprop" or "adagrad" (any case).
+ *  @param[in] c hyper-parameters, or NULL for the optimiser's defaults
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, unknown name: the message lists
+ *          the valid ones; bad hyper-parameter), TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_optim_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_optim_create_by_name(tg_ctx *ctx, tg_module *m,
+                                                      const char *name,
+                                                      const tg_optim_config *c,
+                                                      tg_optim **out);
+
 
 /** @} */
 
@@ -1310,6 +1441,15 @@ typedef struct tg_fit_options {
     tg_batch_fn on_batch;    /**< optional per-batch callback */
     tg_epoch_fn on_epoch;    /**< optional per-epoch callback */
     void *user;              /**< first argument to the callbacks */
+    /** Learning-rate scheduler or NULL (default). Before each epoch (or
+     *  each batch, if tg_scheduler_per_batch()) the optimiser's rate is set
+     *  with tg_scheduler_apply() for the steps done so far: epoch e (from 1)
+     *  is step e - 1, batch b (from 0) of epoch e step (e - 1) * batches + b,
+     *  so a resumed run continues the schedule. @since 0.2.0 */
+    tg_scheduler *scheduler;
+    /** Clip the gradients to this global L2 norm before every optimiser
+     *  step (tg_clip_grad_norm()); 0 = off (default). @since 0.2.0 */
+    float clip_grad_norm;
 } tg_fit_options;
 
 /** @brief Defaults: 10 epochs from 0, batch 32 (validation 256), shuffle,
