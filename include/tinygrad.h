@@ -1547,6 +1547,16 @@ typedef struct tg_eval_result {
 TG_API TG_NODISCARD tg_status tg_evaluate(tg_module *m, const tg_dataset *ds,
                                           const tg_eval_options *opts, tg_eval_result *out);
 
+/** @brief Format an n_classes x n_classes confusion matrix (row = true
+ *  label, column = predicted, as tg_eval_options.confusion) as text: a
+ *  header line of class numbers, then one line per true label, each cell
+ *  6 characters wide, every line ending in a newline.
+ *  @return the length written (excluding the terminating NUL), or 0 if
+ *          an argument is NULL, n_classes is outside 1..1000 or @p cap is
+ *          too small (then @p buf holds "" if cap > 0). @since 0.2.0 */
+TG_API size_t tg_confusion_format(const int64_t *confusion, int n_classes, char *buf,
+                                  size_t cap);
+
 /** @brief Write epoch metrics as CSV (atomically: temporary file + rename):
  *  header `epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_s`,
  *  then one row per entry; NaN is written as an empty field.
@@ -1609,6 +1619,194 @@ TG_API TG_NODISCARD tg_status tg_image_load_png(tg_ctx *ctx, const char *path, i
                                                 int64_t w, uint8_t *dst);
 
 /* @@TRAIN_NEW (training-layer additions go below this line)@@ */
+
+/** @name Training configuration (0.2.0)
+ *  What a training program reads from a `key = value` configuration
+ *  (tg_config) and its command line, shared by examples/mnist_cnn and
+ *  usable by any program. Keys that are absent leave the caller's values
+ *  (or the documented defaults) in place. Value errors name the key and
+ *  file:line ("config.txt:4: batch_size: 'abc' is not an integer") and
+ *  are kept in the configuration's context.
+ *  @{ */
+
+/** @brief The keys tg_train_config_fit(), tg_train_config_optim() and
+ *  tg_train_config_scheduler() read (static storage), *n receives their
+ *  number: batch_size, epochs, seed, patience, optimizer_type, learning_rate,
+ *  momentum, weight_decay, nesterov, lr_schedule, lr_step_epochs, lr_gamma,
+ *  lr_min, lr_milestones, lr_warmup_epochs, lr_warmup_factor, lr_max,
+ *  clip_grad_norm, loss_function. @since 0.2.0 */
+TG_API const char *const *tg_train_config_keys(size_t *n);
+
+/** @brief Help text for the keys of tg_train_config_keys() (static
+ *  storage; one "  key  description (default)" line each), for a program's
+ *  --help. @since 0.2.0 */
+TG_API const char *tg_train_config_help(void);
+
+/** @brief tg_config_check_keys() against tg_train_config_keys() plus the
+ *  program's own @p extra keys (n_extra).
+ *  @return TG_OK, TG_ERR_INVALID_ARG ("config.txt:7: unknown key
+ *          'lerning_rate'"), TG_ERR_LIMIT (more than 64 extra keys)
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_check_keys(const tg_config *cfg,
+                                                         const char *const *extra,
+                                                         size_t n_extra);
+
+/** @brief Read batch_size (1..65536), epochs (0..100000), seed (>= 0),
+ *  patience (>= 0) and clip_grad_norm (>= 0) into @p fit; absent keys keep
+ *  @p fit's values. loss_function is checked: cross_entropy (the default
+ *  loss of tg_fit()) is the one value. @p fit is unchanged on error.
+ *  @return TG_OK, TG_ERR_INVALID_ARG @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_fit(const tg_config *cfg, tg_fit_options *fit);
+
+/** @brief Read optimizer_type (sgd | adam | adamw | rmsprop | adagrad, any
+ *  case; default sgd) into *name (a static lower-case string for
+ *  tg_optim_create_by_name()), and learning_rate (default 0.01, in
+ *  [1e-12, 100]), momentum ([0, 0.9999], default 0), weight_decay ([0, 1],
+ *  default 0, for AdamW too) and nesterov (default false) into @p c
+ *  (initialised here). Outputs are unchanged on error.
+ *  @return TG_OK, TG_ERR_INVALID_ARG @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_optim(const tg_config *cfg, const char **name,
+                                                    tg_optim_config *c);
+
+/** @brief Build the per-epoch learning-rate schedule the configuration
+ *  names, or set *out to NULL for none: lr_schedule = none (default) |
+ *  step (times lr_gamma every lr_step_epochs epochs) | multistep (times
+ *  lr_gamma at each of lr_milestones, e.g. "30,60") | cosine (from
+ *  learning_rate down to lr_min after @p epochs epochs) | onecycle (up to
+ *  lr_max, default 10 x learning_rate, and down over @p epochs epochs);
+ *  lr_warmup_epochs (default 0) of linear warm-up from lr_warmup_factor
+ *  (default 0.1) x learning_rate go before any but onecycle (cosine then
+ *  spans the remaining epochs). lr_step_epochs defaults to 5, lr_gamma to
+ *  0.1 (in (0, 1]), lr_min to 0 (at most learning_rate).
+ *  @param[in] ctx  context of the scheduler (and of a bad lr_milestones
+ *                  message)
+ *  @param[in] epochs the number of the last epoch (cosine, onecycle)
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_scheduler_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_scheduler(const tg_config *cfg, tg_ctx *ctx,
+                                                        int64_t epochs, tg_scheduler **out);
+
+/** @brief Apply command-line flags to @p cfg: `--some-key VALUE` or
+ *  `--some-key=VALUE` sets some_key (dashes become underscores) when it is
+ *  one of @p keys (n_keys); for the flags named in @p passthrough (n_pass,
+ *  e.g. "config", "resume") nothing is set, their values go to values[i]
+ *  (NULL if absent). argv[0] is skipped.
+ *  @param[in] ctx context that keeps the message of a bad flag
+ *  @return TG_OK, TG_ERR_INVALID_ARG ("unknown option '--epoch'", "option
+ *          '--epochs' needs a value", "unexpected argument 'x'"; a bad key
+ *          from tg_config_set() is kept in @p cfg's context), TG_ERR_NOMEM
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_args(tg_ctx *ctx, tg_config *cfg, int argc,
+                                                   const char *const *argv,
+                                                   const char *const *keys, size_t n_keys,
+                                                   const char *const *passthrough,
+                                                   size_t n_pass, const char **values);
+
+/** @brief A program's whole configuration: the file given with
+ *  `--config FILE`, else the first of @p defaults (n_defaults paths) that
+ *  exists, else an empty one; then the command-line flags on top
+ *  (tg_train_config_args() with the library's keys plus @p keys, and
+ *  "config" plus @p pass as pass-through flags whose values go to
+ *  values[0 .. n_pass - 1]); then tg_train_config_check_keys().
+ *  @return TG_OK, or the first error of those steps (kept in @p ctx);
+ *          *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_config_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_load(tg_ctx *ctx, int argc,
+                                                   const char *const *argv,
+                                                   const char *const *defaults,
+                                                   size_t n_defaults, const char *const *keys,
+                                                   size_t n_keys, const char *const *pass,
+                                                   size_t n_pass, const char **values,
+                                                   tg_config **out);
+
+/** @brief Where tg_data_dir_resolve() looks. */
+typedef struct tg_data_dir_options {
+    size_t struct_size;              /**< set by tg_data_dir_options_init() */
+    /** A directory qualifies when it holds at least one of these names
+     *  (files or directories), e.g. "train-images-idx3-ubyte"; none = any
+     *  existing directory qualifies. */
+    const char *const *markers;
+    size_t n_markers;                /**< number of @p markers */
+    /** Relative paths are tried in the current directory first, then under
+     *  each of these (e.g. the source tree, the executable's directory). */
+    const char *const *roots;
+    size_t n_roots;                  /**< number of @p roots */
+    /** Searched in this order, only when the user named no directory. */
+    const char *const *defaults;
+    size_t n_defaults;               /**< number of @p defaults */
+    /** Optional: the program's argv[0]; the directory it is in is tried as
+     *  a last root (finds data next to an installed or built program). */
+    const char *argv0;
+} tg_data_dir_options;
+
+/** @brief Zero every field and set struct_size. @since 0.2.0 */
+TG_API void tg_data_dir_options_init(tg_data_dir_options *o);
+
+/** @brief Find the data directory. A directory the user @p named (not
+ *  NULL or "") is used, or refused with an error that names it: it is never
+ *  replaced by another directory. Only when @p named is NULL or "" are the
+ *  defaults searched, in order.
+ *  @param[out] out the path found (as given, or joined to a root), @p cap bytes
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size), TG_ERR_NOT_FOUND
+ *          ("data directory '/x' (named) does not exist" / "holds none of
+ *          ...", or the defaults tried), TG_ERR_LIMIT (path longer than @p cap)
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_data_dir_resolve(tg_ctx *ctx, const char *named,
+                                                  const tg_data_dir_options *o, char *out,
+                                                  size_t cap);
+
+/** @brief Opaque training logger: standard tg_fit() callbacks. */
+typedef struct tg_train_logger tg_train_logger;
+
+/** @brief tg_train_logger_create() options. */
+typedef struct tg_train_logger_options {
+    size_t struct_size;      /**< set by tg_train_logger_options_init() */
+    /** Text log ("epoch E iter I/N loss L" per batch, "epoch E train_loss ...
+     *  val_accuracy ... seconds S" per epoch), its directory created; NULL
+     *  or "" = none. */
+    const char *log_path;
+    bool append;             /**< append to the log (a resumed run) instead of truncating */
+    /** Directory for metrics.csv, loss.svg and accuracy.svg after every
+     *  epoch (the curves of epochs up to start_epoch are read back from an
+     *  existing metrics.csv); NULL = none. */
+    const char *save_dir;
+    const char *title;       /**< chart title prefix, e.g. "MNIST CNN" (NULL = none) */
+    int64_t epochs;          /**< last epoch, shown as "epoch e/E" */
+    int64_t start_epoch;     /**< epochs already done */
+    size_t batch_size;       /**< for the ETA of the progress bar */
+    bool progress;           /**< redraw a progress bar on stdout (e.g. isatty(1)) */
+    tg_optim *opt;           /**< optional: its learning rate ends the epoch line */
+} tg_train_logger_options;
+
+/** @brief Defaults: no log, no save_dir, no progress bar. @since 0.2.0 */
+TG_API void tg_train_logger_options_init(tg_train_logger_options *o);
+
+/** @brief Create a logger. Pass tg_train_logger_on_batch / _on_epoch as
+ *  tg_fit_options.on_batch / on_epoch with the logger as user. Each epoch
+ *  prints "epoch e/E train_loss L train_acc A val_loss L val_acc A Ss N
+ *  samples/s lr R" to stdout.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (log or metrics.csv: names
+ *          the path), TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_train_logger_destroy()
+ *  (closes the log). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_logger_create(tg_ctx *ctx,
+                                                     const tg_train_logger_options *o,
+                                                     tg_train_logger **out);
+/** @brief Close the log and free; NULL is a no-op. @since 0.2.0 */
+TG_API void tg_train_logger_destroy(tg_train_logger *lg);
+/** @brief tg_batch_fn for tg_fit_options.on_batch (user = the logger).
+ *  @since 0.2.0 */
+TG_API int tg_train_logger_on_batch(void *user, int64_t epoch, size_t batch, size_t n_batches,
+                                    double loss, double samples_per_s);
+/** @brief tg_epoch_fn for tg_fit_options.on_epoch (user = the logger);
+ *  returns non-zero (stop) if writing the metrics files fails, with the
+ *  reason in the logger's context. @since 0.2.0 */
+TG_API int tg_train_logger_on_epoch(void *user, const tg_epoch_metrics *metrics);
+/** @brief Append a line of text to the log (no-op without one). @since 0.2.0 */
+TG_API void tg_train_logger_note(tg_train_logger *lg, const char *line);
+/** @} */
 
 
 /** @} */
