@@ -1013,7 +1013,11 @@ TG_API void tg_optim_config_init(tg_optim_config *c);
 
 /** @brief Create a built-in optimiser by name: "sgd", "adam", "adamw",
  *  "rmsprop" or "adagrad" (any case).
- *  @param[in] c hyper-parameters, or NULL for the optimiser's defaults
+ *  @param[in] ctx  context
+ *  @param[in] m    module whose parameters are optimised
+ *  @param[in] name optimiser name
+ *  @param[in] c    hyper-parameters, or NULL for the optimiser's defaults
+ *  @param[out] out the optimiser
  *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, unknown name: the message lists
  *          the valid ones; bad hyper-parameter), TG_ERR_NOMEM.
  *  Ownership: caller owns *out; release with tg_optim_destroy().
@@ -1678,9 +1682,11 @@ TG_API TG_NODISCARD tg_status tg_train_config_optim(const tg_config *cfg, const 
  *  (default 0.1) x learning_rate go before any but onecycle (cosine then
  *  spans the remaining epochs). lr_step_epochs defaults to 5, lr_gamma to
  *  0.1 (in (0, 1]), lr_min to 0 (at most learning_rate).
+ *  @param[in] cfg  configuration
  *  @param[in] ctx  context of the scheduler (and of a bad lr_milestones
  *                  message)
  *  @param[in] epochs the number of the last epoch (cosine, onecycle)
+ *  @param[out] out the scheduler, or NULL for none
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM.
  *  Ownership: caller owns *out; release with tg_scheduler_destroy().
  *  @since 0.2.0 */
@@ -1693,6 +1699,11 @@ TG_API TG_NODISCARD tg_status tg_train_config_scheduler(const tg_config *cfg, tg
  *  e.g. "config", "resume") nothing is set, their values go to values[i]
  *  (NULL if absent). argv[0] is skipped.
  *  @param[in] ctx context that keeps the message of a bad flag
+ *  @param[in,out] cfg configuration the flags are set in
+ *  @param[in] argc, argv the program's arguments
+ *  @param[in] keys, n_keys the keys a flag may set
+ *  @param[in] passthrough, n_pass flags whose values are returned, not set
+ *  @param[out] values n_pass values (NULL where the flag is absent)
  *  @return TG_OK, TG_ERR_INVALID_ARG ("unknown option '--epoch'", "option
  *          '--epochs' needs a value", "unexpected argument 'x'"; a bad key
  *          from tg_config_set() is kept in @p cfg's context), TG_ERR_NOMEM
@@ -1748,7 +1759,11 @@ TG_API void tg_data_dir_options_init(tg_data_dir_options *o);
  *  NULL or "") is used, or refused with an error that names it: it is never
  *  replaced by another directory. Only when @p named is NULL or "" are the
  *  defaults searched, in order.
- *  @param[out] out the path found (as given, or joined to a root), @p cap bytes
+ *  @param[in] ctx   context for the error message
+ *  @param[in] named the directory the user named, or NULL / "" for none
+ *  @param[in] o     where to look
+ *  @param[out] out  the path found (as given, or joined to a root)
+ *  @param[in] cap   size of @p out in bytes
  *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size), TG_ERR_NOT_FOUND
  *          ("data directory '/x' (named) does not exist" / "holds none of
  *          ...", or the defaults tried), TG_ERR_LIMIT (path longer than @p cap)
