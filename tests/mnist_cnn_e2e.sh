@@ -10,6 +10,7 @@
 # SOURCE_ROOT/data/mnist; exit 77 (skip) when none holds MNIST.
 set -eu
 cnn=$1 predict=$2 root=$3
+cnn=$(cd "$(dirname "$cnn")" && pwd)/$(basename "$cnn") # runs from other directories too
 data=
 for d in ${MNIST_DIR:-} "$root/../shared/data/mnist" "$root/data/mnist"; do
     if ls "$d"/train-images-idx3-ubyte* >/dev/null 2>&1; then

@@ -296,8 +296,9 @@ static tg_tensor *bn_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 static const tg_module_vtable bn_vt = {sizeof(tg_module_vtable), "BatchNorm2d", bn_forward,
                                        free_layer};
 
-static tg_status bn_make(tg_ctx *ctx, const char *who, int64_t channels, float eps,
-                         float momentum, bool affine, tg_module **out)
+static tg_status bn_make(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
+                         int64_t channels, float eps, float momentum, bool affine,
+                         tg_module **out)
 {
     if (ctx && (channels <= 0 || !(eps > 0.0f) || isinf(eps) ||
                 !(momentum >= 0.0f && momentum <= 1.0f)))
@@ -307,7 +308,7 @@ static tg_status bn_make(tg_ctx *ctx, const char *who, int64_t channels, float e
                          who, (long long)channels, (double)eps, (double)momentum);
     tg_module *m = NULL;
     bn_ud *u = NULL;
-    tg_status s = new_layer(ctx, who, &bn_vt, sizeof *u, &m, (void **)&u);
+    tg_status s = new_layer(ctx, who, vt, sizeof *u, &m, (void **)&u);
     if (s != TG_OK)
         return s;
     u->eps = eps;
@@ -479,7 +480,7 @@ tg_status tg_conv2d_create(tg_ctx *ctx, int64_t in_channels, int64_t out_channel
 tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps, float momentum,
                                 tg_module **out)
 {
-    return bn_make(ctx, "batchnorm2d_create", channels, eps, momentum, true, out);
+    return bn_make(ctx, "batchnorm2d_create", &bn_vt, channels, eps, momentum, true, out);
 }
 
 /* ---- options-struct constructors (0.2.0) ------------------------------------------ */
@@ -597,7 +598,7 @@ tg_status tg_nn_batchnorm2d(tg_ctx *ctx, const tg_batchnorm_options *o, tg_modul
     if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_batchnorm_options, num_features),
                            o, out))
         return ctx->status;
-    return bn_make(ctx, who, c.num_features, c.eps, c.momentum, c.affine, out);
+    return bn_make(ctx, who, &bn_vt, c.num_features, c.eps, c.momentum, c.affine, out);
 }
 
 tg_status tg_nn_maxpool2d(tg_ctx *ctx, const tg_pool2d_options *o, tg_module **out)
