@@ -918,8 +918,9 @@ typedef struct tg_scheduler_options {
     size_t struct_size;      /**< set by tg_scheduler_options_init() */
     tg_sched_kind kind;      /**< default TG_SCHED_CONSTANT */
     /** Learning rate at t = 0 (before warm-up); 0 (default) = the
-     *  optimiser's rate when the scheduler is first applied to it. Not used
-     *  by one-cycle. */
+     *  optimiser's rate when the scheduler is first applied to it. Set it
+     *  when resuming: tg_checkpoint_load() restores the optimiser's last
+     *  rate, not its first. Not used by one-cycle. */
     double base_lr;
     /** Count batches (true) or epochs (false, default) as steps. */
     bool per_batch;
