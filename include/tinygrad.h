@@ -758,7 +758,8 @@ TG_API TG_NODISCARD tg_status tg_nn_flatten(tg_ctx *ctx, tg_module **out);
  *  in training mode only. @since 0.2.0 */
 TG_API TG_NODISCARD tg_status tg_nn_dropout(tg_ctx *ctx, float p, tg_module **out);
 /** @brief Global average pooling ("AdaptiveAvgPool2d", output size 1x1):
- *  [N, C, H, W] -> [N, C, 1, 1], like torch.nn.AdaptiveAvgPool2d(1).
+ *  [N, C, H, W] -> [N, C, 1, 1], like torch.nn.AdaptiveAvgPool2d(1)
+ *  (tg_global_avg_pool2d()).
  *  @since 0.2.0 */
 TG_API TG_NODISCARD tg_status tg_nn_global_avgpool2d(tg_ctx *ctx, tg_module **out);
 /** @brief Sequential ("Sequential"): forward runs the children in order;
@@ -822,6 +823,42 @@ TG_API void tg_resnet_cifar_options_init(tg_resnet_cifar_options *o, int depth);
  *  @since 0.2.0 */
 TG_API TG_NODISCARD tg_status tg_nn_resnet_cifar(tg_ctx *ctx, const tg_resnet_cifar_options *o,
                                                  tg_module **out);
+/** @} */
+
+/** @name Layers for the 0.2.0 ops
+ *  Same conventions as the other tg_nn_* constructors.
+ *  @{ */
+/** @brief GELU ("GELU"), the exact erf form (tg_gelu()). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_gelu(tg_ctx *ctx, tg_module **out);
+/** @brief Identity ("Identity"): returns its input (a placeholder, e.g. a
+ *  removed head). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_identity(tg_ctx *ctx, tg_module **out);
+/** @brief BatchNorm1d ("BatchNorm1d") over [N, C] or [N, C, L]
+ *  (tg_batch_norm1d()); parameters and buffers as tg_nn_batchnorm2d().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_batchnorm1d(tg_ctx *ctx, const tg_batchnorm_options *o,
+                                                tg_module **out);
+/** @brief AdaptiveAvgPool2d ("AdaptiveAvgPool2d") to @p out_h x @p out_w
+ *  (tg_adaptive_avg_pool2d()). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_adaptive_avgpool2d(tg_ctx *ctx, int64_t out_h,
+                                                       int64_t out_w, tg_module **out);
+
+/** @brief tg_nn_layernorm() options (torch.nn.LayerNorm). */
+typedef struct tg_layernorm_options {
+    size_t struct_size;            /**< set by tg_layernorm_options_init() */
+    int n_dims;                    /**< trailing dimensions normalised (1..4) */
+    int64_t normalized_shape[4];   /**< their sizes (the first n_dims entries) */
+    float eps;                     /**< default 1e-5 */
+    bool elementwise_affine;       /**< learnable weight (ones) and bias (zeros) of normalized_shape (default true) */
+} tg_layernorm_options;
+/** @brief Defaults: eps 1e-5, elementwise_affine true; @p n_dims sizes
+ *  from @p shape (at most 4 are read). @since 0.2.0 */
+TG_API void tg_layernorm_options_init(tg_layernorm_options *o, int n_dims,
+                                      const int64_t *shape);
+/** @brief LayerNorm ("LayerNorm") over the last n_dims dimensions
+ *  (tg_layer_norm()). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_layernorm(tg_ctx *ctx, const tg_layernorm_options *o,
+                                              tg_module **out);
 /** @} */
 
 

@@ -246,6 +246,54 @@ START_TEST(resnet_cifar)
 }
 END_TEST
 
+/* Layers over the 0.2.0 ops: each module computes exactly its op. */
+START_TEST(new_op_layers)
+{
+    tg_ctx *ctx = tgt_ctx(6);
+    const int64_t xs[4] = {2, 3, 4, 5};
+    tg_tensor *x = tgt_rand(ctx, 4, xs, -2, 2, false);
+    tg_module *g = NULL, *id = NULL, *ap = NULL, *ln = NULL, *bn = NULL;
+    ck_assert_int_eq(tg_nn_gelu(ctx, &g), TG_OK);
+    ck_assert_str_eq(tg_module_type(g), "GELU");
+    tg_tensor *y = tg_module_forward(g, x), *want = tg_gelu(ctx, x);
+    tgt_assert_close(tg_tensor_data(y), tg_tensor_data(want), 120, 0, 0);
+    ck_assert_int_eq(tg_nn_identity(ctx, &id), TG_OK);
+    ck_assert_ptr_eq(tg_module_forward(id, x), x);
+    ck_assert_int_eq(tg_nn_adaptive_avgpool2d(ctx, 2, 1, &ap), TG_OK);
+    const int64_t as[4] = {2, 3, 2, 1};
+    tgt_assert_shape(tg_module_forward(ap, x), 4, as);
+    ck_assert_int_eq(tg_nn_adaptive_avgpool2d(ctx, 0, 1, &ap), TG_ERR_INVALID_ARG);
+
+    const int64_t ns[2] = {4, 5};
+    tg_layernorm_options lo;
+    tg_layernorm_options_init(&lo, 2, ns);
+    ck_assert_int_eq(tg_nn_layernorm(ctx, &lo, &ln), TG_OK);
+    ck_assert_str_eq(tg_module_type(ln), "LayerNorm");
+    ck_assert_int_eq(tg_module_n_weights(ln), 40);
+    y = tg_module_forward(ln, x);
+    want = tg_layer_norm(ctx, x, 2, tg_module_find(ln, "weight"), tg_module_find(ln, "bias"), 1e-5f);
+    tgt_assert_close(tg_tensor_data(y), tg_tensor_data(want), 120, 0, 0);
+    lo.n_dims = 5;
+    ck_assert_int_eq(tg_nn_layernorm(ctx, &lo, &bn), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "n_dims 5"));
+
+    tg_batchnorm_options bo;
+    tg_batchnorm_options_init(&bo, 3);
+    ck_assert_int_eq(tg_nn_batchnorm1d(ctx, &bo, &bn), TG_OK);
+    ck_assert_str_eq(tg_module_type(bn), "BatchNorm1d");
+    const int64_t s1[3] = {4, 3, 6};
+    tg_tensor *x1 = tgt_rand(ctx, 3, s1, -1, 1, false);
+    tgt_assert_shape(tg_module_forward(bn, x1), 3, s1);
+    ck_assert_float_eq(tg_tensor_data(tg_module_find(bn, "num_batches_tracked"))[0], 1.0f);
+    tg_module_destroy(g);
+    tg_module_destroy(id);
+    tg_module_destroy(ap);
+    tg_module_destroy(ln);
+    tg_module_destroy(bn);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("nn_layers");
@@ -256,6 +304,7 @@ static Suite *suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, resnet_block);
     tcase_add_test(tc, resnet_cifar);
+    tcase_add_test(tc, new_op_layers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -647,21 +647,11 @@ tg_status tg_nn_sequential(tg_ctx *ctx, tg_module **out)
 
 /* ---- global average pooling ------------------------------------------------------- */
 
-/* [N, C, H, W] -> mean over H*W -> [N, C, 1, 1]. */
+/* [N, C, H, W] -> [N, C, 1, 1] */
 static tg_tensor *gap_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
     (void)self;
-    if (!x)
-        return tg_mean(ctx, x, 0, false); /* keeps the first error */
-    if (x->ndim != 4) {
-        char s1[160];
-        tg__error(ctx, TG_ERR_SHAPE, "AdaptiveAvgPool2d: input %s is not [N, C, H, W]",
-                  tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
-        return NULL;
-    }
-    const int64_t flat[3] = {x->shape[0], x->shape[1], x->shape[2] * x->shape[3]};
-    const int64_t four[4] = {x->shape[0], x->shape[1], 1, 1};
-    return tg_reshape(ctx, tg_mean(ctx, tg_reshape(ctx, x, 3, flat), 2, false), 4, four);
+    return tg_global_avg_pool2d(ctx, x);
 }
 
 static const tg_module_vtable gap_vt = {sizeof(tg_module_vtable), "AdaptiveAvgPool2d",
@@ -676,4 +666,152 @@ tg_status tg_nn_global_avgpool2d(tg_ctx *ctx, tg_module **out)
 tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x)
 {
     return seq_forward_layers(self, x);
+}
+
+/* ---- layers for the 0.2.0 ops -------------------------------------------------------- */
+
+static tg_tensor *gelu_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    return tg_gelu(ctx, x);
+}
+
+static tg_tensor *identity_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    (void)ctx;
+    return x;
+}
+
+static const tg_module_vtable gelu_vt = {sizeof(tg_module_vtable), "GELU", gelu_forward, NULL};
+static const tg_module_vtable identity_vt = {sizeof(tg_module_vtable), "Identity",
+                                             identity_forward, NULL};
+
+tg_status tg_nn_gelu(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_gelu", &gelu_vt, 0, out, NULL);
+}
+
+tg_status tg_nn_identity(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_identity", &identity_vt, 0, out, NULL);
+}
+
+static tg_tensor *bn1d_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const bn_ud *u = tg_module_userdata(self);
+    bool training = tg_module_is_training(self);
+    tg_tensor *y = tg_batch_norm1d(ctx, x, u->w, u->b, u->mean, u->var, training, u->momentum,
+                                   u->eps);
+    if (y && training)
+        u->count->data[0] += 1.0f; /* num_batches_tracked (float storage) */
+    return y;
+}
+
+static const tg_module_vtable bn1d_vt = {sizeof(tg_module_vtable), "BatchNorm1d", bn1d_forward,
+                                         free_layer};
+
+tg_status tg_nn_batchnorm1d(tg_ctx *ctx, const tg_batchnorm_options *o, tg_module **out)
+{
+    const char *who = "nn_batchnorm1d";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_batchnorm_options c;
+    tg_batchnorm_options_init(&c, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_batchnorm_options, num_features),
+                           o, out))
+        return ctx->status;
+    return bn_make(ctx, who, &bn1d_vt, c.num_features, c.eps, c.momentum, c.affine, out);
+}
+
+typedef struct {
+    tg_ctx *ctx;
+    int64_t h, w;
+} adaptive_ud;
+
+static tg_tensor *adaptive_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const adaptive_ud *u = tg_module_userdata(self);
+    return tg_adaptive_avg_pool2d(ctx, x, u->h, u->w);
+}
+
+static const tg_module_vtable adaptive_vt = {sizeof(tg_module_vtable), "AdaptiveAvgPool2d",
+                                             adaptive_forward, free_layer};
+
+tg_status tg_nn_adaptive_avgpool2d(tg_ctx *ctx, int64_t out_h, int64_t out_w, tg_module **out)
+{
+    const char *who = "nn_adaptive_avgpool2d";
+    if (ctx && (out_h <= 0 || out_w <= 0 || out_h > (1 << 20) || out_w > (1 << 20)))
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: output size %lld x %lld must be positive", who, (long long)out_h,
+                         (long long)out_w);
+    tg_module *m = NULL;
+    adaptive_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &adaptive_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->h = out_h;
+    u->w = out_w;
+    *out = m;
+    return TG_OK;
+}
+
+typedef struct {
+    tg_ctx *ctx;
+    tg_tensor *w, *b;
+    int n_dims;
+    float eps;
+} layernorm_ud;
+
+static tg_tensor *layernorm_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const layernorm_ud *u = tg_module_userdata(self);
+    return tg_layer_norm(ctx, x, u->n_dims, u->w, u->b, u->eps);
+}
+
+static const tg_module_vtable layernorm_vt = {sizeof(tg_module_vtable), "LayerNorm",
+                                              layernorm_forward, free_layer};
+
+void tg_layernorm_options_init(tg_layernorm_options *o, int n_dims, const int64_t *shape)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->n_dims = n_dims;
+    for (int i = 0; shape && i < n_dims && i < 4; i++)
+        o->normalized_shape[i] = shape[i];
+    o->eps = 1e-5f;
+    o->elementwise_affine = true;
+}
+
+tg_status tg_nn_layernorm(tg_ctx *ctx, const tg_layernorm_options *o, tg_module **out)
+{
+    const char *who = "nn_layernorm";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_layernorm_options c;
+    tg_layernorm_options_init(&c, 0, NULL);
+    if (!tg__layer_options(ctx, who, &c, sizeof c,
+                           MIN_SIZE(tg_layernorm_options, normalized_shape), o, out))
+        return ctx->status;
+    bool ok = c.n_dims >= 1 && c.n_dims <= 4 && c.eps > 0.0f && !isinf(c.eps);
+    for (int i = 0; ok && i < c.n_dims; i++)
+        ok = c.normalized_shape[i] > 0;
+    if (!ok)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: bad configuration (n_dims %d must be 1..4 with positive sizes, "
+                         "eps %g > 0)", who, c.n_dims, (double)c.eps);
+    tg_module *m = NULL;
+    layernorm_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &layernorm_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->n_dims = c.n_dims;
+    u->eps = c.eps;
+    if (c.elementwise_affine &&
+        (s = tg_module_add_param(m, "weight", c.n_dims, c.normalized_shape, &u->w)) == TG_OK &&
+        (s = tg_module_add_param(m, "bias", c.n_dims, c.normalized_shape, &u->b)) == TG_OK)
+        tg_tensor_fill(u->w, 1.0f);
+    return finish(m, s, out);
 }
