@@ -73,13 +73,15 @@ int main(int argc, char **argv)
            tg_dataset_n(sets[1]));
 
     tg_module *net = NULL, *l = NULL;
-    CHECK(tg_sequential_create(ctx, &net));
+    CHECK(tg_nn_sequential(ctx, &net)); /* Linear-ReLU-Linear-ReLU-Linear */
     int64_t width[4] = {f, hidden, hidden, n_out};
     for (int i = 0; i < 3; i++) {
-        CHECK(tg_linear_create(ctx, width[i], width[i + 1], true, &l));
+        tg_linear_options lo;
+        tg_linear_options_init(&lo, width[i], width[i + 1]);
+        CHECK(tg_nn_linear(ctx, &lo, &l));
         CHECK(tg_sequential_append(net, l));
         if (i < 2) {
-            CHECK(tg_relu_create(ctx, &l));
+            CHECK(tg_nn_relu(ctx, &l));
             CHECK(tg_sequential_append(net, l));
         }
     }
