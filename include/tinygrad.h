@@ -1609,7 +1609,7 @@ TG_API void tg_csv_options_init(tg_csv_options *o);
  *  class names (by value when all are numbers), names kept
  *  (tg_dataset_class_name()). Regression: float targets of dimension
  *  n_targets. Normalisation starts as none (mean 0, std 1); standardise
- *  with tg_dataset_feature_stats() of the training split. Rules and
+ *  with tg_dataset_standardize() (training split first). Rules and
  *  limits: guide "Data sets beyond MNIST" (docs/datasets.md).
  *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, no target,
  *          classification with several targets, bad delimiter),
