@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Writes the models the ONNX consumer check (check_onnx.py) verifies: the
+ * seed CNN, LeNet-5 and a residual network with batch norm, each exported
+ * with tg_module_export_onnx(), plus a batch of inputs and libtinygrad's
+ * outputs for them. Public API only.
+ *   usage: onnx_models OUT_DIR [MNIST_DIR]
+ * Inputs are the first 16 MNIST test images (scaled to [0, 1] and
+ * normalised with the MNIST mean and std) when MNIST_DIR holds MNIST,
+ * otherwise generated images; OUT_DIR/manifest.txt says which. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tinygrad.h>
+
+#define N_IMG 16
+
+static tg_ctx *ctx;
+
+#define CHECK(call)                                                                            \
+    do {                                                                                       \
+        if ((call) != TG_OK) {                                                                 \
+            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, tg_ctx_last_error(ctx));        \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+static tg_module *seq(void)
+{
+    tg_module *s = NULL;
+    CHECK(tg_sequential_create(ctx, &s));
+    return s;
+}
+
+static void add(tg_module *s, tg_module *l) { CHECK(tg_sequential_append(s, l)); }
+
+static tg_module *conv(int64_t in, int64_t out, int k, int pad)
+{
+    tg_module *l = NULL;
+    CHECK(tg_conv2d_create(ctx, in, out, k, 1, pad, 1, 1, true, &l));
+    return l;
+}
+
+static tg_module *relu(void)
+{
+    tg_module *l = NULL;
+    CHECK(tg_relu_create(ctx, &l));
+    return l;
+}
+
+static tg_module *maxpool(void)
+{
+    tg_module *l = NULL;
+    CHECK(tg_maxpool2d_create(ctx, 2, 0, 0, &l));
+    return l;
+}
+
+static tg_module *flatten(void)
+{
+    tg_module *l = NULL;
+    CHECK(tg_flatten_create(ctx, &l));
+    return l;
+}
+
+static tg_module *linear(int64_t in, int64_t out)
+{
+    tg_module *l = NULL;
+    CHECK(tg_linear_create(ctx, in, out, true, &l));
+    return l;
+}
+
+/* examples/seed_cnn.c */
+static tg_module *seed_cnn(void)
+{
+    tg_module *s = seq();
+    int ch[4] = {1, 3, 6, 9};
+    for (int i = 0; i < 3; i++) {
+        add(s, conv(ch[i], ch[i + 1], 3, 1));
+        add(s, relu());
+    }
+    add(s, maxpool());
+    add(s, flatten());
+    add(s, linear(1764, 10));
+    return s;
+}
+
+/* examples/mnist_cnn/model.h, "lenet5" */
+static tg_module *lenet5(void)
+{
+    tg_module *s = seq();
+    add(s, conv(1, 6, 5, 2));
+    add(s, relu());
+    add(s, maxpool());
+    add(s, conv(6, 16, 5, 0));
+    add(s, relu());
+    add(s, maxpool());
+    add(s, flatten());
+    add(s, linear(400, 120));
+    add(s, relu());
+    add(s, linear(120, 84));
+    add(s, relu());
+    add(s, linear(84, 10));
+    return s;
+}
+
+/* A user-defined residual network: stem conv-bn-relu, one basic block
+ * (conv-bn-relu-conv-bn + identity, relu), global average pooling, linear.
+ * It has no export code of its own: its forward uses supported ops. */
+static tg_module *bn(int64_t c)
+{
+    tg_module *l = NULL;
+    CHECK(tg_batchnorm2d_create(ctx, c, 1e-5f, 0.1f, &l));
+    /* non-trivial running statistics and affine parameters */
+    tg_tensor_uniform_(tg_module_find(l, "running_mean"), -0.5f, 0.5f);
+    tg_tensor_uniform_(tg_module_find(l, "running_var"), 0.5f, 2.0f);
+    tg_tensor_uniform_(tg_module_find(l, "weight"), 0.5f, 1.5f);
+    tg_tensor_uniform_(tg_module_find(l, "bias"), -0.2f, 0.2f);
+    return l;
+}
+
+static tg_tensor *resnet_forward(tg_module *self, tg_ctx *c, tg_tensor *x)
+{
+#define CH(name) tg_module_child_by_name(self, name)
+    tg_tensor *h = tg_relu(c, tg_module_forward(CH("bn0"), tg_module_forward(CH("conv0"), x)));
+    tg_tensor *r = tg_relu(c, tg_module_forward(CH("bn1"), tg_module_forward(CH("conv1"), h)));
+    r = tg_module_forward(CH("bn2"), tg_module_forward(CH("conv2"), r));
+    h = tg_relu(c, tg_add(c, r, h));
+    h = tg_mean(c, tg_mean(c, h, 3, false), 2, false); /* global average pool: [N, C] */
+    return tg_module_forward(CH("fc"), h);
+#undef CH
+}
+
+static const tg_module_vtable resnet_vt = {sizeof(tg_module_vtable), "TinyResNet",
+                                           resnet_forward, NULL};
+
+static tg_module *resnet(void)
+{
+    tg_module *m = NULL;
+    CHECK(tg_module_create(ctx, &resnet_vt, NULL, &m));
+    CHECK(tg_module_add_child(m, "conv0", conv(1, 8, 3, 1)));
+    CHECK(tg_module_add_child(m, "bn0", bn(8)));
+    CHECK(tg_module_add_child(m, "conv1", conv(8, 8, 3, 1)));
+    CHECK(tg_module_add_child(m, "bn1", bn(8)));
+    CHECK(tg_module_add_child(m, "conv2", conv(8, 8, 3, 1)));
+    CHECK(tg_module_add_child(m, "bn2", bn(8)));
+    CHECK(tg_module_add_child(m, "fc", linear(8, 10)));
+    return m;
+}
+
+static void write_floats(const char *dir, const char *name, const char *suffix, const float *p,
+                         size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix);
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fwrite(p, sizeof *p, n, fp) != n || fclose(fp) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: onnx_models OUT_DIR [MNIST_DIR]\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.seed = 1234;
+    CHECK(tg_ctx_create(&o, &ctx));
+
+    static float input[N_IMG * 28 * 28];
+    const char *source = "generated";
+    tg_dataset *ds = NULL;
+    if (argc > 2 && tg_dataset_load_mnist(ctx, argv[2], false, &ds) == TG_OK &&
+        tg_dataset_n(ds) >= N_IMG) {
+        for (size_t i = 0; i < N_IMG; i++) {
+            const uint8_t *px = tg_dataset_image(ds, i);
+            for (size_t k = 0; k < 28 * 28; k++)
+                input[i * 784 + k] = ((float)px[k] / 255.0f - 0.1307f) / 0.3081f;
+        }
+        source = "mnist-test";
+    } else {
+        tg_ctx_clear_error(ctx);
+        /* strokes: a ring and a bar per image, positions varying */
+        for (size_t i = 0; i < N_IMG; i++)
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++) {
+                    double cx = 10 + (double)(i % 5) * 2, cy = 12 + (double)(i % 3) * 2;
+                    double r = sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy));
+                    float v = fabs(r - 6.0) < 1.5 || (x == (int)(4 + i) && y > 5) ? 1.0f : 0.0f;
+                    input[i * 784 + (size_t)(y * 28 + x)] = (v - 0.1307f) / 0.3081f;
+                }
+    }
+    tg_dataset_destroy(ds);
+
+    struct {
+        const char *name;
+        tg_module *(*build)(void);
+    } models[] = {{"seed_cnn", seed_cnn}, {"lenet5", lenet5}, {"resnet", resnet}};
+    char mpath[1024];
+    snprintf(mpath, sizeof mpath, "%s/manifest.txt", dir);
+    FILE *man = fopen(mpath, "w");
+    if (!man) {
+        fprintf(stderr, "cannot write %s\n", mpath);
+        return 1;
+    }
+    const int64_t shape[4] = {N_IMG, 1, 28, 28};
+    const int64_t example[4] = {1, 1, 28, 28};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        tg_module *m = models[k].build();
+        CHECK(tg_module_set_metadata(m, "tg.input_scale", "0.00392156862745098"));
+        CHECK(tg_module_set_metadata(m, "tg.input_mean", "0.1307"));
+        CHECK(tg_module_set_metadata(m, "tg.input_std", "0.3081"));
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.onnx", dir, models[k].name);
+        CHECK(tg_module_export_onnx(m, 4, example, path, NULL));
+
+        tg_module_train(m, false);
+        tg_tensor *x = tg_from_data(ctx, 4, shape, input, N_IMG * 784);
+        tg_tensor *y = tg_module_forward(m, x);
+        if (!y)
+            CHECK(tg_ctx_last_status(ctx));
+        write_floats(dir, models[k].name, ".input.bin", input, N_IMG * 784);
+        write_floats(dir, models[k].name, ".expected.bin", tg_tensor_data(y),
+                     (size_t)tg_tensor_numel(y));
+        fprintf(man, "%s %d %d %d %d %lld %s\n", models[k].name, N_IMG, 1, 28, 28,
+                (long long)tg_tensor_dim(y, 1), source);
+        tg_ctx_reset(ctx);
+        tg_module_destroy(m);
+    }
+    fclose(man);
+    printf("wrote 3 models to %s (inputs: %s)\n", dir, source);
+    tg_ctx_destroy(ctx);
+    return 0;
+}
