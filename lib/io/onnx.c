@@ -388,17 +388,22 @@ static tg_status export_op(ex *e, const tg_tensor *t, const char *out)
     if (!strcmp(op, "sum") || !strcmp(op, "mean") || !strcmp(op, "max") ||
         !strcmp(op, "sum_all") || !strcmp(op, "mean_all") || !strcmp(op, "max_all")) {
         bool all = strstr(op, "_all") != NULL;
-        const char *type = op[0] == 's' ? "ReduceSum" : op[1] == 'e' ? "ReduceMean" : "ReduceMax";
+        bool sum = op[0] == 's';
         int64_t axis = all || !a->ndim ? 0 : find_axis(a, t->p.l[0], t->p.l[1]);
         bool keep = !all && t->ndim == a->ndim;
-        bool sum = op[0] == 's';
-        if (sum && !all && a->ndim)
-            in[1] = const_i64(e, &axis, 1); /* ReduceSum takes axes as an input since 13 */
-        node_begin(e, &n, type, in, sum && !all && a->ndim ? 2 : 1, out);
-        if (!sum && !all && a->ndim)
+        /* A sum is exported as ReduceMean times the count: opset 13 moved
+         * ReduceSum's axes into an input, which OpenCV 4.6 cannot read. */
+        const char *ro = sum ? tmp_name(e) : out;
+        node_begin(e, &n, sum || op[1] == 'e' ? "ReduceMean" : "ReduceMax", in, 1, ro);
+        if (!all && a->ndim)
             attr_ints(&n, "axes", &axis, 1);
         attr_int(&n, "keepdims", keep);
         node_end(e, &n);
+        if (sum) {
+            float cnt = (float)(all ? a->numel : a->ndim ? a->shape[axis] : 1);
+            const char *mi[2] = {ro, const_f32(e, 0, NULL, &cnt, 1)};
+            simple(e, "Mul", mi, 2, out);
+        }
         return TG_OK;
     }
     if (!strcmp(op, "reshape") || !strcmp(op, "flatten")) {

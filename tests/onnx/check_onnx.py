@@ -6,14 +6,20 @@ For every model listed in DIR/manifest.txt (written by onnx_models):
 onnx.checker.check_model(full_check=True) must pass, the preprocessing
 metadata must be in metadata_props, and OpenCV's cv2.dnn.readNetFromONNX
 must give libtinygrad's outputs to 1e-4 for the whole batch and for a
-smaller batch (the batch dimension is symbolic).
+smaller batch (the batch dimension is symbolic). np_eval.py, a NumPy
+evaluator written from the operator specs, must agree too.
 usage: check_onnx.py DIR
 """
 import sys
 
+import os
+
 import numpy as np
 import onnx
 import cv2
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import np_eval  # noqa: E402
 
 TOL = 1e-4
 
@@ -47,6 +53,11 @@ def main(d):
             print(f"{name}: batch {batch} ({source} images), OpenCV {cv2.__version__} vs "
                   f"libtinygrad max |diff| = {err:.3g} {'ok' if ok else 'FAIL'}")
             failures += not ok
+        ref = np_eval.run(model, x)
+        err = float(np.max(np.abs(ref - want)))
+        print(f"{name}: NumPy reference evaluator max |diff| = {err:.3g} "
+              f"{'ok' if err <= TOL else 'FAIL'}")
+        failures += err > TOL
         ops = sorted({node.op_type for node in model.graph.node})
         print(f"{name}: checker ok (onnx {onnx.__version__}, opset "
               f"{model.opset_import[0].version}, ir {model.ir_version}); ops {' '.join(ops)}")

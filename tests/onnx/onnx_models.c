@@ -147,6 +147,68 @@ static tg_module *resnet(void)
     return m;
 }
 
+/* Every other supported op, in a user-defined module with its own
+ * parameters: pooling, activations, element-wise math with broadcasting,
+ * scalar ops, reshape/transpose/permute, a linear layer on 3-D input,
+ * reductions, matmul, softmax, dropout and log-softmax. */
+typedef struct {
+    tg_tensor *scale, *proj;
+} ops_ud;
+
+static tg_tensor *ops_forward(tg_module *self, tg_ctx *c, tg_tensor *x)
+{
+    const ops_ud *u = tg_module_userdata(self);
+#define CH(name) tg_module_child_by_name(self, name)
+    tg_tensor *h = tg_module_forward(CH("conv"), x);                  /* [N,4,28,28] */
+    h = tg_avg_pool2d(c, h, 2, 2, 0);                                 /* [N,4,14,14] */
+    h = tg_leaky_relu(c, h, 0.1f);
+    tg_tensor *a = tg_sigmoid(c, h), *b = tg_tanh(c, h);
+    h = tg_add(c, tg_mul(c, a, b), tg_sub(c, h, tg_div(c, a, tg_add_scalar(c, b, 3.0f))));
+    h = tg_mul(c, h, u->scale);                                       /* [4,1,1] broadcast */
+    h = tg_log(c, tg_add_scalar(c, tg_sqrt(c, tg_exp(c, tg_neg(c, h))), 1.0f));
+    /* scale first: OpenCV 4.6 fuses Pow followed by a scalar Mul wrongly */
+    h = tg_pow(c, tg_mul_scalar(c, h, 0.5f), 2.0f);
+    int64_t n = tg_tensor_dim(x, 0);
+    const int64_t s3[3] = {n, 4, 196};
+    h = tg_transpose(c, tg_reshape(c, h, 3, s3), 1, 2);               /* [N,196,4] */
+    h = tg_module_forward(CH("fc3"), h);                              /* [N,196,3] */
+    h = tg_softmax(c, h, -1);
+    const int perm[3] = {0, 2, 1};
+    h = tg_permute(c, h, perm);                                       /* [N,3,196] */
+    tg_tensor *sum = tg_sum(c, h, 2, false);                          /* [N,3] */
+    tg_tensor *mx = tg_max(c, h, 2, false);
+    tg_tensor *mean = tg_mean(c, h, 2, false);
+    h = tg_add(c, tg_mul_scalar(c, sum, 0.01f), tg_add(c, mx, mean));
+    h = tg_matmul(c, h, u->proj);                                     /* [N,10] */
+    h = tg_module_forward(CH("drop"), h);
+    return tg_log_softmax(c, h, 1);
+#undef CH
+}
+
+static void free_ops_ud(void *p) { free(p); }
+
+static const tg_module_vtable ops_vt = {sizeof(tg_module_vtable), "OpsZoo", ops_forward,
+                                        free_ops_ud};
+
+static tg_module *ops_zoo(void)
+{
+    ops_ud *u = calloc(1, sizeof *u);
+    tg_module *m = NULL, *l = NULL;
+    if (!u)
+        exit(1);
+    CHECK(tg_module_create(ctx, &ops_vt, u, &m));
+    CHECK(tg_module_add_child(m, "conv", conv(1, 4, 3, 1)));
+    CHECK(tg_module_add_child(m, "fc3", linear(4, 3)));
+    CHECK(tg_dropout_create(ctx, 0.5f, &l));
+    CHECK(tg_module_add_child(m, "drop", l));
+    const int64_t ss[3] = {4, 1, 1}, ps[2] = {3, 10};
+    CHECK(tg_module_add_param(m, "scale", 3, ss, &u->scale));
+    CHECK(tg_module_add_param(m, "proj", 2, ps, &u->proj));
+    tg_tensor_uniform_(u->scale, 0.5f, 1.5f);
+    tg_tensor_uniform_(u->proj, -1.0f, 1.0f);
+    return m;
+}
+
 static void write_floats(const char *dir, const char *name, const char *suffix, const float *p,
                          size_t n)
 {
@@ -199,7 +261,8 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         tg_module *(*build)(void);
-    } models[] = {{"seed_cnn", seed_cnn}, {"lenet5", lenet5}, {"resnet", resnet}};
+    } models[] = {{"seed_cnn", seed_cnn}, {"lenet5", lenet5}, {"resnet", resnet},
+                  {"ops_zoo", ops_zoo}};
     char mpath[1024];
     snprintf(mpath, sizeof mpath, "%s/manifest.txt", dir);
     FILE *man = fopen(mpath, "w");
@@ -232,7 +295,8 @@ int main(int argc, char **argv)
         tg_module_destroy(m);
     }
     fclose(man);
-    printf("wrote 3 models to %s (inputs: %s)\n", dir, source);
+    printf("wrote %zu models to %s (inputs: %s)\n", sizeof models / sizeof models[0], dir,
+           source);
     tg_ctx_destroy(ctx);
     return 0;
 }
