@@ -1442,7 +1442,11 @@ TG_API TG_NODISCARD tg_status tg_profiler_write_trace(const tg_ctx *ctx, const c
  *  (flags and grad mode restored). FLOPs count 2 per multiply-add of
  *  conv2d, linear and matmul (bias, activations, pooling and normalisation
  *  not counted), divided by the batch size shape[0].
+ *  @param m the module (its flags are restored)
+ *  @param ndim rank of @p shape
+ *  @param shape input shape, batch first
  *  @param buf receives the NUL-terminated text
+ *  @param size capacity of @p buf in bytes
  *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_STATE (the forward failed),
  *          TG_ERR_NOMEM, TG_ERR_LIMIT (@p size too small; @p buf holds the
  *          truncated text).
