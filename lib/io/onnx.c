@@ -129,7 +129,7 @@ static void tensor_proto(ex *e, const char *name, int dtype, int ndim, const int
 static const char *const_f32(ex *e, int ndim, const int64_t *dims, const float *data, size_t n)
 {
     char name[48];
-    snprintf(name, sizeof name, "const_%u", e->counter++);
+    snprintf(name, sizeof name, "/const_%u", e->counter++);
     const char *nm = add_name(e, NULL, name);
     tensor_proto(e, nm, DT_FLOAT, ndim, dims, data, n);
     return nm;
@@ -138,7 +138,7 @@ static const char *const_f32(ex *e, int ndim, const int64_t *dims, const float *
 static const char *const_i64(ex *e, const int64_t *data, size_t n)
 {
     char name[48];
-    snprintf(name, sizeof name, "const_%u", e->counter++);
+    snprintf(name, sizeof name, "/const_%u", e->counter++);
     const char *nm = add_name(e, NULL, name);
     int64_t dim = (int64_t)n;
     tensor_proto(e, nm, DT_INT64, 1, &dim, data, n);
@@ -158,7 +158,7 @@ static const char *value(ex *e, const tg_tensor *t)
             sn = e->state[i].name;
     char buf[48];
     if (!sn) {
-        snprintf(buf, sizeof buf, "const_%u", e->counter++);
+        snprintf(buf, sizeof buf, "/const_%u", e->counter++);
         sn = buf;
     }
     const char *nm = add_name(e, t, sn);
@@ -253,7 +253,7 @@ static void simple(ex *e, const char *op_type, const char *const *in, int n_in, 
 static const char *tmp_name(ex *e)
 {
     char buf[48];
-    snprintf(buf, sizeof buf, "t%u", e->counter++);
+    snprintf(buf, sizeof buf, "/t%u", e->counter++);
     return add_name(e, NULL, buf);
 }
 
@@ -598,7 +598,7 @@ static tg_status build(ex *e, const tg_onnx_options *o, tg_tensor *x, tg_tensor 
             continue;
         e->cur_op = (int)i;
         char buf[48];
-        snprintf(buf, sizeof buf, "v%zu", i);
+        snprintf(buf, sizeof buf, "/v%zu", i);
         const char *out = t == y ? o->output_name : buf;
         /* name registered after the inputs: a node never reads its own output */
         char *keep = xstrdup(e, out);
