@@ -9,6 +9,7 @@
  * written by lib/io/pb.c; field numbers are onnx.proto's (ONNX 1.12). */
 #include "io_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -270,15 +271,28 @@ static int find_axis(const tg_tensor *a, int64_t n, int64_t inner)
     return a->ndim ? a->ndim - 1 : 0;
 }
 
-/* The module call that returned t, if it is a module of type `type`. */
-static tg_module *producer(const ex *e, const tg_tensor *t, const char *type)
+/* The running statistics a batch_norm2d result t used in evaluation mode,
+ * if they are the "running_mean"/"running_var" buffers of the module whose
+ * forward made it (BatchNorm2d, BatchNorm1d or a user module): the op saved
+ * the mean it used and 1/sqrt(var + eps), which must match exactly. */
+static bool bn_buffers(const ex *e, const tg_tensor *t, int64_t C, float eps, tg_tensor **rm,
+                       tg_tensor **rv)
 {
-    for (size_t i = 0; i < e->tr->n_calls; i++) {
-        const tg__trace_call *c = &e->tr->calls[i];
-        if (c->y == t && !strcmp(tg_module_type(c->m), type))
-            return (tg_module *)c->m;
-    }
-    return NULL;
+    int call = e->tr->op_call[e->cur_op];
+    if (call < 0)
+        return false;
+    tg_module *m = (tg_module *)e->tr->calls[call].m;
+    tg_tensor *mean = tg_module_find(m, "running_mean"), *var = tg_module_find(m, "running_var");
+    if (!mean || !var || mean->numel != C || var->numel != C)
+        return false;
+    const float *st = t->aux;
+    for (int64_t c = 0; c < C; c++)
+        if (st[c] != mean->data[c] ||
+            st[C + c] != (float)(1.0 / sqrt((double)var->data[c] + eps)))
+            return false;
+    *rm = mean;
+    *rv = var;
+    return true;
 }
 
 static tg_status unsupported(ex *e, const tg_tensor *t, const char *why)
@@ -437,9 +451,8 @@ static tg_status export_op(ex *e, const tg_tensor *t, const char *out)
             return unsupported(e, t, "ran in training mode (export uses evaluation mode)");
         int64_t C = a->shape[1];
         float eps = t->p.f[1];
-        tg_module *bn = producer(e, t, "BatchNorm2d");
-        tg_tensor *rm = bn ? tg_module_find(bn, "running_mean") : NULL;
-        tg_tensor *rv = bn ? tg_module_find(bn, "running_var") : NULL;
+        tg_tensor *rm = NULL, *rv = NULL;
+        bool named = bn_buffers(e, t, C, eps, &rm, &rv);
         float *tmp = tg__malloc(e->ctx, 2 * (size_t)C * sizeof(float));
         if (!tmp) {
             e->failed = true;
@@ -455,12 +468,12 @@ static tg_status export_op(ex *e, const tg_tensor *t, const char *out)
             if (!s[2])
                 in[2] = const_f32(e, 1, &C, tmp + C, (size_t)C);
         }
-        if (rm && rv) {
+        if (named) {
             in[3] = value(e, rm);
             in[4] = value(e, rv);
         } else {
-            /* tg_batch_norm2d called directly: the statistics it used are
-             * in aux as mean and 1/sqrt(var + eps) */
+            /* statistics not held by the calling module: those the op used,
+             * saved in aux as mean and 1/sqrt(var + eps) */
             const float *st = t->aux;
             for (int64_t c = 0; c < C; c++) {
                 double is = st[C + c];
@@ -474,6 +487,132 @@ static tg_status export_op(ex *e, const tg_tensor *t, const char *out)
         node_begin(e, &n, "BatchNormalization", in, 5, out);
         attr_float(&n, "epsilon", eps);
         node_end(e, &n);
+        return TG_OK;
+    }
+    if (!strcmp(op, "abs")) {
+        simple(e, "Abs", in, 1, out);
+        return TG_OK;
+    }
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum")) {
+        simple(e, op[1] == 'a' ? "Max" : "Min", in, 2, out);
+        return TG_OK;
+    }
+    if (!strcmp(op, "clamp")) {
+        float lo = t->p.f[0], hi = t->p.f[1];
+        in[1] = const_f32(e, 0, NULL, &lo, 1);
+        in[2] = const_f32(e, 0, NULL, &hi, 1);
+        simple(e, "Clip", in, 3, out);
+        return TG_OK;
+    }
+    if (!strcmp(op, "gelu")) { /* exact: 0.5 x (1 + erf(x / sqrt 2)); Gelu needs opset 20 */
+        float r2 = 1.41421356237309515f, one = 1.0f, half = 0.5f;
+        const char *d = tmp_name(e), *er = tmp_name(e), *p1 = tmp_name(e), *xm = tmp_name(e);
+        const char *i1[2] = {in[0], const_f32(e, 0, NULL, &r2, 1)};
+        simple(e, "Div", i1, 2, d);
+        simple(e, "Erf", &d, 1, er);
+        const char *i2[2] = {er, const_f32(e, 0, NULL, &one, 1)};
+        simple(e, "Add", i2, 2, p1);
+        const char *i3[2] = {in[0], p1};
+        simple(e, "Mul", i3, 2, xm);
+        const char *i4[2] = {xm, const_f32(e, 0, NULL, &half, 1)};
+        simple(e, "Mul", i4, 2, out);
+        return TG_OK;
+    }
+    if (!strcmp(op, "layer_norm")) {
+        /* Decomposed (LayerNormalization needs opset 17, OpenCV 4.6 lacks it)
+         * into the nodes PyTorch writes, which OpenCV fuses back:
+         * y = (x - mean) / sqrt(var + eps) * w + b over the last k dims. */
+        int64_t M = t->p.l[0], prod = 1;
+        int k = 0;
+        while (k < a->ndim && prod != M)
+            prod *= a->shape[a->ndim - 1 - k++];
+        if (k == 0) /* M == 1: the last dim (size 1) alone */
+            k = 1;
+        int64_t axes[TG_MAX_DIMS]; /* negative, as PyTorch writes them */
+        for (int i = 0; i < k; i++)
+            axes[i] = i - k;
+        float eps = t->p.f[2];
+        const char *mean = tmp_name(e), *d = tmp_name(e), *sq = tmp_name(e), *var = tmp_name(e),
+                   *ve = tmp_name(e), *sd = tmp_name(e);
+        node_begin(e, &n, "ReduceMean", in, 1, mean);
+        attr_ints(&n, "axes", axes, (size_t)k);
+        attr_int(&n, "keepdims", 1);
+        node_end(e, &n);
+        const char *i1[2] = {in[0], mean};
+        simple(e, "Sub", i1, 2, d);
+        float two = 2.0f;
+        const char *i2[2] = {d, const_f32(e, 0, NULL, &two, 1)};
+        simple(e, "Pow", i2, 2, sq);
+        node_begin(e, &n, "ReduceMean", &sq, 1, var);
+        attr_ints(&n, "axes", axes, (size_t)k);
+        attr_int(&n, "keepdims", 1);
+        node_end(e, &n);
+        const char *i3[2] = {var, const_f32(e, 0, NULL, &eps, 1)};
+        simple(e, "Add", i3, 2, ve);
+        simple(e, "Sqrt", &ve, 1, sd);
+        const char *nrm = s[1] || s[2] ? tmp_name(e) : out;
+        const char *i4[2] = {d, sd};
+        simple(e, "Div", i4, 2, nrm);
+        if (s[1]) {
+            const char *wo = s[2] ? tmp_name(e) : out;
+            const char *i5[2] = {nrm, in[1]};
+            simple(e, "Mul", i5, 2, wo);
+            nrm = wo;
+        }
+        if (s[2]) {
+            const char *i6[2] = {nrm, in[2]};
+            simple(e, "Add", i6, 2, out);
+        }
+        return TG_OK;
+    }
+    if (!strcmp(op, "global_avg_pool2d") ||
+        (!strcmp(op, "adaptive_avg_pool2d") && t->shape[2] == 1 && t->shape[3] == 1)) {
+        simple(e, "GlobalAveragePool", in, 1, out);
+        return TG_OK;
+    }
+    if (!strcmp(op, "adaptive_avg_pool2d")) {
+        if (a->shape[2] % t->shape[2] || a->shape[3] % t->shape[3])
+            return unsupported(e, t, "has an output size that does not divide the input "
+                                     "size (only those map to AveragePool)");
+        int64_t ks[2] = {a->shape[2] / t->shape[2], a->shape[3] / t->shape[3]};
+        node_begin(e, &n, "AveragePool", in, 1, out);
+        attr_ints(&n, "kernel_shape", ks, 2);
+        attr_ints(&n, "strides", ks, 2);
+        node_end(e, &n);
+        return TG_OK;
+    }
+    if (!strcmp(op, "concat")) {
+        const char *ins[TG_MAX_SRC];
+        int k = 0;
+        for (; k < TG_MAX_SRC && s[k]; k++)
+            ins[k] = value(e, s[k]);
+        node_begin(e, &n, "Concat", ins, k, out);
+        attr_int(&n, "axis", t->p.i[0]);
+        node_end(e, &n);
+        return TG_OK;
+    }
+    if (!strcmp(op, "narrow") || !strcmp(op, "slice")) {
+        int64_t ax = t->p.l[0], start = t->p.l[1], step = t->p.l[2];
+        int64_t len = t->shape[ax];
+        int64_t end = len ? start + (len - 1) * step + 1 : start;
+        const char *si[5] = {in[0], const_i64(e, &start, 1), const_i64(e, &end, 1),
+                             const_i64(e, &ax, 1), const_i64(e, &step, 1)};
+        simple(e, "Slice", si, 5, out);
+        return TG_OK;
+    }
+    if (!strcmp(op, "pad")) {
+        const int64_t *before = t->aux;
+        int64_t pads[2 * TG_MAX_DIMS];
+        for (int d = 0; d < a->ndim; d++) {
+            pads[d] = before[d];
+            pads[a->ndim + d] = t->shape[d] - a->shape[d] - before[d];
+            if (pads[d] < 0 || pads[a->ndim + d] < 0)
+                return unsupported(e, t, "crops (negative padding), which is not exported");
+        }
+        float v = t->p.f[0];
+        const char *pi[3] = {in[0], const_i64(e, pads, 2 * (size_t)a->ndim),
+                             const_f32(e, 0, NULL, &v, 1)};
+        simple(e, "Pad", pi, 3, out);
         return TG_OK;
     }
     return unsupported(e, t, "has no ONNX mapping (docs/deployment.md lists the supported ops)");

@@ -2,8 +2,12 @@
 """A small NumPy evaluator for the ONNX ops libtinygrad exports (opset 13),
 written from the ONNX operator specs. check_onnx.py uses it as a second,
 independent consumer for models whose ops OpenCV 4.6 mishandles."""
+import math
+
 import numpy as np
 from onnx import numpy_helper
+
+_erf = np.vectorize(math.erf)
 
 
 def _attrs(node):
@@ -74,7 +78,7 @@ def run(model, x):
         elif op == "MaxPool":
             y = _pool(i[0], a, "max")
         elif op == "AveragePool":
-            assert a.get("count_include_pad") == 1
+            assert a.get("count_include_pad") == 1 or not any(a.get("pads", [0]))
             y = _pool(i[0], a, "avg")
         elif op == "Gemm":
             b = i[1].T if a.get("transB") else i[1]
@@ -116,6 +120,27 @@ def run(model, x):
             eps = a.get("epsilon", 1e-5)
             y = ((i[0] - i[3].reshape(sh)) / np.sqrt(i[4].reshape(sh) + eps) *
                  i[1].reshape(sh) + i[2].reshape(sh))
+        elif op in ("Max", "Min"):
+            y = (np.maximum if op == "Max" else np.minimum)(i[0], i[1])
+        elif op == "Abs":
+            y = np.abs(i[0])
+        elif op == "Erf":
+            y = _erf(i[0])
+        elif op == "Clip":
+            y = np.minimum(np.maximum(i[0], i[1]), i[2])
+        elif op == "GlobalAveragePool":
+            y = i[0].mean(axis=(2, 3), keepdims=True)
+        elif op == "Concat":
+            y = np.concatenate(i, axis=a["axis"])
+        elif op == "Slice":
+            sl = [slice(None)] * i[0].ndim
+            for st, en, ax, sp in zip(i[1], i[2], i[3], i[4]):
+                sl[int(ax)] = slice(int(st), int(en), int(sp))
+            y = i[0][tuple(sl)]
+        elif op == "Pad":
+            nd = i[0].ndim
+            y = np.pad(i[0], [(int(i[1][d]), int(i[1][nd + d])) for d in range(nd)],
+                       constant_values=float(i[2]))
         else:
             raise NotImplementedError(op)
         env[node.output[0]] = y

@@ -209,6 +209,70 @@ static tg_module *ops_zoo(void)
     return m;
 }
 
+/* The ops added in 0.2.0: pad, adaptive and global average pooling,
+ * narrow, slice, concat, maximum, minimum, abs, gelu and batch_norm1d (with
+ * running statistics held as this module's buffers); with `norm` also
+ * clamp and layer_norm, which OpenCV 4.6 cannot run (Clip with inputs,
+ * broadcasting Div on 2-D tensors): that variant is checked by the onnx
+ * checker and the NumPy evaluator only. */
+typedef struct {
+    tg_tensor *ln_w, *ln_b, *bn_w, *bn_b, *mean, *var;
+} ops2_ud;
+
+static tg_tensor *ops2_forward(tg_module *self, tg_ctx *c, tg_tensor *x)
+{
+    const ops2_ud *u = tg_module_userdata(self);
+    bool norm = !strcmp(tg_module_type(self), "NewOpsZooNorm");
+    tg_tensor *h = tg_module_forward(tg_module_child_by_name(self, "conv"), x); /* [N,6,28,28] */
+    const int64_t pad[4] = {1, 1, 2, 0};
+    h = tg_pad(c, h, 4, pad, 0.5f);                                    /* [N,6,30,30] */
+    h = tg_adaptive_avg_pool2d(c, h, 10, 10);                          /* [N,6,10,10] */
+    tg_tensor *a = tg_narrow(c, h, 1, 0, 3), *b = tg_slice(c, h, 1, 1, 6, 2);
+    tg_tensor *parts[3] = {tg_maximum(c, a, b), tg_minimum(c, a, b), tg_abs(c, a)};
+    h = tg_concat(c, parts, 3, 1);                                     /* [N,9,10,10] */
+    if (norm)
+        h = tg_clamp(c, h, -0.5f, 0.8f);
+    h = tg_gelu(c, h);
+    h = tg_flatten(c, tg_global_avg_pool2d(c, h), 1, -1);              /* [N,9] */
+    if (norm)
+        h = tg_layer_norm(c, h, 1, u->ln_w, u->ln_b, 1e-5f);
+    h = tg_batch_norm1d(c, h, u->bn_w, u->bn_b, u->mean, u->var, false, 0.1f, 1e-5f);
+    return tg_module_forward(tg_module_child_by_name(self, "fc"), h);
+}
+
+static const tg_module_vtable ops2_vt = {sizeof(tg_module_vtable), "NewOpsZoo", ops2_forward,
+                                         free_ops_ud};
+static const tg_module_vtable ops3_vt = {sizeof(tg_module_vtable), "NewOpsZooNorm",
+                                         ops2_forward, free_ops_ud};
+
+static tg_module *ops_zoo_new(const tg_module_vtable *vt)
+{
+    ops2_ud *u = calloc(1, sizeof *u);
+    tg_module *m = NULL;
+    if (!u)
+        exit(1);
+    CHECK(tg_module_create(ctx, vt, u, &m));
+    CHECK(tg_module_add_child(m, "conv", conv(1, 6, 3, 1)));
+    CHECK(tg_module_add_child(m, "fc", linear(9, 10)));
+    const int64_t c9 = 9;
+    CHECK(tg_module_add_param(m, "ln_weight", 1, &c9, &u->ln_w));
+    CHECK(tg_module_add_param(m, "ln_bias", 1, &c9, &u->ln_b));
+    CHECK(tg_module_add_param(m, "bn_weight", 1, &c9, &u->bn_w));
+    CHECK(tg_module_add_param(m, "bn_bias", 1, &c9, &u->bn_b));
+    CHECK(tg_module_add_buffer(m, "running_mean", 1, &c9, &u->mean));
+    CHECK(tg_module_add_buffer(m, "running_var", 1, &c9, &u->var));
+    tg_tensor_uniform_(u->ln_w, 0.5f, 1.5f);
+    tg_tensor_uniform_(u->ln_b, -0.2f, 0.2f);
+    tg_tensor_uniform_(u->bn_w, 0.5f, 1.5f);
+    tg_tensor_uniform_(u->bn_b, -0.2f, 0.2f);
+    tg_tensor_uniform_(u->mean, -0.5f, 0.5f);
+    tg_tensor_uniform_(u->var, 0.5f, 2.0f);
+    return m;
+}
+
+static tg_module *ops_zoo2(void) { return ops_zoo_new(&ops2_vt); }
+static tg_module *ops_zoo3(void) { return ops_zoo_new(&ops3_vt); }
+
 static void write_floats(const char *dir, const char *name, const char *suffix, const float *p,
                          size_t n)
 {
@@ -261,8 +325,10 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         tg_module *(*build)(void);
-    } models[] = {{"seed_cnn", seed_cnn}, {"lenet5", lenet5}, {"resnet", resnet},
-                  {"ops_zoo", ops_zoo}};
+        const char *opencv; /* "yes": OpenCV 4.6 runs it */
+    } models[] = {{"seed_cnn", seed_cnn, "yes"}, {"lenet5", lenet5, "yes"},
+                  {"resnet", resnet, "yes"},     {"ops_zoo", ops_zoo, "yes"},
+                  {"ops_zoo2", ops_zoo2, "yes"}, {"ops_zoo3", ops_zoo3, "no"}};
     char mpath[1024];
     snprintf(mpath, sizeof mpath, "%s/manifest.txt", dir);
     FILE *man = fopen(mpath, "w");
@@ -289,8 +355,8 @@ int main(int argc, char **argv)
         write_floats(dir, models[k].name, ".input.bin", input, N_IMG * 784);
         write_floats(dir, models[k].name, ".expected.bin", tg_tensor_data(y),
                      (size_t)tg_tensor_numel(y));
-        fprintf(man, "%s %d %d %d %d %lld %s\n", models[k].name, N_IMG, 1, 28, 28,
-                (long long)tg_tensor_dim(y, 1), source);
+        fprintf(man, "%s %d %d %d %d %lld %s %s\n", models[k].name, N_IMG, 1, 28, 28,
+                (long long)tg_tensor_dim(y, 1), source, models[k].opencv);
         tg_ctx_reset(ctx);
         tg_module_destroy(m);
     }
