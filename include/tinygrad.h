@@ -1199,8 +1199,10 @@ TG_API void tg_onnx_options_init(tg_onnx_options *o);
  *  conv2d (also fused with ReLU), linear, matmul, max/avg pooling, ReLU,
  *  leaky ReLU, sigmoid, tanh, softmax, log-softmax, add/sub/mul/div (with
  *  broadcasting), scalar add/mul, neg, exp, log, sqrt, pow, reshape,
- *  flatten, transpose/permute, sum/mean/max reductions, dropout (Identity)
- *  and batch_norm2d with the running statistics; see docs/deployment.md.
+ *  flatten, transpose/permute, sum/mean/max reductions, dropout (Identity),
+ *  batch_norm2d/1d with the running statistics, concat, narrow, slice, pad,
+ *  global and adaptive average pooling, layer_norm, gelu, clamp, abs,
+ *  maximum and minimum; see docs/deployment.md for the mapping.
  *  A user-defined module made of these ops exports without extra code. The
  *  graph has one float32 input and one output; with dynamic_batch, shapes
  *  that ops hard-code from the batch size (a reshape to [N*C, ...]) still
