@@ -1468,9 +1468,9 @@ typedef struct tg_profile_row {
     const char *name;        /**< op name ("conv2d") or module path ("0", "features.1") */
     const char *module_type; /**< module type for module rows, NULL for ops */
     double forward_ms;       /**< total forward time */
-    double backward_ms;      /**< total backward time (ops only) */
+    double backward_ms;      /**< total backward time; for a module, of the ops its own forward ran (children's not included) */
     uint64_t forward_calls;  /**< forward calls */
-    uint64_t backward_calls; /**< backward calls (ops only) */
+    uint64_t backward_calls; /**< backward calls (for a module: of its own ops) */
     uint64_t bytes;          /**< step-arena bytes allocated during the op's forward interval */
 } tg_profile_row;
 

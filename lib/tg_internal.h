@@ -150,6 +150,7 @@ struct tg_ctx {
     bool prof_on;                /* per-op timing enabled (tg__prof_enable) */
     const tg__op_def *prof_op;   /* op whose forward is being timed, or NULL */
     uint64_t prof_t0;            /* when prof_op's result was created */
+    const tg_module *prof_module; /* innermost module forward running (profiling) */
     int prof_n;
     tg__prof_entry prof[TG__PROF_MAX];
 };
@@ -241,7 +242,13 @@ void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool);
  * NULL)); backward time is measured around op->backward. */
 void tg__prof_enable(tg_ctx *ctx, bool on); /* also clears the table */
 void tg__prof_mark(tg_ctx *ctx, const tg__op_def *op);
-void tg__prof_add_backward(tg_ctx *ctx, const tg__op_def *op, uint64_t t0, uint64_t ns);
+/* t's op->backward took [t0, t0+ns); also charged to the module whose
+ * forward made t (recorded by tg__prof_result). */
+void tg__prof_add_backward(tg_ctx *ctx, const tg_tensor *t, uint64_t t0, uint64_t ns);
+/* Remember that ctx->prof_module made op result t (profiling on). */
+void tg__prof_result(tg_ctx *ctx, const tg_tensor *t);
+/* tg_ctx_reset(): close the forward interval, forget this step's results. */
+void tg__prof_step_end(tg_ctx *ctx);
 /* A module's forward took [t0, t0+ns); path is its dotted name (copied). */
 void tg__prof_module(tg_ctx *ctx, const tg_module *m, const char *path, uint64_t t0,
                      uint64_t ns);

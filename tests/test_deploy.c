@@ -322,6 +322,8 @@ START_TEST(profiler_training_step)
             ck_assert_int_eq(tg_profiler_row(ctx, i, &r), TG_OK);
             if (r.module_type) {
                 n_mod++;
+                if (!strcmp(r.module_type, "Linear")) /* its op's backward, charged to it */
+                    ck_assert_uint_eq(r.backward_calls, 1);
                 continue;
             }
             total += r.forward_ms + r.backward_ms;

@@ -302,7 +302,7 @@ void tg_ctx_reset(tg_ctx *ctx)
     if (!ctx)
         return;
     if (ctx->prof_on)
-        tg__prof_mark(ctx, NULL); /* the last forward interval ends here at the latest */
+        tg__prof_step_end(ctx); /* the last forward interval ends here at the latest */
     for (tg__chunk *c = ctx->chunks; c; c = c->next)
         c->used = 0;
     ctx->cur = ctx->chunks;

@@ -32,7 +32,13 @@ typedef struct {
     char *path;
     const char *type;
     uint64_t ns, calls;
+    uint64_t bwd_ns, bwd_calls; /* backward of the ops its own forward ran */
 } prof_module;
+
+typedef struct {
+    const tg_tensor *t;
+    const tg_module *m;
+} prof_result;
 
 struct tg__prof_state {
     uint64_t origin;           /* tg__now_ns() at enable/reset */
@@ -42,6 +48,9 @@ struct tg__prof_state {
     prof_module *mods;
     size_t n_mods, cap_mods;
     size_t prof_bytes0;        /* arena_used when the open forward interval began */
+    prof_result *res;          /* this step's op results made inside a module */
+    size_t n_res, cap_res;
+    size_t res_cursor;         /* where the last backward lookup matched */
 };
 
 uint64_t tg__now_ns(void)
@@ -63,6 +72,7 @@ static void clear_state(tg_ctx *ctx)
         tg__free(ctx, s->mods[i].path);
     s->n_mods = 0;
     s->n_ev = 0;
+    s->n_res = 0;
     s->dropped = 0;
     s->origin = tg__now_ns();
 }
@@ -83,6 +93,7 @@ void tg__prof_free(tg_ctx *ctx)
         tg__free(ctx, s->mods[i].path);
     tg__free(ctx, s->mods);
     tg__free(ctx, s->ev);
+    tg__free(ctx, s->res);
     tg__free(ctx, s);
     ctx->prof_state = NULL;
 }
@@ -145,14 +156,65 @@ void tg__prof_mark(tg_ctx *ctx, const tg__op_def *op)
         s->prof_bytes0 = ctx->arena_used;
 }
 
-void tg__prof_add_backward(tg_ctx *ctx, const tg__op_def *op, uint64_t t0, uint64_t ns)
+void tg__prof_result(tg_ctx *ctx, const tg_tensor *t)
 {
-    tg__prof_entry *e = entry(ctx, op);
+    tg__prof_state *s = ctx->prof_state;
+    if (!s)
+        return;
+    if (s->n_res == s->cap_res) {
+        size_t ncap = s->cap_res ? s->cap_res * 2 : 256;
+        prof_result *p = tg__malloc(ctx, ncap * sizeof *p);
+        if (!p)
+            return; /* only the module attribution of backward time is lost */
+        if (s->n_res)
+            memcpy(p, s->res, s->n_res * sizeof *p);
+        tg__free(ctx, s->res);
+        s->res = p;
+        s->cap_res = ncap;
+    }
+    s->res[s->n_res++] = (prof_result){t, ctx->prof_module};
+}
+
+void tg__prof_step_end(tg_ctx *ctx)
+{
+    tg__prof_mark(ctx, NULL);
+    if (ctx->prof_state)
+        ctx->prof_state->n_res = 0;
+}
+
+/* The module that made t: backward visits results in about reverse creation
+ * order, so the search starts just below the previous match. */
+static const tg_module *result_module(tg__prof_state *s, const tg_tensor *t)
+{
+    if (!s->n_res)
+        return NULL;
+    size_t start = s->res_cursor < s->n_res ? s->res_cursor : s->n_res - 1;
+    for (size_t k = 0; k < s->n_res; k++) {
+        size_t i = (start + s->n_res - k) % s->n_res;
+        if (s->res[i].t == t) {
+            s->res_cursor = i ? i - 1 : 0;
+            return s->res[i].m;
+        }
+    }
+    return NULL;
+}
+
+void tg__prof_add_backward(tg_ctx *ctx, const tg_tensor *t, uint64_t t0, uint64_t ns)
+{
+    tg__prof_entry *e = entry(ctx, t->op);
     if (e) {
         e->bwd_ns += ns;
         e->bwd_calls++;
     }
-    log_event(ctx, op->name, NULL, EV_BWD, t0, ns, 0);
+    log_event(ctx, t->op->name, NULL, EV_BWD, t0, ns, 0);
+    tg__prof_state *s = ctx->prof_state;
+    const tg_module *m = s ? result_module(s, t) : NULL;
+    for (size_t i = 0; m && i < s->n_mods; i++)
+        if (s->mods[i].m == m) {
+            s->mods[i].bwd_ns += ns;
+            s->mods[i].bwd_calls++;
+            break;
+        }
 }
 
 void tg__prof_module(tg_ctx *ctx, const tg_module *m, const char *path, uint64_t t0,
@@ -181,7 +243,7 @@ void tg__prof_module(tg_ctx *ctx, const tg_module *m, const char *path, uint64_t
         if (!dup)
             return;
         pm = &s->mods[s->n_mods++];
-        *pm = (prof_module){m, dup, tg_module_type(m), 0, 0};
+        *pm = (prof_module){m, dup, tg_module_type(m), 0, 0, 0, 0};
     }
     pm->ns += ns;
     pm->calls++;
@@ -201,7 +263,9 @@ tg_status tg_profiler_enable(tg_ctx *ctx, bool on)
         ctx->prof_state->origin = tg__now_ns();
     }
     if (!on && ctx->prof_on)
-        tg__prof_mark(ctx, NULL); /* close the open forward interval */
+        tg__prof_step_end(ctx); /* close the open forward interval */
+    if (ctx->prof_state)
+        ctx->prof_state->n_res = 0; /* results of another step: addresses get reused */
     ctx->prof_on = on;
     ctx->observe = on || ctx->trace;
     return TG_OK;
@@ -245,6 +309,8 @@ tg_status tg_profiler_row(const tg_ctx *ctx, size_t i, tg_profile_row *out)
     out->module_type = pm->type;
     out->forward_ms = (double)pm->ns * 1e-6;
     out->forward_calls = pm->calls;
+    out->backward_ms = (double)pm->bwd_ns * 1e-6;
+    out->backward_calls = pm->bwd_calls;
     return TG_OK;
 }
 
@@ -301,10 +367,12 @@ tg_status tg_profiler_table(const tg_ctx *ctx, char *buf, size_t size)
     outf(&o, "%-22s %11.3f ms (forward + backward)\n", "total time", tf + tb);
     const tg__prof_state *s = ctx->prof_state;
     if (s && s->n_mods) {
-        outf(&o, "\n%-32s %-14s %8s %11s\n", "module", "type", "calls", "forward ms");
+        outf(&o, "\n%-32s %-14s %8s %11s %11s\n", "module", "type", "calls", "forward ms",
+             "own bw ms");
         for (size_t i = 0; i < s->n_mods; i++)
-            outf(&o, "%-32s %-14s %8llu %11.3f\n", s->mods[i].path, s->mods[i].type,
-                 (unsigned long long)s->mods[i].calls, (double)s->mods[i].ns * 1e-6);
+            outf(&o, "%-32s %-14s %8llu %11.3f %11.3f\n", s->mods[i].path, s->mods[i].type,
+                 (unsigned long long)s->mods[i].calls, (double)s->mods[i].ns * 1e-6,
+                 (double)s->mods[i].bwd_ns * 1e-6);
     }
     if (s && s->dropped)
         outf(&o, "(%llu trace events not logged: log full or out of memory)\n",

@@ -100,8 +100,12 @@ tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int6
     if (!t)
         return NULL;
     t->op = op;
-    if (ctx->observe && ctx->trace)
-        tg__trace_op(ctx, t);
+    if (ctx->observe) {
+        if (ctx->trace)
+            tg__trace_op(ctx, t);
+        if (ctx->prof_on && ctx->prof_module)
+            tg__prof_result(ctx, t);
+    }
     if (wants_grad(ctx, s0, s1, s2)) {
         t->requires_grad = true;
         t->src[0] = s0;
@@ -124,8 +128,12 @@ tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim
     init_header(t, ctx, ndim, shape, base->numel);
     t->data = base->data;
     t->op = op;
-    if (ctx->observe && op && ctx->trace)
-        tg__trace_op(ctx, t);
+    if (ctx->observe && op) {
+        if (ctx->trace)
+            tg__trace_op(ctx, t);
+        if (ctx->prof_on && ctx->prof_module)
+            tg__prof_result(ctx, t);
+    }
     if (op && wants_grad(ctx, base, NULL, NULL)) {
         t->requires_grad = true;
         t->src[0] = base;

@@ -350,7 +350,10 @@ static tg_tensor *forward_observed(tg_module *m, tg_ctx *ctx, tg_tensor *x)
 {
     int call = ctx->trace ? tg__trace_call_begin(ctx, m, x) : -1;
     uint64_t t0 = ctx->prof_on ? tg__now_ns() : 0;
+    const tg_module *outer = ctx->prof_module;
+    ctx->prof_module = m;
     tg_tensor *y = m->vt->forward(m, ctx, x);
+    ctx->prof_module = outer;
     if (ctx->prof_on) {
         uint64_t ns = tg__now_ns() - t0;
         char path[256];
