@@ -273,6 +273,67 @@ static tg_module *ops_zoo_new(const tg_module_vtable *vt)
 static tg_module *ops_zoo2(void) { return ops_zoo_new(&ops2_vt); }
 static tg_module *ops_zoo3(void) { return ops_zoo_new(&ops3_vt); }
 
+/* Non-trivial batch-norm statistics and affine parameters everywhere. */
+static void randomize_bn(tg_module *m)
+{
+    for (size_t i = 0; i < tg_module_n_state(m); i++) {
+        const char *name = NULL;
+        tg_tensor *t = tg_module_state(m, i, &name, NULL);
+        const char *dot = strrchr(name, '.');
+        const char *leaf = dot ? dot + 1 : name;
+        if (!strcmp(leaf, "running_mean"))
+            tg_tensor_uniform_(t, -0.5f, 0.5f);
+        else if (!strcmp(leaf, "running_var"))
+            tg_tensor_uniform_(t, 0.5f, 2.0f);
+    }
+}
+
+/* The built-in CIFAR ResNet-8 (BasicBlocks with strided 1x1-conv shortcuts,
+ * bias-free convolutions, global average pooling) on 1-channel input. */
+static tg_module *resnet8(void)
+{
+    tg_resnet_cifar_options o;
+    tg_resnet_cifar_options_init(&o, 8);
+    o.in_channels = 1;
+    tg_module *m = NULL;
+    CHECK(tg_nn_resnet_cifar(ctx, &o, &m));
+    randomize_bn(m);
+    return m;
+}
+
+/* The 0.2.0 layer modules: GELU, AdaptiveAvgPool2d, BatchNorm1d, Identity
+ * (and LayerNorm in the variant OpenCV 4.6 cannot run). */
+static tg_module *new_layers(bool with_layernorm)
+{
+    tg_module *s = seq(), *l = NULL;
+    add(s, conv(1, 4, 3, 1));
+    CHECK(tg_nn_gelu(ctx, &l));
+    add(s, l);
+    CHECK(tg_nn_adaptive_avgpool2d(ctx, 7, 7, &l));
+    add(s, l);
+    add(s, flatten());
+    add(s, linear(196, 32));
+    tg_batchnorm_options bo;
+    tg_batchnorm_options_init(&bo, 32);
+    CHECK(tg_nn_batchnorm1d(ctx, &bo, &l));
+    add(s, l);
+    if (with_layernorm) {
+        const int64_t f = 32;
+        tg_layernorm_options lo;
+        tg_layernorm_options_init(&lo, 1, &f);
+        CHECK(tg_nn_layernorm(ctx, &lo, &l));
+        add(s, l);
+    }
+    CHECK(tg_nn_identity(ctx, &l));
+    add(s, l);
+    add(s, linear(32, 10));
+    randomize_bn(s);
+    return s;
+}
+
+static tg_module *layers_cv(void) { return new_layers(false); }
+static tg_module *layers_ln(void) { return new_layers(true); }
+
 static void write_floats(const char *dir, const char *name, const char *suffix, const float *p,
                          size_t n)
 {
@@ -328,7 +389,9 @@ int main(int argc, char **argv)
         const char *opencv; /* "yes": OpenCV 4.6 runs it */
     } models[] = {{"seed_cnn", seed_cnn, "yes"}, {"lenet5", lenet5, "yes"},
                   {"resnet", resnet, "yes"},     {"ops_zoo", ops_zoo, "yes"},
-                  {"ops_zoo2", ops_zoo2, "yes"}, {"ops_zoo3", ops_zoo3, "no"}};
+                  {"ops_zoo2", ops_zoo2, "yes"}, {"ops_zoo3", ops_zoo3, "no"},
+                  {"resnet8", resnet8, "yes"},   {"layers", layers_cv, "yes"},
+                  {"layers_ln", layers_ln, "no"}};
     char mpath[1024];
     snprintf(mpath, sizeof mpath, "%s/manifest.txt", dir);
     FILE *man = fopen(mpath, "w");
