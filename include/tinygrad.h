@@ -50,6 +50,9 @@
  *  @brief Data sets (IDX, PNG trees), mini-batches and config files. */
 /** @defgroup tg_io Serialization
  *  @brief safetensors save/load of module state and checkpoints. */
+/** @defgroup tg_profile Profiling and summaries
+ *  @brief Per-op and per-module timing (table, Chrome trace) and model
+ *  summaries (layer tree, shapes, parameters, FLOPs). */
 /** @defgroup tg_train Training
  *  @brief Optional layer over the core: fit/evaluate loops, early stopping,
  *  checkpoints, metrics files and charts. The core never calls into it. */
@@ -1832,6 +1835,88 @@ TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, in
 
 /* @@IO_NEW (ONNX export, metadata go below this line) @@ */
 
+/** @addtogroup tg_io
+ *  @{ */
+
+/** @brief Set (or, with @p value NULL, remove) a string metadata entry on
+ *  module @p m, e.g. the preprocessing the model expects. The strings are
+ *  copied. tg_module_save() writes every entry into the safetensors
+ *  "__metadata__" (entries passed to it explicitly win on equal keys) and
+ *  tg_module_export_onnx() into the model's metadata_props. Documented keys:
+ *  "tg.input_scale" (multiply raw pixels by it first, e.g.
+ *  "0.00392156862745098" for 1/255), "tg.input_mean" and "tg.input_std"
+ *  (comma-separated, one value per channel: x = (x * scale - mean) / std).
+ *  @param m the module (usually the root)
+ *  @param key non-empty, at most 256 bytes
+ *  @param value at most 65536 bytes, or NULL to remove @p key
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_LIMIT (too long, or more than
+ *          256 entries), TG_ERR_NOMEM; on error the entries are unchanged.
+ *  Ownership: nothing retained (the module keeps its own copies).
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_set_metadata(tg_module *m, const char *key,
+                                                     const char *value);
+/** @brief The value of metadata @p key on @p m, or NULL if absent.
+ *  Ownership: borrowed from @p m; valid until the entry is changed or the
+ *  module is destroyed. @since 0.2.0 */
+TG_API const char *tg_module_metadata(const tg_module *m, const char *key);
+/** @brief Number of metadata entries on @p m (0 for NULL). @since 0.2.0 */
+TG_API size_t tg_module_n_metadata(const tg_module *m);
+/** @brief Key of metadata entry @p i (in insertion order) and, if @p value is
+ *  not NULL, its value; NULL if @p i is out of range.
+ *  Ownership: borrowed from @p m, as tg_module_metadata(). @since 0.2.0 */
+TG_API const char *tg_module_metadata_at(const tg_module *m, size_t i, const char **value);
+
+/** @brief tg_module_export_onnx() options; initialise with
+ *  tg_onnx_options_init(). */
+typedef struct tg_onnx_options {
+    size_t struct_size;        /**< set by tg_onnx_options_init() */
+    int opset;                 /**< ONNX opset, 13 to 17 (default 13) */
+    bool dynamic_batch;        /**< first input and output dimension symbolic "N" (default true) */
+    const char *input_name;    /**< graph input name (default "input") */
+    const char *output_name;   /**< graph output name (default "output") */
+    const char *producer_version; /**< producer_version (default TG_VERSION_STRING) */
+} tg_onnx_options;
+
+/** @brief Fill @p o with the defaults. @since 0.2.0 */
+TG_API void tg_onnx_options_init(tg_onnx_options *o);
+
+/** @brief Export module @p m in evaluation mode as an ONNX model.
+ *
+ *  Works by tracing, as torch.onnx.export: the forward runs once on a zero
+ *  input of @p shape (training flags and grad mode are restored after), and
+ *  the ops it recorded become ONNX nodes. Parameters and buffers become
+ *  initializers named by their dotted state names ("0.weight"); constants
+ *  made inside the forward are stored as initializers too. Supported ops:
+ *  conv2d (also fused with ReLU), linear, matmul, max/avg pooling, ReLU,
+ *  leaky ReLU, sigmoid, tanh, softmax, log-softmax, add/sub/mul/div (with
+ *  broadcasting), scalar add/mul, neg, exp, log, sqrt, pow, reshape,
+ *  flatten, transpose/permute, sum/mean/max reductions, dropout (Identity),
+ *  batch_norm2d/1d with the running statistics, concat, narrow, slice, pad,
+ *  global and adaptive average pooling, layer_norm, gelu, clamp, abs,
+ *  maximum and minimum; see docs/deployment.md for the mapping.
+ *  A user-defined module made of these ops exports without extra code. The
+ *  graph has one float32 input and one output; with dynamic_batch, shapes
+ *  that ops hard-code from the batch size (a reshape to [N*C, ...]) still
+ *  use the traced batch. The module's metadata (tg_module_set_metadata())
+ *  goes into metadata_props. The file is written to a temporary file,
+ *  fsynced and renamed into place.
+ *  @param m the module (its parameters are read, not modified)
+ *  @param ndim rank of @p shape (e.g. 4 for NCHW)
+ *  @param shape example input shape, batch first
+ *  @param path destination file, replaced atomically
+ *  @param opts options, or NULL for the defaults
+ *  @return TG_OK; TG_ERR_INVALID_ARG; TG_ERR_STATE (an op without an ONNX
+ *          mapping: the message names the op and the type of the module
+ *          whose forward made it; or the forward failed); TG_ERR_IO;
+ *          TG_ERR_NOMEM; TG_ERR_LIMIT (a tensor over 2 GiB).
+ *  Ownership: nothing retained; transient tensors made by the trace are
+ *  released before it returns. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_export_onnx(tg_module *m, int ndim,
+                                                    const int64_t *shape, const char *path,
+                                                    const tg_onnx_options *opts);
+
+/** @} */
+
 /* ------------------------------------------------------------------------ */
 /** @addtogroup tg_train
  *  A thin, optional layer for classification training over the public API
@@ -2320,6 +2405,87 @@ TG_API void tg_train_logger_note(tg_train_logger *lg, const char *line);
 /** @} */
 
 /* @@PROFILE_NEW (profiler, model summary go below this line) @@ */
+
+/** @addtogroup tg_profile
+ *  @{ */
+
+/** @brief One row of the profile: an op (module_type NULL) or a module
+ *  call site (module_type its tg_module_type()). A plain record: its layout
+ *  is ABI. */
+typedef struct tg_profile_row {
+    const char *name;        /**< op name ("conv2d") or module path ("0", "features.1") */
+    const char *module_type; /**< module type for module rows, NULL for ops */
+    double forward_ms;       /**< total forward time */
+    double backward_ms;      /**< total backward time; for a module, of the ops its own forward ran (children's not included) */
+    uint64_t forward_calls;  /**< forward calls */
+    uint64_t backward_calls; /**< backward calls (for a module: of its own ops) */
+    uint64_t bytes;          /**< step-arena bytes allocated during the op's forward interval */
+} tg_profile_row;
+
+/** @brief Turn the profiler of @p ctx on or off. While on, every op call
+ *  (forward and backward) and every tg_module_forward() call is timed and
+ *  logged; recorded data stay until tg_profiler_reset() (turning it off
+ *  keeps them, so they can be printed). Off by default; when off an op
+ *  pays one branch. An op's forward time runs from its result's creation to
+ *  the next op's (or to tg_backward(), tg_ctx_reset(), or turning the
+ *  profiler off), so it includes the caller's work in between.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM (the log's header).
+ *  Ownership: the log belongs to @p ctx. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_enable(tg_ctx *ctx, bool on);
+/** @brief Whether the profiler of @p ctx is on. @since 0.2.0 */
+TG_API bool tg_profiler_is_enabled(const tg_ctx *ctx);
+/** @brief Clear the profile's rows and event log (keeps it on or off).
+ *  @since 0.2.0 */
+TG_API void tg_profiler_reset(tg_ctx *ctx);
+/** @brief Number of rows: ops first (in order of first call), then modules.
+ *  @since 0.2.0 */
+TG_API size_t tg_profiler_n_rows(const tg_ctx *ctx);
+/** @brief Copy row @p i into @p out.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, or @p i out of range).
+ *  Ownership: the strings in @p out are borrowed from @p ctx; valid until
+ *  tg_profiler_reset(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_row(const tg_ctx *ctx, size_t i, tg_profile_row *out);
+/** @brief Write the profile as a text table into @p buf: one line per op
+ *  (calls, forward and backward ms, arena bytes), the op total, then one
+ *  line per module.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_LIMIT (@p size too small:
+ *          @p buf holds the truncated, NUL-terminated table).
+ *  Ownership: nothing retained. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_table(const tg_ctx *ctx, char *buf, size_t size);
+/** @brief Write the event log as Chrome trace JSON (chrome://tracing,
+ *  Perfetto): one complete ("ph":"X") event per op forward call (cat
+ *  "forward"), op backward call ("backward") and module call ("module", on
+ *  its own tid), with ts and dur in microseconds. The log holds at most
+ *  2^20 events; later ones are counted in the table, not logged.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path).
+ *  Ownership: nothing retained. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_write_trace(const tg_ctx *ctx, const char *path);
+
+/** @brief Summarise module @p m like torchinfo: a tree of its module calls
+ *  with output shapes, parameter counts per layer, the totals (trainable
+ *  and all parameters, buffers) and the forward FLOPs per sample, found by
+ *  running the forward once in evaluation mode on a zero input of @p shape
+ *  (flags and grad mode restored). FLOPs count 2 per multiply-add of
+ *  conv2d, linear and matmul (bias, activations, pooling and normalisation
+ *  not counted), divided by the batch size shape[0].
+ *  @param m the module (its flags are restored)
+ *  @param ndim rank of @p shape
+ *  @param shape input shape, batch first
+ *  @param buf receives the NUL-terminated text
+ *  @param size capacity of @p buf in bytes
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_STATE (the forward failed),
+ *          TG_ERR_NOMEM, TG_ERR_LIMIT (@p size too small; @p buf holds the
+ *          truncated text).
+ *  Ownership: nothing retained. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_summary(tg_module *m, int ndim, const int64_t *shape,
+                                                char *buf, size_t size);
+/** @brief Forward FLOPs per sample of @p m for input @p shape, counted as
+ *  tg_module_summary() does, into @p flops.
+ *  @return as tg_module_summary(), without TG_ERR_LIMIT. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_flops(tg_module *m, int ndim, const int64_t *shape,
+                                              int64_t *flops);
+
+/** @} */
 
 /* @@RELIABILITY_NEW (misuse rules go below this line) @@ */
 
