@@ -583,7 +583,7 @@ static tg_status fit_step_hook(void *user, tg_module *m, tg_optim *opt, tg_statu
         /* This rank failed: tell the others at their next collective (a
          * no-op when the failure came from a collective: all know). */
         if (d->fail_status == TG_OK)
-            (void)sync_status(d, status, "fit");
+            (void)sync_status(d, status, NULL);
         return status;
     }
     tg_status s = sync_status(d, TG_OK, "fit");
