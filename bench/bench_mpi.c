@@ -165,6 +165,16 @@ int main(int argc, char **argv)
                (double)(b.grad_bytes - a.grad_bytes) / total,
                1e3 * (b.comm_seconds - a.comm_seconds) / total,
                (long long)tg_module_n_weights(m));
+    if (comm_only) { /* also the per-step status check of the tg_fit hooks */
+        MPI_Barrier(MPI_COMM_WORLD);
+        t = now_s();
+        for (int k = 0; k < 2000; k++)
+            CHECK(tg_dist_check(d, TG_OK, NULL));
+        double us = (now_s() - t) / 2000 * 1e6;
+        if (rank == 0)
+            printf("[status check only] %d rank(s): %.1f us per tg_dist_check (4-byte "
+                   "MPI_Allreduce)\n", size, us);
+    }
     free(rates);
     free(xs);
     free(ys);
