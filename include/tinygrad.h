@@ -422,6 +422,82 @@ TG_API tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, 
 
 /* @@OPS_NEW (new ops go below this line)@@ */
 
+/** @brief Join tensors along @p axis (torch.cat).
+ *  All @p n inputs must have the same rank and the same size on every other
+ *  dim; sizes on @p axis may differ (0 included). The result is a copy.
+ *  Error example: "concat: input 1 has shape [2,4], input 0 has [3,3] (they
+ *  must match except on axis 0)".
+ *  @param ctx the context
+ *  @param xs array of @p n input tensors
+ *  @param n number of inputs (>= 1)
+ *  @param axis dim to join along (negative counts from the end) */
+TG_API tg_tensor *tg_concat(tg_ctx *ctx, tg_tensor *const *xs, int n, int axis);
+/** @brief Elements start .. start+length-1 of @p axis (torch.narrow).
+ *  The result is a view sharing @p x's data when those elements are
+ *  contiguous (every dim before @p axis is 1, or the whole axis is taken),
+ *  otherwise a copy. Backward adds the gradient into the selected elements.
+ *  @p start may be negative (counted from the end). */
+TG_API tg_tensor *tg_narrow(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t length);
+/** @brief Python slice x[start:end:step] along @p axis: negative bounds
+ *  count from the end and out-of-range bounds are clamped, as in Python;
+ *  @p step >= 1. With step 1 this is tg_narrow() (a view when possible),
+ *  otherwise a copy. */
+TG_API tg_tensor *tg_slice(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t end,
+                           int64_t step);
+/** @brief Constant padding like torch.nn.functional.pad(mode="constant").
+ *  @p pad holds @p n_pad values (even, at most twice the rank) in F.pad
+ *  order: (last dim before, last dim after, next-to-last before, ...).
+ *  Negative values crop. New elements are @p value; they get no gradient. */
+TG_API tg_tensor *tg_pad(tg_ctx *ctx, tg_tensor *x, int n_pad, const int64_t *pad, float value);
+/** @brief Adaptive average pooling of [N, C, H, W] to [N, C, out_h, out_w]
+ *  (torch adaptive_avg_pool2d): output row i averages input rows
+ *  floor(i*H/out_h) .. ceil((i+1)*H/out_h)-1, and likewise for columns. */
+TG_API tg_tensor *tg_adaptive_avg_pool2d(tg_ctx *ctx, tg_tensor *x, int64_t out_h,
+                                         int64_t out_w);
+/** @brief Mean over each [H, W] plane: [N, C, H, W] -> [N, C, 1, 1]. */
+TG_API tg_tensor *tg_global_avg_pool2d(tg_ctx *ctx, tg_tensor *x);
+/** @brief Batch normalisation of [N, C] or [N, C, L] per channel
+ *  (torch.nn.functional.batch_norm on 2-D/3-D input). Same rules as
+ *  tg_batch_norm2d(): training uses the batch statistics and updates
+ *  @p running_mean / @p running_var in place (unbiased variance) with
+ *  @p momentum; evaluation uses the running statistics. @p weight, @p bias
+ *  [C] may be NULL; running stats [C] may be NULL only in training. */
+TG_API tg_tensor *tg_batch_norm1d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                                  tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                                  float momentum, float eps);
+/** @brief Layer normalisation over the last @p n_norm_dims dims
+ *  (torch.nn.functional.layer_norm): each group is shifted to mean 0 and
+ *  scaled by 1/sqrt(biased variance + @p eps), then multiplied by @p weight
+ *  and shifted by @p bias (either may be NULL; both have the shape of the
+ *  normalised dims).
+ *  @param ctx the context
+ *  @param x input of rank >= @p n_norm_dims
+ *  @param n_norm_dims how many trailing dims form one group (>= 1)
+ *  @param weight scale of the normalised shape, or NULL
+ *  @param bias shift of the normalised shape, or NULL
+ *  @param eps added to the variance (>= 0, e.g. 1e-5) */
+TG_API tg_tensor *tg_layer_norm(tg_ctx *ctx, tg_tensor *x, int n_norm_dims, tg_tensor *weight,
+                                tg_tensor *bias, float eps);
+/** @brief GELU, exact form: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+ *  (torch.nn.functional.gelu with approximate="none"). */
+TG_API tg_tensor *tg_gelu(tg_ctx *ctx, tg_tensor *x);
+/** @brief min(max(x, lo), hi) like torch.clamp (if lo > hi every element
+ *  becomes hi). The gradient passes where lo <= x <= hi. Infinite bounds
+ *  give a one-sided clamp; NaN bounds are refused. */
+TG_API tg_tensor *tg_clamp(tg_ctx *ctx, tg_tensor *x, float lo, float hi);
+/** @brief |x|; the gradient is sign(x), 0 at 0 (as PyTorch). */
+TG_API tg_tensor *tg_abs(tg_ctx *ctx, tg_tensor *x);
+/** @brief Element-wise maximum with broadcasting (torch.maximum). NaN
+ *  propagates; where a == b each operand gets half the gradient. */
+TG_API tg_tensor *tg_maximum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b);
+/** @brief Element-wise minimum with broadcasting (torch.minimum). NaN
+ *  propagates; where a == b each operand gets half the gradient. */
+TG_API tg_tensor *tg_minimum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b);
+/** @brief Index of the largest value along @p axis, stored as float
+ *  (0, 1, ...); the first one on ties, the first NaN if any (torch.argmax).
+ *  The result never requires grad. With @p keepdim the axis stays as size 1. */
+TG_API tg_tensor *tg_argmax(tg_ctx *ctx, tg_tensor *x, int axis, bool keepdim);
+
 
 /** @} */
 

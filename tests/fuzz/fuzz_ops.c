@@ -118,7 +118,7 @@ static void step(vm *v)
     tg_status before = tg_ctx_last_status(ctx);
     int64_t shape[TG_MAX_DIMS];
     tg_tensor *a, *b, *c, *res = NULL;
-    switch (opc % 48) {
+    switch (opc % 62) {
     case 0: { /* from_data */
         int nd = rd_shape(v, shape);
         float buf[64];
@@ -250,7 +250,7 @@ static void step(vm *v)
         for (size_t i = 0; i < 16; i++)
             tgt[i] = (int8_t)fz_u8(&v->r) % 12;
         tg_reduction red = (tg_reduction)(fz_u8(&v->r) % 4); /* 3 is invalid */
-        res = opc % 48 == 36 ? tg_cross_entropy(ctx, a, fz_u8(&v->r) & 7 ? tgt : NULL, n, red)
+        res = opc % 62 == 36 ? tg_cross_entropy(ctx, a, fz_u8(&v->r) & 7 ? tgt : NULL, n, red)
                              : tg_nll_loss(ctx, a, tgt, n, red);
         break;
     }
@@ -274,7 +274,7 @@ static void step(vm *v)
         a = pop(v);
         int k = (int8_t)fz_u8(&v->r) % 5, s = (int8_t)fz_u8(&v->r) % 4;
         int p = (int8_t)fz_u8(&v->r) % 4;
-        res = opc % 48 == 40 ? tg_max_pool2d(ctx, a, k, s, p) : tg_avg_pool2d(ctx, a, k, s, p);
+        res = opc % 62 == 40 ? tg_max_pool2d(ctx, a, k, s, p) : tg_avg_pool2d(ctx, a, k, s, p);
         break;
     }
     case 42: {
@@ -302,6 +302,65 @@ static void step(vm *v)
             tg_ctx_set_detect_anomaly(ctx, m & 2);
         return;
     }
+    case 48: { /* concat of 0-6 stack entries (NULL when the stack runs out) */
+        tg_tensor *xs[6];
+        int n = fz_u8(&v->r) % 7;
+        for (int i = 0; i < n; i++)
+            xs[i] = pop(v);
+        res = tg_concat(ctx, fz_u8(&v->r) & 15 ? xs : NULL, n, rd_axis(v));
+        break;
+    }
+    case 49: {
+        a = pop(v);
+        int ax = rd_axis(v);
+        int64_t st = (int8_t)fz_u8(&v->r) % 9, len = (int8_t)fz_u8(&v->r) % 9;
+        res = tg_narrow(ctx, a, ax, st, len);
+        break;
+    }
+    case 50: {
+        a = pop(v);
+        int ax = rd_axis(v);
+        int64_t st = (int8_t)fz_u8(&v->r) % 9, e = (int8_t)fz_u8(&v->r) % 9;
+        res = tg_slice(ctx, a, ax, st, e, (int8_t)fz_u8(&v->r) % 4);
+        break;
+    }
+    case 51: {
+        a = pop(v);
+        int64_t pad[10];
+        int n = fz_u8(&v->r) % 11;
+        for (int i = 0; i < n; i++)
+            pad[i] = fz_u8(&v->r) == 0xFF ? INT64_MAX : (int8_t)fz_u8(&v->r) % 4;
+        res = tg_pad(ctx, a, n, fz_u8(&v->r) & 15 ? pad : NULL, rd_val(v));
+        break;
+    }
+    case 52: {
+        a = pop(v);
+        int64_t oh = (int8_t)fz_u8(&v->r) % 5, ow = (int8_t)fz_u8(&v->r) % 5;
+        res = tg_adaptive_avg_pool2d(ctx, a, oh, ow);
+        break;
+    }
+    case 53: a = pop(v); res = tg_global_avg_pool2d(ctx, a); break;
+    case 54: {
+        a = pop(v);
+        uint8_t m = fz_u8(&v->r);
+        tg_tensor *w = m & 1 ? pop(v) : NULL, *bb = m & 2 ? pop(v) : NULL;
+        tg_tensor *rm = m & 4 ? pop(v) : NULL, *rv = m & 8 ? pop(v) : NULL;
+        res = tg_batch_norm1d(ctx, a, w, bb, rm, rv, m & 16, rd_val(v), rd_val(v));
+        break;
+    }
+    case 55: {
+        a = pop(v);
+        uint8_t m = fz_u8(&v->r);
+        tg_tensor *w = m & 1 ? pop(v) : NULL, *bb = m & 2 ? pop(v) : NULL;
+        res = tg_layer_norm(ctx, a, (int8_t)fz_u8(&v->r) % 5, w, bb, rd_val(v));
+        break;
+    }
+    case 56: a = pop(v); res = tg_gelu(ctx, a); break;
+    case 57: a = pop(v); res = tg_clamp(ctx, a, rd_val(v), rd_val(v)); break;
+    case 58: a = pop(v); res = tg_abs(ctx, a); break;
+    case 59: a = pop(v); b = pop(v); res = tg_maximum(ctx, a, b); break;
+    case 60: a = pop(v); b = pop(v); res = tg_minimum(ctx, a, b); break;
+    case 61: a = pop(v); res = tg_argmax(ctx, a, rd_axis(v), fz_u8(&v->r) & 1); break;
     }
     push(v, res, before);
 }
