@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Run one tests/mpi/test_mpi mode under mpirun and check how it ends:
 #   run.sh MPIRUN NP TEST_MPI MODE EXPECT [PATTERN]
-# EXPECT: pass (exit 0), fail (non-zero exit, stderr+stdout matching the
+# EXPECT: pass (exit 0; 77 = skip), resume (MODE is N:M: ckpt-write on N
+# ranks, then ckpt-resume on M ranks in the same temporary directory), fail (non-zero exit, stderr+stdout matching the
 # extended regex PATTERN, within the time bound), or same-twice (two runs
 # must pass and print the same "params-hash" line: determinism).
 # Every mpirun is bounded by `timeout` (TG_MPI_TEST_TIMEOUT, default 120 s).
@@ -16,7 +17,7 @@ elapsed=0
 run() { # run LOGFILE: mpirun with the time bound; sets $elapsed
     local t0=$SECONDS rc
     timeout -k 10 "$limit" "$mpirun" --oversubscribe --allow-run-as-root -np "$np" \
-        -x TG_NUM_THREADS=1 "$exe" "$mode" >"$1" 2>&1
+        -x TG_NUM_THREADS=1 "$exe" "$mode" "${@:2}" >"$1" 2>&1
     rc=$?
     elapsed=$((SECONDS - t0))
     echo "[run.sh] np=$np mode=$mode: exit $rc after $((SECONDS - t0)) s" >>"$1"
@@ -27,6 +28,19 @@ case $expect in
 pass)
     run "$out"; rc=$?
     cat "$out"
+    grep -q '^SKIP' "$out" && exit 77
+    exit $rc
+    ;;
+resume)
+    ckdir=$(mktemp -d "${TMPDIR:-/tmp}/tg-mpi-ckpt.XXXXXX")
+    n=${mode%%:*} m=${mode##*:}
+    np=$n mode=ckpt-write run "$out" "$ckdir"; rc=$?
+    cat "$out"
+    if [ $rc -eq 0 ]; then
+        np=$m mode=ckpt-resume run "$out.2" "$ckdir"; rc=$?
+        cat "$out.2"
+    fi
+    rm -rf "$ckdir"
     exit $rc
     ;;
 fail)

@@ -7,6 +7,10 @@
  *   test_mpi fit          tg_fit with tg_dist_fit_options() on per-rank shards
  *                         == tg_fit of one process with the global batch;
  *                         prints "params-hash H" (determinism: run.sh twice)
+ *   test_mpi mnist        real MNIST subset: N ranks reach one process's
+ *                         test accuracy (within 0.5 point); 77 without data
+ *   test_mpi ckpt-write DIR, ckpt-resume DIR
+ *                         a checkpoint of an N-rank run resumes on M ranks
  *   test_mpi fault-path   the last rank cannot load its data: every rank
  *                         fails through tg_dist_check() naming it
  *   test_mpi fault-nan    the last rank's loss turns NaN inside tg_fit: every
@@ -392,6 +396,131 @@ static int fit(tg_ctx *ctx, tg_dist *d, bool nan)
     return failures ? 1 : 0;
 }
 
+/* mnist: the seed CNN on a subset of the real MNIST (../shared/data/mnist
+ * or $TG_MNIST_DIR; exit 77 when absent), one epoch, 2 or 3 ranks x batch 16
+ * on hand-made shards against one process with the global batch: test
+ * accuracies within 0.5 point (they are in fact equal or nearly). */
+static int mnist(tg_ctx *ctx, tg_dist *d)
+{
+    const int size = tg_dist_size(d), rank = tg_dist_rank(d);
+    const char *dir = getenv("TG_MNIST_DIR");
+    if (!dir)
+        dir = TG_SOURCE_ROOT "/../shared/data/mnist";
+    tg_dataset *full = NULL, *test_full = NULL;
+    tg_status s = tg_dataset_load_mnist(ctx, dir, true, &full);
+    if (s == TG_OK)
+        s = tg_dataset_load_mnist(ctx, dir, false, &test_full);
+    /* every rank must agree on skipping (77) */
+    int missing = s != TG_OK, any = 0;
+    MPI_Allreduce(&missing, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+        if (rank == 0)
+            printf("SKIP: no MNIST at %s\n", dir);
+        return 77;
+    }
+    const size_t B = 16, G = B * (size_t)size, n = G * (3000 / G);
+    tg_dataset *all, *test, *mine;
+    CHECK(tg_dataset_set_normalization(full, true, 0.1307f, 0.3081f));
+    CHECK(tg_dataset_set_normalization(test_full, true, 0.1307f, 0.3081f));
+    CHECK(tg_dataset_subset(full, 0, n, &all));
+    CHECK(tg_dataset_subset(test_full, 0, 2000, &test));
+    mine = shard(all, B, rank, size);
+    double acc[2];
+    for (int run = 0; run < 2; run++) { /* 0: distributed, 1: one process */
+        tg_module *m = build(ctx, CNN, 21);
+        tg_sgd_options so;
+        tg_sgd_options_init(&so);
+        so.lr = 0.02f;
+        so.momentum = 0.9f;
+        tg_optim *o;
+        CHECK(tg_sgd_create(ctx, m, &so, &o));
+        tg_fit_options fo;
+        tg_fit_options_init(&fo);
+        fo.epochs = 1;
+        fo.shuffle = false;
+        fo.batch_size = run == 0 ? B : G;
+        if (run == 0)
+            CHECK(tg_dist_fit_options(d, &fo));
+        CHECK(run == 0 ? tg_dist_check(d, tg_fit(m, o, mine, NULL, &fo, NULL), "fit")
+                       : tg_fit(m, o, all, NULL, &fo, NULL));
+        tg_eval_result er = {sizeof er, 0, 0, 0, 0};
+        CHECK(tg_evaluate(m, test, NULL, &er));
+        acc[run] = er.accuracy;
+        tg_optim_destroy(o);
+        tg_module_destroy(m);
+    }
+    EXPECT(fabs(acc[0] - acc[1]) <= 0.005, "mnist: %d ranks reach %.4f, one process %.4f", size,
+           acc[0], acc[1]);
+    EXPECT(acc[1] > 0.3, "mnist: one process reaches only %.4f (not training?)", acc[1]);
+    if (rank == 0)
+        printf("mnist: seed CNN, %zu training images, 1 epoch: %d ranks x batch %zu -> test "
+               "accuracy %.4f; 1 process x batch %zu -> %.4f\n",
+               n, size, B, acc[0], G, acc[1]);
+    tg_dataset_destroy(mine);
+    tg_dataset_destroy(all);
+    tg_dataset_destroy(test);
+    tg_dataset_destroy(full);
+    tg_dataset_destroy(test_full);
+    return failures ? 1 : 0;
+}
+
+/* ckpt-write DIR / ckpt-resume DIR: a checkpoint written by an N-rank
+ * tg_fit (rank 0, epoch 1) resumes on M ranks (every rank loads it; epoch
+ * 2): the replicas stay identical and equal one process resumed from the
+ * same file with the same global batch. The data are the same G*6 synthetic
+ * images; the global batch is 24 for every N and M that divide it. */
+static int ckpt(tg_ctx *ctx, tg_dist *d, const char *dir, bool resume)
+{
+    const int size = tg_dist_size(d), rank = tg_dist_rank(d);
+    const size_t G = 24, B = G / (size_t)size;
+    if (G % (size_t)size != 0)
+        return fprintf(stderr, "ckpt: %d ranks do not divide %zu\n", size, G), 2;
+    tg_dataset *all = make_data(ctx, G * 6, 13);
+    tg_dataset *mine = shard(all, B, rank, size);
+    tg_module *m = build(ctx, MLP, 31 + (uint64_t)rank);
+    tg_optim *o = make_opt(ctx, m, true); /* Adam: its state must resume too */
+    tg_fit_options fo;
+    tg_fit_options_init(&fo);
+    fo.epochs = resume ? 2 : 1;
+    fo.batch_size = B;
+    fo.shuffle = false;
+    fo.save_dir = resume ? NULL : dir; /* the reference below reads the epoch-1 file */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    if (resume) /* every rank loads the file (a shared file system) */
+        CHECK(tg_dist_check(d, tg_checkpoint_load(m, o, &fo.start_epoch, path), "resume"));
+    else
+        CHECK(tg_dist_broadcast_module(d, m));
+    CHECK(tg_dist_fit_options(d, &fo));
+    CHECK(tg_dist_check(d, tg_fit(m, o, mine, NULL, &fo, NULL), "fit"));
+    EXPECT(same_everywhere(params_hash(m)), "ckpt: replicas differ");
+    if (resume) { /* one process from the same checkpoint, global batch G */
+        tg_module *ref = build(ctx, MLP, 99);
+        tg_optim *oref = make_opt(ctx, ref, true);
+        tg_fit_options fr;
+        tg_fit_options_init(&fr);
+        fr.epochs = 2;
+        fr.batch_size = G;
+        fr.shuffle = false;
+        CHECK(tg_checkpoint_load(ref, oref, &fr.start_epoch, path));
+        EXPECT(fr.start_epoch == 1, "ckpt: checkpoint epoch %lld", (long long)fr.start_epoch);
+        CHECK(tg_fit(ref, oref, all, NULL, &fr, NULL));
+        double ma, rel = max_rel_diff(m, ref, &ma), l2 = max_rel_l2(m, ref);
+        EXPECT(l2 <= 1e-5, "ckpt: resumed on %d ranks differs from one process by %g per tensor",
+               size, l2);
+        if (rank == 0)
+            printf("ckpt: written by N ranks, resumed on %d ranks x batch %zu vs 1 x %zu: max rel "
+                   "diff %.3g (tensor L2 %.3g)\n", size, B, G, rel, l2);
+        tg_optim_destroy(oref);
+        tg_module_destroy(ref);
+    }
+    tg_optim_destroy(o);
+    tg_module_destroy(m);
+    tg_dataset_destroy(mine);
+    tg_dataset_destroy(all);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "parity";
@@ -413,6 +542,10 @@ int main(int argc, char **argv)
         rc = failures ? 1 : 0;
     } else if (strcmp(mode, "fit") == 0 || strcmp(mode, "fault-nan") == 0) {
         rc = fit(g_ctx, d, strcmp(mode, "fault-nan") == 0);
+    } else if (strcmp(mode, "mnist") == 0) {
+        rc = mnist(g_ctx, d);
+    } else if (strncmp(mode, "ckpt-", 5) == 0 && argc > 2) {
+        rc = ckpt(g_ctx, d, argv[2], strcmp(mode, "ckpt-resume") == 0);
     } else if (strcmp(mode, "fault-path") == 0) {
         tg_dataset *tr = NULL;
         tg_status s = TG_OK;
