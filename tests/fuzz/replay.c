@@ -83,7 +83,8 @@ int main(int argc, char **argv)
             n++;
         }
         closedir(d);
-        qsort(names, n, sizeof *names, cmp);
+        if (n) /* qsort(NULL, 0, ...) is undefined (an empty regressions directory) */
+            qsort(names, n, sizeof *names, cmp);
         for (size_t k = 0; k < n; k++) {
             if (stat(names[k], &sb) == 0 && S_ISREG(sb.st_mode)) {
                 bad += run_file(names[k]);
