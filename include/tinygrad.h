@@ -808,17 +808,21 @@ TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
 
 /* ------------------------------------------------------------------------ */
 /** @addtogroup tg_data
- *  Data sets hold n grayscale images of h x w uint8 pixels plus one int32
- *  class label each. Loaders validate every size against hard limits before
- *  allocating and name the offending file in the error message. A data set
- *  is immutable once created except for its normalisation setting; every
+ *  Data sets hold n samples, images [C, H, W] (C 1..4; the 0.1.0 loaders
+ *  make grey [1, h, w]) or feature vectors [F], stored as uint8 or float32,
+ *  with an int32 class label or a float vector target each, or they read
+ *  samples from a user callback. Loaders validate every size against hard
+ *  limits before allocating and name the offending file in the error
+ *  message. A data set is immutable once created except for its
+ *  normalisation setting and class names; every
  *  derived data set (subset, select, split) is independent of its source:
  *  it shares the immutable pixels (no copy; they are freed with the last
  *  data set using them) and has its own labels and normalisation, so the
  *  source may be destroyed first.
  *  @{ */
 
-/** @brief Opaque data set: n images [h, w] uint8 and n int32 labels. */
+/** @brief Opaque data set: n samples ([C, H, W] or [F], uint8 or float32)
+ *  and their targets (class labels or float vectors). */
 typedef struct tg_dataset tg_dataset;
 
 /** @name Data set limits
@@ -888,26 +892,31 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_mnist(tg_ctx *ctx, const char *dat
                                                     bool train, tg_dataset **out);
 
 /** @brief Destroy a data set; NULL is a no-op. Destroy its batch iterators
- *  first (they borrow it). tg_ctx_destroy() releases data sets, iterators
- *  and configs still alive. @since 0.1.0 */
+ *  first (they borrow it): while any is alive the call frees nothing and
+ *  keeps TG_ERR_BUSY and a message with their count in the context (since
+ *  0.2.0). tg_ctx_destroy() releases data sets, iterators (before their data
+ *  sets) and configs still alive. @since 0.1.0 */
 TG_API void tg_dataset_destroy(tg_dataset *ds);
 
-/** @brief Number of images (0 if @p ds is NULL). */
+/** @brief Number of samples (0 if @p ds is NULL). */
 TG_API size_t tg_dataset_n(const tg_dataset *ds);
-/** @brief Image height (rows). */
+/** @brief Image height H (rows); 0 for feature vectors. */
 TG_API int64_t tg_dataset_height(const tg_dataset *ds);
-/** @brief Image width (columns). */
+/** @brief Image width W (columns); 0 for feature vectors. */
 TG_API int64_t tg_dataset_width(const tg_dataset *ds);
 /** @brief Number of classes (labels are in [0, n_classes)). */
 TG_API int tg_dataset_n_classes(const tg_dataset *ds);
 /** @brief The context the data set was created in. */
 TG_API tg_ctx *tg_dataset_ctx(const tg_dataset *ds);
-/** @brief Pixels of image @p i (h*w bytes, row-major); NULL if out of range.
+/** @brief Pixels of image @p i (C*h*w bytes, planar [C, H, W], row-major);
+ *  NULL if out of range or not a uint8 data set (callback sets included).
  *  Ownership: borrowed from @p ds. */
 TG_API const uint8_t *tg_dataset_image(const tg_dataset *ds, size_t i);
-/** @brief Label of image @p i; -1 if out of range. */
+/** @brief Label of sample @p i; -1 if out of range, vector targets or a
+ *  callback data set. */
 TG_API int32_t tg_dataset_label(const tg_dataset *ds, size_t i);
-/** @brief All n labels. Ownership: borrowed from @p ds. */
+/** @brief All n labels; NULL for vector targets or a callback data set.
+ *  Ownership: borrowed from @p ds. */
 TG_API const int32_t *tg_dataset_labels(const tg_dataset *ds);
 
 /** @brief Images [start, start+count) as a new data set (same
@@ -945,23 +954,26 @@ TG_API TG_NODISCARD tg_status tg_dataset_split(const tg_dataset *ds, double frac
  *  finite). @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_set_normalization(tg_dataset *ds, bool scale01,
                                                            float mean, float std);
-/** @brief Mean and standard deviation (population) over every pixel after
- *  the scale01 step only, to feed tg_dataset_set_normalization().
- *  @return TG_OK, TG_ERR_INVALID_ARG (NULL or empty data set) */
+/** @brief Mean and standard deviation (population) over every pixel (all
+ *  channels) after the scale01 step only, to feed
+ *  tg_dataset_set_normalization().
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty or not a uint8 data set) */
 TG_API TG_NODISCARD tg_status tg_dataset_pixel_stats(const tg_dataset *ds, double *mean,
                                                      double *std);
-/** @brief Images [start, start+count) as a normalised float tensor
- *  [count, 1, h, w] in the step arena, or NULL (error in the context).
+/** @brief Samples [start, start+count) as a normalised float tensor
+ *  [count, C, h, w] or [count, F] in the step arena, or NULL (error in the
+ *  context, e.g. a callback's).
  *  Ownership: borrowed from the data set's context; valid until
  *  tg_ctx_reset(). @since 0.1.0 */
 TG_API tg_tensor *tg_dataset_to_tensor(const tg_dataset *ds, size_t start, size_t count);
 
-/** @brief Write the data set as a PNG tree (8-bit grayscale):
+/** @brief Write a uint8 image data set with class labels as a PNG tree
+ *  (8-bit grey, grey+alpha, RGB or RGBA by its channel count):
  *  @p dir/\<label\>/\<index\>.png with the index zero-padded to 5+ digits, so
  *  tg_dataset_load_png_dir() reads back the same images per class. Creates
  *  @p dir (and parents) and the class directories as needed.
- *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path)
- *  @since 0.1.0 */
+ *  @return TG_OK, TG_ERR_INVALID_ARG (also float or vector-target data),
+ *          TG_ERR_IO (names the path) @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_dataset_save_png_dir(const tg_dataset *ds, const char *dir);
 
 /** @brief Opaque mini-batch iterator over a data set. */
@@ -974,6 +986,21 @@ typedef struct tg_batch_options {
     bool shuffle;        /**< reshuffle every epoch (default true) */
     bool drop_last;      /**< skip a final batch smaller than batch_size (default false) */
     uint64_t seed;       /**< shuffling seed; epoch e uses a stream derived from (seed, e) */
+    /** Random crop with zero padding (0 = off, default): the image is padded
+     *  by this many raw zero pixels on every side and an H x W window is
+     *  taken at a random offset (image data sets only). @since 0.2.0 */
+    int crop_padding;
+    /** Random horizontal flip with probability 1/2 (default false; image
+     *  data sets only). Augmentation depends only on (seed, epoch, sample
+     *  index), never on batch size or shard. @since 0.2.0 */
+    bool hflip;
+    /** Shard of this iterator in [0, shard_count) (default 0). Like
+     *  torch's DistributedSampler without padding: each epoch's order is cut
+     *  to shard_count * floor(n / shard_count) and shard r takes positions
+     *  r, r + shard_count, ..., so every shard has floor(n / shard_count)
+     *  samples and the tail is dropped. @since 0.2.0 */
+    size_t shard_rank;
+    size_t shard_count;  /**< number of shards (default 1 = no sharding) @since 0.2.0 */
 } tg_batch_options;
 
 /** @brief Defaults: batch 32, shuffle, keep the last partial batch, seed 0. */
@@ -998,8 +1025,10 @@ TG_API int64_t tg_batch_iter_epoch(const tg_batch_iter *it);
 TG_API size_t tg_batch_iter_n_batches(const tg_batch_iter *it);
 /** @brief Produce the next batch of the current epoch.
  *  @param it the iterator
- *  @param[out] x     input tensor [B, 1, h, w] float, normalised as set on
- *                    the data set; transient: in the context's step arena,
+ *  Class-label data sets only (else TG_ERR_INVALID_ARG); see
+ *  tg_batch_iter_next_batch() for any data set.
+ *  @param[out] x     input tensor [B, C, h, w] or [B, F] float, normalised
+ *                    (and augmented) as set; transient: in the context's step arena,
  *                    valid until tg_ctx_reset() (steady-state batches
  *                    allocate nothing)
  *  @param[out] labels B labels; owned by the iterator, valid until the next
@@ -1012,6 +1041,229 @@ TG_API bool tg_batch_iter_next(tg_batch_iter *it, tg_tensor **x, const int32_t *
                                size_t *batch_n);
 /** @brief TG_OK unless the last tg_batch_iter_next() failed (then its status). */
 TG_API tg_status tg_batch_iter_status(const tg_batch_iter *it);
+
+/** @name Data sets beyond MNIST (0.2.0)
+ *  Samples are images [C, H, W] (C 1..4) or feature vectors [F], stored
+ *  as uint8 (pixels) or float32 (features); targets are class labels
+ *  (int32) or float vectors [target_dim] (regression). See the guide
+ *  "Data sets beyond MNIST" (docs/datasets.md).
+ *  @{ */
+#define TG_DATASET_MAX_CHANNELS 4               /**< channels per image sample */
+#define TG_DATASET_MAX_FEATURES 1048576         /**< elements of an [F] sample */
+#define TG_DATASET_MAX_TARGET_DIM 65536         /**< elements of a vector target */
+
+/** @brief Description of a data set for tg_dataset_create_from(); initialise
+ *  with tg_dataset_desc_init(). Give either @p labels (class targets) or
+ *  @p targets with @p target_dim > 0 (vector targets), not both. */
+typedef struct tg_dataset_desc {
+    size_t struct_size;        /**< set by tg_dataset_desc_init() */
+    size_t n;                  /**< number of samples (may be 0) */
+    int sample_ndim;           /**< 3: [C, H, W] image, 1: [F] feature vector (default 3) */
+    int64_t sample_shape[3];   /**< C, H, W (C 1..4, H, W 1..TG_DATASET_MAX_DIM) or F */
+    tg_dtype dtype;            /**< TG_U8 (default) or TG_F32 */
+    const void *samples;       /**< n samples, row-major, sample after sample (NULL iff n == 0) */
+    const int32_t *labels;     /**< n class labels in [0, n_classes), or NULL */
+    int n_classes;             /**< classes; 0 = max label + 1 */
+    const float *targets;      /**< n * target_dim floats, or NULL */
+    int64_t target_dim;        /**< elements per vector target; 0 = class labels */
+} tg_dataset_desc;
+
+/** @brief Defaults: n 0, a [1, 1, 1] uint8 image, class labels, no buffers.
+ *  @since 0.2.0 */
+TG_API void tg_dataset_desc_init(tg_dataset_desc *desc);
+
+/** @brief Create a data set by copying the buffers that @p desc describes.
+ *  Float samples must be finite; float targets must be finite.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, shape, dtype,
+ *          both or neither target kind, label out of range, non-finite
+ *          value: names the sample), TG_ERR_LIMIT, TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_create_from(tg_ctx *ctx, const tg_dataset_desc *desc,
+                                                     tg_dataset **out);
+
+/** @brief Get-item callback of a callback data set: write sample @p i
+ *  (elements of the sample shape, as float) to @p sample and its target to
+ *  @p label (class data sets) or @p target (target_dim floats; vector data
+ *  sets); the other target pointer is NULL. Return TG_OK or an error status
+ *  (the iterator or loop then stops with it). */
+typedef tg_status (*tg_dataset_get_item_fn)(void *user, size_t i, float *sample,
+                                             int32_t *label, float *target);
+
+/** @brief Callbacks of tg_dataset_create_callback(); zero it and set
+ *  @p struct_size = sizeof(tg_dataset_callbacks). */
+typedef struct tg_dataset_callbacks {
+    size_t struct_size;        /**< sizeof(tg_dataset_callbacks) */
+    size_t n;                  /**< number of samples */
+    int sample_ndim;           /**< 3 ([C, H, W]) or 1 ([F]) */
+    int64_t sample_shape[3];   /**< as in tg_dataset_desc */
+    int n_classes;             /**< > 0: class targets in [0, n_classes) */
+    int64_t target_dim;        /**< > 0: vector targets (then n_classes is 0) */
+    tg_dataset_get_item_fn get_item; /**< required */
+    /** Optional: called with @p user when the last data set using these
+     *  callbacks (the set, its subsets and splits) is released. */
+    void (*destroy_user)(void *user);
+} tg_dataset_callbacks;
+
+/** @brief A data set whose samples come from @p cb->get_item (float
+ *  samples, dtype TG_F32; normalisation defaults to none: scale01 false,
+ *  mean 0, std 1). Subsets, splits and selections of it keep an index list
+ *  and call the same callback. Batch iterators, tg_fit() and tg_evaluate()
+ *  accept it; tg_dataset_labels(), tg_dataset_targets(),
+ *  tg_dataset_image() and tg_dataset_label() return NULL / -1 for it
+ *  (its targets are known only through the callback).
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, shape or target
+ *          kind), TG_ERR_LIMIT, TG_ERR_NOMEM
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(); @p user
+ *  stays the caller's (see destroy_user). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_create_callback(tg_ctx *ctx,
+                                                         const tg_dataset_callbacks *cb,
+                                                         void *user, tg_dataset **out);
+
+/** @brief Rank of a sample: 3 ([C, H, W]) or 1 ([F]); 0 if NULL. @since 0.2.0 */
+TG_API int tg_dataset_sample_ndim(const tg_dataset *ds);
+/** @brief Sample shape (tg_dataset_sample_ndim() entries); NULL if @p ds is
+ *  NULL. Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const int64_t *tg_dataset_sample_shape(const tg_dataset *ds);
+/** @brief Storage type of the samples: TG_U8 or TG_F32. @since 0.2.0 */
+TG_API tg_dtype tg_dataset_dtype(const tg_dataset *ds);
+/** @brief Channels C of an image data set (0 for feature vectors). @since 0.2.0 */
+TG_API int64_t tg_dataset_channels(const tg_dataset *ds);
+/** @brief Elements of a vector target, 0 for class labels. @since 0.2.0 */
+TG_API int64_t tg_dataset_target_dim(const tg_dataset *ds);
+/** @brief All n * target_dim vector targets, or NULL (class data set or
+ *  callback). Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const float *tg_dataset_targets(const tg_dataset *ds);
+/** @brief Sample @p i of a float (TG_F32, not callback) data set, or NULL.
+ *  Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const float *tg_dataset_features(const tg_dataset *ds, size_t i);
+
+/** @brief Name the classes (copied): @p names[k] is class k. Subsets,
+ *  selections and splits made afterwards keep the names.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, a vector-target data set, n
+ *          differs from n_classes), TG_ERR_NOMEM @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_set_class_names(tg_dataset *ds,
+                                                         const char *const *names, size_t n);
+/** @brief Name of class @p label, or NULL (no names or out of range).
+ *  Ownership: borrowed from @p ds. @since 0.2.0 */
+TG_API const char *tg_dataset_class_name(const tg_dataset *ds, int32_t label);
+
+/** @brief Per-channel (images, @p n = C) or per-feature ([F] samples, @p n =
+ *  F) normalisation: v = ((scale01 ? x / 255 : x) - mean[g]) / std[g]; @p n
+ *  = 1 applies one pair to every group (as tg_dataset_set_normalization()).
+ *  Defaults: uint8 data scale01 true, float and callback data false; mean 0,
+ *  std 1.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, n not 1 or the group count,
+ *          std <= 0 or not finite) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_set_channel_normalization(tg_dataset *ds, bool scale01,
+                                                                   const float *mean,
+                                                                   const float *std, int n);
+/** @brief Per-channel mean and population standard deviation of an image
+ *  data set (after the scale01 step only), e.g. of the training split, to
+ *  feed tg_dataset_set_channel_normalization(); @p n must be C.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty, not images, n != C), or a
+ *          callback's error @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_channel_stats(const tg_dataset *ds, double *mean,
+                                                       double *std, int n);
+/** @brief Per-feature mean and population standard deviation of an [F]
+ *  data set (after the scale01 step only); @p n must be F. A constant
+ *  feature has std 0: pass 1 instead to tg_dataset_set_channel_normalization().
+ *  @return as tg_dataset_channel_stats() @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_feature_stats(const tg_dataset *ds, double *mean,
+                                                       double *std, int n);
+
+/** @brief Options of tg_dataset_load_png_tree(); initialise with
+ *  tg_png_options_init(). */
+typedef struct tg_png_options {
+    size_t struct_size;  /**< set by tg_png_options_init() */
+    /** 0 (default) = keep what is stored: grey 1, grey+alpha 2, RGB 3, RGBA
+     *  4 (palette images count as RGB, or RGBA with transparency); if the
+     *  images of a tree differ, all are converted up to the largest count
+     *  met (grey is replicated to RGB, alpha 255 is added). 1 = grey
+     *  (libpng's default weights, alpha dropped), 2 = grey+alpha, 3 = RGB,
+     *  4 = RGBA. */
+    int channels;
+    int64_t height;      /**< 0 (default) = from the first image; then all must match */
+    int64_t width;       /**< 0 (default) = from the first image; then all must match */
+} tg_png_options;
+
+/** @brief Defaults: keep channels, size from the first image. @since 0.2.0 */
+TG_API void tg_png_options_init(tg_png_options *opts);
+
+/** @brief Load a PNG folder tree @p dir/\<class\>/\<file\>.png keeping colour:
+ *  classes and file order as tg_dataset_load_png_dir(); samples [C, H, W]
+ *  uint8 with C from @p opts->channels; 8- and 16-bit files (16-bit keeps
+ *  the high byte).
+ *  @return as tg_dataset_load_png_dir(); TG_ERR_INVALID_ARG also for a bad
+ *          option @since 0.2.0
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). */
+TG_API TG_NODISCARD tg_status tg_dataset_load_png_tree(tg_ctx *ctx, const char *dir,
+                                                       const tg_png_options *opts,
+                                                       tg_dataset **out);
+
+/** @brief Options of tg_dataset_load_cifar(); initialise with
+ *  tg_cifar_options_init(). */
+typedef struct tg_cifar_options {
+    size_t struct_size;  /**< set by tg_cifar_options_init() */
+    int variant;         /**< 10 (default; 1 label byte per record) or 100 (2 label bytes) */
+    bool coarse;         /**< CIFAR-100: use the coarse label (20 classes) instead of the fine one (100) */
+} tg_cifar_options;
+
+/** @brief Defaults: CIFAR-10. @since 0.2.0 */
+TG_API void tg_cifar_options_init(tg_cifar_options *opts);
+
+/** @brief Load CIFAR binary files (the "binary version" of
+ *  https://www.cs.toronto.edu/~kriz/cifar.html): each record is the label
+ *  byte (CIFAR-100: coarse then fine) and 3072 bytes, the 32 x 32 R, G and
+ *  B planes. Each file holds any whole number of records; the files are
+ *  concatenated in order. Samples are [3, 32, 32] uint8; n_classes is 10,
+ *  20 (coarse) or 100 and every label must be below it.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the file),
+ *          TG_ERR_FORMAT (trailing partial record or label out of range:
+ *          names the file and the byte offset), TG_ERR_LIMIT (over
+ *          TG_DATASET_MAX_IMAGES / TG_DATASET_MAX_BYTES, checked before
+ *          allocating), TG_ERR_NOMEM; on error *out is untouched.
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_cifar(tg_ctx *ctx, const char *const *paths,
+                                                    size_t n_paths,
+                                                    const tg_cifar_options *opts,
+                                                    tg_dataset **out);
+/** @brief Load the CIFAR split in @p dir: CIFAR-10 data_batch_1.bin ..
+ *  data_batch_5.bin (train; those present, at least one) or test_batch.bin;
+ *  CIFAR-100 train.bin or test.bin (fine labels). Names the directory
+ *  and the missing file in errors; never looks elsewhere.
+ *  @param ctx context (errors, allocator)
+ *  @param dir the directory, e.g. "cifar-10-batches-bin"
+ *  @param train the training files (true) or the test file (false)
+ *  @param variant 10 or 100
+ *  @param[out] out new data set; untouched on error
+ *  @return as tg_dataset_load_cifar(); TG_ERR_NOT_FOUND (no such file)
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_cifar_dir(tg_ctx *ctx, const char *dir,
+                                                        bool train, int variant,
+                                                        tg_dataset **out);
+
+/** @brief One batch from tg_batch_iter_next_batch(). */
+typedef struct tg_batch {
+    tg_tensor *x;            /**< [B, C, H, W] or [B, F], normalised (and augmented) */
+    const int32_t *labels;   /**< B class labels, or NULL for vector targets */
+    tg_tensor *targets;      /**< [B, target_dim], or NULL for class labels */
+    size_t n;                /**< B */
+} tg_batch;
+
+/** @brief Produce the next batch of the current epoch for any data set.
+ *  @param it the iterator
+ *  @param[out] out x and targets are transient (step arena, valid until
+ *         tg_ctx_reset()); labels are owned by the iterator, valid until the
+ *         next call on it. Steady-state batches allocate nothing.
+ *  @return true with a batch; false at the end of the epoch (the next call
+ *          starts epoch + 1) or on error (tg_batch_iter_status() says which:
+ *          NULL argument, arena out of memory, a get_item error; @p out
+ *          untouched). @since 0.2.0 */
+TG_API bool tg_batch_iter_next_batch(tg_batch_iter *it, tg_batch *out);
+/** @brief Samples per epoch that this iterator's shard yields (n, or
+ *  floor(n / shard_count) when sharded; before drop_last). @since 0.2.0 */
+TG_API size_t tg_batch_iter_n_samples(const tg_batch_iter *it);
+/** @} */
 
 /** @brief Opaque `key = value` configuration (the report's config.txt).
  *  Syntax, per line: blank, or `# comment`, or `key = value`. `#` starts a
@@ -1171,8 +1423,19 @@ TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, in
 typedef tg_tensor *(*tg_loss_fn)(void *user, tg_ctx *ctx, tg_tensor *output,
                                  const int32_t *labels, size_t n);
 
+/** @brief Batch-level loss for tg_fit() and tg_evaluate(), for any data
+ *  set: the mean loss (numel 1) of the model @p output for @p batch (class
+ *  labels or vector targets), or NULL with the reason kept in @p ctx.
+ *  Unset (NULL): cross-entropy for class data sets, tg_mse_loss() (mean)
+ *  for vector targets. @since 0.2.0 */
+typedef tg_tensor *(*tg_batch_loss_fn)(void *user, tg_ctx *ctx, tg_tensor *output,
+                                       const tg_batch *batch);
+
 /** @brief Metrics of one epoch (a plain record, also the CSV row). Its
- *  layout is ABI: new fields only in a new major version. */
+ *  layout is ABI: new fields only in a new major (0.y: minor) version;
+ *  0.2.0 appended the four regression fields. Metrics that do not apply
+ *  (accuracy for regression, RMSE/MAE for classification, validation
+ *  metrics without a validation set) are NaN. */
 typedef struct tg_epoch_metrics {
     int64_t epoch;          /**< 1 for the first epoch */
     double train_loss;      /**< mean training loss over the epoch's samples */
@@ -1181,6 +1444,10 @@ typedef struct tg_epoch_metrics {
     double val_accuracy;    /**< validation accuracy in [0, 1]; NaN without one */
     double seconds;         /**< wall time of the epoch, validation and checkpoints included */
     double samples_per_s;   /**< training samples per second of training time */
+    double train_rmse;      /**< vector targets: root mean squared error over every target element (in train mode) @since 0.2.0 */
+    double train_mae;       /**< vector targets: mean absolute error @since 0.2.0 */
+    double val_rmse;        /**< vector targets: validation RMSE @since 0.2.0 */
+    double val_mae;         /**< vector targets: validation MAE @since 0.2.0 */
 } tg_epoch_metrics;
 
 /** @brief Per-batch callback, after the step: @p batch counts from 0 to
@@ -1205,7 +1472,9 @@ typedef int (*tg_epoch_fn)(void *user, const tg_epoch_metrics *metrics);
 typedef tg_status (*tg_fit_step_fn)(void *user, tg_module *m, tg_optim *opt, tg_status status);
 /** @brief Metrics hook of tg_fit() (tg_fit_options::reduce_metrics): at the
  *  end of each training epoch, before the metrics are computed, @p sums
- *  holds this process's {loss sum, correct count, sample count} (@p n = 3);
+ *  holds this process's {loss sum, correct count, sample count, squared
+ *  error sum, absolute error sum} (@p n = 5; the last two are 0 for class
+ *  labels);
  *  a distributed implementation replaces them with the sums over all
  *  processes (and may synchronise module buffers). */
 typedef tg_status (*tg_fit_reduce_fn)(void *user, tg_module *m, double *sums, size_t n);
@@ -1237,6 +1506,14 @@ typedef struct tg_fit_options {
     tg_batch_fn on_batch;    /**< optional per-batch callback */
     tg_epoch_fn on_epoch;    /**< optional per-epoch callback */
     void *user;              /**< first argument to the callbacks */
+    /** Batch-level loss for any data set (NULL = cross-entropy for class
+     *  data, MSE for vector targets); called with @p loss_user. Set at most
+     *  one of @p loss and @p batch_loss. @since 0.2.0 */
+    tg_batch_loss_fn batch_loss;
+    int crop_padding;        /**< training augmentation, see tg_batch_options (default 0) @since 0.2.0 */
+    bool hflip;              /**< training augmentation, see tg_batch_options (default false) @since 0.2.0 */
+    size_t shard_rank;       /**< training shard, see tg_batch_options (default 0) @since 0.2.0 */
+    size_t shard_count;      /**< training shards (default 1); validation is never sharded @since 0.2.0 */
     /* -- distributed hooks (0.2.0; tg_fit itself stays MPI-free) -- */
     tg_fit_step_fn after_backward;   /**< optional step hook (see tg_fit_step_fn) */
     tg_fit_reduce_fn reduce_metrics; /**< optional metrics hook (see tg_fit_reduce_fn) */
@@ -1315,6 +1592,10 @@ typedef struct tg_eval_options {
     /** Output, optional: the predicted class (arg max, first on ties) of
      *  every image, tg_dataset_n() entries. */
     int32_t *predictions;
+    /** Batch-level loss (NULL = cross-entropy for class data, MSE for vector
+     *  targets), called with @p loss_user; set at most one of @p loss and
+     *  @p batch_loss. @since 0.2.0 */
+    tg_batch_loss_fn batch_loss;
 } tg_eval_options;
 
 /** @brief Defaults: batch 256, cross-entropy, no confusion matrix, no
@@ -1329,6 +1610,8 @@ typedef struct tg_eval_result {
     double accuracy;         /**< n_correct / n */
     uint64_t n;              /**< images evaluated */
     uint64_t n_correct;      /**< images whose arg max equals the label */
+    double rmse;             /**< vector targets: root mean squared error over every element; NaN for classes @since 0.2.0 */
+    double mae;              /**< vector targets: mean absolute error; NaN for classes @since 0.2.0 */
 } tg_eval_result;
 
 /** @brief Evaluate @p m on every image of @p ds in order, in evaluation
@@ -1402,6 +1685,16 @@ TG_API TG_NODISCARD tg_status tg_metrics_write_svg(tg_ctx *ctx, const char *path
  *          sizes); @p dst is untouched on error. @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_image_load_png(tg_ctx *ctx, const char *path, int64_t h,
                                                 int64_t w, uint8_t *dst);
+/** @brief Read one PNG as @p channels x h x w planar 8-bit values into
+ *  @p dst (the [C, H, W] layout of a tg_dataset_load_png_tree() sample,
+ *  converted as tg_png_options::channels 1..4 says), e.g. to classify a
+ *  colour image with a model trained on such a tree.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, channels outside 1..4, bad
+ *          size), TG_ERR_IO, TG_ERR_FORMAT, TG_ERR_SHAPE (names the file);
+ *          @p dst is untouched on error. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_image_load_png_channels(tg_ctx *ctx, const char *path,
+                                                         int channels, int64_t h, int64_t w,
+                                                         uint8_t *dst);
 
 /* @@TRAIN_NEW (training-layer additions go below this line)@@ */
 

@@ -376,6 +376,219 @@ START_TEST(ctx_destroy_releases_data_objects)
 }
 END_TEST
 
+
+START_TEST(general_samples_and_targets)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    /* Float feature vectors [F] with vector targets. */
+    enum { n = 6, F = 3, D = 2 };
+    float x[n * F], y[n * D];
+    for (int i = 0; i < n * F; i++)
+        x[i] = (float)i * 0.5f - 2.0f;
+    for (int i = 0; i < n * D; i++)
+        y[i] = (float)i;
+    tg_dataset_desc d;
+    tg_dataset_desc_init(&d);
+    ck_assert_int_eq(d.sample_ndim, 3);
+    ck_assert_int_eq(d.dtype, TG_U8);
+    d.n = n;
+    d.sample_ndim = 1;
+    d.sample_shape[0] = F;
+    d.dtype = TG_F32;
+    d.samples = x;
+    d.targets = y;
+    d.target_dim = D;
+    tg_dataset *ds = NULL;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_sample_ndim(ds), 1);
+    ck_assert_int_eq(tg_dataset_sample_shape(ds)[0], F);
+    ck_assert_int_eq(tg_dataset_dtype(ds), TG_F32);
+    ck_assert_int_eq(tg_dataset_channels(ds), 0);
+    ck_assert_int_eq(tg_dataset_target_dim(ds), D);
+    ck_assert_int_eq(tg_dataset_n_classes(ds), 0);
+    ck_assert_ptr_null(tg_dataset_labels(ds));
+    ck_assert_ptr_null(tg_dataset_image(ds, 0));
+    ck_assert_int_eq(tg_dataset_label(ds, 0), -1);
+    ck_assert_float_eq(tg_dataset_features(ds, 2)[1], x[7]);
+    ck_assert_float_eq(tg_dataset_targets(ds)[5], 5.0f);
+    tg_tensor *t = tg_dataset_to_tensor(ds, 1, 2);
+    tgt_assert_shape(t, 2, (int64_t[]){2, F});
+    tgt_assert_close(tg_tensor_data(t), x + F, 2 * F, 0, 0); /* float data: no scaling by default */
+    /* Feature statistics and per-feature standardisation. */
+    double mean[F], std[F];
+    ck_assert_int_eq(tg_dataset_feature_stats(ds, mean, std, F), TG_OK);
+    for (int f = 0; f < F; f++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < n; i++)
+            m += x[i * F + f] / (double)n;
+        for (int i = 0; i < n; i++)
+            v += (x[i * F + f] - m) * (x[i * F + f] - m) / (double)n;
+        ck_assert_double_eq_tol(mean[f], m, 1e-9);
+        ck_assert_double_eq_tol(std[f], sqrt(v), 1e-9);
+    }
+    ck_assert_int_eq(tg_dataset_channel_stats(ds, mean, std, F), TG_ERR_INVALID_ARG);
+    ck_assert_int_eq(tg_dataset_feature_stats(ds, mean, std, 2), TG_ERR_INVALID_ARG);
+    float fm[F] = {(float)mean[0], (float)mean[1], (float)mean[2]};
+    float fs[F] = {(float)std[0], (float)std[1], (float)std[2]};
+    ck_assert_int_eq(tg_dataset_set_channel_normalization(ds, false, fm, fs, F), TG_OK);
+    ck_assert_int_eq(tg_dataset_set_channel_normalization(ds, false, fm, fs, 2), TG_ERR_INVALID_ARG);
+    t = tg_dataset_to_tensor(ds, 0, n);
+    for (int f = 0; f < F; f++) {
+        double m = 0;
+        for (int i = 0; i < n; i++)
+            m += tg_tensor_data(t)[i * F + f];
+        ck_assert_double_eq_tol(m, 0.0, 1e-5);
+    }
+    /* Subsets and splits carry targets and normalisation; batches give a
+     * targets tensor. */
+    tg_dataset *tr = NULL, *va = NULL;
+    ck_assert_int_eq(tg_dataset_split(ds, 0.5, 4, &tr, &va), TG_OK);
+    ck_assert_int_eq(tg_dataset_target_dim(va), D);
+    tg_batch_options bo;
+    tg_batch_options_init(&bo);
+    bo.batch_size = 2;
+    bo.shuffle = false;
+    tg_batch_iter *it = NULL;
+    ck_assert_int_eq(tg_batch_iter_create(va, &bo, &it), TG_OK);
+    tg_batch b;
+    ck_assert(tg_batch_iter_next_batch(it, &b));
+    tgt_assert_shape(b.targets, 2, (int64_t[]){2, D});
+    ck_assert_ptr_null(b.labels);
+    const float *vt = tg_dataset_targets(va);
+    tgt_assert_close(tg_tensor_data(b.targets), vt, 2 * D, 0, 0);
+    /* Sample k of va is row k of its to_tensor. */
+    tg_tensor *vx = tg_dataset_to_tensor(va, 0, 2);
+    tgt_assert_close(tg_tensor_data(b.x), tg_tensor_data(vx), 2 * F, 0, 0);
+    tg_batch_iter_destroy(it);
+    tg_dataset_destroy(tr);
+    tg_dataset_destroy(va);
+    tg_dataset_destroy(ds);
+
+    /* uint8 images with vector targets (e.g. keypoints). */
+    uint8_t pix[2 * 2 * 2 * 2];
+    for (int i = 0; i < 16; i++)
+        pix[i] = (uint8_t)(i * 16);
+    tg_dataset_desc di;
+    tg_dataset_desc_init(&di);
+    di.n = 2;
+    di.sample_shape[0] = 2;
+    di.sample_shape[1] = di.sample_shape[2] = 2;
+    di.samples = pix;
+    di.targets = y;
+    di.target_dim = 3;
+    tg_dataset *img = NULL;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &di, &img), TG_OK);
+    ck_assert_int_eq(tg_batch_iter_create(img, &bo, &it), TG_OK);
+    ck_assert(tg_batch_iter_next_batch(it, &b));
+    tgt_assert_shape(b.x, 4, (int64_t[]){2, 2, 2, 2});
+    tgt_assert_close(tg_tensor_data(b.targets), y, 6, 0, 0);
+    ck_assert_float_eq_tol(tg_tensor_data(b.x)[15], 240.0f / 255.0f, 1e-6f);
+    tg_batch_iter_destroy(it);
+    tg_dataset_destroy(img);
+
+    /* Invalid descriptions; *out untouched. */
+    tg_dataset *keep = (tg_dataset *)0x1;
+    d.labels = (const int32_t[]){0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_INVALID_ARG); /* both kinds */
+    d.labels = NULL;
+    x[4] = NAN;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "sample 1 element 1"));
+    x[4] = 0.0f;
+    d.sample_ndim = 2;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_INVALID_ARG);
+    d.sample_ndim = 3;
+    d.sample_shape[0] = 5;
+    d.sample_shape[1] = d.sample_shape[2] = 1;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "5 channels"));
+    d.sample_ndim = 1;
+    d.sample_shape[0] = TG_DATASET_MAX_FEATURES + 1;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_LIMIT);
+    d.sample_shape[0] = F;
+    d.dtype = TG_I32;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_INVALID_ARG);
+    d.dtype = TG_F32;
+    d.struct_size = 0;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &keep), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_eq(keep, (tg_dataset *)0x1);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(channels_names_and_stats)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    /* 4 RGB images 2 x 2: channel c of image i is (c + 1) * 10 + i. */
+    uint8_t img[4 * 3 * 4];
+    int32_t lab[4] = {0, 1, 2, 1};
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < 4; k++)
+                img[(i * 3 + c) * 4 + k] = (uint8_t)((c + 1) * 10 + i);
+    tg_dataset_desc d;
+    tg_dataset_desc_init(&d);
+    d.n = 4;
+    d.sample_shape[0] = 3;
+    d.sample_shape[1] = d.sample_shape[2] = 2;
+    d.samples = img;
+    d.labels = lab;
+    tg_dataset *ds = NULL;
+    ck_assert_int_eq(tg_dataset_create_from(ctx, &d, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_n_classes(ds), 3);
+    ck_assert_int_eq(tg_dataset_channels(ds), 3);
+    double mean[3], std[3];
+    ck_assert_int_eq(tg_dataset_channel_stats(ds, mean, std, 3), TG_OK);
+    for (int c = 0; c < 3; c++) {
+        ck_assert_double_eq_tol(mean[c], ((c + 1) * 10 + 1.5) / 255.0, 1e-12);
+        ck_assert_double_eq_tol(std[c], sqrt(1.25) / 255.0, 1e-12);
+    }
+    ck_assert_int_eq(tg_dataset_channel_stats(ds, mean, std, 1), TG_ERR_INVALID_ARG);
+    ck_assert_int_eq(tg_dataset_feature_stats(ds, mean, std, 3), TG_ERR_INVALID_ARG);
+    float m[3] = {0.1f, 0.2f, 0.3f}, s[3] = {0.5f, 0.25f, 2.0f};
+    ck_assert_int_eq(tg_dataset_set_channel_normalization(ds, true, m, s, 3), TG_OK);
+    tg_tensor *t = tg_dataset_to_tensor(ds, 2, 1);
+    tgt_assert_shape(t, 4, (int64_t[]){1, 3, 2, 2});
+    for (int c = 0; c < 3; c++)
+        ck_assert_float_eq_tol(tg_tensor_data(t)[c * 4 + 3],
+                               (((float)((c + 1) * 10 + 2)) / 255.0f - m[c]) / s[c], 1e-6f);
+    s[1] = 0.0f;
+    ck_assert_int_eq(tg_dataset_set_channel_normalization(ds, true, m, s, 3), TG_ERR_INVALID_ARG);
+    /* The scalar call sets every channel. */
+    ck_assert_int_eq(tg_dataset_set_normalization(ds, false, 1.0f, 2.0f), TG_OK);
+    t = tg_dataset_to_tensor(ds, 0, 1);
+    ck_assert_float_eq(tg_tensor_data(t)[8], (30.0f - 1.0f) / 2.0f);
+    /* Class names: copied, kept by subsets and splits, replaced later. */
+    const char *names[3] = {"cat", "dog", "emu"};
+    ck_assert_int_eq(tg_dataset_set_class_names(ds, names, 2), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_null(tg_dataset_class_name(ds, 0));
+    char buf[8] = "dog";
+    names[1] = buf;
+    ck_assert_int_eq(tg_dataset_set_class_names(ds, names, 3), TG_OK);
+    buf[0] = 'x';
+    tg_dataset *sub = NULL, *a = NULL, *b = NULL;
+    ck_assert_int_eq(tg_dataset_subset(ds, 1, 2, &sub), TG_OK);
+    ck_assert_int_eq(tg_dataset_split(ds, 0.5, 1, &a, &b), TG_OK);
+    tg_dataset_destroy(ds);
+    ck_assert_str_eq(tg_dataset_class_name(sub, 1), "dog");
+    ck_assert_str_eq(tg_dataset_class_name(b, 2), "emu");
+    ck_assert_ptr_null(tg_dataset_class_name(a, 3));
+    ck_assert_ptr_null(tg_dataset_class_name(a, -1));
+    const char *other[3] = {"a", "b", "c"};
+    ck_assert_int_eq(tg_dataset_set_class_names(a, other, 3), TG_OK);
+    ck_assert_str_eq(tg_dataset_class_name(a, 0), "a");
+    ck_assert_str_eq(tg_dataset_class_name(b, 0), "cat");
+    /* Normalisation is per data set. */
+    t = tg_dataset_to_tensor(sub, 0, 1);
+    ck_assert_float_eq(tg_tensor_data(t)[8], (31.0f - 1.0f) / 2.0f);
+    ck_assert_int_eq(tg_dataset_pixel_stats(sub, mean, std), TG_OK);
+    tg_dataset_destroy(sub);
+    tg_dataset_destroy(a);
+    tg_dataset_destroy(b);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -388,6 +601,8 @@ static Suite *suite(void)
     tcase_add_test(tc, normalisation);
     tcase_add_test(tc, ctx_destroy_releases_data_objects);
     tcase_add_test(tc, derived_sets_outlive_their_source);
+    tcase_add_test(tc, general_samples_and_targets);
+    tcase_add_test(tc, channels_names_and_stats);
     suite_add_tcase(s, tc);
     return s;
 }

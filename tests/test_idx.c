@@ -257,6 +257,34 @@ START_TEST(mnist_directory)
 }
 END_TEST
 
+
+START_TEST(mnist_never_falls_back)
+{
+    /* New-user bug 1 (issue 9): a named directory is used or refused, even
+     * when ./data/mnist holds a valid set. */
+    char here[4096];
+    ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+    tgd_mkdtemp();
+    ck_assert_int_eq(chdir(tgd_dir), 0);
+    ck_assert_int_eq(mkdir("data", 0777), 0);
+    ck_assert_int_eq(mkdir("data/mnist", 0777), 0);
+    write_set("data/mnist/train-images-idx3-ubyte", "data/mnist/train-labels-idx1-ubyte", false);
+    tgd_mkdir("wrong");
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_dataset *ds = (tg_dataset *)0x1;
+    ck_assert_int_eq(tg_dataset_load_mnist(ctx, tgd_path("wrong"), true, &ds), TG_ERR_NOT_FOUND);
+    tgd_assert_err(ctx, TG_ERR_NOT_FOUND, tgd_path("wrong"));
+    ck_assert_int_eq(tg_dataset_load_mnist(ctx, "/nonexistent/mnist", true, &ds), TG_ERR_NOT_FOUND);
+    tgd_assert_err(ctx, TG_ERR_NOT_FOUND, "/nonexistent/mnist");
+    ck_assert_ptr_eq(ds, (tg_dataset *)0x1);
+    ck_assert_int_eq(tg_dataset_load_mnist(ctx, "data/mnist", true, &ds), TG_OK);
+    tg_dataset_destroy(ds);
+    tg_ctx_destroy(ctx);
+    ck_assert_int_eq(chdir(here), 0); /* CK_FORK=no runs the next test here */
+    tgd_rmtree();
+}
+END_TEST
+
 /* The real MNIST test set, when the shared copy is present. */
 START_TEST(real_mnist_test_set)
 {
@@ -288,6 +316,7 @@ static Suite *suite(void)
     tcase_add_test(tc, huge_claimed_dims);
     tcase_add_test(tc, count_mismatch_and_missing);
     tcase_add_test(tc, mnist_directory);
+    tcase_add_test(tc, mnist_never_falls_back);
     tcase_add_test(tc, real_mnist_test_set);
     suite_add_tcase(s, tc);
     return s;

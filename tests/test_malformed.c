@@ -171,6 +171,78 @@ START_TEST(png_odd_but_valid)
 }
 END_TEST
 
+/* ---- CIFAR binary files ----------------------------------------------------- */
+
+typedef struct cifar_case {
+    const char *file;
+    int variant;
+    bool coarse;
+    tg_status status;
+    const char *needle;
+} cifar_case;
+
+static const cifar_case cifar_cases[] = {
+    {"empty.bin", 10, false, TG_ERR_FORMAT, "no records"},
+    {"label-only.bin", 10, false, TG_ERR_FORMAT, "partial record at byte offset 0"},
+    {"partial.bin", 10, false, TG_ERR_FORMAT, "partial record at byte offset 3073"},
+    {"bad-label.bin", 10, false, TG_ERR_FORMAT, "label 200 at byte offset 0"},
+    {"bad-fine-label.bin", 100, false, TG_ERR_FORMAT, "label 100 at byte offset 1"},
+    {"bad-coarse-label.bin", 100, true, TG_ERR_FORMAT, "label 20 at byte offset 0"},
+    {"good100.bin", 10, false, TG_ERR_FORMAT, "partial record at byte offset 6146"},
+    {"good.bin", 100, false, TG_ERR_FORMAT, "partial record at byte offset 3074"},
+    {"no-such-file.bin", 10, false, TG_ERR_NOT_FOUND, "no-such-file.bin"},
+};
+
+START_TEST(cifar_malformed)
+{
+    const cifar_case *c = &cifar_cases[_i];
+    char path[512];
+    snprintf(path, sizeof path, CORPUS "/cifar/%s", c->file);
+    const char *paths[1] = {path};
+    tg_cifar_options o;
+    tg_cifar_options_init(&o);
+    o.variant = c->variant;
+    o.coarse = c->coarse;
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_dataset *sentinel = (tg_dataset *)&sentinel, *ds = sentinel;
+    tg_status st = tg_dataset_load_cifar(ctx, paths, 1, &o, &ds);
+    ck_assert_msg(st == c->status, "%s: status %d (%s), want %d", c->file, (int)st,
+                  tg_ctx_last_error(ctx), (int)c->status);
+    ck_assert_int_eq(tg_ctx_last_status(ctx), st);
+    ck_assert_ptr_eq(ds, sentinel);
+    assert_msg_has(ctx, c->needle, c->file);
+    assert_msg_has(ctx, c->file, c->file);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(cifar_valid)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    const char *p10[1] = {CORPUS "/cifar/good.bin"}, *p100[1] = {CORPUS "/cifar/good100.bin"};
+    tg_dataset *ds = NULL;
+    ck_assert_int_eq(tg_dataset_load_cifar(ctx, p10, 1, NULL, &ds), TG_OK);
+    ck_assert_uint_eq(tg_dataset_n(ds), 2);
+    ck_assert_int_eq(tg_dataset_label(ds, 1), 9);
+    ck_assert_int_eq(tg_dataset_image(ds, 1)[1024], 101);
+    tg_dataset_destroy(ds);
+    tg_cifar_options o;
+    tg_cifar_options_init(&o);
+    o.variant = 100;
+    ck_assert_int_eq(tg_dataset_load_cifar(ctx, p100, 1, &o, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_label(ds, 0), 99);
+    tg_dataset_destroy(ds);
+    /* A good file followed by a bad one: nothing is kept. */
+    const char *two[2] = {CORPUS "/cifar/good.bin", CORPUS "/cifar/partial.bin"};
+    tg_dataset *sentinel = (tg_dataset *)&sentinel;
+    ds = sentinel;
+    ck_assert_int_eq(tg_dataset_load_cifar(ctx, two, 2, NULL, &ds), TG_ERR_FORMAT);
+    ck_assert_ptr_eq(ds, sentinel);
+    assert_msg_has(ctx, "partial.bin", "two files");
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 /* ---- safetensors ---------------------------------------------------------- */
 
 static tg_tensor *fwd(tg_module *self, tg_ctx *ctx, tg_tensor *x)
@@ -461,6 +533,8 @@ static Suite *suite(void)
     tcase_add_test(tc, idx_valid_raw_and_gz);
     tcase_add_loop_test(tc, png_malformed, 0, N(png_cases));
     tcase_add_test(tc, png_odd_but_valid);
+    tcase_add_loop_test(tc, cifar_malformed, 0, N(cifar_cases));
+    tcase_add_test(tc, cifar_valid);
     tcase_add_loop_test(tc, safetensors_malformed, 0, N(st_cases));
     tcase_add_test(tc, safetensors_valid);
     tcase_add_loop_test(tc, config_malformed, 0, N(cfg_cases));

@@ -230,6 +230,160 @@ START_TEST(idx_and_png_agree)
 }
 END_TEST
 
+
+/* RGB image whose planes are R = 10 x, G = 10 y, B = seed (distinct). */
+static void write_rgb(const char *path, int seed, int h, int w, int depth)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    ck_assert(png && info);
+    if (setjmp(png_jmpbuf(png)))
+        ck_abort_msg("libpng write failed");
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    unsigned char row[64 * 6];
+    int bpc = depth / 8;
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            unsigned char v[3] = {(unsigned char)(10 * x), (unsigned char)(10 * y), (unsigned char)seed};
+            for (int c = 0; c < 3; c++)
+                for (int b = 0; b < bpc; b++)
+                    row[(x * 3 + c) * bpc + b] = v[c]; /* 16-bit: v * 257 */
+        }
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+START_TEST(png_tree_keeps_colour)
+{
+    tgd_mkdtemp();
+    tgd_mkdir("t");
+    tgd_mkdir("t/0");
+    tgd_mkdir("t/1");
+    write_rgb(tgd_path("t/0/a.png"), 200, H, W, 8);
+    write_rgb(tgd_path("t/1/b.png"), 100, H, W, 16);
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_dataset *ds = NULL;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), NULL, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_channels(ds), 3);
+    ck_assert_int_eq(tg_dataset_height(ds), H);
+    ck_assert_int_eq(tg_dataset_width(ds), W);
+    for (size_t i = 0; i < 2; i++) {
+        const uint8_t *img = tg_dataset_image(ds, i);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                ck_assert_int_eq(img[y * W + x], 10 * x);
+                ck_assert_int_eq(img[H * W + y * W + x], 10 * y);
+                ck_assert_int_eq(img[2 * H * W + y * W + x], i ? 100 : 200);
+            }
+    }
+    tg_dataset_destroy(ds);
+    /* Grey conversion gives what the 0.1.0 loader gives. */
+    tg_png_options o;
+    tg_png_options_init(&o);
+    o.channels = 1;
+    tg_dataset *g = NULL, *old = NULL;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), &o, &g), TG_OK);
+    ck_assert_int_eq(tg_dataset_load_png_dir(ctx, tgd_path("t"), H, W, &old), TG_OK);
+    ck_assert_int_eq(tg_dataset_channels(g), 1);
+    ck_assert_int_eq(memcmp(tg_dataset_image(g, 1), tg_dataset_image(old, 1), H * W), 0);
+    tg_dataset_destroy(g);
+    tg_dataset_destroy(old);
+    /* RGBA: alpha 255 added; explicit size must match. */
+    o.channels = 4;
+    o.height = H;
+    o.width = W;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), &o, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_channels(ds), 4);
+    ck_assert_int_eq(tg_dataset_image(ds, 0)[3 * H * W + 7], 255);
+    ck_assert_int_eq(tg_dataset_image(ds, 0)[2 * H * W + 7], 200);
+    tg_dataset_destroy(ds);
+    tg_dataset *keep = (tg_dataset *)0x1;
+    o.height = H + 1;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), &o, &keep), TG_ERR_SHAPE);
+    o.height = 0;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), &o, &keep), TG_ERR_INVALID_ARG);
+    o.height = H;
+    o.channels = 5;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), &o, &keep), TG_ERR_INVALID_ARG);
+    /* One image alone, as the tree loader reads it. */
+    uint8_t one[3 * H * W], grey[H * W];
+    memset(one, 0xAB, sizeof one);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 3, H, W, one), TG_OK);
+    ck_assert_int_eq(one[2 * H * W + 3], 100);
+    ck_assert_int_eq(one[H * W + W], 10);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 1, H, W, grey), TG_OK);
+    uint8_t grey_old[H * W];
+    ck_assert_int_eq(tg_image_load_png(ctx, tgd_path("t/1/b.png"), H, W, grey_old), TG_OK);
+    ck_assert_int_eq(memcmp(grey, grey_old, sizeof grey), 0);
+    memset(one, 0xAB, sizeof one);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 3, H, W + 1, one),
+                     TG_ERR_SHAPE);
+    ck_assert_int_eq(tg_image_load_png_channels(ctx, tgd_path("t/1/b.png"), 0, H, W, one),
+                     TG_ERR_INVALID_ARG);
+    ck_assert_int_eq(one[0], 0xAB);
+    /* Size taken from the first image: a later image of another size fails. */
+    write_rgb(tgd_path("t/1/c.png"), 1, H + 2, W, 8);
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("t"), NULL, &keep), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "c.png"));
+    ck_assert_ptr_eq(keep, (tg_dataset *)0x1);
+    tg_ctx_destroy(ctx);
+    tgd_rmtree();
+}
+END_TEST
+
+START_TEST(png_tree_mixed_types_convert_up)
+{
+    /* Grey, grey+alpha, palette, RGB and RGBA in one tree: kept as RGBA
+     * (the largest stored count), grey replicated, alpha 255 added. */
+    tgd_mkdtemp();
+    tgd_mkdir("m");
+    tgd_mkdir("m/0");
+    write_png(tgd_path("m/0/a.png"), PNG_COLOR_TYPE_GRAY, 8, 1, H, W);
+    write_png(tgd_path("m/0/b.png"), PNG_COLOR_TYPE_GRAY_ALPHA, 8, 2, H, W);
+    write_png(tgd_path("m/0/c.png"), PNG_COLOR_TYPE_PALETTE, 8, 3, H, W);
+    write_png(tgd_path("m/0/d.png"), PNG_COLOR_TYPE_RGB_ALPHA, 8, 4, H, W);
+    write_png(tgd_path("m/0/e.png"), PNG_COLOR_TYPE_GRAY, 16, 5, H, W);
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_dataset *ds = NULL;
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("m"), NULL, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_channels(ds), 4);
+    const int seeds[5] = {1, 2, 3, 4, 5};
+    for (size_t i = 0; i < 5; i++) {
+        const uint8_t *img = tg_dataset_image(ds, i);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int k = y * W + x;
+                for (int c = 0; c < 3; c++)
+                    ck_assert_int_eq(img[c * H * W + k], pix(seeds[i], x, y));
+                int a = i == 1 ? 7 : i == 3 ? x * 50 : 255;
+                ck_assert_int_eq(img[3 * H * W + k], a);
+            }
+    }
+    tg_dataset_destroy(ds);
+    /* Without the RGBA file: grey+alpha is the largest... palette is RGB. */
+    remove(tgd_path("m/0/d.png"));
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("m"), NULL, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_channels(ds), 3);
+    tg_dataset_destroy(ds);
+    remove(tgd_path("m/0/c.png"));
+    ck_assert_int_eq(tg_dataset_load_png_tree(ctx, tgd_path("m"), NULL, &ds), TG_OK);
+    ck_assert_int_eq(tg_dataset_channels(ds), 2);
+    ck_assert_int_eq(tg_dataset_image(ds, 1)[H * W], 7);
+    ck_assert_int_eq(tg_dataset_image(ds, 0)[H * W], 255);
+    tg_dataset_destroy(ds);
+    tg_ctx_destroy(ctx);
+    tgd_rmtree();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("png");
@@ -237,6 +391,8 @@ static Suite *suite(void)
     tcase_add_test(tc, colour_types_and_order);
     tcase_add_test(tc, wrong_size_and_corrupt);
     tcase_add_test(tc, idx_and_png_agree);
+    tcase_add_test(tc, png_tree_keeps_colour);
+    tcase_add_test(tc, png_tree_mixed_types_convert_up);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -525,16 +525,17 @@ START_TEST(metrics_files)
 {
     tg_ctx *ctx = tgt_ctx(7);
     char *dir = tmpdir();
-    tg_epoch_metrics m[3] = {{1, 2.3, 0.11, 2.2, 0.15, 1.5, 1000},
-                             {2, 1.1, 0.61, 1.2, 0.65, 1.25, 1200},
-                             {3, 0.4, 0.91, NAN, NAN, 1.0, 1500.5}};
+    tg_epoch_metrics m[3] = {{1, 2.3, 0.11, 2.2, 0.15, 1.5, 1000, NAN, NAN, NAN, NAN},
+                             {2, 1.1, 0.61, 1.2, 0.65, 1.25, 1200, NAN, NAN, NAN, NAN},
+                             {3, 0.4, 0.91, NAN, NAN, 1.0, 1500.5, 0.5, 0.25, 0.75, 0.125}};
     char path[1024];
     pj(path, sizeof path, dir, "m.csv");
     ck_assert_int_eq(tg_metrics_write_csv(ctx, path, m, 3), TG_OK);
     const char *csv = slurp(path);
     ck_assert(STARTS(csv, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,"
-                          "samples_per_s\n1,2.3,0.11,2.2,0.15,1.5,1000\n"));
-    ck_assert_ptr_nonnull(strstr(csv, "\n3,0.4,0.91,,,1,1500.5\n"));
+                          "samples_per_s,train_rmse,train_mae,val_rmse,val_mae\n"
+                          "1,2.3,0.11,2.2,0.15,1.5,1000,,,,\n"));
+    ck_assert_ptr_nonnull(strstr(csv, "\n3,0.4,0.91,,,1,1500.5,0.5,0.25,0.75,0.125\n"));
     tg_epoch_metrics back[4];
     size_t n = 0;
     ck_assert_int_eq(tg_metrics_read_csv(ctx, path, back, 4, &n), TG_OK);
@@ -543,6 +544,11 @@ START_TEST(metrics_files)
     ck_assert_double_eq(back[1].val_accuracy, 0.65);
     ck_assert(isnan(back[2].val_loss));
     ck_assert_double_eq(back[2].samples_per_s, 1500.5);
+    ck_assert(isnan(back[0].train_rmse) && isnan(back[1].val_mae));
+    ck_assert_double_eq(back[2].train_rmse, 0.5);
+    ck_assert_double_eq(back[2].train_mae, 0.25);
+    ck_assert_double_eq(back[2].val_rmse, 0.75);
+    ck_assert_double_eq(back[2].val_mae, 0.125);
     n = 99;
     ck_assert_int_eq(tg_metrics_read_csv(ctx, path, back, 2, &n), TG_ERR_LIMIT);
     ck_assert_uint_eq(n, 99);

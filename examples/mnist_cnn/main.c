@@ -481,7 +481,7 @@ int main(int argc, char **argv)
     eo.confusion = conf;
     eo.n_classes = 10;
     eo.predictions = pred;
-    tg_eval_result er = {sizeof er, 0, 0, 0, 0};
+    tg_eval_result er = {.struct_size = sizeof er};
     if (!pred)
         die("out of memory");
     CHECK(tg_evaluate(net, test, &eo, &er));

@@ -617,5 +617,7 @@ tg_status tg_dist_fit_options(tg_dist *d, tg_fit_options *o)
     o->reduce_metrics = fit_reduce_hook;
     o->hook_user = d;
     o->is_main = d->rank == 0;
+    o->shard_rank = (size_t)d->rank;
+    o->shard_count = (size_t)d->size;
     return TG_OK;
 }

@@ -30,6 +30,7 @@ void tg_fit_options_init(tg_fit_options *opts)
     opts->batch_size = 32;
     opts->eval_batch_size = 256;
     opts->shuffle = true;
+    opts->shard_count = 1;
     opts->is_main = true;
 }
 
@@ -42,12 +43,43 @@ void tg_eval_options_init(tg_eval_options *opts)
     opts->batch_size = 256;
 }
 
-static tg_tensor *compute_loss(tg_ctx *ctx, tg_loss_fn fn, void *user, tg_tensor *y,
-                               const int32_t *labels, size_t n)
+/* The loss of one batch: the batch-level function, else the label
+ * function (class data), else cross-entropy / MSE by the target kind. */
+static tg_tensor *compute_loss(tg_ctx *ctx, tg_loss_fn fn, tg_batch_loss_fn bfn, void *user,
+                               tg_tensor *y, const tg_batch *b)
 {
+    if (bfn)
+        return bfn(user, ctx, y, b);
+    if (!b->labels)
+        return tg_mse_loss(ctx, y, b->targets, TG_REDUCTION_MEAN);
     if (fn)
-        return fn(user, ctx, y, labels, n);
-    return tg_cross_entropy(ctx, y, labels, n, TG_REDUCTION_MEAN);
+        return fn(user, ctx, y, b->labels, b->n);
+    return tg_cross_entropy(ctx, y, b->labels, b->n, TG_REDUCTION_MEAN);
+}
+
+/* A label loss cannot serve vector targets; both kinds at once is ambiguous. */
+static tg_status check_loss_kind(tg_ctx *ctx, const char *who, const tg_dataset *ds,
+                                 tg_loss_fn fn, tg_batch_loss_fn bfn)
+{
+    if (fn && bfn)
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: set loss or batch_loss, not both", who);
+    if (fn && tg_dataset_target_dim(ds) > 0)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: the data set has vector targets: a label loss (loss) cannot "
+                         "serve it; use batch_loss", who);
+    return TG_OK;
+}
+
+/* Squared and absolute errors of y against b's vector targets. */
+static void regression_errors(tg_tensor *y, const tg_batch *b, double *se, double *ae)
+{
+    const float *p = tg_tensor_data(y), *t = tg_tensor_data(b->targets);
+    int64_t m = tg_tensor_numel(b->targets);
+    for (int64_t i = 0; i < m; i++) {
+        double d = (double)p[i] - (double)t[i];
+        *se += d * d;
+        *ae += fabs(d);
+    }
 }
 
 /* The status of a call that returned NULL (the reason is in the ctx). */
@@ -59,12 +91,19 @@ static tg_status failed(tg_ctx *ctx, const char *who, const char *what)
     return s;
 }
 
-/* Model output must be [n, C]; the loss must be a single value. */
+/* Model output must be [n, C] (class data) or [n, target_dim] (vector
+ * targets, td > 0); the loss must be a single value. */
 static tg_status check_output(tg_ctx *ctx, const char *who, const tg_tensor *y, size_t n,
-                              const tg_tensor *loss)
+                              int64_t td, const tg_tensor *loss)
 {
-    if (tg_tensor_ndim(y) != 2 || tg_tensor_dim(y, 0) != (int64_t)n || tg_tensor_dim(y, 1) < 1) {
+    if (tg_tensor_ndim(y) != 2 || tg_tensor_dim(y, 0) != (int64_t)n || tg_tensor_dim(y, 1) < 1 ||
+        (td > 0 && tg_tensor_dim(y, 1) != td)) {
         char buf[96];
+        if (td > 0)
+            return tg__error(ctx, TG_ERR_SHAPE,
+                             "%s: model output %s is not [batch=%zu, target_dim=%lld]", who,
+                             tg__shape_str(buf, sizeof buf, tg_tensor_ndim(y), tg_tensor_shape(y)),
+                             n, (long long)td);
         return tg__error(ctx, TG_ERR_SHAPE, "%s: model output %s is not [batch=%zu, classes]", who,
                          tg__shape_str(buf, sizeof buf, tg_tensor_ndim(y), tg_tensor_shape(y)), n);
     }
@@ -104,31 +143,34 @@ static size_t count_correct(const float *y, size_t n, int64_t c, const int32_t *
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-/* Runs the evaluation, accumulating into conf/pred when given (caller's
- * temporaries). Restores the module mode and grad setting. */
-static tg_status eval_run(tg_module *m, const tg_dataset *ds, const tg_eval_options *o,
-                          int64_t *conf, int32_t *pred, tg_eval_result *r)
+/* Runs the evaluation over the (unshuffled, unaugmented) iterator it,
+ * accumulating into conf/pred when given (caller's temporaries). Restores
+ * the module mode and grad setting. */
+static tg_status eval_run(tg_module *m, const tg_dataset *ds, tg_batch_iter *it,
+                          const tg_eval_options *o, int64_t *conf, int32_t *pred,
+                          tg_eval_result *r)
 {
     const char *who = "evaluate";
     tg_ctx *ctx = tg_module_ctx(m);
-    size_t n = tg_dataset_n(ds);
-    const int32_t *labels = tg_dataset_labels(ds);
+    int64_t td = tg_dataset_target_dim(ds);
     bool was_training = tg_module_is_training(m);
     bool grad = tg_ctx_set_grad_enabled(ctx, false);
     tg_module_train(m, false);
-    double loss_sum = 0.0;
+    tg_batch_iter_set_epoch(it, 0);
+    double loss_sum = 0.0, se = 0.0, ae = 0.0;
     uint64_t correct = 0;
+    size_t start = 0;
     tg_status s = TG_OK;
-    for (size_t start = 0; start < n && s == TG_OK; start += o->batch_size) {
-        size_t b = n - start < o->batch_size ? n - start : o->batch_size;
-        const int32_t *lab = labels + start;
-        tg_tensor *x = tg_dataset_to_tensor(ds, start, b);
-        tg_tensor *y = x ? tg_module_forward(m, x) : NULL;
+    tg_batch bt;
+    while (s == TG_OK && tg_batch_iter_next_batch(it, &bt)) {
+        size_t b = bt.n;
+        const int32_t *lab = bt.labels;
+        tg_tensor *y = tg_module_forward(m, bt.x);
         if (!y) {
             s = failed(ctx, who, "forward");
             break;
         }
-        s = check_output(ctx, who, y, b, NULL);
+        s = check_output(ctx, who, y, b, td, NULL);
         if (s != TG_OK)
             break;
         int64_t c = tg_tensor_dim(y, 1);
@@ -137,12 +179,12 @@ static tg_status eval_run(tg_module *m, const tg_dataset *ds, const tg_eval_opti
                           who, o->n_classes, (long long)c);
             break;
         }
-        tg_tensor *loss = compute_loss(ctx, o->loss, o->loss_user, y, lab, b);
+        tg_tensor *loss = compute_loss(ctx, o->loss, o->batch_loss, o->loss_user, y, &bt);
         if (!loss) {
             s = failed(ctx, who, "loss");
             break;
         }
-        s = check_output(ctx, who, y, b, loss);
+        s = check_output(ctx, who, y, b, td, loss);
         if (s != TG_OK)
             break;
         float lv = tg_tensor_data(loss)[0];
@@ -152,28 +194,50 @@ static tg_status eval_run(tg_module *m, const tg_dataset *ds, const tg_eval_opti
             break;
         }
         loss_sum += (double)lv * (double)b;
-        int32_t *p = pred ? pred + start : NULL;
-        correct += count_correct(tg_tensor_data(y), b, c, lab, p);
-        for (size_t i = 0; conf && i < b; i++) {
-            if (lab[i] < 0 || lab[i] >= o->n_classes) {
-                s = tg__error(ctx, TG_ERR_INVALID_ARG, "%s: label %d of image %zu outside [0, %d)",
-                              who, (int)lab[i], start + i, o->n_classes);
-                break;
+        if (td > 0) {
+            regression_errors(y, &bt, &se, &ae);
+        } else {
+            int32_t *p = pred ? pred + start : NULL;
+            correct += count_correct(tg_tensor_data(y), b, c, lab, p);
+            for (size_t i = 0; conf && i < b; i++) {
+                if (lab[i] < 0 || lab[i] >= o->n_classes) {
+                    s = tg__error(ctx, TG_ERR_INVALID_ARG,
+                                  "%s: label %d of image %zu outside [0, %d)", who, (int)lab[i],
+                                  start + i, o->n_classes);
+                    break;
+                }
+                int32_t k = p ? p[i] : argmax(tg_tensor_data(y) + i * (size_t)c, c);
+                conf[(size_t)lab[i] * (size_t)o->n_classes + (size_t)k]++;
             }
-            int32_t k = p ? p[i] : argmax(tg_tensor_data(y) + i * (size_t)c, c);
-            conf[(size_t)lab[i] * (size_t)o->n_classes + (size_t)k]++;
         }
+        start += b;
         tg_ctx_reset(ctx);
     }
+    if (s == TG_OK)
+        s = tg_batch_iter_status(it);
     tg_module_train(m, was_training);
     tg_ctx_set_grad_enabled(ctx, grad);
     if (s != TG_OK)
         return s;
+    size_t n = start;
+    double elems = (double)n * (double)(td > 0 ? td : 1);
     r->n = n;
     r->n_correct = correct;
     r->loss = loss_sum / (double)n;
-    r->accuracy = (double)correct / (double)n;
+    r->accuracy = td > 0 ? NAN : (double)correct / (double)n;
+    r->rmse = td > 0 ? sqrt(se / elems) : NAN;
+    r->mae = td > 0 ? ae / elems : NAN;
     return TG_OK;
+}
+
+/* An unshuffled, unaugmented, unsharded iterator for evaluation. */
+static tg_status eval_iter(const tg_dataset *ds, size_t batch_size, tg_batch_iter **it)
+{
+    tg_batch_options bo;
+    tg_batch_options_init(&bo);
+    bo.batch_size = batch_size;
+    bo.shuffle = false;
+    return tg_batch_iter_create(ds, &bo, it);
 }
 
 /* Copy what the caller's struct_size allows (keeping its struct_size). */
@@ -232,6 +296,12 @@ tg_status tg_evaluate(tg_module *m, const tg_dataset *ds, const tg_eval_options 
     if (out && out->struct_size < sizeof(size_t))
         return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: result struct_size %zu not set", who,
                          out->struct_size);
+    if ((s = check_loss_kind(ctx, who, ds, o.loss, o.batch_loss)) != TG_OK)
+        return s;
+    if ((o.confusion || o.predictions) && tg_dataset_target_dim(ds) > 0)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: confusion and predictions need class labels; the data set has "
+                         "vector targets", who);
     size_t n = tg_dataset_n(ds);
     int64_t *conf = NULL;
     int32_t *pred = NULL;
@@ -250,8 +320,12 @@ tg_status tg_evaluate(tg_module *m, const tg_dataset *ds, const tg_eval_options 
             return tg__error(ctx, TG_ERR_NOMEM, "%s: cannot allocate %zu predictions", who, n);
         }
     }
-    tg_eval_result r = {sizeof r, 0, 0, 0, 0};
-    s = eval_run(m, ds, &o, conf, pred, &r);
+    tg_eval_result r = {sizeof r, 0, 0, 0, 0, NAN, NAN};
+    tg_batch_iter *it = NULL;
+    s = eval_iter(ds, o.batch_size, &it);
+    if (s == TG_OK)
+        s = eval_run(m, ds, it, &o, conf, pred, &r);
+    tg_batch_iter_destroy(it);
     if (s == TG_OK) {
         if (conf)
             memcpy(o.confusion, conf, (size_t)o.n_classes * (size_t)o.n_classes * sizeof *conf);
@@ -346,31 +420,34 @@ static tg_status check_fit_options(tg_ctx *ctx, const tg_fit_options *o)
                          o->min_delta);
     if (o->save_dir && !o->save_dir[0])
         return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: save_dir is empty", who);
+    if (o->shard_count == 0 || o->shard_rank >= o->shard_count)
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: shard_rank %zu not in [0, shard_count %zu)",
+                         who, o->shard_rank, o->shard_count);
     return TG_OK;
 }
 
 /* One training epoch; *stop set when the batch callback asks. */
-static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it,
+static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it, int64_t td,
                              const tg_fit_options *o, int64_t epoch, tg_epoch_metrics *mt,
                              double *train_time, uint64_t *samples, bool *stop)
 {
     const char *who = "fit";
     tg_ctx *ctx = tg_module_ctx(m);
     size_t n_batches = tg_batch_iter_n_batches(it);
-    double t0 = tg__now_s(), loss_sum = 0.0;
+    double t0 = tg__now_s(), loss_sum = 0.0, se = 0.0, ae = 0.0;
     uint64_t seen = 0, correct = 0;
-    tg_tensor *x;
-    const int32_t *labels;
-    size_t b = 0, bn = 0;
-    for (; tg_batch_iter_next(it, &x, &labels, &bn); b++) {
+    tg_batch bt;
+    size_t b = 0;
+    for (; tg_batch_iter_next_batch(it, &bt); b++) {
+        size_t bn = bt.n;
         tg_optim_zero_grad(opt);
-        tg_tensor *y = tg_module_forward(m, x);
+        tg_tensor *y = tg_module_forward(m, bt.x);
         if (!y)
             return failed(ctx, who, "forward");
-        tg_tensor *loss = compute_loss(ctx, o->loss, o->loss_user, y, labels, bn);
+        tg_tensor *loss = compute_loss(ctx, o->loss, o->batch_loss, o->loss_user, y, &bt);
         if (!loss)
             return failed(ctx, who, "loss");
-        tg_status s = check_output(ctx, who, y, bn, loss);
+        tg_status s = check_output(ctx, who, y, bn, td, loss);
         if (s != TG_OK)
             return s;
         float lv = tg_tensor_data(loss)[0];
@@ -379,7 +456,10 @@ static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it,
                              "fit: loss is %f at epoch %lld, batch %zu of %zu; stopped before "
                              "the update (checkpoints of the last finished epoch kept)",
                              (double)lv, (long long)epoch, b + 1, n_batches);
-        correct += count_correct(tg_tensor_data(y), bn, tg_tensor_dim(y, 1), labels, NULL);
+        if (td > 0)
+            regression_errors(y, &bt, &se, &ae);
+        else
+            correct += count_correct(tg_tensor_data(y), bn, tg_tensor_dim(y, 1), bt.labels, NULL);
         s = tg_backward(ctx, loss);
         if (s == TG_OK && o->after_backward)
             s = o->after_backward(o->hook_user, m, opt, TG_OK);
@@ -403,19 +483,24 @@ static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it,
     if (s != TG_OK)
         return s;
     if (o->reduce_metrics) { /* sums over every process (distributed training) */
-        double v[3] = {loss_sum, (double)correct, (double)seen};
-        if ((s = o->reduce_metrics(o->hook_user, m, v, 3)) != TG_OK)
+        double v[5] = {loss_sum, (double)correct, (double)seen, se, ae};
+        if ((s = o->reduce_metrics(o->hook_user, m, v, 5)) != TG_OK)
             return s;
         loss_sum = v[0];
         correct = (uint64_t)v[1];
         seen = (uint64_t)v[2];
+        se = v[3];
+        ae = v[4];
     }
     double dt = tg__now_s() - t0;
     *train_time += dt;
     *samples += seen;
+    double elems = (double)seen * (double)(td > 0 ? td : 1);
     mt->epoch = epoch;
     mt->train_loss = seen ? loss_sum / (double)seen : NAN;
-    mt->train_accuracy = seen ? (double)correct / (double)seen : NAN;
+    mt->train_accuracy = seen && td == 0 ? (double)correct / (double)seen : NAN;
+    mt->train_rmse = seen && td > 0 ? sqrt(se / elems) : NAN;
+    mt->train_mae = seen && td > 0 ? ae / elems : NAN;
     mt->samples_per_s = dt > 0 ? (double)seen / dt : 0.0;
     return TG_OK;
 }
@@ -443,6 +528,13 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
     }
     if ((s = check_fit_options(ctx, &o)) != TG_OK)
         return s;
+    if ((s = check_loss_kind(ctx, who, train, o.loss, o.batch_loss)) != TG_OK)
+        return s;
+    int64_t td = tg_dataset_target_dim(train);
+    if (val && tg_dataset_target_dim(val) != td)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: training targets have dimension %lld, validation targets %lld", who,
+                         (long long)td, (long long)tg_dataset_target_dim(val));
     if (result && result->struct_size < sizeof(size_t))
         return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: result struct_size %zu not set", who,
                          result->struct_size);
@@ -465,14 +557,22 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
     bo.shuffle = o.shuffle;
     bo.drop_last = o.drop_last;
     bo.seed = o.seed;
-    tg_batch_iter *it = NULL;
+    bo.crop_padding = o.crop_padding;
+    bo.hflip = o.hflip;
+    bo.shard_rank = o.shard_rank;
+    bo.shard_count = o.shard_count;
+    tg_batch_iter *it = NULL, *vit = NULL;
     if ((s = tg_batch_iter_create(train, &bo, &it)) != TG_OK)
         return s;
     if (tg_batch_iter_n_batches(it) == 0) {
         tg_batch_iter_destroy(it);
         return tg__error(ctx, TG_ERR_INVALID_ARG,
-                         "%s: %zu training images give no batch of %zu with drop_last", who,
+                         "%s: %zu training images give no batch of %zu (drop_last, shards)", who,
                          tg_dataset_n(train), o.batch_size);
+    }
+    if (val && (s = eval_iter(val, o.eval_batch_size, &vit)) != TG_OK) {
+        tg_batch_iter_destroy(it);
+        return s;
     }
     bool was_training = tg_module_is_training(m);
     bool grad = tg_ctx_set_grad_enabled(ctx, true);
@@ -481,12 +581,12 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
     for (int64_t e = o.start_epoch + 1; e <= o.epochs; e++) {
         double t0 = tg__now_s();
         bool stop = false;
-        tg_epoch_metrics mt = {e, NAN, NAN, NAN, NAN, 0.0, 0.0};
+        tg_epoch_metrics mt = {e, NAN, NAN, NAN, NAN, 0.0, 0.0, NAN, NAN, NAN, NAN};
         tg_batch_iter_set_epoch(it, e - 1);
         /* Per-epoch RNG stream (dropout, ...): a resumed run sees the same. */
         tg_ctx_manual_seed(ctx, o.seed ^ ((uint64_t)e * 0xd1b54a32d192ed03ULL + 0x8cb92ba72f3d8dd7ULL));
         tg_module_train(m, true);
-        s = train_epoch(m, opt, it, &o, e, &mt, &train_time, &r.samples, &stop);
+        s = train_epoch(m, opt, it, td, &o, e, &mt, &train_time, &r.samples, &stop);
         if (s != TG_OK || stop) {
             /* a batch callback's stop abandons the unfinished epoch */
             r.stop = s != TG_OK ? TG_FIT_FAILED : TG_FIT_CALLBACK_STOPPED;
@@ -498,13 +598,16 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
             eo.batch_size = o.eval_batch_size;
             eo.loss = o.loss;
             eo.loss_user = o.loss_user;
-            tg_eval_result er = {sizeof er, 0, 0, 0, 0};
-            if ((s = eval_run(m, val, &eo, NULL, NULL, &er)) != TG_OK) {
+            eo.batch_loss = o.batch_loss;
+            tg_eval_result er = {sizeof er, 0, 0, 0, 0, NAN, NAN};
+            if ((s = eval_run(m, val, vit, &eo, NULL, NULL, &er)) != TG_OK) {
                 r.stop = TG_FIT_FAILED;
                 break;
             }
             mt.val_loss = er.loss;
             mt.val_accuracy = er.accuracy;
+            mt.val_rmse = er.rmse;
+            mt.val_mae = er.mae;
         }
         double monitored = val ? mt.val_loss : mt.train_loss;
         bool improved = monitored < r.best_loss - o.min_delta;
@@ -534,6 +637,7 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
     r.samples_per_s = train_time > 0 ? (double)r.samples / train_time : 0.0;
     tg_module_train(m, was_training);
     tg_ctx_set_grad_enabled(ctx, grad);
+    tg_batch_iter_destroy(vit);
     tg_batch_iter_destroy(it);
     if (result)
         put_result(result, &r, sizeof r);

@@ -66,7 +66,11 @@ tg_status tg__atomic_commit(tg_ctx *ctx, const char *who, tg__atomic_file *af)
 
 /* ---- CSV ------------------------------------------------------------------ */
 
+/* 0.2.0 appended the regression columns; the 0.1.0 header is still read. */
 static const char CSV_HEADER[] =
+    "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_s,"
+    "train_rmse,train_mae,val_rmse,val_mae";
+static const char CSV_HEADER_0_1[] =
     "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_s";
 
 static void csv_num(FILE *f, double v)
@@ -97,21 +101,25 @@ tg_status tg_metrics_write_csv(tg_ctx *ctx, const char *path, const tg_epoch_met
         csv_num(af.f, m->val_accuracy);
         csv_num(af.f, m->seconds);
         csv_num(af.f, m->samples_per_s);
+        csv_num(af.f, m->train_rmse);
+        csv_num(af.f, m->train_mae);
+        csv_num(af.f, m->val_rmse);
+        csv_num(af.f, m->val_mae);
         fputc('\n', af.f);
     }
     return tg__atomic_commit(ctx, who, &af);
 }
 
-/* Parse one CSV row of 7 fields into m; false if malformed. */
-static bool parse_row(char *line, tg_epoch_metrics *m)
+/* Parse one CSV row of nf (7 or 11) fields into m; false if malformed. */
+static bool parse_row(char *line, int nf, tg_epoch_metrics *m)
 {
-    double v[7];
+    double v[11] = {0, 0, 0, 0, 0, 0, 0, NAN, NAN, NAN, NAN};
     char *p = line;
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < nf; k++) {
         char *end = p;
         while (*end && *end != ',')
             end++;
-        if ((*end == ',') != (k < 6))
+        if ((*end == ',') != (k < nf - 1))
             return false;
         char saved = *end;
         *end = '\0';
@@ -131,7 +139,8 @@ static bool parse_row(char *line, tg_epoch_metrics *m)
     }
     if (v[0] != floor(v[0]) || v[0] < 0 || v[0] > 1e15)
         return false;
-    *m = (tg_epoch_metrics){(int64_t)v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    *m = (tg_epoch_metrics){(int64_t)v[0], v[1], v[2], v[3], v[4], v[5], v[6],
+                            v[7], v[8], v[9], v[10]};
     return true;
 }
 
@@ -151,7 +160,7 @@ tg_status tg_metrics_read_csv(tg_ctx *ctx, const char *path, tg_epoch_metrics *o
     }
     char line[1024];
     size_t rows = 0;
-    int lineno = 0;
+    int lineno = 0, nf = 11;
     tg_status s = TG_OK;
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -165,7 +174,9 @@ tg_status tg_metrics_read_csv(tg_ctx *ctx, const char *path, tg_epoch_metrics *o
         if (len && line[len - 1] == '\r')
             line[--len] = '\0';
         if (lineno == 1) {
-            if (strcmp(line, CSV_HEADER) != 0) {
+            if (strcmp(line, CSV_HEADER_0_1) == 0)
+                nf = 7;
+            else if (strcmp(line, CSV_HEADER) != 0) {
                 s = tg__error(ctx, TG_ERR_FORMAT, "%s:1: expected the header '%s'", path,
                               CSV_HEADER);
                 break;
@@ -178,9 +189,9 @@ tg_status tg_metrics_read_csv(tg_ctx *ctx, const char *path, tg_epoch_metrics *o
             s = tg__error(ctx, TG_ERR_LIMIT, "%s:%d: more than %zu rows", path, lineno, cap);
             break;
         }
-        if (!parse_row(line, &tmp[rows])) {
-            s = tg__error(ctx, TG_ERR_FORMAT, "%s:%d: expected 7 numbers (epoch first)", path,
-                          lineno);
+        if (!parse_row(line, nf, &tmp[rows])) {
+            s = tg__error(ctx, TG_ERR_FORMAT, "%s:%d: expected %d numbers (epoch first)", path,
+                          lineno, nf);
             break;
         }
         rows++;

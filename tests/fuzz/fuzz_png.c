@@ -2,7 +2,8 @@
 /* PNG tree fuzzer: the input is one PNG file, placed as <dir>/3/a.png next
  * to a fixed valid image <dir>/1/b.png; the required size comes from the
  * input's IHDR when present (so decoding is reached), else from its first
- * bytes. A load fails with a status and a message or gives two images. */
+ * bytes. A load fails with a status and a message or gives two images;
+ * the same tree is then read by the colour loader. */
 #include "fuzz_common.h"
 
 #include <stdlib.h>
@@ -49,6 +50,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(tg_dataset_n(ds) == 2 && tg_dataset_n_classes(ds) == 4);
         FUZZ_CHECK(tg_dataset_label(ds, 0) == 1 && tg_dataset_label(ds, 1) == 3);
         FUZZ_CHECK(memcmp(tg_dataset_image(ds, 0), "\0\1\2\3\4\5", 6) == 0);
+        tg_dataset_destroy(ds);
+    }
+    /* The colour tree loader (0.2.0): size from the first image (b.png,
+     * label 1), channels kept (0) or chosen by the input's size. */
+    tg_png_options po;
+    tg_png_options_init(&po);
+    po.channels = (int)(size % 5);
+    tg_dataset *sentinel = (tg_dataset *)&sentinel;
+    ds = sentinel;
+    st = tg_dataset_load_png_tree(ctx, dir, &po, &ds);
+    if (st != TG_OK) {
+        FUZZ_CHECK(ds == sentinel);
+        FUZZ_CHECK(st == tg_ctx_last_status(ctx));
+        FUZZ_CHECK_ERROR(ctx);
+    } else {
+        int64_t c = tg_dataset_channels(ds);
+        FUZZ_CHECK(c >= 1 && c <= 4 && (po.channels == 0 || c == po.channels));
+        FUZZ_CHECK(tg_dataset_height(ds) == 2 && tg_dataset_width(ds) == 3);
+        FUZZ_CHECK(tg_dataset_n(ds) == 2 && tg_dataset_label(ds, 1) == 3);
+        /* grey 0..5 replicated into every colour channel */
+        for (int64_t k = 0; k < (c >= 3 ? 3 : 1); k++)
+            FUZZ_CHECK(memcmp(tg_dataset_image(ds, 0) + k * 6, "\0\1\2\3\4\5", 6) == 0);
+        tg_tensor *x = tg_dataset_to_tensor(ds, 0, 2);
+        FUZZ_CHECK(x && tg_tensor_numel(x) == 2 * c * 6);
         tg_dataset_destroy(ds);
     }
     tg_ctx_destroy(ctx);

@@ -7,6 +7,8 @@
  *   test_mpi fit          tg_fit with tg_dist_fit_options() on per-rank shards
  *                         == tg_fit of one process with the global batch;
  *                         prints "params-hash H" (determinism: run.sh twice)
+ *   test_mpi fit-shard    the same through the sharded, shuffled sampler
+ *                         (shard_rank/shard_count from tg_dist_fit_options)
  *   test_mpi mnist        real MNIST subset: N ranks reach one process's
  *                         test accuracy (within 0.5 point); 77 without data
  *   test_mpi ckpt-write DIR, ckpt-resume DIR
@@ -353,6 +355,7 @@ static int fit(tg_ctx *ctx, tg_dist *d, bool nan)
         fo.loss = loss_fn;
     }
     CHECK(tg_dist_fit_options(d, &fo));
+    fo.shard_rank = 0, fo.shard_count = 1; /* `mine` is this rank's shard already */
     tg_fit_result r = {sizeof r, 0, 0, 0, 0, 0, 0, 0};
     tg_status s = tg_fit(m, om, mine, NULL, &fo, &r);
     /* After a failure every rank holds the same message. */
@@ -392,6 +395,52 @@ static int fit(tg_ctx *ctx, tg_dist *d, bool nan)
     tg_module_destroy(m);
     tg_module_destroy(ref);
     tg_dataset_destroy(mine);
+    tg_dataset_destroy(all);
+    return failures ? 1 : 0;
+}
+
+/* fit-shard: the real sharded sampler (tg_dist_fit_options sets
+ * shard_rank/shard_count) with shuffling: rank r takes positions r, r+k,
+ * ... of each epoch's order, so with n a multiple of the global batch the
+ * ranks' k-th batches together are the single process's k-th batch. */
+static int fit_shard(tg_ctx *ctx, tg_dist *d)
+{
+    const int size = tg_dist_size(d), rank = tg_dist_rank(d);
+    const size_t B = 8, G = B * (size_t)size;
+    tg_dataset *all = make_data(ctx, G * 6, 9);
+    tg_module *m = build(ctx, MLP, 7 + (uint64_t)rank), *ref;
+    CHECK(tg_dist_broadcast_module(d, m));
+    tg_optim *om = make_opt(ctx, m, false), *oref;
+    tg_fit_options fo;
+    tg_fit_options_init(&fo);
+    fo.epochs = 2;
+    fo.batch_size = B;
+    fo.seed = 3;
+    CHECK(tg_dist_fit_options(d, &fo));
+    EXPECT(fo.shard_rank == (size_t)rank && fo.shard_count == (size_t)size, "shard fields");
+    tg_fit_result r = {sizeof r, 0, 0, 0, 0, 0, 0, 0}, rr = r;
+    CHECK(tg_dist_check(d, tg_fit(m, om, all, NULL, &fo, &r), "fit"));
+    ref = build(ctx, MLP, 7);
+    oref = make_opt(ctx, ref, false);
+    tg_fit_options fr;
+    tg_fit_options_init(&fr);
+    fr.epochs = 2;
+    fr.batch_size = G;
+    fr.seed = 3;
+    CHECK(tg_fit(ref, oref, all, NULL, &fr, &rr));
+    double ma, rel = max_rel_diff(m, ref, &ma), l2 = max_rel_l2(m, ref);
+    EXPECT(rel <= 1e-5 && l2 <= 1e-6, "fit-shard: %d ranks differ from one process by %g "
+           "relative (%g per tensor, %g absolute)", size, rel, l2, ma);
+    EXPECT(r.samples == rr.samples, "fit-shard: %llu samples vs %llu",
+           (unsigned long long)r.samples, (unsigned long long)rr.samples);
+    EXPECT(same_everywhere(params_hash(m)), "fit-shard: replicas differ");
+    if (rank == 0)
+        printf("fit-shard: %d ranks x batch %zu (sharded sampler, shuffled) vs 1 x %zu: max rel "
+               "diff %.3g (tensor L2 %.3g)\n", size, B, G, rel, l2);
+    tg_optim_destroy(om);
+    tg_optim_destroy(oref);
+    tg_module_destroy(m);
+    tg_module_destroy(ref);
     tg_dataset_destroy(all);
     return failures ? 1 : 0;
 }
@@ -441,9 +490,12 @@ static int mnist(tg_ctx *ctx, tg_dist *d)
         fo.batch_size = run == 0 ? B : G;
         if (run == 0)
             CHECK(tg_dist_fit_options(d, &fo));
+        fo.shard_rank = 0, fo.shard_count = 1; /* hand-made shards */
         CHECK(run == 0 ? tg_dist_check(d, tg_fit(m, o, mine, NULL, &fo, NULL), "fit")
                        : tg_fit(m, o, all, NULL, &fo, NULL));
-        tg_eval_result er = {sizeof er, 0, 0, 0, 0};
+        tg_eval_result er;
+        memset(&er, 0, sizeof er);
+        er.struct_size = sizeof er;
         CHECK(tg_evaluate(m, test, NULL, &er));
         acc[run] = er.accuracy;
         tg_optim_destroy(o);
@@ -492,6 +544,7 @@ static int ckpt(tg_ctx *ctx, tg_dist *d, const char *dir, bool resume)
     else
         CHECK(tg_dist_broadcast_module(d, m));
     CHECK(tg_dist_fit_options(d, &fo));
+    fo.shard_rank = 0, fo.shard_count = 1; /* hand-made shards */
     CHECK(tg_dist_check(d, tg_fit(m, o, mine, NULL, &fo, NULL), "fit"));
     EXPECT(same_everywhere(params_hash(m)), "ckpt: replicas differ");
     if (resume) { /* one process from the same checkpoint, global batch G */
@@ -542,6 +595,8 @@ int main(int argc, char **argv)
         rc = failures ? 1 : 0;
     } else if (strcmp(mode, "fit") == 0 || strcmp(mode, "fault-nan") == 0) {
         rc = fit(g_ctx, d, strcmp(mode, "fault-nan") == 0);
+    } else if (strcmp(mode, "fit-shard") == 0) {
+        rc = fit_shard(g_ctx, d);
     } else if (strcmp(mode, "mnist") == 0) {
         rc = mnist(g_ctx, d);
     } else if (strncmp(mode, "ckpt-", 5) == 0 && argc > 2) {
