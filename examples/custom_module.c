@@ -43,13 +43,16 @@ static tg_status residual_create(tg_ctx *ctx, int64_t dim, int64_t hidden, tg_mo
     /* From here on tg_module_destroy(m) frees r too. A child that was not
      * adopted (add_child failed) is still ours to destroy. */
     const int64_t one = 1;
-    if ((s = tg_linear_create(ctx, dim, hidden, true, &r->fc1)) != TG_OK ||
+    tg_linear_options o1, o2;
+    tg_linear_options_init(&o1, dim, hidden);
+    tg_linear_options_init(&o2, hidden, dim);
+    if ((s = tg_nn_linear(ctx, &o1, &r->fc1)) != TG_OK ||
         (s = tg_module_add_child(m, "fc1", r->fc1)) != TG_OK) {
         tg_module_destroy(r->fc1);
         tg_module_destroy(m);
         return s;
     }
-    if ((s = tg_linear_create(ctx, hidden, dim, true, &r->fc2)) != TG_OK ||
+    if ((s = tg_nn_linear(ctx, &o2, &r->fc2)) != TG_OK ||
         (s = tg_module_add_child(m, "fc2", r->fc2)) != TG_OK) {
         tg_module_destroy(r->fc2);
         tg_module_destroy(m);
@@ -84,12 +87,15 @@ int main(int argc, char **argv)
 
     /* Linear(4,16) -> Residual(16,32) -> Linear(16,2) */
     tg_module *net = NULL, *l = NULL;
-    CHECK(tg_sequential_create(ctx, &net));
-    CHECK(tg_linear_create(ctx, 4, 16, true, &l));
+    tg_linear_options in, out;
+    tg_linear_options_init(&in, 4, 16);
+    tg_linear_options_init(&out, 16, 2);
+    CHECK(tg_nn_sequential(ctx, &net));
+    CHECK(tg_nn_linear(ctx, &in, &l));
     CHECK(tg_sequential_append(net, l));
     CHECK(residual_create(ctx, 16, 32, &l));
     CHECK(tg_sequential_append(net, l));
-    CHECK(tg_linear_create(ctx, 16, 2, true, &l));
+    CHECK(tg_nn_linear(ctx, &out, &l));
     CHECK(tg_sequential_append(net, l));
 
     printf("%lld weights:\n", (long long)tg_module_n_weights(net));

@@ -54,12 +54,15 @@ static int train(int steps, bool lion, float *final_loss)
         return 1;
     tg_module *net = NULL, *l = NULL;
     tg_optim *opt = NULL;
-    tg_status s = tg_sequential_create(ctx, &net);
-    if (s == TG_OK && (s = tg_linear_create(ctx, 2, 32, true, &l)) == TG_OK)
+    tg_linear_options in, out;
+    tg_linear_options_init(&in, 2, 32);
+    tg_linear_options_init(&out, 32, 2);
+    tg_status s = tg_nn_sequential(ctx, &net);
+    if (s == TG_OK && (s = tg_nn_linear(ctx, &in, &l)) == TG_OK)
         s = tg_sequential_append(net, l);
-    if (s == TG_OK && (s = tg_relu_create(ctx, &l)) == TG_OK)
+    if (s == TG_OK && (s = tg_nn_relu(ctx, &l)) == TG_OK)
         s = tg_sequential_append(net, l);
-    if (s == TG_OK && (s = tg_linear_create(ctx, 32, 2, true, &l)) == TG_OK)
+    if (s == TG_OK && (s = tg_nn_linear(ctx, &out, &l)) == TG_OK)
         s = tg_sequential_append(net, l);
     if (s == TG_OK)
         s = lion ? lion_create(ctx, net, 1e-3f, &opt) : tg_sgd_create(ctx, net, NULL, &opt);

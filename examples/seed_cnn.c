@@ -22,19 +22,26 @@ int main(int argc, char **argv)
 
     /* conv 1->3, 3->6, 6->9 (3x3, pad 1) with ReLU, maxpool 2, linear 1764->10 */
     tg_module *net = NULL, *l = NULL;
-    CHECK(tg_sequential_create(ctx, &net));
+    CHECK(tg_nn_sequential(ctx, &net));
     int channels[4] = {1, 3, 6, 9};
     for (int i = 0; i < 3; i++) {
-        CHECK(tg_conv2d_create(ctx, channels[i], channels[i + 1], 3, 1, 1, 1, 1, true, &l));
+        tg_conv2d_options conv;
+        tg_conv2d_options_init(&conv, channels[i], channels[i + 1], 3); /* in, out, kernel */
+        conv.padding = 1;
+        CHECK(tg_nn_conv2d(ctx, &conv, &l));
         CHECK(tg_sequential_append(net, l));
-        CHECK(tg_relu_create(ctx, &l));
+        CHECK(tg_nn_relu(ctx, &l));
         CHECK(tg_sequential_append(net, l));
     }
-    CHECK(tg_maxpool2d_create(ctx, 2, 0, 0, &l));
+    tg_pool2d_options pool;
+    tg_pool2d_options_init(&pool, 2); /* kernel 2, stride = kernel */
+    CHECK(tg_nn_maxpool2d(ctx, &pool, &l));
     CHECK(tg_sequential_append(net, l));
-    CHECK(tg_flatten_create(ctx, &l));
+    CHECK(tg_nn_flatten(ctx, &l));
     CHECK(tg_sequential_append(net, l));
-    CHECK(tg_linear_create(ctx, 1764, 10, true, &l));
+    tg_linear_options fc;
+    tg_linear_options_init(&fc, 1764, 10);
+    CHECK(tg_nn_linear(ctx, &fc, &l));
     CHECK(tg_sequential_append(net, l));
 
     tg_optim *opt = NULL;

@@ -627,37 +627,252 @@ TG_API void tg_module_zero_grad(tg_module *m);
  *  Return TG_OK, TG_ERR_INVALID_ARG (NULL ctx/out, non-positive sizes),
  *  TG_ERR_NOMEM; *out untouched on error.
  *  @{ */
-/** Linear: weight [out, in], bias [out]; y = x W^T + b. */
+/** Linear: weight [out, in], bias [out]; y = x W^T + b.
+ *  @deprecated Use tg_nn_linear() (tg_linear_options). */
 TG_API TG_NODISCARD tg_status tg_linear_create(tg_ctx *ctx, int64_t in_features,
                                                int64_t out_features, bool bias, tg_module **out);
-/** Conv2d: weight [out_c, in_c/groups, k, k], bias [out_c]. */
+/** Conv2d: weight [out_c, in_c/groups, k, k], bias [out_c].
+ *  @deprecated Use tg_nn_conv2d() (tg_conv2d_options). */
 TG_API TG_NODISCARD tg_status tg_conv2d_create(tg_ctx *ctx, int64_t in_channels,
                                                int64_t out_channels, int kernel, int stride,
                                                int padding, int dilation, int groups, bool bias,
                                                tg_module **out);
-/** MaxPool2d (stride 0 = kernel). */
+/** MaxPool2d (stride 0 = kernel).
+ *  @deprecated Use tg_nn_maxpool2d() (tg_pool2d_options). */
 TG_API TG_NODISCARD tg_status tg_maxpool2d_create(tg_ctx *ctx, int kernel, int stride,
                                                   int padding, tg_module **out);
-/** AvgPool2d (stride 0 = kernel). */
+/** AvgPool2d (stride 0 = kernel).
+ *  @deprecated Use tg_nn_avgpool2d() (tg_pool2d_options). */
 TG_API TG_NODISCARD tg_status tg_avgpool2d_create(tg_ctx *ctx, int kernel, int stride,
                                                   int padding, tg_module **out);
-/** ReLU. */
+/** ReLU. @deprecated Use tg_nn_relu(). */
 TG_API TG_NODISCARD tg_status tg_relu_create(tg_ctx *ctx, tg_module **out);
-/** Flatten all but the first dim. */
+/** Flatten all but the first dim. @deprecated Use tg_nn_flatten(). */
 TG_API TG_NODISCARD tg_status tg_flatten_create(tg_ctx *ctx, tg_module **out);
-/** Dropout with probability @p p (active in training mode only). */
+/** Dropout with probability @p p (active in training mode only).
+ *  @deprecated Use tg_nn_dropout(). */
 TG_API TG_NODISCARD tg_status tg_dropout_create(tg_ctx *ctx, float p, tg_module **out);
 /** BatchNorm2d: weight/bias [C] (ones/zeros), buffers running_mean,
- *  running_var [C] and num_batches_tracked [1]. */
+ *  running_var [C] and num_batches_tracked [1].
+ *  @deprecated Use tg_nn_batchnorm2d() (tg_batchnorm_options). */
 TG_API TG_NODISCARD tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps,
                                                     float momentum, tg_module **out);
-/** Sequential: forward runs children in order; children named "0", "1", ... */
+/** Sequential: forward runs children in order; children named "0", "1", ...
+ *  @deprecated Use tg_nn_sequential() (same module; the new name matches
+ *  the other constructors). */
 TG_API TG_NODISCARD tg_status tg_sequential_create(tg_ctx *ctx, tg_module **out);
 /** Append @p child to a Sequential (ownership as tg_module_add_child()). */
 TG_API TG_NODISCARD tg_status tg_sequential_append(tg_module *seq, tg_module *child);
 /** @} */
 
 /* @@NN_NEW (new layers, options-struct constructors, residual blocks go below this line)@@ */
+
+/** @name Layer options (0.2.0)
+ *  Options structs for the layer constructors, in the style of the
+ *  optimisers: fill the defaults with tg_x_options_init() (required sizes
+ *  as arguments, everything else as PyTorch's defaults), change what
+ *  matters, then pass a pointer, so that a call names what it sets:
+ *  @code
+ *  tg_conv2d_options c;
+ *  tg_conv2d_options_init(&c, 1, 16, 3);   // in, out, kernel
+ *  c.padding = 1;
+ *  tg_module *conv;
+ *  if (tg_nn_conv2d(ctx, &c, &conv) != TG_OK) ...
+ *  @endcode
+ *  @{ */
+
+/** @brief tg_nn_linear() options (torch.nn.Linear). */
+typedef struct tg_linear_options {
+    size_t struct_size;      /**< set by tg_linear_options_init() */
+    int64_t in_features;     /**< input width (> 0) */
+    int64_t out_features;    /**< output width (> 0) */
+    bool bias;               /**< add a bias (default true) */
+} tg_linear_options;
+/** @brief Defaults: bias true. @since 0.2.0 */
+TG_API void tg_linear_options_init(tg_linear_options *o, int64_t in_features,
+                                   int64_t out_features);
+
+/** @brief tg_nn_conv2d() options (torch.nn.Conv2d with square kernels). */
+typedef struct tg_conv2d_options {
+    size_t struct_size;      /**< set by tg_conv2d_options_init() */
+    int64_t in_channels;     /**< input channels (> 0, divisible by groups) */
+    int64_t out_channels;    /**< output channels (> 0, divisible by groups) */
+    int kernel;              /**< kernel height and width (> 0) */
+    int stride;              /**< default 1 */
+    int padding;             /**< zero padding on every side (default 0) */
+    int dilation;            /**< default 1 */
+    int groups;              /**< default 1 */
+    bool bias;               /**< default true */
+} tg_conv2d_options;
+/** @brief Defaults: stride 1, padding 0, dilation 1, groups 1, bias true.
+ *  @since 0.2.0 */
+TG_API void tg_conv2d_options_init(tg_conv2d_options *o, int64_t in_channels,
+                                   int64_t out_channels, int kernel);
+
+/** @brief tg_nn_batchnorm2d() options (torch.nn.BatchNorm2d). */
+typedef struct tg_batchnorm_options {
+    size_t struct_size;      /**< set by tg_batchnorm_options_init() */
+    int64_t num_features;    /**< channels C of an [N, C, H, W] input (> 0) */
+    float eps;               /**< added to the variance (default 1e-5) */
+    float momentum;          /**< running-statistics momentum in [0, 1] (default 0.1) */
+    /** Learnable weight and bias (default true); false: no parameters, the
+     *  normalised input is returned as is (torch affine=False). */
+    bool affine;
+} tg_batchnorm_options;
+/** @brief Defaults: eps 1e-5, momentum 0.1, affine true. @since 0.2.0 */
+TG_API void tg_batchnorm_options_init(tg_batchnorm_options *o, int64_t num_features);
+
+/** @brief tg_nn_maxpool2d() / tg_nn_avgpool2d() options. */
+typedef struct tg_pool2d_options {
+    size_t struct_size;      /**< set by tg_pool2d_options_init() */
+    int kernel;              /**< window height and width (> 0) */
+    int stride;              /**< 0 (default) = kernel, as PyTorch's stride=None */
+    int padding;             /**< default 0; at most kernel / 2 */
+} tg_pool2d_options;
+/** @brief Defaults: stride = kernel, padding 0. @since 0.2.0 */
+TG_API void tg_pool2d_options_init(tg_pool2d_options *o, int kernel);
+/** @} */
+
+/** @name Layer constructors (0.2.0)
+ *  Each creates a module the caller owns (tg_module_destroy() or a parent
+ *  through tg_module_add_child() / tg_sequential_append()), with PyTorch's
+ *  default initialisation from the context RNG. Type names (tg_module_type())
+ *  are PyTorch's class names. Each returns TG_OK, TG_ERR_INVALID_ARG (NULL
+ *  ctx, out or options, bad struct_size, a bad value: the message names it)
+ *  or TG_ERR_NOMEM; *out is untouched on error.
+ *  Ownership: caller owns *out; release with tg_module_destroy().
+ *  @{ */
+/** @brief Linear ("Linear"): weight [out, in], bias [out]; y = x W^T + b.
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_linear(tg_ctx *ctx, const tg_linear_options *o,
+                                           tg_module **out);
+/** @brief Conv2d ("Conv2d"): weight [out_c, in_c/groups, k, k], bias [out_c].
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_conv2d(tg_ctx *ctx, const tg_conv2d_options *o,
+                                           tg_module **out);
+/** @brief BatchNorm2d ("BatchNorm2d"): weight/bias [C] (ones/zeros, when
+ *  affine), buffers running_mean, running_var [C] and num_batches_tracked [1].
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_batchnorm2d(tg_ctx *ctx, const tg_batchnorm_options *o,
+                                                tg_module **out);
+/** @brief MaxPool2d ("MaxPool2d"). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_maxpool2d(tg_ctx *ctx, const tg_pool2d_options *o,
+                                              tg_module **out);
+/** @brief AvgPool2d ("AvgPool2d"; padding counts as zeros, torch's
+ *  count_include_pad=True). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_avgpool2d(tg_ctx *ctx, const tg_pool2d_options *o,
+                                              tg_module **out);
+/** @brief ReLU ("ReLU"). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_relu(tg_ctx *ctx, tg_module **out);
+/** @brief Flatten ("Flatten"): every dimension but the first into one.
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_flatten(tg_ctx *ctx, tg_module **out);
+/** @brief Dropout ("Dropout") with drop probability @p p in [0, 1], active
+ *  in training mode only. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_dropout(tg_ctx *ctx, float p, tg_module **out);
+/** @brief Global average pooling ("AdaptiveAvgPool2d", output size 1x1):
+ *  [N, C, H, W] -> [N, C, 1, 1], like torch.nn.AdaptiveAvgPool2d(1)
+ *  (tg_global_avg_pool2d()).
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_global_avgpool2d(tg_ctx *ctx, tg_module **out);
+/** @brief Sequential ("Sequential"): forward runs the children in order;
+ *  tg_sequential_append() names them "0", "1", ... @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_sequential(tg_ctx *ctx, tg_module **out);
+/** @} */
+
+/** @name Residual networks (0.2.0)
+ *  See the guide @ref residual-networks "Residual networks".
+ *  @{ */
+
+/** @brief tg_nn_resnet_block() options. */
+typedef struct tg_resnet_block_options {
+    size_t struct_size;      /**< set by tg_resnet_block_options_init() */
+    int64_t in_channels;     /**< input channels (> 0) */
+    int64_t out_channels;    /**< output channels (> 0) */
+    int stride;              /**< stride of conv1 and of the shortcut (default 1) */
+} tg_resnet_block_options;
+/** @brief Defaults: stride 1. @since 0.2.0 */
+TG_API void tg_resnet_block_options_init(tg_resnet_block_options *o, int64_t in_channels,
+                                         int64_t out_channels);
+
+/** @brief A ResNet basic block (type "BasicBlock", torchvision's
+ *  BasicBlock): y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+ *  conv1 is 3x3 with the block's stride, conv2 3x3 stride 1, both padding 1
+ *  and without bias; bn1, bn2 are BatchNorm2d (eps 1e-5, momentum 0.1). The
+ *  shortcut is the identity when the shape is kept (stride 1 and
+ *  in_channels == out_channels); otherwise a child "shortcut", a Sequential
+ *  of a 1x1 convolution with the block's stride (no bias) "0" and a
+ *  BatchNorm2d "1". State names: conv1.weight, bn1.weight, bn1.bias,
+ *  bn1.running_mean, ..., conv2.weight, bn2.*, shortcut.0.weight,
+ *  shortcut.1.*: torchvision's names with "downsample" renamed "shortcut".
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, channels <= 0,
+ *          stride <= 0), TG_ERR_NOMEM; *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_module_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_resnet_block(tg_ctx *ctx, const tg_resnet_block_options *o,
+                                                 tg_module **out);
+
+/** @brief tg_nn_resnet_cifar() options. */
+typedef struct tg_resnet_cifar_options {
+    size_t struct_size;      /**< set by tg_resnet_cifar_options_init() */
+    int depth;               /**< 6n + 2: 8 (n = 1), 14, 20 (n = 3), 32, ... */
+    int64_t in_channels;     /**< input channels (default 3) */
+    int64_t num_classes;     /**< output width of the final Linear (default 10) */
+} tg_resnet_cifar_options;
+/** @brief Defaults: 3 input channels, 10 classes. @since 0.2.0 */
+TG_API void tg_resnet_cifar_options_init(tg_resnet_cifar_options *o, int depth);
+
+/** @brief The CIFAR ResNet of He et al. (2016, section 4.2), type "ResNet":
+ *  stem conv3x3 (16 channels, no bias) "conv1" + BatchNorm2d "bn1" + ReLU,
+ *  then three stages "layer1", "layer2", "layer3" (each a Sequential of n =
+ *  (depth - 2) / 6 tg_nn_resnet_block() blocks at 16, 32 and 64 channels;
+ *  the first block of stages 2 and 3 has stride 2 and a 1x1 shortcut), global
+ *  average pooling, and a Linear "fc" to num_classes. Input [N, C, H, W]
+ *  (32x32 for CIFAR), output [N, num_classes]. ResNet-8 for 10 classes has
+ *  78,042 weights, ResNet-20 272,474.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, depth not 6n+2
+ *          with n >= 1, channels or classes <= 0), TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_module_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_resnet_cifar(tg_ctx *ctx, const tg_resnet_cifar_options *o,
+                                                 tg_module **out);
+/** @} */
+
+/** @name Layers for the 0.2.0 ops
+ *  Same conventions as the other tg_nn_* constructors.
+ *  @{ */
+/** @brief GELU ("GELU"), the exact erf form (tg_gelu()). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_gelu(tg_ctx *ctx, tg_module **out);
+/** @brief Identity ("Identity"): returns its input (a placeholder, e.g. a
+ *  removed head). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_identity(tg_ctx *ctx, tg_module **out);
+/** @brief BatchNorm1d ("BatchNorm1d") over [N, C] or [N, C, L]
+ *  (tg_batch_norm1d()); parameters and buffers as tg_nn_batchnorm2d().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_batchnorm1d(tg_ctx *ctx, const tg_batchnorm_options *o,
+                                                tg_module **out);
+/** @brief AdaptiveAvgPool2d ("AdaptiveAvgPool2d") to @p out_h x @p out_w
+ *  (tg_adaptive_avg_pool2d()). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_adaptive_avgpool2d(tg_ctx *ctx, int64_t out_h,
+                                                       int64_t out_w, tg_module **out);
+
+/** @brief tg_nn_layernorm() options (torch.nn.LayerNorm). */
+typedef struct tg_layernorm_options {
+    size_t struct_size;            /**< set by tg_layernorm_options_init() */
+    int n_dims;                    /**< trailing dimensions normalised (1..4) */
+    int64_t normalized_shape[4];   /**< their sizes (the first n_dims entries) */
+    float eps;                     /**< default 1e-5 */
+    bool elementwise_affine;       /**< learnable weight (ones) and bias (zeros) of normalized_shape (default true) */
+} tg_layernorm_options;
+/** @brief Defaults: eps 1e-5, elementwise_affine true; @p n_dims sizes
+ *  from @p shape (at most 4 are read). @since 0.2.0 */
+TG_API void tg_layernorm_options_init(tg_layernorm_options *o, int n_dims,
+                                      const int64_t *shape);
+/** @brief LayerNorm ("LayerNorm") over the last n_dims dimensions
+ *  (tg_layer_norm()). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_nn_layernorm(tg_ctx *ctx, const tg_layernorm_options *o,
+                                              tg_module **out);
+/** @} */
 
 
 /** @} */
@@ -802,6 +1017,142 @@ TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
 /** @} */
 
 /* @@OPTIM_NEW (schedulers, gradient clipping, optimiser by name go below this line)@@ */
+
+/** @name Learning-rate schedulers (0.2.0)
+ *  A scheduler is a function of the number of steps taken, t = 0, 1, ...
+ *  (epochs or batches, as @ref tg_scheduler_options.per_batch says), whose
+ *  value is the learning rate torch.optim.lr_scheduler gives after t calls
+ *  of scheduler.step(). Because it depends on t alone, a run resumed from a
+ *  checkpoint sees the same rates. tg_fit() applies one when given in
+ *  tg_fit_options.scheduler. Guide: @ref schedulers "Learning-rate schedules".
+ *  @{ */
+
+/** @brief Scheduler kinds (values are ABI). */
+typedef enum tg_sched_kind {
+    TG_SCHED_CONSTANT = 0,   /**< base_lr (with warm-up: torch LinearLR alone) */
+    TG_SCHED_STEP = 1,       /**< StepLR: base_lr * gamma^(t / step_size) */
+    TG_SCHED_MULTISTEP = 2,  /**< MultiStepLR: base_lr * gamma^(milestones passed) */
+    TG_SCHED_COSINE = 3,     /**< CosineAnnealingLR(T_max, eta_min) */
+    TG_SCHED_ONE_CYCLE = 4   /**< OneCycleLR (cosine annealing, two phases) */
+} tg_sched_kind;
+
+/** @brief Largest number of milestones of a multi-step schedule. */
+#define TG_SCHED_MAX_MILESTONES 64
+
+/** @brief tg_scheduler_create() options. */
+typedef struct tg_scheduler_options {
+    size_t struct_size;      /**< set by tg_scheduler_options_init() */
+    tg_sched_kind kind;      /**< default TG_SCHED_CONSTANT */
+    /** Learning rate at t = 0 (before warm-up); 0 (default) = the
+     *  optimiser's rate when the scheduler is first applied to it. Set it
+     *  when resuming: tg_checkpoint_load() restores the optimiser's last
+     *  rate, not its first. Not used by one-cycle. */
+    double base_lr;
+    /** Count batches (true) or epochs (false, default) as steps. */
+    bool per_batch;
+    int64_t step_size;       /**< step: steps between decays (default 1) */
+    double gamma;            /**< step, multi-step: decay factor (default 0.1) */
+    /** multi-step: increasing step numbers at which the rate is multiplied
+     *  by gamma (copied; at most TG_SCHED_MAX_MILESTONES) */
+    const int64_t *milestones;
+    size_t n_milestones;     /**< number of @p milestones */
+    int64_t t_max;           /**< cosine: half period in steps (default 1) */
+    double eta_min;          /**< cosine: lowest rate (default 0) */
+    /** Linear warm-up before the main schedule (torch SequentialLR of
+     *  LinearLR(start_factor, 1.0, warmup_steps) then the schedule, which
+     *  starts its own count at 0 after the warm-up). 0 = none (default).
+     *  Not combined with one-cycle, which has its own warm-up. */
+    int64_t warmup_steps;
+    double warmup_start_factor; /**< warm-up: factor at t = 0 (default 1/3, as LinearLR) */
+    double max_lr;           /**< one-cycle: peak rate */
+    int64_t total_steps;     /**< one-cycle: length of the cycle in steps */
+    double pct_start;        /**< one-cycle: share of the cycle spent rising (default 0.3) */
+    double div_factor;       /**< one-cycle: initial rate = max_lr / div_factor (default 25) */
+    double final_div_factor; /**< one-cycle: final rate = initial / final_div_factor (default 1e4) */
+} tg_scheduler_options;
+
+/** @brief Defaults as torch.optim.lr_scheduler's. @since 0.2.0 */
+TG_API void tg_scheduler_options_init(tg_scheduler_options *o);
+
+/** @brief Opaque learning-rate scheduler. */
+typedef struct tg_scheduler tg_scheduler;
+
+/** @brief Create a scheduler.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size or kind, a
+ *          non-positive step_size/t_max/total_steps, gamma <= 0, negative
+ *          base_lr or eta_min, milestones not increasing or too many,
+ *          pct_start outside (0, 1), max_lr <= 0, warm-up with one-cycle:
+ *          the message names the field), TG_ERR_NOMEM; *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_scheduler_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_scheduler_create(tg_ctx *ctx, const tg_scheduler_options *o,
+                                                  tg_scheduler **out);
+/** @brief Destroy; NULL is a no-op. @since 0.2.0 */
+TG_API void tg_scheduler_destroy(tg_scheduler *s);
+/** @brief The learning rate after @p step steps (step >= 0; one-cycle
+ *  stays at its final rate after total_steps - 1), with @p base_lr in place
+ *  of the options' base_lr when that is 0. @since 0.2.0 */
+TG_API double tg_scheduler_lr(const tg_scheduler *s, double base_lr, int64_t step);
+/** @brief Whether steps are batches (true) or epochs. @since 0.2.0 */
+TG_API bool tg_scheduler_per_batch(const tg_scheduler *s);
+/** @brief Set @p opt's learning rate to the value after @p step steps. The
+ *  first call fixes the base rate (options.base_lr, else @p opt's current
+ *  rate), so later calls do not compound.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, step < 0) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_scheduler_apply(tg_scheduler *s, tg_optim *opt, int64_t step);
+/** @} */
+
+/** @brief Clip the gradients of @p opt's parameters by their global L2
+ *  norm, like torch.nn.utils.clip_grad_norm_(params, max_norm): the norm
+ *  of all gradients together is computed (parameters without a gradient
+ *  are skipped) and, when it exceeds @p max_norm, every gradient is
+ *  multiplied by max_norm / (norm + 1e-6).
+ *  @param[in] opt        optimiser whose parameters are clipped
+ *  @param[in] max_norm   largest allowed norm (> 0)
+ *  @param[out] total_norm optional: the norm before clipping
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, max_norm not > 0),
+ *          TG_ERR_NUMERIC (the norm is NaN or Inf: gradients left
+ *          unchanged, like error_if_nonfinite=True) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_clip_grad_norm(tg_optim *opt, float max_norm,
+                                                float *total_norm);
+
+/** @brief Hyper-parameters for tg_optim_create_by_name(); fields an
+ *  optimiser does not have are ignored. */
+typedef struct tg_optim_config {
+    size_t struct_size;      /**< set by tg_optim_config_init() */
+    /** learning rate; 0 (default) = the optimiser's own default (SGD,
+     *  RMSprop, Adagrad 0.01; Adam, AdamW 0.001) */
+    float lr;
+    float momentum;          /**< sgd, rmsprop (default 0) */
+    /** default 0; 0 for adamw means AdamW's own 0.01 unless
+     *  weight_decay_set is true */
+    float weight_decay;
+    bool nesterov;           /**< sgd (default false) */
+    float beta1;             /**< adam, adamw; 0 = default 0.9 */
+    float beta2;             /**< adam, adamw; 0 = default 0.999 */
+    float eps;               /**< adam, adamw, rmsprop, adagrad; 0 = the optimiser's default */
+    bool weight_decay_set;   /**< use weight_decay as given even when 0 (AdamW) */
+} tg_optim_config;
+
+/** @brief Defaults: every field 0 / false (each optimiser's defaults).
+ *  @since 0.2.0 */
+TG_API void tg_optim_config_init(tg_optim_config *c);
+
+/** @brief Create a built-in optimiser by name: "sgd", "adam", "adamw",
+ *  "rmsprop" or "adagrad" (any case).
+ *  @param[in] ctx  context
+ *  @param[in] m    module whose parameters are optimised
+ *  @param[in] name optimiser name
+ *  @param[in] c    hyper-parameters, or NULL for the optimiser's defaults
+ *  @param[out] out the optimiser
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, unknown name: the message lists
+ *          the valid ones; bad hyper-parameter), TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_optim_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_optim_create_by_name(tg_ctx *ctx, tg_module *m,
+                                                      const char *name,
+                                                      const tg_optim_config *c,
+                                                      tg_optim **out);
 
 
 /** @} */
@@ -1514,6 +1865,15 @@ typedef struct tg_fit_options {
     bool hflip;              /**< training augmentation, see tg_batch_options (default false) @since 0.2.0 */
     size_t shard_rank;       /**< training shard, see tg_batch_options (default 0) @since 0.2.0 */
     size_t shard_count;      /**< training shards (default 1); validation is never sharded @since 0.2.0 */
+    /** Learning-rate scheduler or NULL (default). Before each epoch (or
+     *  each batch, if tg_scheduler_per_batch()) the optimiser's rate is set
+     *  with tg_scheduler_apply() for the steps done so far: epoch e (from 1)
+     *  is step e - 1, batch b (from 0) of epoch e step (e - 1) * batches + b,
+     *  so a resumed run continues the schedule. @since 0.2.0 */
+    tg_scheduler *scheduler;
+    /** Clip the gradients to this global L2 norm before every optimiser
+     *  step (tg_clip_grad_norm()); 0 = off (default). @since 0.2.0 */
+    float clip_grad_norm;
     /* -- distributed hooks (0.2.0; tg_fit itself stays MPI-free) -- */
     tg_fit_step_fn after_backward;   /**< optional step hook (see tg_fit_step_fn) */
     tg_fit_reduce_fn reduce_metrics; /**< optional metrics hook (see tg_fit_reduce_fn) */
@@ -1625,6 +1985,16 @@ typedef struct tg_eval_result {
 TG_API TG_NODISCARD tg_status tg_evaluate(tg_module *m, const tg_dataset *ds,
                                           const tg_eval_options *opts, tg_eval_result *out);
 
+/** @brief Format an n_classes x n_classes confusion matrix (row = true
+ *  label, column = predicted, as tg_eval_options.confusion) as text: a
+ *  header line of class numbers, then one line per true label, each cell
+ *  6 characters wide, every line ending in a newline.
+ *  @return the length written (excluding the terminating NUL), or 0 if
+ *          an argument is NULL, n_classes is outside 1..1000 or @p cap is
+ *          too small (then @p buf holds "" if cap > 0). @since 0.2.0 */
+TG_API size_t tg_confusion_format(const int64_t *confusion, int n_classes, char *buf,
+                                  size_t cap);
+
 /** @brief Write epoch metrics as CSV (atomically: temporary file + rename):
  *  header `epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_s`,
  *  then one row per entry; NaN is written as an empty field.
@@ -1697,6 +2067,205 @@ TG_API TG_NODISCARD tg_status tg_image_load_png_channels(tg_ctx *ctx, const char
                                                          uint8_t *dst);
 
 /* @@TRAIN_NEW (training-layer additions go below this line)@@ */
+
+/** @name Training configuration (0.2.0)
+ *  What a training program reads from a `key = value` configuration
+ *  (tg_config) and its command line, shared by examples/mnist_cnn and
+ *  usable by any program. Keys that are absent leave the caller's values
+ *  (or the documented defaults) in place. Value errors name the key and
+ *  file:line ("config.txt:4: batch_size: 'abc' is not an integer") and
+ *  are kept in the configuration's context.
+ *  @{ */
+
+/** @brief The keys tg_train_config_fit(), tg_train_config_optim() and
+ *  tg_train_config_scheduler() read (static storage), *n receives their
+ *  number: batch_size, epochs, seed, patience, optimizer_type, learning_rate,
+ *  momentum, weight_decay, nesterov, lr_schedule, lr_step_epochs, lr_gamma,
+ *  lr_min, lr_milestones, lr_warmup_epochs, lr_warmup_factor, lr_max,
+ *  clip_grad_norm, loss_function. @since 0.2.0 */
+TG_API const char *const *tg_train_config_keys(size_t *n);
+
+/** @brief Help text for the keys of tg_train_config_keys() (static
+ *  storage; one "  key  description (default)" line each), for a program's
+ *  --help. @since 0.2.0 */
+TG_API const char *tg_train_config_help(void);
+
+/** @brief tg_config_check_keys() against tg_train_config_keys() plus the
+ *  program's own @p extra keys (n_extra).
+ *  @return TG_OK, TG_ERR_INVALID_ARG ("config.txt:7: unknown key
+ *          'lerning_rate'"), TG_ERR_LIMIT (more than 64 extra keys)
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_check_keys(const tg_config *cfg,
+                                                         const char *const *extra,
+                                                         size_t n_extra);
+
+/** @brief Read batch_size (1..65536), epochs (0..100000), seed (>= 0),
+ *  patience (>= 0) and clip_grad_norm (>= 0) into @p fit; absent keys keep
+ *  @p fit's values. loss_function is checked: cross_entropy (the default
+ *  loss of tg_fit()) is the one value. @p fit is unchanged on error.
+ *  @return TG_OK, TG_ERR_INVALID_ARG @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_fit(const tg_config *cfg, tg_fit_options *fit);
+
+/** @brief Read optimizer_type (sgd | adam | adamw | rmsprop | adagrad, any
+ *  case; default sgd) into *name (a static lower-case string for
+ *  tg_optim_create_by_name()), and learning_rate (default 0.01, in
+ *  [1e-12, 100]), momentum ([0, 0.9999], default 0), weight_decay ([0, 1],
+ *  default 0, for AdamW too) and nesterov (default false) into @p c
+ *  (initialised here). Outputs are unchanged on error.
+ *  @return TG_OK, TG_ERR_INVALID_ARG @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_optim(const tg_config *cfg, const char **name,
+                                                    tg_optim_config *c);
+
+/** @brief Build the per-epoch learning-rate schedule the configuration
+ *  names, or set *out to NULL for none: lr_schedule = none (default) |
+ *  step (times lr_gamma every lr_step_epochs epochs) | multistep (times
+ *  lr_gamma at each of lr_milestones, e.g. "30,60") | cosine (from
+ *  learning_rate down to lr_min after @p epochs epochs) | onecycle (up to
+ *  lr_max, default 10 x learning_rate, and down over @p epochs epochs);
+ *  lr_warmup_epochs (default 0) of linear warm-up from lr_warmup_factor
+ *  (default 0.1) x learning_rate go before any but onecycle (cosine then
+ *  spans the remaining epochs). lr_step_epochs defaults to 5, lr_gamma to
+ *  0.1 (in (0, 1]), lr_min to 0 (at most learning_rate).
+ *  @param[in] cfg  configuration
+ *  @param[in] ctx  context of the scheduler (and of a bad lr_milestones
+ *                  message)
+ *  @param[in] epochs the number of the last epoch (cosine, onecycle)
+ *  @param[out] out the scheduler, or NULL for none
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_scheduler_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_scheduler(const tg_config *cfg, tg_ctx *ctx,
+                                                        int64_t epochs, tg_scheduler **out);
+
+/** @brief Apply command-line flags to @p cfg: `--some-key VALUE` or
+ *  `--some-key=VALUE` sets some_key (dashes become underscores) when it is
+ *  one of @p keys (n_keys); for the flags named in @p passthrough (n_pass,
+ *  e.g. "config", "resume") nothing is set, their values go to values[i]
+ *  (NULL if absent). argv[0] is skipped.
+ *  @param[in] ctx context that keeps the message of a bad flag
+ *  @param[in,out] cfg configuration the flags are set in
+ *  @param[in] argc, argv the program's arguments
+ *  @param[in] keys, n_keys the keys a flag may set
+ *  @param[in] passthrough, n_pass flags whose values are returned, not set
+ *  @param[out] values n_pass values (NULL where the flag is absent)
+ *  @return TG_OK, TG_ERR_INVALID_ARG ("unknown option '--epoch'", "option
+ *          '--epochs' needs a value", "unexpected argument 'x'"; a bad key
+ *          from tg_config_set() is kept in @p cfg's context), TG_ERR_NOMEM
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_args(tg_ctx *ctx, tg_config *cfg, int argc,
+                                                   const char *const *argv,
+                                                   const char *const *keys, size_t n_keys,
+                                                   const char *const *passthrough,
+                                                   size_t n_pass, const char **values);
+
+/** @brief A program's whole configuration: the file given with
+ *  `--config FILE`, else the first of @p defaults (n_defaults paths) that
+ *  exists, else an empty one; then the command-line flags on top
+ *  (tg_train_config_args() with the library's keys plus @p keys, and
+ *  "config" plus @p pass as pass-through flags whose values go to
+ *  values[0 .. n_pass - 1]); then tg_train_config_check_keys().
+ *  @return TG_OK, or the first error of those steps (kept in @p ctx);
+ *          *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_config_destroy().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_load(tg_ctx *ctx, int argc,
+                                                   const char *const *argv,
+                                                   const char *const *defaults,
+                                                   size_t n_defaults, const char *const *keys,
+                                                   size_t n_keys, const char *const *pass,
+                                                   size_t n_pass, const char **values,
+                                                   tg_config **out);
+
+/** @brief Where tg_data_dir_resolve() looks. */
+typedef struct tg_data_dir_options {
+    size_t struct_size;              /**< set by tg_data_dir_options_init() */
+    /** A directory qualifies when it holds at least one of these names
+     *  (files or directories), e.g. "train-images-idx3-ubyte"; none = any
+     *  existing directory qualifies. */
+    const char *const *markers;
+    size_t n_markers;                /**< number of @p markers */
+    /** Relative paths are tried in the current directory first, then under
+     *  each of these (e.g. the source tree, the executable's directory). */
+    const char *const *roots;
+    size_t n_roots;                  /**< number of @p roots */
+    /** Searched in this order, only when the user named no directory. */
+    const char *const *defaults;
+    size_t n_defaults;               /**< number of @p defaults */
+    /** Optional: the program's argv[0]; the directory it is in is tried as
+     *  a last root (finds data next to an installed or built program). */
+    const char *argv0;
+} tg_data_dir_options;
+
+/** @brief Zero every field and set struct_size. @since 0.2.0 */
+TG_API void tg_data_dir_options_init(tg_data_dir_options *o);
+
+/** @brief Find the data directory. A directory the user @p named (not
+ *  NULL or "") is used, or refused with an error that names it: it is never
+ *  replaced by another directory. Only when @p named is NULL or "" are the
+ *  defaults searched, in order.
+ *  @param[in] ctx   context for the error message
+ *  @param[in] named the directory the user named, or NULL / "" for none
+ *  @param[in] o     where to look
+ *  @param[out] out  the path found (as given, or joined to a root)
+ *  @param[in] cap   size of @p out in bytes
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size), TG_ERR_NOT_FOUND
+ *          ("data directory '/x' (named) does not exist" / "holds none of
+ *          ...", or the defaults tried), TG_ERR_LIMIT (path longer than @p cap)
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_data_dir_resolve(tg_ctx *ctx, const char *named,
+                                                  const tg_data_dir_options *o, char *out,
+                                                  size_t cap);
+
+/** @brief Opaque training logger: standard tg_fit() callbacks. */
+typedef struct tg_train_logger tg_train_logger;
+
+/** @brief tg_train_logger_create() options. */
+typedef struct tg_train_logger_options {
+    size_t struct_size;      /**< set by tg_train_logger_options_init() */
+    /** Text log ("epoch E iter I/N loss L" per batch, "epoch E train_loss ...
+     *  val_accuracy ... seconds S" per epoch), its directory created; NULL
+     *  or "" = none. */
+    const char *log_path;
+    bool append;             /**< append to the log (a resumed run) instead of truncating */
+    /** Directory for metrics.csv, loss.svg and accuracy.svg after every
+     *  epoch (the curves of epochs up to start_epoch are read back from an
+     *  existing metrics.csv); NULL = none. */
+    const char *save_dir;
+    const char *title;       /**< chart title prefix, e.g. "MNIST CNN" (NULL = none) */
+    int64_t epochs;          /**< last epoch, shown as "epoch e/E" */
+    int64_t start_epoch;     /**< epochs already done */
+    size_t batch_size;       /**< for the ETA of the progress bar */
+    bool progress;           /**< redraw a progress bar on stdout (e.g. isatty(1)) */
+    tg_optim *opt;           /**< optional: its learning rate ends the epoch line */
+} tg_train_logger_options;
+
+/** @brief Defaults: no log, no save_dir, no progress bar. @since 0.2.0 */
+TG_API void tg_train_logger_options_init(tg_train_logger_options *o);
+
+/** @brief Create a logger. Pass tg_train_logger_on_batch / _on_epoch as
+ *  tg_fit_options.on_batch / on_epoch with the logger as user. Each epoch
+ *  prints "epoch e/E train_loss L train_acc A val_loss L val_acc A Ss N
+ *  samples/s lr R" to stdout.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (log or metrics.csv: names
+ *          the path), TG_ERR_NOMEM.
+ *  Ownership: caller owns *out; release with tg_train_logger_destroy()
+ *  (closes the log). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_logger_create(tg_ctx *ctx,
+                                                     const tg_train_logger_options *o,
+                                                     tg_train_logger **out);
+/** @brief Close the log and free; NULL is a no-op. @since 0.2.0 */
+TG_API void tg_train_logger_destroy(tg_train_logger *lg);
+/** @brief tg_batch_fn for tg_fit_options.on_batch (user = the logger).
+ *  @since 0.2.0 */
+TG_API int tg_train_logger_on_batch(void *user, int64_t epoch, size_t batch, size_t n_batches,
+                                    double loss, double samples_per_s);
+/** @brief tg_epoch_fn for tg_fit_options.on_epoch (user = the logger);
+ *  returns non-zero (stop) if writing the metrics files fails, with the
+ *  reason in the logger's context. @since 0.2.0 */
+TG_API int tg_train_logger_on_epoch(void *user, const tg_epoch_metrics *metrics);
+/** @brief Append a line of text to the log (no-op without one). @since 0.2.0 */
+TG_API void tg_train_logger_note(tg_train_logger *lg, const char *line);
+/** @} */
 
 
 /** @} */

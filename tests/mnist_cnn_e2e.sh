@@ -10,6 +10,7 @@
 # SOURCE_ROOT/data/mnist; exit 77 (skip) when none holds MNIST.
 set -eu
 cnn=$1 predict=$2 root=$3
+cnn=$(cd "$(dirname "$cnn")" && pwd)/$(basename "$cnn") # runs from other directories too
 data=
 for d in ${MNIST_DIR:-} "$root/../shared/data/mnist" "$root/data/mnist"; do
     if ls "$d"/train-images-idx3-ubyte* >/dev/null 2>&1; then
@@ -127,6 +128,17 @@ expect_error "lr_min" "$cnn" --config "$tmp/cfg.txt" --lr-min 0.5
 expect_error "model" "$cnn" --config "$tmp/cfg.txt" --model lenet7
 expect_error "unknown option '--epoch'" "$cnn" --epoch 3
 expect_error "$tmp/nothing" "$cnn" --config "$tmp/cfg.txt" --data-dir "$tmp/nothing"
+# new-user bug 1: a named data directory is used or refused, never replaced by
+# data/mnist (here in the current directory, where the old lookup found it)
+mkdir -p "$tmp/cwd/data"
+ln -s "$data" "$tmp/cwd/data/mnist"
+(cd "$tmp/cwd" && expect_error "data directory '$tmp/wrong' does not exist" "$cnn" \
+    --config "$tmp/cfg.txt" --data-dir "$tmp/wrong")
+mkdir -p "$tmp/empty"
+(cd "$tmp/cwd" && expect_error "data directory '$tmp/empty' holds none of" "$cnn" \
+    --config "$tmp/cfg.txt" --data-dir "$tmp/empty")
+(cd "$tmp/cwd" && expect_error "data directory 'wrong/rel' does not exist" "$cnn" \
+    --config "$tmp/cfg.txt" --data-dir wrong/rel)
 expect_error "$tmp/none.safetensors" "$cnn" --config "$tmp/cfg.txt" --resume "$tmp/none.safetensors"
 for k in train_val_split normalize lr_schedule lr_step_epochs lr_gamma lr_min cnn_wide; do
     "$cnn" --help | grep -q "$k" || fail "--help does not document $k"

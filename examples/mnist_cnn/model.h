@@ -22,49 +22,68 @@ static const char *const MODELS[N_MODELS] = {"seed", "lenet5", "cnn_wide"};
 #define MNIST_MEAN 0.1307f
 #define MNIST_STD 0.3081f
 
-static tg_module *build_model(tg_ctx *ctx, int kind)
+/* Append the layer *l that status s created to seq (*l is read after the
+ * creator ran). */
+static void layer(tg_module *seq, tg_status s, tg_module **l)
 {
-    tg_module *seq, *l;
-#define ADD(create)                                                                            \
-    do {                                                                                       \
-        CHECK(create);                                                                         \
-        CHECK(tg_sequential_append(seq, l));                                                   \
-    } while (0)
-    CHECK(tg_sequential_create(ctx, &seq));
+    CHECK(s);
+    CHECK(tg_sequential_append(seq, *l));
+}
+
+/* conv k x k with padding pad, and a linear layer, appended to seq */
+static void conv(tg_ctx *c, tg_module *seq, int64_t in, int64_t out, int k, int pad)
+{
+    tg_conv2d_options o;
+    tg_module *l = NULL;
+    tg_conv2d_options_init(&o, in, out, k);
+    o.padding = pad;
+    layer(seq, tg_nn_conv2d(c, &o, &l), &l);
+}
+
+static void linear(tg_ctx *c, tg_module *seq, int64_t in, int64_t out)
+{
+    tg_linear_options o;
+    tg_module *l = NULL;
+    tg_linear_options_init(&o, in, out);
+    layer(seq, tg_nn_linear(c, &o, &l), &l);
+}
+
+static tg_module *build_model(tg_ctx *c, int kind)
+{
+    tg_module *seq = NULL, *l = NULL;
+    tg_pool2d_options pool;
+    tg_pool2d_options_init(&pool, 2);
+    CHECK(tg_nn_sequential(c, &seq));
     if (kind == MODEL_SEED) { /* the report's CNN */
-        ADD(tg_conv2d_create(ctx, 1, 3, 3, 1, 1, 1, 1, true, &l));
-        ADD(tg_relu_create(ctx, &l));
-        ADD(tg_conv2d_create(ctx, 3, 6, 3, 1, 1, 1, 1, true, &l));
-        ADD(tg_relu_create(ctx, &l));
-        ADD(tg_conv2d_create(ctx, 6, 9, 3, 1, 1, 1, 1, true, &l));
-        ADD(tg_relu_create(ctx, &l));
-        ADD(tg_maxpool2d_create(ctx, 2, 0, 0, &l));
-        ADD(tg_flatten_create(ctx, &l));
-        ADD(tg_linear_create(ctx, 1764, 10, true, &l));
+        conv(c, seq, 1, 3, 3, 1);
+        layer(seq, tg_nn_relu(c, &l), &l);
+        conv(c, seq, 3, 6, 3, 1);
+        layer(seq, tg_nn_relu(c, &l), &l);
+        conv(c, seq, 6, 9, 3, 1);
+        layer(seq, tg_nn_relu(c, &l), &l);
+        layer(seq, tg_nn_maxpool2d(c, &pool, &l), &l);
+        layer(seq, tg_nn_flatten(c, &l), &l);
+        linear(c, seq, 1764, 10);
     } else {
         bool wide = kind == MODEL_CNN_WIDE;
         int64_t c1 = wide ? 16 : 6, c2 = wide ? 32 : 16;
-        ADD(tg_conv2d_create(ctx, 1, c1, 5, 1, 2, 1, 1, true, &l));
-        ADD(tg_relu_create(ctx, &l));
-        ADD(tg_maxpool2d_create(ctx, 2, 0, 0, &l));
-        ADD(tg_conv2d_create(ctx, c1, c2, 5, 1, 0, 1, 1, true, &l));
-        ADD(tg_relu_create(ctx, &l));
-        ADD(tg_maxpool2d_create(ctx, 2, 0, 0, &l));
-        ADD(tg_flatten_create(ctx, &l));
+        conv(c, seq, 1, c1, 5, 2);
+        layer(seq, tg_nn_relu(c, &l), &l);
+        layer(seq, tg_nn_maxpool2d(c, &pool, &l), &l);
+        conv(c, seq, c1, c2, 5, 0);
+        layer(seq, tg_nn_relu(c, &l), &l);
+        layer(seq, tg_nn_maxpool2d(c, &pool, &l), &l);
+        layer(seq, tg_nn_flatten(c, &l), &l);
+        linear(c, seq, c2 * 25, wide ? 128 : 120);
+        layer(seq, tg_nn_relu(c, &l), &l);
         if (wide) {
-            ADD(tg_linear_create(ctx, c2 * 25, 128, true, &l));
-            ADD(tg_relu_create(ctx, &l));
-            ADD(tg_dropout_create(ctx, 0.25f, &l));
-            ADD(tg_linear_create(ctx, 128, 10, true, &l));
+            layer(seq, tg_nn_dropout(c, 0.25f, &l), &l);
         } else {
-            ADD(tg_linear_create(ctx, c2 * 25, 120, true, &l));
-            ADD(tg_relu_create(ctx, &l));
-            ADD(tg_linear_create(ctx, 120, 84, true, &l));
-            ADD(tg_relu_create(ctx, &l));
-            ADD(tg_linear_create(ctx, 84, 10, true, &l));
+            linear(c, seq, 120, 84);
+            layer(seq, tg_nn_relu(c, &l), &l);
         }
+        linear(c, seq, wide ? 128 : 84, 10);
     }
-#undef ADD
     return seq;
 }
 

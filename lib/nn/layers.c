@@ -6,8 +6,10 @@
  * the context RNG. Userdata holds the configuration and borrowed pointers to
  * the layer's own tensors, so forward never looks names up. */
 #include "tg_internal.h"
+#include "nn_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* Every layer's userdata starts with the ctx: destroy_userdata gets only the
@@ -92,10 +94,9 @@ static tg_tensor *linear_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 static const tg_module_vtable linear_vt = {sizeof(tg_module_vtable), "Linear", linear_forward,
                                            free_layer};
 
-tg_status tg_linear_create(tg_ctx *ctx, int64_t in_features, int64_t out_features, bool bias,
-                           tg_module **out)
+static tg_status linear_make(tg_ctx *ctx, const char *who, int64_t in_features,
+                             int64_t out_features, bool bias, tg_module **out)
 {
-    const char *who = "linear_create";
     if (ctx && (in_features <= 0 || out_features <= 0))
         return tg__error(ctx, TG_ERR_INVALID_ARG,
                          "%s: features must be positive (in %lld, out %lld)", who,
@@ -127,11 +128,10 @@ static tg_tensor *conv_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 static const tg_module_vtable conv_vt = {sizeof(tg_module_vtable), "Conv2d", conv_forward,
                                          free_layer};
 
-tg_status tg_conv2d_create(tg_ctx *ctx, int64_t in_channels, int64_t out_channels, int kernel,
-                           int stride, int padding, int dilation, int groups, bool bias,
-                           tg_module **out)
+static tg_status conv_make(tg_ctx *ctx, const char *who, int64_t in_channels,
+                           int64_t out_channels, int kernel, int stride, int padding, int dilation,
+                           int groups, bool bias, tg_module **out)
 {
-    const char *who = "conv2d_create";
     if (ctx) {
         if (in_channels <= 0 || out_channels <= 0 || kernel <= 0 || stride <= 0 ||
             padding < 0 || dilation <= 0 || groups <= 0)
@@ -296,10 +296,10 @@ static tg_tensor *bn_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 static const tg_module_vtable bn_vt = {sizeof(tg_module_vtable), "BatchNorm2d", bn_forward,
                                        free_layer};
 
-tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps, float momentum,
-                                tg_module **out)
+static tg_status bn_make(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
+                         int64_t channels, float eps, float momentum, bool affine,
+                         tg_module **out)
 {
-    const char *who = "batchnorm2d_create";
     if (ctx && (channels <= 0 || !(eps > 0.0f) || isinf(eps) ||
                 !(momentum >= 0.0f && momentum <= 1.0f)))
         return tg__error(ctx, TG_ERR_INVALID_ARG,
@@ -308,18 +308,19 @@ tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps, float 
                          who, (long long)channels, (double)eps, (double)momentum);
     tg_module *m = NULL;
     bn_ud *u = NULL;
-    tg_status s = new_layer(ctx, who, &bn_vt, sizeof *u, &m, (void **)&u);
+    tg_status s = new_layer(ctx, who, vt, sizeof *u, &m, (void **)&u);
     if (s != TG_OK)
         return s;
     u->eps = eps;
     u->momentum = momentum;
     const int64_t one = 1;
-    if ((s = tg_module_add_param(m, "weight", 1, &channels, &u->w)) == TG_OK &&
-        (s = tg_module_add_param(m, "bias", 1, &channels, &u->b)) == TG_OK &&
+    if ((!affine || ((s = tg_module_add_param(m, "weight", 1, &channels, &u->w)) == TG_OK &&
+                     (s = tg_module_add_param(m, "bias", 1, &channels, &u->b)) == TG_OK)) &&
         (s = tg_module_add_buffer(m, "running_mean", 1, &channels, &u->mean)) == TG_OK &&
         (s = tg_module_add_buffer(m, "running_var", 1, &channels, &u->var)) == TG_OK &&
         (s = tg_module_add_buffer(m, "num_batches_tracked", 1, &one, &u->count)) == TG_OK) {
-        tg_tensor_fill(u->w, 1.0f);
+        if (u->w)
+            tg_tensor_fill(u->w, 1.0f);
         tg_tensor_fill(u->var, 1.0f);
     }
     return finish(m, s, out);
@@ -458,4 +459,359 @@ tg_status tg_sequential_append(tg_module *seq, tg_module *child)
     char name[24];
     snprintf(name, sizeof name, "%zu", tg_module_n_children(seq));
     return tg_module_add_child(seq, name, child);
+}
+
+/* ---- 0.1.0 positional constructors (deprecated wrappers) ------------------------ */
+
+tg_status tg_linear_create(tg_ctx *ctx, int64_t in_features, int64_t out_features, bool bias,
+                           tg_module **out)
+{
+    return linear_make(ctx, "linear_create", in_features, out_features, bias, out);
+}
+
+tg_status tg_conv2d_create(tg_ctx *ctx, int64_t in_channels, int64_t out_channels, int kernel,
+                           int stride, int padding, int dilation, int groups, bool bias,
+                           tg_module **out)
+{
+    return conv_make(ctx, "conv2d_create", in_channels, out_channels, kernel, stride, padding,
+                     dilation, groups, bias, out);
+}
+
+tg_status tg_batchnorm2d_create(tg_ctx *ctx, int64_t channels, float eps, float momentum,
+                                tg_module **out)
+{
+    return bn_make(ctx, "batchnorm2d_create", &bn_vt, channels, eps, momentum, true, out);
+}
+
+/* ---- options-struct constructors (0.2.0) ------------------------------------------ */
+
+void tg_linear_options_init(tg_linear_options *o, int64_t in_features, int64_t out_features)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->in_features = in_features;
+    o->out_features = out_features;
+    o->bias = true;
+}
+
+void tg_conv2d_options_init(tg_conv2d_options *o, int64_t in_channels, int64_t out_channels,
+                            int kernel)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->in_channels = in_channels;
+    o->out_channels = out_channels;
+    o->kernel = kernel;
+    o->stride = 1;
+    o->dilation = 1;
+    o->groups = 1;
+    o->bias = true;
+}
+
+void tg_batchnorm_options_init(tg_batchnorm_options *o, int64_t num_features)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->num_features = num_features;
+    o->eps = 1e-5f;
+    o->momentum = 0.1f;
+    o->affine = true;
+}
+
+void tg_pool2d_options_init(tg_pool2d_options *o, int kernel)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->kernel = kernel;
+}
+
+/* Copy the caller's options over @p dst (already holding the defaults):
+ * struct_size must cover at least the required fields (@p min) and at most
+ * what this version knows. false (error recorded) otherwise. */
+bool tg__layer_options(tg_ctx *ctx, const char *who, void *dst, size_t dst_size, size_t min,
+                       const void *src, tg_module **out)
+{
+    if (!out) {
+        tg__error(ctx, TG_ERR_INVALID_ARG, "%s: out is NULL", who);
+        return false;
+    }
+    if (!src) {
+        tg__error(ctx, TG_ERR_INVALID_ARG, "%s: options are NULL (fill them with the "
+                  "matching tg_*_options_init())", who);
+        return false;
+    }
+    size_t n = *(const size_t *)src;
+    if (n < min || n > dst_size) {
+        tg__error(ctx, TG_ERR_INVALID_ARG,
+                  "%s: options struct_size %zu is invalid (expected %zu; use the matching "
+                  "tg_*_options_init())", who, n, dst_size);
+        return false;
+    }
+    memcpy(dst, src, n);
+    *(size_t *)dst = dst_size;
+    return true;
+}
+
+#define MIN_SIZE(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+tg_status tg_nn_linear(tg_ctx *ctx, const tg_linear_options *o, tg_module **out)
+{
+    const char *who = "nn_linear";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_linear_options c;
+    tg_linear_options_init(&c, 0, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_linear_options, out_features), o,
+                           out))
+        return ctx->status;
+    return linear_make(ctx, who, c.in_features, c.out_features, c.bias, out);
+}
+
+tg_status tg_nn_conv2d(tg_ctx *ctx, const tg_conv2d_options *o, tg_module **out)
+{
+    const char *who = "nn_conv2d";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_conv2d_options c;
+    tg_conv2d_options_init(&c, 0, 0, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_conv2d_options, kernel), o, out))
+        return ctx->status;
+    return conv_make(ctx, who, c.in_channels, c.out_channels, c.kernel, c.stride, c.padding,
+                     c.dilation, c.groups, c.bias, out);
+}
+
+tg_status tg_nn_batchnorm2d(tg_ctx *ctx, const tg_batchnorm_options *o, tg_module **out)
+{
+    const char *who = "nn_batchnorm2d";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_batchnorm_options c;
+    tg_batchnorm_options_init(&c, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_batchnorm_options, num_features),
+                           o, out))
+        return ctx->status;
+    return bn_make(ctx, who, &bn_vt, c.num_features, c.eps, c.momentum, c.affine, out);
+}
+
+tg_status tg_nn_maxpool2d(tg_ctx *ctx, const tg_pool2d_options *o, tg_module **out)
+{
+    const char *who = "nn_maxpool2d";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_pool2d_options c;
+    tg_pool2d_options_init(&c, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_pool2d_options, kernel), o, out))
+        return ctx->status;
+    return pool_create(ctx, who, &maxpool_vt, c.kernel, c.stride, c.padding, out);
+}
+
+tg_status tg_nn_avgpool2d(tg_ctx *ctx, const tg_pool2d_options *o, tg_module **out)
+{
+    const char *who = "nn_avgpool2d";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_pool2d_options c;
+    tg_pool2d_options_init(&c, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_pool2d_options, kernel), o, out))
+        return ctx->status;
+    return pool_create(ctx, who, &avgpool_vt, c.kernel, c.stride, c.padding, out);
+}
+
+tg_status tg_nn_relu(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_relu", &relu_vt, 0, out, NULL);
+}
+
+tg_status tg_nn_flatten(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_flatten", &flatten_vt, 0, out, NULL);
+}
+
+tg_status tg_nn_dropout(tg_ctx *ctx, float p, tg_module **out)
+{
+    return tg_dropout_create(ctx, p, out);
+}
+
+tg_status tg_nn_sequential(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_sequential", &seq_vt, 0, out, NULL);
+}
+
+/* ---- global average pooling ------------------------------------------------------- */
+
+/* [N, C, H, W] -> [N, C, 1, 1] */
+static tg_tensor *gap_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    return tg_global_avg_pool2d(ctx, x);
+}
+
+static const tg_module_vtable gap_vt = {sizeof(tg_module_vtable), "AdaptiveAvgPool2d",
+                                        gap_forward, NULL};
+
+tg_status tg_nn_global_avgpool2d(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_global_avgpool2d", &gap_vt, 0, out, NULL);
+}
+
+/* Forward through the children in order (ResNet's trunk). */
+tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x)
+{
+    return seq_forward_layers(self, x);
+}
+
+/* ---- layers for the 0.2.0 ops -------------------------------------------------------- */
+
+static tg_tensor *gelu_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    return tg_gelu(ctx, x);
+}
+
+static tg_tensor *identity_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    (void)self;
+    (void)ctx;
+    return x;
+}
+
+static const tg_module_vtable gelu_vt = {sizeof(tg_module_vtable), "GELU", gelu_forward, NULL};
+static const tg_module_vtable identity_vt = {sizeof(tg_module_vtable), "Identity",
+                                             identity_forward, NULL};
+
+tg_status tg_nn_gelu(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_gelu", &gelu_vt, 0, out, NULL);
+}
+
+tg_status tg_nn_identity(tg_ctx *ctx, tg_module **out)
+{
+    return new_layer(ctx, "nn_identity", &identity_vt, 0, out, NULL);
+}
+
+static tg_tensor *bn1d_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const bn_ud *u = tg_module_userdata(self);
+    bool training = tg_module_is_training(self);
+    tg_tensor *y = tg_batch_norm1d(ctx, x, u->w, u->b, u->mean, u->var, training, u->momentum,
+                                   u->eps);
+    if (y && training)
+        u->count->data[0] += 1.0f; /* num_batches_tracked (float storage) */
+    return y;
+}
+
+static const tg_module_vtable bn1d_vt = {sizeof(tg_module_vtable), "BatchNorm1d", bn1d_forward,
+                                         free_layer};
+
+tg_status tg_nn_batchnorm1d(tg_ctx *ctx, const tg_batchnorm_options *o, tg_module **out)
+{
+    const char *who = "nn_batchnorm1d";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_batchnorm_options c;
+    tg_batchnorm_options_init(&c, 0);
+    if (!tg__layer_options(ctx, who, &c, sizeof c, MIN_SIZE(tg_batchnorm_options, num_features),
+                           o, out))
+        return ctx->status;
+    return bn_make(ctx, who, &bn1d_vt, c.num_features, c.eps, c.momentum, c.affine, out);
+}
+
+typedef struct {
+    tg_ctx *ctx;
+    int64_t h, w;
+} adaptive_ud;
+
+static tg_tensor *adaptive_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const adaptive_ud *u = tg_module_userdata(self);
+    return tg_adaptive_avg_pool2d(ctx, x, u->h, u->w);
+}
+
+static const tg_module_vtable adaptive_vt = {sizeof(tg_module_vtable), "AdaptiveAvgPool2d",
+                                             adaptive_forward, free_layer};
+
+tg_status tg_nn_adaptive_avgpool2d(tg_ctx *ctx, int64_t out_h, int64_t out_w, tg_module **out)
+{
+    const char *who = "nn_adaptive_avgpool2d";
+    if (ctx && (out_h <= 0 || out_w <= 0 || out_h > (1 << 20) || out_w > (1 << 20)))
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: output size %lld x %lld must be positive", who, (long long)out_h,
+                         (long long)out_w);
+    tg_module *m = NULL;
+    adaptive_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &adaptive_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->h = out_h;
+    u->w = out_w;
+    *out = m;
+    return TG_OK;
+}
+
+typedef struct {
+    tg_ctx *ctx;
+    tg_tensor *w, *b;
+    int n_dims;
+    float eps;
+} layernorm_ud;
+
+static tg_tensor *layernorm_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const layernorm_ud *u = tg_module_userdata(self);
+    return tg_layer_norm(ctx, x, u->n_dims, u->w, u->b, u->eps);
+}
+
+static const tg_module_vtable layernorm_vt = {sizeof(tg_module_vtable), "LayerNorm",
+                                              layernorm_forward, free_layer};
+
+void tg_layernorm_options_init(tg_layernorm_options *o, int n_dims, const int64_t *shape)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->n_dims = n_dims;
+    for (int i = 0; shape && i < n_dims && i < 4; i++)
+        o->normalized_shape[i] = shape[i];
+    o->eps = 1e-5f;
+    o->elementwise_affine = true;
+}
+
+tg_status tg_nn_layernorm(tg_ctx *ctx, const tg_layernorm_options *o, tg_module **out)
+{
+    const char *who = "nn_layernorm";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    tg_layernorm_options c;
+    tg_layernorm_options_init(&c, 0, NULL);
+    if (!tg__layer_options(ctx, who, &c, sizeof c,
+                           MIN_SIZE(tg_layernorm_options, normalized_shape), o, out))
+        return ctx->status;
+    bool ok = c.n_dims >= 1 && c.n_dims <= 4 && c.eps > 0.0f && !isinf(c.eps);
+    for (int i = 0; ok && i < c.n_dims; i++)
+        ok = c.normalized_shape[i] > 0;
+    if (!ok)
+        return tg__error(ctx, TG_ERR_INVALID_ARG,
+                         "%s: bad configuration (n_dims %d must be 1..4 with positive sizes, "
+                         "eps %g > 0)", who, c.n_dims, (double)c.eps);
+    tg_module *m = NULL;
+    layernorm_ud *u = NULL;
+    tg_status s = new_layer(ctx, who, &layernorm_vt, sizeof *u, &m, (void **)&u);
+    if (s != TG_OK)
+        return s;
+    u->n_dims = c.n_dims;
+    u->eps = c.eps;
+    if (c.elementwise_affine &&
+        (s = tg_module_add_param(m, "weight", c.n_dims, c.normalized_shape, &u->w)) == TG_OK &&
+        (s = tg_module_add_param(m, "bias", c.n_dims, c.normalized_shape, &u->b)) == TG_OK)
+        tg_tensor_fill(u->w, 1.0f);
+    return finish(m, s, out);
 }

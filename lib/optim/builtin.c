@@ -327,3 +327,94 @@ tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m, const tg_adagrad_options 
         return ctx->status;
     return make(ctx, m, &adagrad_vtable, sizeof(adagrad_hyper), offsetof(adagrad_hyper, o), &o, sizeof o, o.lr, out);
 }
+
+/* ---- optimiser by name -------------------------------------------------------------- */
+
+void tg_optim_config_init(tg_optim_config *c)
+{
+    if (!c)
+        return;
+    memset(c, 0, sizeof *c);
+    c->struct_size = sizeof *c;
+}
+
+static bool name_is(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if ((*a >= 'A' && *a <= 'Z' ? *a - 'A' + 'a' : *a) != *b)
+            return false;
+    return !*a && !*b;
+}
+
+tg_status tg_optim_create_by_name(tg_ctx *ctx, tg_module *m, const char *name,
+                                  const tg_optim_config *c, tg_optim **out)
+{
+    const char *who = "optim_create_by_name";
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    if (!name)
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: name is NULL", who);
+    tg_optim_config k;
+    tg_optim_config_init(&k);
+    if (c) {
+        if (c->struct_size < offsetof(tg_optim_config, lr) + sizeof c->lr ||
+            c->struct_size > sizeof k)
+            return tg__error(ctx, TG_ERR_INVALID_ARG,
+                             "%s: config struct_size %zu is invalid (use tg_optim_config_init)",
+                             who, c->struct_size);
+        memcpy(&k, c, c->struct_size);
+    }
+    if (name_is(name, "sgd")) {
+        tg_sgd_options o;
+        tg_sgd_options_init(&o);
+        if (k.lr != 0.0f)
+            o.lr = k.lr;
+        o.momentum = k.momentum;
+        o.weight_decay = k.weight_decay;
+        o.nesterov = k.nesterov;
+        return tg_sgd_create(ctx, m, &o, out);
+    }
+    if (name_is(name, "adam") || name_is(name, "adamw")) {
+        bool w = name_is(name, "adamw");
+        tg_adam_options o;
+        if (w)
+            tg_adamw_options_init(&o);
+        else
+            tg_adam_options_init(&o);
+        if (k.lr != 0.0f)
+            o.lr = k.lr;
+        if (k.beta1 != 0.0f)
+            o.beta1 = k.beta1;
+        if (k.beta2 != 0.0f)
+            o.beta2 = k.beta2;
+        if (k.eps != 0.0f)
+            o.eps = k.eps;
+        if (!w || k.weight_decay != 0.0f || k.weight_decay_set)
+            o.weight_decay = k.weight_decay;
+        return w ? tg_adamw_create(ctx, m, &o, out) : tg_adam_create(ctx, m, &o, out);
+    }
+    if (name_is(name, "rmsprop")) {
+        tg_rmsprop_options o;
+        tg_rmsprop_options_init(&o);
+        if (k.lr != 0.0f)
+            o.lr = k.lr;
+        if (k.eps != 0.0f)
+            o.eps = k.eps;
+        o.momentum = k.momentum;
+        o.weight_decay = k.weight_decay;
+        return tg_rmsprop_create(ctx, m, &o, out);
+    }
+    if (name_is(name, "adagrad")) {
+        tg_adagrad_options o;
+        tg_adagrad_options_init(&o);
+        if (k.lr != 0.0f)
+            o.lr = k.lr;
+        if (k.eps != 0.0f)
+            o.eps = k.eps;
+        o.weight_decay = k.weight_decay;
+        return tg_adagrad_create(ctx, m, &o, out);
+    }
+    return tg__error(ctx, TG_ERR_INVALID_ARG,
+                     "%s: unknown optimiser '%.64s' (valid: sgd, adam, adamw, rmsprop, adagrad)",
+                     who, name);
+}

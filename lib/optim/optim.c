@@ -7,7 +7,7 @@
  * Step counts are kept per parameter, as PyTorch keeps state['step']: a
  * parameter that had no gradient on some step does not advance its count, so
  * bias corrections (Adam) and first-step rules (SGD momentum) match. */
-#include "tg_internal.h"
+#include "optim_internal.h"
 
 #include <math.h>
 
@@ -316,3 +316,5 @@ float *tg_optim_state(tg_optim *opt, size_t i, int slot)
     }
     return b + (size_t)slot * (size_t)opt->params[i]->numel;
 }
+
+tg_ctx *tg__optim_ctx(const tg_optim *opt) { return opt ? opt->ctx : NULL; }

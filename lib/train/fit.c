@@ -418,12 +418,26 @@ static tg_status check_fit_options(tg_ctx *ctx, const tg_fit_options *o)
     if (!(o->min_delta >= 0.0) || !isfinite(o->min_delta))
         return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: min_delta %g must be finite and >= 0", who,
                          o->min_delta);
+    if (!(o->clip_grad_norm >= 0.0f) || isinf(o->clip_grad_norm))
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: clip_grad_norm %g must be finite and >= 0",
+                         who, (double)o->clip_grad_norm);
     if (o->save_dir && !o->save_dir[0])
         return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: save_dir is empty", who);
     if (o->shard_count == 0 || o->shard_rank >= o->shard_count)
         return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: shard_rank %zu not in [0, shard_count %zu)",
                          who, o->shard_rank, o->shard_count);
     return TG_OK;
+}
+
+/* The scheduler's rate for batch @p b of @p epoch (tg_fit_options.scheduler). */
+static tg_status schedule(const tg_fit_options *o, tg_optim *opt, int64_t epoch, size_t b,
+                          size_t n_batches)
+{
+    if (!o->scheduler)
+        return TG_OK;
+    if (tg_scheduler_per_batch(o->scheduler))
+        return tg_scheduler_apply(o->scheduler, opt, (epoch - 1) * (int64_t)n_batches + (int64_t)b);
+    return b == 0 ? tg_scheduler_apply(o->scheduler, opt, epoch - 1) : TG_OK;
 }
 
 /* One training epoch; *stop set when the batch callback asks. */
@@ -440,6 +454,9 @@ static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it, int
     size_t b = 0;
     for (; tg_batch_iter_next_batch(it, &bt); b++) {
         size_t bn = bt.n;
+        tg_status ss = schedule(o, opt, epoch, b, n_batches);
+        if (ss != TG_OK)
+            return ss;
         tg_optim_zero_grad(opt);
         tg_tensor *y = tg_module_forward(m, bt.x);
         if (!y)
@@ -463,6 +480,8 @@ static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it, int
         s = tg_backward(ctx, loss);
         if (s == TG_OK && o->after_backward)
             s = o->after_backward(o->hook_user, m, opt, TG_OK);
+        if (s == TG_OK && o->clip_grad_norm > 0.0f)
+            s = tg_clip_grad_norm(opt, o->clip_grad_norm, NULL);
         if (s == TG_OK)
             s = tg_optim_step(opt);
         if (s != TG_OK)

@@ -463,3 +463,29 @@ tg_status tg_metrics_write_svg(tg_ctx *ctx, const char *path, const tg_epoch_met
     tg__free(ctx, buf);
     return s;
 }
+
+size_t tg_confusion_format(const int64_t *confusion, int n_classes, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return 0;
+    buf[0] = '\0';
+    if (!confusion || n_classes < 1 || n_classes > 1000)
+        return 0;
+    size_t at = 0;
+    for (int i = -1; i < n_classes; i++) {
+        int k = i < 0 ? snprintf(buf + at, cap - at, "     ") : snprintf(buf + at, cap - at, "%4d ", i);
+        for (int j = 0; j < n_classes && k >= 0 && at + (size_t)k < cap; j++) {
+            at += (size_t)k;
+            k = snprintf(buf + at, cap - at, "%6lld",
+                         i < 0 ? (long long)j : (long long)confusion[(size_t)i * (size_t)n_classes + (size_t)j]);
+        }
+        if (k < 0 || at + (size_t)k >= cap)
+            return buf[0] = '\0', 0;
+        at += (size_t)k;
+        k = snprintf(buf + at, cap - at, "\n");
+        if (k < 0 || at + (size_t)k >= cap)
+            return buf[0] = '\0', 0;
+        at += (size_t)k;
+    }
+    return at;
+}

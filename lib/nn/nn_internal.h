@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Private helpers shared by the files of lib/nn. */
+#ifndef TG_NN_INTERNAL_H
+#define TG_NN_INTERNAL_H
+
+#include "tg_internal.h"
+
+/* Copy a layer options struct @p src over @p dst (holding the defaults) after
+ * checking out and struct_size (at least @p min, at most @p dst_size). false
+ * with the error recorded otherwise. */
+bool tg__layer_options(tg_ctx *ctx, const char *who, void *dst, size_t dst_size, size_t min,
+                       const void *src, tg_module **out);
+
+/* Run @p self's children in order, as Sequential does (Conv2d + ReLU fused). */
+tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x);
+
+#endif
