@@ -1814,8 +1814,9 @@ typedef int (*tg_epoch_fn)(void *user, const tg_epoch_metrics *metrics);
 
 /** @brief Step hook of tg_fit() (tg_fit_options::after_backward), for
  *  data-parallel training: average the gradients across processes.
- *  Called with @p status TG_OK after every step's tg_backward(), before the
- *  optimiser step; a returned error ends tg_fit() with it. Also called once
+ *  Called with @p status TG_OK after every step's tg_backward(), before
+ *  gradient clipping (clip_grad_norm) and the optimiser step, so both see
+ *  the averaged gradients; a returned error ends tg_fit() with it. Also called once
  *  with the error when this process fails anywhere in the epoch loop (for
  *  that call the return value is ignored), so that a distributed
  *  implementation can tell the other processes instead of leaving them
