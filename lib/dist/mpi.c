@@ -422,7 +422,7 @@ static tg_status reserve(tg_dist *d, size_t n_segs, size_t total)
 static tg_status allreduce_segs(tg_dist *d, size_t n, const char *what, bool grad)
 {
     size_t si = 0, off = 0; /* pack cursor */
-    const float inv_div = (float)d->size;
+    const float n_ranks = (float)d->size;
     while (si < n) {
         size_t start_si = si, start_off = off, fill = 0;
         while (si < n && fill < d->buf_cap) {
@@ -453,7 +453,7 @@ static tg_status allreduce_segs(tg_dist *d, size_t n, const char *what, bool gra
             float *dst = d->segs[ui].p;
             if (dst)
                 for (size_t j = 0; j < k; j++)
-                    dst[uoff + j] = d->buf[pos + j] / inv_div;
+                    dst[uoff + j] = d->buf[pos + j] / n_ranks;
             pos += k;
             uoff += k;
             if (uoff == d->segs[ui].n) {
