@@ -1593,6 +1593,94 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_cifar_dir(tg_ctx *ctx, const char 
                                                         bool train, int variant,
                                                         tg_dataset **out);
 
+/** @brief What the target column(s) of a CSV table hold. */
+typedef enum tg_csv_task {
+    TG_CSV_CLASSIFICATION = 0, /**< one column of class names or integers */
+    TG_CSV_REGRESSION = 1      /**< one or more numeric columns (vector target) */
+} tg_csv_task;
+
+/** @brief Options of tg_dataset_load_csv(); initialise with
+ *  tg_csv_options_init(). Name the target with @p target, or several
+ *  (regression) with @p targets / @p n_targets. */
+typedef struct tg_csv_options {
+    size_t struct_size;          /**< set by tg_csv_options_init() */
+    tg_csv_task task;            /**< default TG_CSV_CLASSIFICATION */
+    const char *target;          /**< the target column (when n_targets is 0) */
+    const char *const *targets;  /**< regression: target columns, in target order */
+    int n_targets;               /**< 0: use @p target */
+    const char *const *ignore;   /**< columns to drop (ids, free text), or NULL */
+    int n_ignore;                /**< entries in @p ignore */
+    char delimiter;              /**< ',' (default), ';', '\\t' or '|' */
+} tg_csv_options;
+
+/** @brief Defaults: classification, no target named, ',' delimiter. @since 0.2.0 */
+TG_API void tg_csv_options_init(tg_csv_options *o);
+
+/** @brief Load a CSV table with a header row into a data set of [F] float32
+ *  samples (F = every column that is not a target or ignored, in file
+ *  order). Classification: class labels, numbered in sorted order of the
+ *  class names (by value when all are numbers), names kept
+ *  (tg_dataset_class_name()). Regression: float targets of dimension
+ *  n_targets. Normalisation starts as none (mean 0, std 1); standardise
+ *  with tg_dataset_standardize() (training split first). Rules and
+ *  limits: guide "Data sets beyond MNIST" (docs/datasets.md).
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, no target,
+ *          classification with several targets, bad delimiter),
+ *          TG_ERR_IO (cannot open or read: names the file),
+ *          TG_ERR_NOT_FOUND (no such column: names it),
+ *          TG_ERR_FORMAT ("iris.csv:7:2: 'abc' is not a number (column
+ *          \"sepal_width\")": file:line:field; also empty cells, wrong
+ *          field count, bad quoting, no data rows),
+ *          TG_ERR_LIMIT (file over 1 GiB, > 4096 columns, field > 4096
+ *          bytes, > 10^7 rows, > 65536 classes), TG_ERR_NOMEM;
+ *          *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_csv(tg_ctx *ctx, const char *path,
+                                                  const tg_csv_options *o, tg_dataset **out);
+
+/** @brief Standardise @p n_sets data sets with the statistics of the first
+ *  (the training split): per feature ([F] samples) or per channel (images)
+ *  mean and population standard deviation of @p sets[0] (after its scale01
+ *  step; tg_dataset_feature_stats() / tg_dataset_channel_stats()), std 0
+ *  (a constant feature) replaced by 1, then
+ *  tg_dataset_set_channel_normalization() on every set with the scale01 of
+ *  @p sets[0].
+ *  @param sets the data sets, training split first (same context and sample layout)
+ *  @param n_sets entries in @p sets (>= 1)
+ *  @param[out] mean,std optional (may be NULL): the G values applied
+ *         (G = features or channels), e.g. for a saved model's metadata
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty training set, contexts or
+ *          layouts differ), TG_ERR_NOMEM, or a callback's error; on error no
+ *          set is changed. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_standardize(tg_dataset *const *sets, size_t n_sets,
+                                                     float *mean, float *std);
+
+/** @brief Per-element mean and population standard deviation of the
+ *  vector targets of a stored data set (e.g. the training split: predicting
+ *  its mean is the baseline a regression model must beat); @p n must be
+ *  target_dim.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty, class or callback data
+ *          set, n != target_dim) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_target_stats(const tg_dataset *ds, double *mean,
+                                                      double *std, int n);
+
+/** @brief The class names of @p ds as one JSON array of strings (class k at
+ *  index k, e.g. `["setosa","versicolor","virginica"]`), for a saved
+ *  model's metadata key "tg.class_names". Quotes, backslashes and control
+ *  bytes are escaped; other bytes are copied as they are.
+ *  @param ds a data set with class names (tg_dataset_set_class_names(),
+ *         tg_dataset_load_csv())
+ *  @param[out] buf receives the NUL-terminated text; NULL with @p size 0
+ *         only asks for the length (then @p length is required)
+ *  @param size bytes in @p buf
+ *  @param[out] length optional: the text's length without the NUL (also
+ *         set on TG_ERR_LIMIT)
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL), TG_ERR_NOT_FOUND (no class
+ *          names), TG_ERR_LIMIT (@p size too small; @p buf then holds a
+ *          NUL-terminated truncated prefix) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_class_names_json(const tg_dataset *ds, char *buf,
+                                                          size_t size, size_t *length);
+
 /** @brief One batch from tg_batch_iter_next_batch(). */
 typedef struct tg_batch {
     tg_tensor *x;            /**< [B, C, H, W] or [B, F], normalised (and augmented) */
