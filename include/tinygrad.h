@@ -178,6 +178,19 @@ TG_API const char *tg_ctx_last_error(const tg_ctx *ctx);
 /** @brief Forget the last error. @since 0.1.0 */
 TG_API void tg_ctx_clear_error(tg_ctx *ctx);
 
+/** @brief Record a failure in @p ctx as the library's own calls do: sets the
+ *  status and the message (printf-style, truncated to the context's message
+ *  buffer) and passes the message to the context's log callback. For code
+ *  layered on the public API (user modules, losses, hooks, libtinygrad-mpi)
+ *  whose errors callers read with tg_ctx_last_error().
+ *  @return @p status (so that `return tg_ctx_set_error(...)` reads well);
+ *          a NULL @p ctx records nothing. @since 0.2.0 */
+TG_API tg_status tg_ctx_set_error(tg_ctx *ctx, tg_status status, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /** @brief Release every transient tensor (op results and tensors made by the
  *  transient creators) in bulk. Persistent tensors, module parameters and
  *  their gradients live on. The arena keeps its memory for the next step.
@@ -1972,6 +1985,25 @@ typedef int (*tg_batch_fn)(void *user, int64_t epoch, size_t batch, size_t n_bat
  *  Return non-zero to stop training. */
 typedef int (*tg_epoch_fn)(void *user, const tg_epoch_metrics *metrics);
 
+/** @brief Step hook of tg_fit() (tg_fit_options::after_backward), for
+ *  data-parallel training: average the gradients across processes.
+ *  Called with @p status TG_OK after every step's tg_backward(), before
+ *  gradient clipping (clip_grad_norm) and the optimiser step, so both see
+ *  the averaged gradients; a returned error ends tg_fit() with it. Also called once
+ *  with the error when this process fails anywhere in the epoch loop (for
+ *  that call the return value is ignored), so that a distributed
+ *  implementation can tell the other processes instead of leaving them
+ *  waiting. @p m and @p opt are tg_fit()'s. */
+typedef tg_status (*tg_fit_step_fn)(void *user, tg_module *m, tg_optim *opt, tg_status status);
+/** @brief Metrics hook of tg_fit() (tg_fit_options::reduce_metrics): at the
+ *  end of each training epoch, before the metrics are computed, @p sums
+ *  holds this process's {loss sum, correct count, sample count, squared
+ *  error sum, absolute error sum} (@p n = 5; the last two are 0 for class
+ *  labels);
+ *  a distributed implementation replaces them with the sums over all
+ *  processes (and may synchronise module buffers). */
+typedef tg_status (*tg_fit_reduce_fn)(void *user, tg_module *m, double *sums, size_t n);
+
 /** @brief tg_fit() options; initialise with tg_fit_options_init(). */
 typedef struct tg_fit_options {
     size_t struct_size;      /**< set by tg_fit_options_init() */
@@ -2016,6 +2048,14 @@ typedef struct tg_fit_options {
     /** Clip the gradients to this global L2 norm before every optimiser
      *  step (tg_clip_grad_norm()); 0 = off (default). @since 0.2.0 */
     float clip_grad_norm;
+    /* -- distributed hooks (0.2.0; tg_fit itself stays MPI-free) -- */
+    tg_fit_step_fn after_backward;   /**< optional step hook (see tg_fit_step_fn) */
+    tg_fit_reduce_fn reduce_metrics; /**< optional metrics hook (see tg_fit_reduce_fn) */
+    void *hook_user;                 /**< first argument to the two hooks */
+    /** false: this process writes no checkpoints (save_dir is ignored
+     *  except when reading best.safetensors back on resume); set on every
+     *  rank but 0 in data-parallel runs (default true) */
+    bool is_main;
 } tg_fit_options;
 
 /** @brief Defaults: 10 epochs from 0, batch 32 (validation 256), shuffle,

@@ -11,7 +11,7 @@
 #  define MNIST_SOURCE_ROOT "."
 #endif
 static const char *const KEYS[] = {"data_dir", "image_type", "train_val_split",
-    "train_subset", "normalize", "model", "threads", "log_file", "save_dir"};
+    "train_subset", "normalize", "model", "threads", "log_file", "save_dir", "distributed"};
 static const char *const PASS[] = {"resume", "predictions"}, *const IMAGE_TYPES[] = {"auto", "idx", "png"};
 static const char USAGE[] =
     "usage: mnist_cnn [--config FILE] [--KEY VALUE ...] [--resume CHECKPOINT] [--predictions FILE]\n"
@@ -28,8 +28,8 @@ static const char USAGE[] =
     "  train_subset     use only the first N training images, 0 = all (0)\n"
     "  model            seed (the report's 3-conv CNN) | lenet5 | cnn_wide (conv 16, 32)\n"
     "  threads          worker threads, 0 = all CPUs (0); loss_function: cross_entropy; log_file;\n"
-    "  save_dir         best/last/checkpoint .safetensors, metrics.csv, loss.svg, accuracy.svg\n";
-
+    "  save_dir         best/last/checkpoint .safetensors, metrics.csv, loss.svg, accuracy.svg\n"
+    "  distributed      true: data-parallel under mpirun (libtinygrad-mpi); batch_size per rank (false)\n";
 static tg_ctx *ctx, *cctx; /* for die(): configuration errors are kept in cctx */
 static void die(const char *what)
 {
@@ -39,6 +39,7 @@ static void die(const char *what)
 }
 #define CHECK(call) ((call) != TG_OK ? die(NULL) : (void)0)
 #include "model.h"
+#include "dist.h"
 
 static tg_dataset *load(const char *dir, size_t type, bool train)
 {
@@ -63,18 +64,16 @@ int main(int argc, char **argv)
         return fputs("mnist_cnn: cannot create a context\n", stderr), 1;
     const char *flags[2], *data_dir, *log_path, *save_dir, *opt_name, *schedule, *cfgs[] = {
         "examples/mnist_cnn/config.txt", MNIST_SOURCE_ROOT "/examples/mnist_cnn/config.txt"};
-    size_t img_type, model;
-    int64_t subset, threads;
-    double split;
-    bool normalize;
+    size_t img_type, model; int64_t subset, threads;
+    double split; tg_optim_config oc;
+    bool normalize, dist;
     tg_config *cfg = NULL; tg_scheduler *sched = NULL;
-    tg_optim_config oc;
     tg_fit_options fo; /* the library's defaults, then mnist_cnn's seed, then the config */
     tg_fit_options_init(&fo), fo.seed = 11;
-    CHECK(tg_train_config_load(cctx, argc, (const char *const *)argv, cfgs, 2, KEYS, 9, PASS, 2, flags, &cfg));
+    CHECK(tg_train_config_load(cctx, argc, (const char *const *)argv, cfgs, 2, KEYS, 10, PASS, 2, flags, &cfg));
     CHECK(tg_train_config_fit(cfg, &fo) || tg_train_config_optim(cfg, &opt_name, &oc) ||
           tg_config_get_string(cfg, "data_dir", "", &data_dir) || tg_config_get_bool(cfg, "normalize", false, &normalize) ||
-          tg_config_get_choice(cfg, "image_type", IMAGE_TYPES, 3, 0, &img_type) ||
+          tg_config_get_choice(cfg, "image_type", IMAGE_TYPES, 3, 0, &img_type) || tg_config_get_bool(cfg, "distributed", false, &dist) ||
           tg_config_get_float(cfg, "train_val_split", 0.8, 1e-6, 1.0, &split) ||
           tg_config_get_int(cfg, "train_subset", 0, 0, TG_DATASET_MAX_IMAGES, &subset) ||
           tg_config_get_choice(cfg, "model", MODELS, N_MODELS, 0, &model) ||
@@ -103,6 +102,7 @@ int main(int argc, char **argv)
     tg_module *net = build_model(ctx, (int)model);
     tg_optim *opt = NULL;
     CHECK(tg_optim_create_by_name(ctx, net, opt_name, &oc, &opt));
+    tg_dist *mpi = dist_start(dist, ctx, net, &fo, &save_dir, &log_path); /* distributed = true: dist.h */
     printf("data %s: %zu train, %zu validation, %zu test images; model %s (%lld weights); "
            "%s lr %g, schedule %s; %snormalized; %d threads\n", dir, tg_dataset_n(train),
            tg_dataset_n(val), tg_dataset_n(test), MODELS[model], (long long)tg_module_n_weights(net),
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     snprintf(text, sizeof text, "test_accuracy %.6f", er.accuracy);
     tg_train_logger_note(lg, text);
     printf("test_accuracy=%.4f train_seconds=%.1f samples_per_s=%.0f\n", er.accuracy, fr.train_seconds, fr.samples_per_s);
-    free(pred), tg_train_logger_destroy(lg), tg_scheduler_destroy(sched), tg_dataset_destroy(val), tg_dataset_destroy(train);
+    free(pred), dist_end(mpi), tg_train_logger_destroy(lg), tg_scheduler_destroy(sched), tg_dataset_destroy(val), tg_dataset_destroy(train);
     tg_dataset_destroy(test), tg_optim_destroy(opt), tg_module_destroy(net), tg_config_destroy(cfg), tg_ctx_destroy(ctx), tg_ctx_destroy(cctx);
     return 0;
 }

@@ -72,6 +72,20 @@ const char *tg__shape_str(char *buf, size_t size, int ndim, const int64_t *shape
     return buf;
 }
 
+tg_status tg_ctx_set_error(tg_ctx *ctx, tg_status status, const char *fmt, ...)
+{
+    if (!ctx || !fmt)
+        return status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    ctx->status = status;
+    if (ctx->opts.log)
+        ctx->opts.log(ctx->opts.log_user, 2, ctx->errmsg);
+    return status;
+}
+
 tg_status tg_ctx_last_status(const tg_ctx *ctx) { return ctx ? ctx->status : TG_ERR_INVALID_ARG; }
 
 const char *tg_ctx_last_error(const tg_ctx *ctx) { return ctx ? ctx->errmsg : "ctx is NULL"; }

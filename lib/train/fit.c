@@ -31,6 +31,7 @@ void tg_fit_options_init(tg_fit_options *opts)
     opts->eval_batch_size = 256;
     opts->shuffle = true;
     opts->shard_count = 1;
+    opts->is_main = true;
 }
 
 void tg_eval_options_init(tg_eval_options *opts)
@@ -477,6 +478,8 @@ static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it, int
         else
             correct += count_correct(tg_tensor_data(y), bn, tg_tensor_dim(y, 1), bt.labels, NULL);
         s = tg_backward(ctx, loss);
+        if (s == TG_OK && o->after_backward)
+            s = o->after_backward(o->hook_user, m, opt, TG_OK);
         if (s == TG_OK && o->clip_grad_norm > 0.0f)
             s = tg_clip_grad_norm(opt, o->clip_grad_norm, NULL);
         if (s == TG_OK)
@@ -498,6 +501,16 @@ static tg_status train_epoch(tg_module *m, tg_optim *opt, tg_batch_iter *it, int
     tg_status s = tg_batch_iter_status(it);
     if (s != TG_OK)
         return s;
+    if (o->reduce_metrics) { /* sums over every process (distributed training) */
+        double v[5] = {loss_sum, (double)correct, (double)seen, se, ae};
+        if ((s = o->reduce_metrics(o->hook_user, m, v, 5)) != TG_OK)
+            return s;
+        loss_sum = v[0];
+        correct = (uint64_t)v[1];
+        seen = (uint64_t)v[2];
+        se = v[3];
+        ae = v[4];
+    }
     double dt = tg__now_s() - t0;
     *train_time += dt;
     *samples += seen;
@@ -621,7 +634,7 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
             r.best_loss = monitored;
             r.best_epoch = e;
         }
-        if (o.save_dir &&
+        if (o.save_dir && o.is_main &&
             (s = save_checkpoints(ctx, m, opt, o.save_dir, e, improved, monitored)) != TG_OK) {
             r.stop = TG_FIT_FAILED;
             break;
@@ -637,6 +650,8 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
             break;
         }
     }
+    if (s != TG_OK && o.after_backward) /* tell the other processes (see tg_fit_step_fn) */
+        (void)o.after_backward(o.hook_user, m, opt, s);
     r.train_seconds = tg__now_s() - t_start;
     r.samples_per_s = train_time > 0 ? (double)r.samples / train_time : 0.0;
     tg_module_train(m, was_training);
