@@ -66,7 +66,11 @@ static void put(vm *v, int slot, tg_tensor *t)
         expect_error(v);
         return;
     }
-    /* A persistent tensor's handle may be dropped here: tg_ctx_destroy frees it. */
+    /* An op may hand back its (persistent) input, e.g. an empty Sequential:
+     * not stored, so no slot holds a second handle that could outlive a
+     * destroy. A persistent handle overwritten here is freed by tg_ctx_destroy. */
+    if (tg_tensor_is_persistent(t))
+        return;
     v->t[slot] = (tslot){t, T_TRANSIENT, v->step, -1};
 }
 
@@ -115,6 +119,9 @@ static void op_unary(vm *v)
     case 6: y = tg_softmax(v->ctx, x, -1); break;
     default: y = tg_mean_all(v->ctx, x); break;
     }
+    if (stale && y && getenv("FUZZ_API_TRACE"))
+        fprintf(stderr, "unary %d on slot %d (kind %d, step %llu) succeeded\n", which, a,
+                v->t[a].kind, (unsigned long long)v->t[a].step);
     if (stale) {
         FUZZ_CHECK(y == NULL);
         FUZZ_CHECK(tg_ctx_last_status(v->ctx) == TG_ERR_MISUSE);
@@ -478,8 +485,13 @@ static void run(const uint8_t *data, size_t size)
     for (int i = 0; i < NM; i++)
         v.m[i].parent = -1;
     int budget = 400;
+    bool trace = getenv("FUZZ_API_TRACE") != NULL; /* debugging a crash input */
     while (!fz_done(&v.r) && budget-- > 0) {
-        switch (fz_u8(&v.r) % 14) {
+        int opcode = fz_u8(&v.r) % 14;
+        if (trace)
+            fprintf(stderr, "op %d at byte %zu (step %llu)\n", opcode, v.r.i - 1,
+                    (unsigned long long)v.step);
+        switch (opcode) {
         case 0: make_tensor(&v); break;
         case 1: op_unary(&v); break;
         case 2: op_binary(&v); break;
