@@ -52,6 +52,8 @@ bool tg__null_input(tg_ctx *ctx, const char *op, int n, ...)
     bool null = false;
     int stale = -1;
     tg_tensor *st = NULL;
+    if (ctx && !tg__check_thread(ctx, op)) /* before touching anything the owner may use */
+        return true;
     va_start(ap, n);
     for (int i = 0; i < n; i++) {
         tg_tensor *t = va_arg(ap, tg_tensor *);
@@ -65,8 +67,6 @@ bool tg__null_input(tg_ctx *ctx, const char *op, int n, ...)
         }
     }
     va_end(ap);
-    if (ctx && !tg__check_thread(ctx, op))
-        return true;
     if (stale >= 0) {
         tg__stale_error(ctx ? ctx : st->ctx, op, stale, st);
         return true;
