@@ -228,6 +228,27 @@ START_TEST(destroy_deferred_while_graph_uses)
 }
 END_TEST
 
+/* fuzz_api's first finding (a harness bug, kept as an input in
+ * tests/fuzz/regressions/fuzz_api): an empty Sequential returns its input,
+ * so a forward result can be persistent, and such a result is never stale. */
+START_TEST(forward_may_return_persistent_input)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    tg_module *seq = NULL;
+    ck_assert_int_eq(tg_sequential_create(ctx, &seq), TG_OK);
+    tg_tensor *p = tgt_rand(ctx, 1, s2, -1, 1, false);
+    tg_tensor *y = tg_module_forward(seq, p);
+    ck_assert_ptr_eq(y, p);
+    tg_ctx_reset(ctx);
+    ck_assert_ptr_nonnull(tg_relu(ctx, y));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_OK);
+    tg_tensor_destroy(p); /* used by this step's graph: freed at the reset */
+    tg_ctx_reset(ctx);
+    tg_module_destroy(seq);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 /* ---- one thread per context ------------------------------------------- */
 
 typedef struct {
@@ -308,6 +329,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ctx_destroy_releases_busy_objects);
     tcase_add_test(tc, tensor_with_live_optimiser);
     tcase_add_test(tc, destroy_deferred_while_graph_uses);
+    tcase_add_test(tc, forward_may_return_persistent_input);
     tcase_add_test(tc, second_thread_is_refused);
     suite_add_tcase(s, tc);
     return s;
