@@ -163,7 +163,7 @@ static void make_tensor(vm *v)
             return;
         }
         tg_tensor_uniform_(t, -1, 1);
-        (void)tg_tensor_set_requires_grad(t, fz_u8(&v->r) & 1);
+        FUZZ_CHECK(tg_tensor_set_requires_grad(t, fz_u8(&v->r) & 1) == TG_OK);
         v->t[dst] = (tslot){t, T_PERSISTENT, 0, -1};
         return;
     }
@@ -471,7 +471,7 @@ static void accessors(vm *v)
     }
     if (d && n > 0 && n <= 64) {
         FUZZ_CHECK(tg_tensor_copy_data(x, buf, (size_t)n) == TG_OK);
-        (void)tg_tensor_copy_grad(x, buf, (size_t)n);
+        FUZZ_CHECK(tg_tensor_copy_grad(x, buf, (size_t)n) == TG_OK);
         FUZZ_CHECK(tg_tensor_shape(x) != NULL);
     }
     tg_ctx_clear_error(v->ctx);
