@@ -163,7 +163,8 @@ TG_API void tg_ctx_options_init(tg_ctx_options *opts);
 TG_API TG_NODISCARD tg_status tg_ctx_create(const tg_ctx_options *opts, tg_ctx **out);
 
 /** @brief Destroy a context and everything still created from it (tensors,
- *  modules, optimisers). NULL is a no-op. @since 0.1.0 */
+ *  modules, optimisers, data sets), in any state and order of use. NULL is
+ *  a no-op. @since 0.1.0 */
 TG_API void tg_ctx_destroy(tg_ctx *ctx);
 
 /** @brief Status of the last failing call on @p ctx (TG_OK if none since the
@@ -194,6 +195,9 @@ TG_API tg_status tg_ctx_set_error(tg_ctx *ctx, tg_status status, const char *fmt
 /** @brief Release every transient tensor (op results and tensors made by the
  *  transient creators) in bulk. Persistent tensors, module parameters and
  *  their gradients live on. The arena keeps its memory for the next step.
+ *  Tensors and modules destroyed while this step's graph used them are
+ *  freed here. A transient tensor kept across the reset is refused by
+ *  every op and accessor afterwards (TG_ERR_MISUSE; see @ref misuse).
  *  @since 0.1.0 */
 TG_API void tg_ctx_reset(tg_ctx *ctx);
 
@@ -236,9 +240,12 @@ TG_API TG_NODISCARD tg_status tg_tensor_create(tg_ctx *ctx, int ndim, const int6
                                                tg_tensor **out);
 
 /** @brief Destroy a persistent tensor. NULL is a no-op; a transient tensor is
- *  left alone (the arena owns it), and so is a module's parameter or buffer
- *  (the module owns it). Views of @p t (tg_reshape(), tg_flatten(),
- *  tg_detach()) share its data and must not be used afterwards. @since 0.1.0 */
+ *  left alone (the arena owns it). Refused (nothing freed, TG_ERR_BUSY and a
+ *  message kept in the context) for a module's parameter or buffer (the
+ *  module owns it) and for a tensor a live optimiser holds. If the current
+ *  step's graph uses @p t (an op read it, or a view shares its data), it is
+ *  freed at the next tg_ctx_reset(); the handle must not be used after this
+ *  call either way. See @ref misuse. @since 0.1.0 */
 TG_API void tg_tensor_destroy(tg_tensor *t);
 
 /** @name Transient creators
@@ -569,7 +576,10 @@ typedef struct tg_module_vtable {
 TG_API TG_NODISCARD tg_status tg_module_create(tg_ctx *ctx, const tg_module_vtable *vtable,
                                                void *userdata, tg_module **out);
 /** @brief Destroy a module, its children, parameters and buffers. NULL is a
- *  no-op. Refused (no-op) for a module owned by a parent. */
+ *  no-op. Refused (nothing freed, TG_ERR_BUSY and a message kept in the
+ *  context) for a module owned by a parent, or while a live optimiser holds
+ *  one of its tensors. If the current step's graph uses one of its tensors,
+ *  it is freed at the next tg_ctx_reset(). See @ref misuse. */
 TG_API void tg_module_destroy(tg_module *m);
 /** @brief The userdata given at creation. */
 TG_API void *tg_module_userdata(const tg_module *m);
@@ -915,13 +925,14 @@ typedef struct tg_optim_vtable {
 } tg_optim_vtable;
 
 /** @brief Create an optimiser over every parameter of @p m (recursive).
- *  Ownership: caller owns *out; release with tg_optim_destroy(). The module
- *  must outlive it. @since 0.1.0 */
+ *  Ownership: caller owns *out; release with tg_optim_destroy(). While it
+ *  lives, tg_module_destroy() on @p m is refused (TG_ERR_BUSY). @since 0.1.0 */
 TG_API TG_NODISCARD tg_status tg_optim_create(tg_ctx *ctx, tg_module *m,
                                               const tg_optim_vtable *vtable, void *hyper, float lr,
                                               tg_optim **out);
 /** @brief Create an optimiser over an explicit list of persistent tensors
- *  (copied list; the tensors must outlive it). @p names may be NULL. */
+ *  (copied list; while it lives, destroying one of them, or the module
+ *  owning it, is refused with TG_ERR_BUSY). @p names may be NULL. */
 TG_API TG_NODISCARD tg_status tg_optim_create_params(tg_ctx *ctx, tg_tensor *const *params,
                                                      const char *const *names, size_t n,
                                                      const tg_optim_vtable *vtable, void *hyper,
@@ -2528,6 +2539,36 @@ TG_API TG_NODISCARD tg_status tg_module_flops(tg_module *m, int ndim, const int6
 /** @} */
 
 /* @@RELIABILITY_NEW (misuse rules go below this line) @@ */
+
+/** @page misuse Misuse rules
+ *
+ *  What the library detects, and what stays the caller's duty (the full
+ *  text with examples is in docs/memory.md, "Misuse rules").
+ *
+ *  Detected, with TG_ERR_MISUSE and a message in the context:
+ *  - A transient tensor used after the tg_ctx_reset() that ended its step,
+ *    by any op, tg_backward() or tensor accessor (accessors return
+ *    0/-1/NULL). Always detected for a tensor from the previous step;
+ *    one from an older step is detected unless a tensor of the current
+ *    step reuses its header slot, in which case the handle silently names
+ *    that newer tensor. Persistent tensors are never stale.
+ *  - A context entered from a second thread while another thread is inside
+ *    tg_module_forward(), tg_backward(), tg_optim_step(), tg_ctx_reset() or
+ *    a destroy function: the second thread's call fails (ops return NULL)
+ *    and the owner's call is unaffected. Two threads that only call single
+ *    ops at the same time are not guaranteed to be caught.
+ *
+ *  Lifetimes, TG_ERR_BUSY (nothing freed, message in the context):
+ *  - tg_module_destroy() of a module owned by a parent, or whose tensors a
+ *    live optimiser holds; tg_tensor_destroy() of a module's tensor or of
+ *    one a live optimiser holds. Destroy the optimiser first.
+ *  - A persistent tensor or module destroyed while the current step's
+ *    graph uses it is freed at the next tg_ctx_reset() (not refused).
+ *  - tg_ctx_destroy() releases everything regardless.
+ *
+ *  The caller's duty (undefined behaviour, as with free()): destroying the
+ *  same handle twice, using any handle after a destroy that was accepted
+ *  or after tg_ctx_destroy(), and handles from a context that is gone. */
 
 #ifdef __cplusplus
 }

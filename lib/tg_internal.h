@@ -7,6 +7,8 @@
 #include "tinygrad.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #define TG_ALIGN 64
@@ -51,6 +53,11 @@ struct tg_tensor {
     bool persistent;             /* malloc'd, outlives tg_ctx_reset() */
     bool owns_data;              /* persistent and not a view: free data on destroy */
     bool in_module;              /* owned by a module: tg_tensor_destroy() refuses */
+    bool doomed;                 /* persistent, destroyed while the step's graph used it:
+                                    freed by the next tg_ctx_reset() */
+    uint32_t users;              /* persistent: live optimisers holding it */
+    uint64_t step;               /* transient: ctx->step when made (stale check) */
+    uint64_t used_step;          /* persistent: last step whose graph used it */
     uint64_t mark;               /* traversal stamp for tg_backward (never wraps) */
     const tg__op_def *op;        /* NULL for leaves */
     tg_tensor *src[TG_MAX_SRC];  /* inputs recorded for backward (requires_grad only) */
@@ -68,6 +75,16 @@ typedef struct tg__chunk {
 } tg__chunk;
 
 typedef struct tg__pool tg__pool; /* thread pool (core/threadpool.c) */
+
+/* Transient tensor headers live in their own arena of equal-size slots, in
+ * two chunk lists used on alternate steps (ctx->step & 1). So a header made
+ * on step s is never overwritten on step s+1, and every slot always holds a
+ * header (never float data): a stale handle's stamp is always readable and,
+ * for one-step-old handles, always detected. The two lists always have the
+ * same chunks (allocated in pairs), so steady steps allocate nothing. */
+typedef struct tg__hdr_arena {
+    tg__chunk *chunks, *cur;
+} tg__hdr_arena;
 
 /* Long-lived objects (modules, optimisers, data sets, ...) embed this header
  * and register with their ctx, so tg_ctx_destroy() can release whatever the
@@ -131,6 +148,17 @@ struct tg_ctx {
     size_t arena_used, arena_peak, arena_capacity;
 
     tg__object *objects;         /* live long-lived objects, newest first */
+    tg__object *deferred;        /* destroyed while the step's graph used them:
+                                    released by the next tg_ctx_reset() */
+    size_t n_doomed;             /* persistent tensors with doomed set */
+    bool destroying;             /* inside tg_ctx_destroy() */
+    uint64_t step;               /* tg_ctx_reset() count: stamps transient tensors */
+    tg__hdr_arena hdr[2];        /* transient tensor headers, by step parity */
+    size_t n_headers;            /* headers made this step */
+    _Atomic(uintptr_t) owner;    /* thread inside an entry point, or 0 (one thread per ctx) */
+    const char *_Atomic owner_fn; /* entry point the owner is in (for messages) */
+    _Atomic int xstate;          /* cross-thread misuse message: 0 none, 1 being written, 2 kept */
+    char xmsg[256];              /* written once by the intruding thread (never the owner) */
     tg_tensor *persistent;       /* list head */
     size_t persistent_bytes;
     uint64_t n_allocs;
@@ -163,6 +191,36 @@ const char *tg__shape_str(char *buf, size_t size, int ndim, const int64_t *shape
  * op unless an earlier error is already kept (so the first error survives). */
 bool tg__null_input(tg_ctx *ctx, const char *op, int n, ...);
 
+/* ---- misuse checks (core/ctx.c, core/tensor.c) ----------------------- */
+
+/* True if t is a transient tensor made before the last tg_ctx_reset(). */
+static inline bool tg__stale(const tg_tensor *t)
+{
+    return !t->persistent && t->step != t->ctx->step;
+}
+/* Records TG_ERR_MISUSE "who: input i was made before tg_ctx_reset() (...)"
+ * (replacing any kept error) and returns it. */
+tg_status tg__stale_error(tg_ctx *ctx, const char *who, int i, const tg_tensor *t);
+/* Accessors: true if t is stale (error recorded in t's ctx). */
+bool tg__stale_access(const tg_tensor *t, const char *who);
+
+/* One thread per ctx. tg__enter() takes the ctx for the calling thread and
+ * returns 1 (taken: call tg__leave(ctx, 1) on exit), 0 (already held by this
+ * thread: a nested call, tg__leave(ctx, 0) does nothing) or -1 (another
+ * thread is inside: TG_ERR_MISUSE is recorded and the caller must return at
+ * once without touching the ctx). tg__check_thread() is the per-op form
+ * (one relaxed load when no entry point is active): false, with the same
+ * error, if another thread is inside an entry point. */
+int tg__enter(tg_ctx *ctx, const char *who);
+void tg__leave(tg_ctx *ctx, int entered);
+bool tg__check_thread(tg_ctx *ctx, const char *who);
+
+/* Frees a persistent tensor with no checks (module and ctx teardown). */
+void tg__tensor_free(tg_tensor *t);
+/* Destroys a long-lived object now, or at the next tg_ctx_reset() if busy
+ * says the step's graph still uses it. */
+void tg__object_defer(tg_ctx *ctx, tg__object *o);
+
 /* Allocator (counts calls; honours the ctx's custom allocator). */
 void *tg__malloc(tg_ctx *ctx, size_t size);
 void *tg__calloc(tg_ctx *ctx, size_t n, size_t size);
@@ -185,7 +243,11 @@ void *tg__arena_alloc(tg_ctx *ctx, size_t size);
 typedef struct tg__arena_mark {
     tg__chunk *chunk;
     size_t used, arena_used;
+    tg__chunk *hchunk;
+    size_t hused, n_headers;
 } tg__arena_mark;
+/* A transient tensor header (slot in ctx->hdr[ctx->step & 1]); NULL on no memory. */
+tg_tensor *tg__header_alloc(tg_ctx *ctx);
 tg__arena_mark tg__arena_get_mark(const tg_ctx *ctx);
 void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m);
 

@@ -6,9 +6,9 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
-# SECONDS_PER_TARGET defaults to 15 (7 targets: ~105 s, the CI budget);
+# SECONDS_PER_TARGET defaults to 15 (8 targets: ~120 s, the CI budget);
 # targets default to all: fuzz_ops fuzz_idx fuzz_png fuzz_config
-# fuzz_safetensors fuzz_csv fuzz_cifar. Environment:
+# fuzz_safetensors fuzz_csv fuzz_cifar fuzz_api. Environment:
 #   FUZZ_BUILD   build dir (default build-fuzz)
 #   FUZZ_JOBS    parallel fuzzing processes per target (default 1)
 #   CC           compiler (default clang; clang-14 also works)
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.." || exit 1
 secs=${1:-15}
 shift 2>/dev/null || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_ops fuzz_idx fuzz_png fuzz_config fuzz_safetensors fuzz_csv fuzz_cifar)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_ops fuzz_idx fuzz_png fuzz_config fuzz_safetensors fuzz_csv fuzz_cifar fuzz_api)
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}

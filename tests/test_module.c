@@ -100,6 +100,9 @@ START_TEST(create_and_query)
     tgt_assert_tensor(tg_module_forward(m, x), ((float[]){3, 6, 9}), 3, 0);
     destroyed_userdata = 0;
     tg_module_destroy(m);
+    /* The step's graph reads its parameter: freed by the next reset. */
+    ck_assert_int_eq(destroyed_userdata, 0);
+    tg_ctx_reset(ctx);
     ck_assert_int_eq(destroyed_userdata, 1);
     tg_module_destroy(NULL);
     tg_ctx_destroy(ctx);

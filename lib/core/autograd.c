@@ -40,14 +40,28 @@ static size_t count_persistent(const tg_ctx *ctx)
     return n;
 }
 
+static tg_status backward(tg_ctx *ctx, tg_tensor *loss);
+
 tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
 {
     if (!ctx)
         return TG_ERR_INVALID_ARG;
+    int e = tg__enter(ctx, "backward");
+    if (e < 0)
+        return TG_ERR_MISUSE;
+    tg_status s = backward(ctx, loss);
+    tg__leave(ctx, e);
+    return s;
+}
+
+static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
+{
     if (!loss)
         return ctx->status != TG_OK
                    ? ctx->status
                    : tg__error(ctx, TG_ERR_INVALID_ARG, "backward: loss is NULL");
+    if (loss->ctx == ctx && tg__stale(loss))
+        return tg__stale_error(ctx, "backward", 0, loss);
     if (loss->numel != 1)
         return tg__error(ctx, TG_ERR_INVALID_ARG,
                          "backward: loss must have one element, it has %lld",
@@ -64,8 +78,7 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
 
     /* Every graph node is a transient tensor (one arena slot each) or a
      * persistent leaf, which bounds the node count without a first pass. */
-    size_t slot = (sizeof(tg_tensor) + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN;
-    size_t cap = ctx->arena_used / slot + count_persistent(ctx) + 1;
+    size_t cap = ctx->n_headers + count_persistent(ctx) + 1;
     tg_tensor **order = tg__arena_alloc(ctx, cap * sizeof *order);
     frame *stack = tg__arena_alloc(ctx, cap * sizeof *stack);
     if (!order || !stack)
@@ -91,6 +104,9 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
                                  "backward: the graph uses a tensor from another context "
                                  "(input of %s)",
                                  f->t->op ? f->t->op->name : "a leaf");
+            if (tg__stale(s)) /* ops refuse stale inputs; a defence in depth */
+                return tg__stale_error(ctx, f->t->op ? f->t->op->name : "backward",
+                                       f->next_src - 1, s);
             s->mark = mark;
             stack[sp++] = (frame){s, 0};
         } else {

@@ -8,6 +8,7 @@
 #include "tg_internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -77,26 +78,56 @@ tg_status tg_ctx_create(const tg_ctx_options *opts, tg_ctx **out)
     return TG_OK;
 }
 
+static void free_chunks(tg_ctx *ctx, tg__chunk *c)
+{
+    for (tg__chunk *next; c; c = next) {
+        next = c->next;
+        tg__free_aligned(ctx, c);
+    }
+}
+
+/* Objects destroyed while the step's graph used them, then persistent
+ * tensors likewise (tg_tensor_destroy / tg_module_destroy deferred them). */
+static void release_deferred(tg_ctx *ctx)
+{
+    while (ctx->deferred) {
+        tg__object *o = ctx->deferred;
+        ctx->deferred = o->next;
+        if (ctx->deferred)
+            ctx->deferred->prev = NULL;
+        o->prev = o->next = NULL;
+        o->destroy(o);
+    }
+    for (tg_tensor *t = ctx->persistent, *next; t && ctx->n_doomed; t = next) {
+        next = t->next;
+        if (t->doomed) {
+            ctx->n_doomed--;
+            tg__tensor_free(t);
+        }
+    }
+    ctx->n_doomed = 0;
+}
+
 void tg_ctx_destroy(tg_ctx *ctx)
 {
     if (!ctx)
         return;
+    if (tg__enter(ctx, "ctx_destroy") < 0)
+        return; /* another thread is inside: freeing now would pull the ctx from under it */
+    ctx->destroying = true; /* destructors skip bookkeeping between objects */
     tg__pool_destroy(ctx, ctx->pool);
     ctx->pool = NULL; /* object destructors below must not reach the freed pool */
+    release_deferred(ctx);
     while (ctx->objects) {
         tg__object *o = ctx->objects;
         tg__object_untrack(ctx, o);
         o->destroy(o);
     }
-    while (ctx->persistent) {
-        tg_tensor *t = ctx->persistent;
-        t->in_module = false;
-        tg_tensor_destroy(t);
-    }
-    for (tg__chunk *c = ctx->chunks, *next; c; c = next) {
-        next = c->next;
-        tg__free_aligned(ctx, c);
-    }
+    while (ctx->persistent)
+        tg__tensor_free(ctx->persistent);
+    free_chunks(ctx, ctx->chunks);
+    free_chunks(ctx, ctx->hdr[0].chunks);
+    free_chunks(ctx, ctx->hdr[1].chunks);
     for (int i = 0; i < TG_MAX_THREADS; i++)
         tg__free_aligned(ctx, ctx->scratch[i]);
     tg__prof_free(ctx);
@@ -127,6 +158,67 @@ void tg__object_untrack(tg_ctx *ctx, tg__object *o)
     if (o->next)
         o->next->prev = o->prev;
     o->prev = o->next = NULL;
+}
+
+void tg__object_defer(tg_ctx *ctx, tg__object *o)
+{
+    tg__object_untrack(ctx, o);
+    o->prev = NULL;
+    o->next = ctx->deferred;
+    if (ctx->deferred)
+        ctx->deferred->prev = o;
+    ctx->deferred = o;
+}
+
+/* ---- one thread per context --------------------------------------------- */
+
+/* The address of a thread-local object identifies the calling thread. */
+static _Thread_local char thread_token;
+
+static uintptr_t self_id(void) { return (uintptr_t)&thread_token; }
+
+/* Kept once, by the intruding thread, outside the owner's errmsg (which the
+ * owner may be writing); tg_ctx_last_error() reports it first. */
+static void intruder_error(tg_ctx *ctx, const char *who)
+{
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&ctx->xstate, &expect, 1)) {
+        const char *in = atomic_load_explicit(&ctx->owner_fn, memory_order_relaxed);
+        snprintf(ctx->xmsg, sizeof ctx->xmsg,
+                 "%s: called from a second thread while another thread is inside %s (a "
+                 "tg_ctx and its objects must be used by one thread at a time)",
+                 who, in ? in : "the library");
+        atomic_store_explicit(&ctx->xstate, 2, memory_order_release);
+    }
+}
+
+int tg__enter(tg_ctx *ctx, const char *who)
+{
+    uintptr_t me = self_id(), expect = 0;
+    if (atomic_compare_exchange_strong_explicit(&ctx->owner, &expect, me, memory_order_acquire,
+                                                memory_order_relaxed)) {
+        atomic_store_explicit(&ctx->owner_fn, who, memory_order_relaxed);
+        return 1;
+    }
+    if (expect == me)
+        return 0;
+    intruder_error(ctx, who);
+    return -1;
+}
+
+void tg__leave(tg_ctx *ctx, int entered)
+{
+    if (entered == 1)
+        atomic_store_explicit(&ctx->owner, 0, memory_order_release);
+}
+
+bool tg__check_thread(tg_ctx *ctx, const char *who)
+{
+    uintptr_t o = atomic_load_explicit(&ctx->owner, memory_order_relaxed);
+    if (o == 0 || o == self_id())
+        return true;
+    intruder_error(ctx, who);
+    return false;
 }
 
 int tg_ctx_n_threads(const tg_ctx *ctx) { return ctx ? ctx->n_threads : 1; }
@@ -297,34 +389,97 @@ void *tg__arena_alloc(tg_ctx *ctx, size_t size)
     return (unsigned char *)c + TG_CHUNK_HDR;
 }
 
+#define TG_HDR_SLOT ((sizeof(tg_tensor) + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN)
+#define TG_HDR_CHUNK (256 * TG_HDR_SLOT)
+
+tg_tensor *tg__header_alloc(tg_ctx *ctx)
+{
+    tg__hdr_arena *h = &ctx->hdr[ctx->step & 1];
+    tg__chunk *prev = NULL;
+    for (tg__chunk *c = h->cur ? h->cur : h->chunks; c; prev = c, c = c->next) {
+        if (c->size - c->used >= TG_HDR_SLOT) {
+            void *p = (unsigned char *)c + TG_CHUNK_HDR + c->used;
+            c->used += TG_HDR_SLOT;
+            h->cur = c;
+            ctx->n_headers++;
+            return p;
+        }
+    }
+    /* One chunk for each parity, so the other step finds its twin. */
+    tg__chunk *c = tg__malloc_aligned(ctx, TG_CHUNK_HDR + TG_HDR_CHUNK);
+    tg__chunk *twin = c ? tg__malloc_aligned(ctx, TG_CHUNK_HDR + TG_HDR_CHUNK) : NULL;
+    if (!twin) {
+        tg__free_aligned(ctx, c);
+        return NULL;
+    }
+    c->size = twin->size = TG_HDR_CHUNK;
+    c->used = TG_HDR_SLOT;
+    twin->used = 0;
+    c->next = twin->next = NULL;
+    if (prev)
+        prev->next = c;
+    else
+        h->chunks = c;
+    h->cur = c;
+    tg__hdr_arena *o = &ctx->hdr[(ctx->step & 1) ^ 1];
+    tg__chunk **tail = &o->chunks;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = twin;
+    ctx->n_headers++;
+    return (tg_tensor *)((unsigned char *)c + TG_CHUNK_HDR);
+}
+
+static void rewind_list(tg__chunk *first, tg__chunk *mark, size_t used)
+{
+    /* Chunks after the marked one were empty at the mark (allocation only
+     * moves forward), so they are emptied again; they stay in the list. */
+    for (tg__chunk *c = mark ? mark->next : first; c; c = c->next)
+        c->used = 0;
+    if (mark)
+        mark->used = used;
+}
+
 void tg_ctx_reset(tg_ctx *ctx)
 {
     if (!ctx)
         return;
+    int e = tg__enter(ctx, "ctx_reset");
+    if (e < 0)
+        return;
     if (ctx->prof_on)
         tg__prof_step_end(ctx); /* the last forward interval ends here at the latest */
-    for (tg__chunk *c = ctx->chunks; c; c = c->next)
-        c->used = 0;
+    rewind_list(ctx->chunks, NULL, 0);
     ctx->cur = ctx->chunks;
     ctx->arena_used = 0;
+    /* Headers of the step that ends stay intact through the next one. */
+    ctx->step++;
+    tg__hdr_arena *h = &ctx->hdr[ctx->step & 1];
+    rewind_list(h->chunks, NULL, 0);
+    h->cur = h->chunks;
+    ctx->n_headers = 0;
+    if (ctx->deferred || ctx->n_doomed)
+        release_deferred(ctx);
+    tg__leave(ctx, e);
 }
 
 tg__arena_mark tg__arena_get_mark(const tg_ctx *ctx)
 {
-    tg__arena_mark m = {ctx->cur, ctx->cur ? ctx->cur->used : 0, ctx->arena_used};
+    const tg__hdr_arena *h = &ctx->hdr[ctx->step & 1];
+    tg__arena_mark m = {ctx->cur, ctx->cur ? ctx->cur->used : 0, ctx->arena_used,
+                        h->cur, h->cur ? h->cur->used : 0, ctx->n_headers};
     return m;
 }
 
 void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m)
 {
-    /* Chunks after the marked one were empty at the mark (allocation only
-     * moves forward), so they are emptied again; they stay in the list. */
-    for (tg__chunk *c = m.chunk ? m.chunk->next : ctx->chunks; c; c = c->next)
-        c->used = 0;
-    if (m.chunk)
-        m.chunk->used = m.used;
+    rewind_list(ctx->chunks, m.chunk, m.used);
     ctx->cur = m.chunk ? m.chunk : ctx->chunks;
     ctx->arena_used = m.arena_used;
+    tg__hdr_arena *h = &ctx->hdr[ctx->step & 1];
+    rewind_list(h->chunks, m.hchunk, m.hused);
+    h->cur = m.hchunk ? m.hchunk : h->chunks;
+    ctx->n_headers = m.n_headers;
 }
 
 bool tg__scratch_reserve(tg_ctx *ctx, size_t size)

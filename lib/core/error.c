@@ -42,18 +42,46 @@ tg_status tg__error(tg_ctx *ctx, tg_status status, const char *fmt, ...)
     return status;
 }
 
+/* Every op calls this first with its tensor inputs, so the misuse checks
+ * live here: a stale input (made before tg_ctx_reset()) and a call from a
+ * second thread fail with TG_ERR_MISUSE, replacing any kept error (a
+ * misuse is a bug to report, not a consequence of an earlier failure). */
 bool tg__null_input(tg_ctx *ctx, const char *op, int n, ...)
 {
     va_list ap;
     bool null = false;
+    int stale = -1;
+    tg_tensor *st = NULL;
+    if (ctx && !tg__check_thread(ctx, op)) /* before touching anything the owner may use */
+        return true;
     va_start(ap, n);
-    for (int i = 0; i < n; i++)
-        if (!va_arg(ap, const void *))
+    for (int i = 0; i < n; i++) {
+        tg_tensor *t = va_arg(ap, tg_tensor *);
+        if (!t) {
             null = true;
+        } else if (t->persistent) {
+            t->used_step = t->ctx->step; /* tg_tensor_destroy() defers until reset */
+        } else if (t->step != t->ctx->step && stale < 0) {
+            stale = i;
+            st = t;
+        }
+    }
     va_end(ap);
+    if (stale >= 0) {
+        tg__stale_error(ctx ? ctx : st->ctx, op, stale, st);
+        return true;
+    }
     if (null && ctx && ctx->status == TG_OK)
         tg__error(ctx, TG_ERR_INVALID_ARG, "%s: input tensor is NULL", op);
     return null;
+}
+
+tg_status tg__stale_error(tg_ctx *ctx, const char *who, int i, const tg_tensor *t)
+{
+    return tg__error(ctx, TG_ERR_MISUSE,
+                     "%s: input %d was made before tg_ctx_reset() (step %llu, now step %llu); "
+                     "transient tensors live until the next reset",
+                     who, i, (unsigned long long)t->step, (unsigned long long)t->ctx->step);
 }
 
 const char *tg__shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
@@ -86,14 +114,33 @@ tg_status tg_ctx_set_error(tg_ctx *ctx, tg_status status, const char *fmt, ...)
     return status;
 }
 
-tg_status tg_ctx_last_status(const tg_ctx *ctx) { return ctx ? ctx->status : TG_ERR_INVALID_ARG; }
+/* A cross-thread misuse message (kept by the intruding thread, see
+ * tg__enter) is reported before the owner's own error. */
+static bool intruded(const tg_ctx *ctx)
+{
+    return atomic_load_explicit(&((tg_ctx *)ctx)->xstate, memory_order_acquire) == 2;
+}
 
-const char *tg_ctx_last_error(const tg_ctx *ctx) { return ctx ? ctx->errmsg : "ctx is NULL"; }
+tg_status tg_ctx_last_status(const tg_ctx *ctx)
+{
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    return intruded(ctx) ? TG_ERR_MISUSE : ctx->status;
+}
+
+const char *tg_ctx_last_error(const tg_ctx *ctx)
+{
+    if (!ctx)
+        return "ctx is NULL";
+    return intruded(ctx) ? ctx->xmsg : ctx->errmsg;
+}
 
 void tg_ctx_clear_error(tg_ctx *ctx)
 {
     if (ctx) {
         ctx->status = TG_OK;
         ctx->errmsg[0] = '\0';
+        if (intruded(ctx))
+            atomic_store_explicit(&ctx->xstate, 0, memory_order_relaxed);
     }
 }

@@ -10,6 +10,7 @@ static void init_header(tg_tensor *t, tg_ctx *ctx, int ndim, const int64_t *shap
 {
     memset(t, 0, sizeof *t);
     t->ctx = ctx;
+    t->step = ctx->step;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
@@ -37,6 +38,7 @@ tg_status tg_tensor_create(tg_ctx *ctx, int ndim, const int64_t *shape, tg_tenso
     t->data = data;
     t->persistent = true;
     t->owns_data = true;
+    t->used_step = UINT64_MAX;
     t->next = ctx->persistent;
     if (ctx->persistent)
         ctx->persistent->prev = t;
@@ -48,8 +50,30 @@ tg_status tg_tensor_create(tg_ctx *ctx, int ndim, const int64_t *shape, tg_tenso
 
 void tg_tensor_destroy(tg_tensor *t)
 {
-    if (!t || !t->persistent || t->in_module)
+    if (!t || !t->persistent || t->doomed)
         return;
+    tg_ctx *ctx = t->ctx;
+    int e = tg__enter(ctx, "tensor_destroy");
+    if (e < 0)
+        return;
+    if (t->in_module)
+        tg__error(ctx, TG_ERR_BUSY,
+                  "tensor_destroy: the tensor belongs to a module (tg_module_destroy() frees it)");
+    else if (t->users)
+        tg__error(ctx, TG_ERR_BUSY,
+                  "tensor_destroy: the tensor is a parameter of %u live optimiser%s (destroy "
+                  "%s first)",
+                  t->users, t->users > 1 ? "s" : "", t->users > 1 ? "them" : "it");
+    else if (t->used_step == ctx->step) {
+        t->doomed = true; /* the step's graph reads it: freed by tg_ctx_reset() */
+        ctx->n_doomed++;
+    } else
+        tg__tensor_free(t);
+    tg__leave(ctx, e);
+}
+
+void tg__tensor_free(tg_tensor *t)
+{
     tg_ctx *ctx = t->ctx;
     if (t->prev)
         t->prev->next = t->next;
@@ -74,7 +98,7 @@ tg_tensor *tg__tensor_new(tg_ctx *ctx, const char *who, int ndim, const int64_t 
     int64_t numel;
     if (!tg__shape_numel(ctx, who, ndim, shape, &numel))
         return NULL;
-    tg_tensor *t = tg__arena_alloc(ctx, sizeof *t);
+    tg_tensor *t = tg__header_alloc(ctx);
     float *data = t ? tg__arena_alloc(ctx, (size_t)numel * sizeof(float)) : NULL;
     if (!data) {
         tg__error(ctx, TG_ERR_NOMEM, "%s: cannot allocate %lld floats", who, (long long)numel);
@@ -83,6 +107,32 @@ tg_tensor *tg__tensor_new(tg_ctx *ctx, const char *who, int ndim, const int64_t 
     init_header(t, ctx, ndim, shape, numel);
     t->data = data;
     return t;
+}
+
+bool tg__stale_access(const tg_tensor *t, const char *who)
+{
+    if (!tg__stale(t))
+        return false;
+    tg__stale_error(t->ctx, who, 0, t);
+    return true;
+}
+
+/* Central checks for an op's recorded inputs (tg__null_input already ran
+ * for the ones an op names; optional inputs such as a bias arrive here). */
+static bool inputs_ok(tg_ctx *ctx, const char *who, tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
+{
+    tg_tensor *s[3] = {s0, s1, s2};
+    for (int i = 0; i < 3; i++) {
+        if (!s[i])
+            continue;
+        if (s[i]->persistent)
+            s[i]->used_step = ctx->step;
+        else if (s[i]->step != ctx->step) {
+            tg__stale_error(ctx, who, i, s[i]);
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool wants_grad(tg_ctx *ctx, tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
@@ -94,6 +144,8 @@ static bool wants_grad(tg_ctx *ctx, tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
 tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int64_t *shape,
                          tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
 {
+    if (!inputs_ok(ctx, op->name, s0, s1, s2))
+        return NULL;
     if (ctx->observe && ctx->prof_on)
         tg__prof_mark(ctx, op);
     tg_tensor *t = tg__tensor_new(ctx, op->name, ndim, shape);
@@ -118,9 +170,11 @@ tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int6
 tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim,
                     const int64_t *shape)
 {
+    if (!inputs_ok(ctx, op ? op->name : "view", base, NULL, NULL))
+        return NULL;
     if (ctx->observe && op && ctx->prof_on)
         tg__prof_mark(ctx, op);
-    tg_tensor *t = tg__arena_alloc(ctx, sizeof *t);
+    tg_tensor *t = tg__header_alloc(ctx);
     if (!t) {
         tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", op ? op->name : "view");
         return NULL;
@@ -275,19 +329,28 @@ tg_tensor *tg_detach(tg_ctx *ctx, tg_tensor *t)
 
 /* ---- queries and data access ------------------------------------------- */
 
-int tg_tensor_ndim(const tg_tensor *t) { return t ? t->ndim : 0; }
+int tg_tensor_ndim(const tg_tensor *t)
+{
+    return t && !tg__stale_access(t, "tensor_ndim") ? t->ndim : 0;
+}
 
 int64_t tg_tensor_dim(const tg_tensor *t, int dim)
 {
-    if (!t)
+    if (!t || tg__stale_access(t, "tensor_dim"))
         return -1;
     int d = dim < 0 ? dim + t->ndim : dim;
     return d >= 0 && d < t->ndim ? t->shape[d] : -1;
 }
 
-const int64_t *tg_tensor_shape(const tg_tensor *t) { return t ? t->shape : NULL; }
+const int64_t *tg_tensor_shape(const tg_tensor *t)
+{
+    return t && !tg__stale_access(t, "tensor_shape") ? t->shape : NULL;
+}
 
-int64_t tg_tensor_numel(const tg_tensor *t) { return t ? t->numel : 0; }
+int64_t tg_tensor_numel(const tg_tensor *t)
+{
+    return t && !tg__stale_access(t, "tensor_numel") ? t->numel : 0;
+}
 
 tg_dtype tg_tensor_dtype(const tg_tensor *t)
 {
@@ -299,12 +362,17 @@ tg_ctx *tg_tensor_ctx(const tg_tensor *t) { return t ? t->ctx : NULL; }
 
 bool tg_tensor_is_persistent(const tg_tensor *t) { return t && t->persistent; }
 
-float *tg_tensor_data(tg_tensor *t) { return t ? t->data : NULL; }
+float *tg_tensor_data(tg_tensor *t)
+{
+    return t && !tg__stale_access(t, "tensor_data") ? t->data : NULL;
+}
 
 static tg_status check_count(const tg_tensor *t, const void *buf, size_t n, const char *who)
 {
     if (!t)
         return TG_ERR_INVALID_ARG;
+    if (tg__stale_access(t, who))
+        return TG_ERR_MISUSE;
     if (!buf)
         return tg__error(t->ctx, TG_ERR_INVALID_ARG, "%s: buffer is NULL", who);
     if ((uint64_t)n != (uint64_t)t->numel)
@@ -331,31 +399,36 @@ tg_status tg_tensor_set_data(tg_tensor *t, const float *src, size_t n)
 
 void tg_tensor_fill(tg_tensor *t, float value)
 {
-    if (t)
+    if (t && !tg__stale_access(t, "tensor_fill"))
         for (int64_t i = 0; i < t->numel; i++)
             t->data[i] = value;
 }
 
 void tg_tensor_uniform_(tg_tensor *t, float lo, float hi)
 {
-    if (t)
+    if (t && !tg__stale_access(t, "tensor_uniform_"))
         for (int64_t i = 0; i < t->numel; i++)
             t->data[i] = lo + (hi - lo) * tg__rng_uniform(t->ctx->rng);
 }
 
 void tg_tensor_normal_(tg_tensor *t, float mean, float std)
 {
-    if (t)
+    if (t && !tg__stale_access(t, "tensor_normal_"))
         for (int64_t i = 0; i < t->numel; i++)
             t->data[i] = mean + std * tg__rng_normal(t->ctx->rng);
 }
 
-bool tg_tensor_requires_grad(const tg_tensor *t) { return t && t->requires_grad; }
+bool tg_tensor_requires_grad(const tg_tensor *t)
+{
+    return t && !tg__stale_access(t, "tensor_requires_grad") && t->requires_grad;
+}
 
 tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool requires_grad)
 {
     if (!t)
         return TG_ERR_INVALID_ARG;
+    if (tg__stale_access(t, "tensor_set_requires_grad"))
+        return TG_ERR_MISUSE;
     if (t->op && t->requires_grad)
         return tg__error(t->ctx, TG_ERR_STATE,
                          "tensor_set_requires_grad: only leaf tensors can change it (this is "
@@ -370,7 +443,10 @@ tg_status tg_tensor_set_requires_grad(tg_tensor *t, bool requires_grad)
     return TG_OK;
 }
 
-float *tg_tensor_grad(tg_tensor *t) { return t ? t->grad : NULL; }
+float *tg_tensor_grad(tg_tensor *t)
+{
+    return t && !tg__stale_access(t, "tensor_grad") ? t->grad : NULL;
+}
 
 tg_status tg_tensor_copy_grad(const tg_tensor *t, float *dst, size_t n)
 {
@@ -386,6 +462,6 @@ tg_status tg_tensor_copy_grad(const tg_tensor *t, float *dst, size_t n)
 
 void tg_tensor_zero_grad(tg_tensor *t)
 {
-    if (t && t->grad)
+    if (t && !tg__stale_access(t, "tensor_zero_grad") && t->grad)
         memset(t->grad, 0, (size_t)t->numel * sizeof(float));
 }

@@ -141,8 +141,7 @@ static void destroy_tree(tg_module *m)
     size_t counts[2] = {m->n_params, m->n_buffers};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < counts[k]; i++) {
-            lists[k][i].t->in_module = false;
-            tg_tensor_destroy(lists[k][i].t);
+            tg__tensor_free(lists[k][i].t);
             tg__free(ctx, lists[k][i].name);
         }
     free_cache(m);
@@ -159,12 +158,57 @@ static void destroy_tree(tg_module *m)
     tg__free(ctx, m);
 }
 
+/* Lifetime check before a destroy: the first tensor of the tree that a live
+ * optimiser holds (refuse), else whether the step's graph uses one (defer). */
+static const tg_module *find_user(const tg_module *m, const char **name, bool *graph)
+{
+    for (int k = 0; k < 2; k++) {
+        const named_tensor *arr = k == 0 ? m->params : m->buffers;
+        size_t n = k == 0 ? m->n_params : m->n_buffers;
+        for (size_t i = 0; i < n; i++) {
+            if (arr[i].t->users) {
+                *name = arr[i].name;
+                return m;
+            }
+            if (arr[i].t->used_step == m->ctx->step)
+                *graph = true;
+        }
+    }
+    for (size_t i = 0; i < m->n_children; i++) {
+        const tg_module *u = find_user(m->children[i].m, name, graph);
+        if (u)
+            return u;
+    }
+    return NULL;
+}
+
 void tg_module_destroy(tg_module *m)
 {
-    if (!m || m->parent)
+    if (!m)
         return;
-    tg__object_untrack(m->ctx, &m->obj);
-    destroy_tree(m);
+    tg_ctx *ctx = m->ctx;
+    int e = tg__enter(ctx, "module_destroy");
+    if (e < 0)
+        return;
+    const char *name = NULL;
+    bool graph = false;
+    const tg_module *u = m->parent ? NULL : find_user(m, &name, &graph);
+    if (m->parent)
+        tg__error(ctx, TG_ERR_BUSY,
+                  "module_destroy: this %s is a child of a %s, which frees it (destroy the root)",
+                  m->vt->type_name, m->parent->vt->type_name);
+    else if (u)
+        tg__error(ctx, TG_ERR_BUSY,
+                  "module_destroy: %s: tensor \"%s\" of a %s is held by a live optimiser "
+                  "(destroy the optimiser first)",
+                  m->vt->type_name, name, u->vt->type_name);
+    else if (graph)
+        tg__object_defer(ctx, &m->obj); /* the step's graph reads its tensors */
+    else {
+        tg__object_untrack(ctx, &m->obj);
+        destroy_tree(m);
+    }
+    tg__leave(ctx, e);
 }
 
 /* Called by tg_ctx_destroy() for a root module the caller left alive. */
@@ -377,10 +421,14 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x)
                   m->vt->type_name);
         return NULL;
     }
+    int e = tg__enter(ctx, "module_forward");
+    if (e < 0)
+        return NULL;
     tg_tensor *y = ctx->observe ? forward_observed(m, ctx, x) : m->vt->forward(m, ctx, x);
     if (!y && ctx->status == TG_OK)
         tg__error(ctx, TG_ERR_STATE, "%s: forward returned NULL without reporting an error",
                   m->vt->type_name);
+    tg__leave(ctx, e);
     return y;
 }
 

@@ -137,6 +137,8 @@ tg_status tg_optim_create_params(tg_ctx *ctx, tg_tensor *const *params, const ch
         o->numel[i] = (size_t)params[i]->numel;
         pos += len;
     }
+    for (size_t i = 0; i < n; i++)
+        params[i]->users++; /* tg_tensor_destroy / tg_module_destroy refuse while held */
     tg__object_track(ctx, &o->obj, optim_release);
     *out = o;
     return TG_OK;
@@ -177,14 +179,22 @@ void tg_optim_destroy(tg_optim *opt)
 {
     if (!opt)
         return;
-    tg__object_untrack(opt->ctx, &opt->obj);
+    int e = tg__enter(opt->ctx, "optim_destroy");
+    if (e < 0)
+        return;
+    tg_ctx *ctx = opt->ctx;
+    tg__object_untrack(ctx, &opt->obj);
     optim_release(&opt->obj);
+    tg__leave(ctx, e);
 }
 
 /* Also called by tg_ctx_destroy() for an optimiser the caller left alive. */
 static void optim_release(tg__object *obj)
 {
     tg_optim *opt = (tg_optim *)obj;
+    if (!opt->ctx->destroying) /* else the parameters may be gone already */
+        for (size_t i = 0; i < opt->n; i++)
+            opt->params[i]->users--;
     if (opt->vt->struct_size >= offsetof(tg_optim_vtable, destroy_hyper) +
                                     sizeof opt->vt->destroy_hyper &&
         opt->vt->destroy_hyper)
@@ -209,10 +219,22 @@ static float *state_block(tg_optim *o, size_t i)
     return b;
 }
 
+static tg_status optim_step(tg_optim *opt);
+
 tg_status tg_optim_step(tg_optim *opt)
 {
     if (!opt)
         return TG_ERR_INVALID_ARG;
+    int e = tg__enter(opt->ctx, "optim_step");
+    if (e < 0)
+        return TG_ERR_MISUSE;
+    tg_status s = optim_step(opt);
+    tg__leave(opt->ctx, e);
+    return s;
+}
+
+static tg_status optim_step(tg_optim *opt)
+{
     tg_ctx *ctx = opt->ctx;
     /* Allocate every missing state block first, so that running out of
      * memory leaves all parameters untouched. */
