@@ -124,8 +124,16 @@ typedef struct {
     int64_t wn;        /* weight numel: a partial holds wn + O floats */
     int64_t nchunks;   /* backward: batch chunks, one partial each */
     float *part;       /* nchunks partials */
+    const float *wp;   /* per group: W (forward) or W^T (backward data), packed */
+    int64_t wp_stride; /* floats of one group's packed weights */
     tg_ctx *ctx;
 } conv_job;
+
+/* Per-thread scratch: [GEMM panels][unfolded sample][its gradient]. */
+static float *col_of(const conv_job *j, int tid)
+{
+    return (float *)j->ctx->scratch[tid] + TG__SGEMM_WORK_FLOATS;
+}
 
 /* Partial-sum budget for dW/db: at most this many floats, but at least
  * min(N, 4) chunks so a batch still spreads over a few threads. */
@@ -143,7 +151,7 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    float *col = j->ctx->scratch[tid];
+    float *work = j->ctx->scratch[tid], *col = col_of(j, tid);
     for (int64_t n = nb; n < ne; n++)
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
@@ -160,8 +168,8 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                     for (int64_t q = 0; q < g->P; q++)
                         r[q] = bv;
                 }
-            tg__sgemm_st(false, false, g->Cog, g->P, g->Kg, 1.0f, j->w + gr * g->Cog * g->Kg,
-                         g->Kg, cm, g->P, j->b ? 1.0f : 0.0f, yo, g->P);
+            tg__sgemm_pa(g->Cog, g->P, g->Kg, 1.0f, j->wp + gr * j->wp_stride, false, cm, g->P,
+                         j->b ? 1.0f : 0.0f, yo, g->P, work);
         }
 }
 
@@ -169,7 +177,7 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    float *col = j->ctx->scratch[tid], *dcol = col + g->Kg * g->P;
+    float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col + g->Kg * g->P;
     for (int64_t ch = cb; ch < ce; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */
         int64_t q = g->N / j->nchunks, r = g->N % j->nchunks;
@@ -181,15 +189,15 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
             for (int64_t gr = 0; gr < g->groups; gr++) {
                 const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
                 const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
-                const float *wg = j->w + gr * g->Cog * g->Kg;
+                const float *wtp = j->wp ? j->wp + gr * j->wp_stride : NULL;
                 if (j->need_dw) { /* dW_g += dY col^T */
                     const float *cm = xin;
                     if (!g->direct) {
                         im2col(g, xin, col);
                         cm = col;
                     }
-                    tg__sgemm_st(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
-                                 1.0f, part + gr * g->Cog * g->Kg, g->Kg);
+                    tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
+                                 1.0f, part + gr * g->Cog * g->Kg, g->Kg, work);
                 }
                 if (j->need_db)
                     for (int64_t co = 0; co < g->Cog; co++) {
@@ -202,11 +210,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                 if (j->gx) { /* dx += col2im(W^T dY) */
                     float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
                     if (g->direct) {
-                        tg__sgemm_st(true, false, g->Kg, g->P, g->Cog, 1.0f, wg, g->Kg, dy,
-                                     g->P, 1.0f, gx, g->P);
+                        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 1.0f, gx,
+                                     g->P, work);
                     } else {
-                        tg__sgemm_st(true, false, g->Kg, g->P, g->Cog, 1.0f, wg, g->Kg, dy,
-                                     g->P, 0.0f, dcol, g->P);
+                        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f,
+                                     dcol, g->P, work);
                         col2im_add(g, dcol, gx);
                     }
                 }
@@ -219,7 +227,26 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
     int64_t col = g->direct ? 0 : g->Kg * g->P;
-    return (size_t)(backward ? 2 * g->Kg * g->P : col);
+    return (size_t)(TG__SGEMM_WORK_FLOATS + (backward ? 2 * g->Kg * g->P : col));
+}
+
+/* Floats of one group's packed W (forward) or W^T (backward data). */
+static int64_t packed_w_floats(const conv_geom *g, bool transposed)
+{
+    return transposed ? tg__sgemm_pack_a_floats(g->Kg, g->Cog)
+                      : tg__sgemm_pack_a_floats(g->Cog, g->Kg);
+}
+
+static void pack_w(const conv_geom *g, const float *w, bool transposed, float *dst)
+{
+    int64_t st = packed_w_floats(g, transposed);
+    for (int64_t gr = 0; gr < g->groups; gr++) {
+        const float *wg = w + gr * g->Cog * g->Kg;
+        if (transposed)
+            tg__sgemm_pack_a(true, g->Kg, g->Cog, wg, g->Kg, dst + gr * st);
+        else
+            tg__sgemm_pack_a(false, g->Cog, g->Kg, wg, g->Kg, dst + gr * st);
+    }
 }
 
 /* The direct path's geometry, if it takes this convolution. */
@@ -245,13 +272,23 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
                                  b && b->requires_grad ? b->grad : NULL, out->aux);
         return;
     }
+    /* aux (taken at forward time): [packed W^T][partials if a parameter
+     * needed a gradient then] */
+    bool had_part = out->p.i[5] != 0;
+    int64_t wt_floats = g.groups * packed_w_floats(&g, true);
     conv_job j = {&g, x->data, w->data, NULL, out->grad, NULL,
                   x->requires_grad ? x->grad : NULL, w->requires_grad, b && b->requires_grad,
-                  w->numel, n_chunks(g.N, w->numel, g.O), out->aux, ctx};
+                  w->numel, n_chunks(g.N, w->numel, g.O),
+                  had_part ? (float *)out->aux + wt_floats : NULL, NULL, 0, ctx};
     if (!j.part) /* no parameter needed a gradient at forward time */
         j.need_dw = j.need_db = false;
     if (!j.need_dw && !j.need_db)
         j.part = NULL;
+    if (j.gx) {
+        pack_w(&g, w->data, true, out->aux);
+        j.wp = out->aux;
+        j.wp_stride = packed_w_floats(&g, true);
+    }
     /* The forward reserved this already (scratch never shrinks), so this
      * cannot allocate; checked anyway because backward must not crash. */
     if (!tg__scratch_reserve(ctx, scratch_floats(&g, true) * sizeof(float))) {
@@ -272,6 +309,8 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def conv2d_op = {"conv2d", conv_backward};
 static const tg__op_def conv2d_relu_op = {"conv2d_relu", conv_backward};
+/* The same op on the im2col + GEMM path (its own row in the profile). */
+static const tg__op_def conv2d_gemm_op = {"conv2d_gemm", conv_backward};
 
 /* Validates the arguments (the error names "conv2d"); true if fine. */
 static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
@@ -337,7 +376,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     if (relu && !direct)
         return tg_relu(ctx, conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
-    tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : &conv2d_op, 4, shape, x, w, b);
+    tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : direct ? &conv2d_op : &conv2d_gemm_op,
+                                   4, shape, x, w, b);
     if (!out)
         return NULL;
     out->p.i[0] = stride;
@@ -359,18 +399,25 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     /* Backward's scratch and partial sums are taken now, so backward cannot
      * run out of memory. */
     size_t need = scratch_floats(&g, out->requires_grad);
-    if (out->requires_grad && (w->requires_grad || (b && b->requires_grad))) {
-        size_t np = (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O));
+    bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
+    out->p.i[5] = want_part;
+    float *wpf = tg__arena_alloc(ctx, (size_t)(g.groups * packed_w_floats(&g, false)) *
+                                          sizeof(float));
+    bool ok = wpf != NULL;
+    if (out->requires_grad) {
+        size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O)) : 0;
+        np += (size_t)(g.groups * packed_w_floats(&g, true));
         out->aux = tg__arena_alloc(ctx, np * sizeof(float));
+        ok = ok && out->aux;
     }
-    if ((out->requires_grad && (w->requires_grad || (b && b->requires_grad)) && !out->aux) ||
-        !tg__scratch_reserve(ctx, need * sizeof(float))) {
+    if (!ok || !tg__scratch_reserve(ctx, need * sizeof(float))) {
         tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch",
                   need * sizeof(float));
         return NULL;
     }
+    pack_w(&g, w->data, false, wpf);
     conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false, false,
-                  w->numel, 0, NULL, ctx};
+                  w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
     tg__parallel_for(ctx, g.N, fwd_range, &j);
     return out;
 }
