@@ -7,7 +7,10 @@
  * (--profile) the time per op forward and backward.
  *
  *   bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] [--mode train|infer]
- *         [--seconds S] [--repeats R] [--epoch] [--profile] [--json]
+ *         [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] [--json]
+ *
+ * --steps fixes the timed steps per repeat (for perf stat; default: about
+ * S seconds' worth).
  *
  * Everything except --profile uses only <tinygrad.h>. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -33,6 +36,15 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the process (all threads): on a shared machine, less
+ * disturbed by other processes than wall time. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -411,6 +423,7 @@ int main(int argc, char **argv)
 {
     const char *model_name = "seed", *mode = "train";
     int threads = 1, repeats = 5;
+    long fixed_steps = 0; /* --steps: timed steps per repeat, no calibration */
     int64_t batch = 32;
     double seconds = 1.0;
     bool json = false, profile = false, epoch = false;
@@ -428,6 +441,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[++i]);
         else if (strcmp(a, "--repeats") == 0 && v)
             repeats = atoi(argv[++i]);
+        else if (strcmp(a, "--steps") == 0 && v)
+            fixed_steps = atol(argv[++i]);
         else if (strcmp(a, "--json") == 0)
             json = true;
         else if (strcmp(a, "--profile") == 0)
@@ -437,7 +452,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] "
-                    "[--mode train|infer] [--seconds S] [--repeats R] [--epoch] [--profile] "
+                    "[--mode train|infer] [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] "
                     "[--json]\n");
             return 2;
         }
@@ -497,20 +512,27 @@ int main(int argc, char **argv)
         step(&r, i);
     double t = now_s();
     long n = 0;
-    while (now_s() - t < 0.2)
+    while (fixed_steps <= 0 && now_s() - t < 0.2)
         step(&r, i++), n++;
-    long steps = (long)((double)n * seconds / (now_s() - t));
+    long steps = fixed_steps > 0 ? fixed_steps : (long)((double)n * seconds / (now_s() - t));
     if (steps < 5)
         steps = 5;
+    if (fixed_steps > 0)
+        steps = fixed_steps;
 
     tg_mem_stats ms0, ms1;
     tg_ctx_mem_stats(ctx, &ms0);
     double *rates = malloc(sizeof(double) * (size_t)repeats);
+    double cpu_best = 0; /* least CPU ms per step over the repeats */
     for (int rep = 0; rep < repeats; rep++) {
         t = now_s();
+        double c = cpu_s();
         for (long k = 0; k < steps; k++)
             step(&r, i++);
         rates[rep] = (double)(steps * batch) / (now_s() - t);
+        c = (cpu_s() - c) * 1e3 / (double)steps;
+        if (rep == 0 || c < cpu_best)
+            cpu_best = c;
     }
     tg_ctx_mem_stats(ctx, &ms1);
     double allocs_per_step = (double)(ms1.n_allocs - ms0.n_allocs) / (double)(steps * repeats);
@@ -543,16 +565,17 @@ int main(int argc, char **argv)
         for (int k = 0; k < repeats; k++)
             printf("%s%.1f", k ? ", " : "", rates[k]);
         printf("], \"peak_rss_kb\": %ld, \"allocs_per_step\": %.3f, \"mflop_per_sample\": %.4f, "
-               "\"simd\": \"%s\", \"core_peak_gflops\": %.1f, \"pct_of_peak\": %.2f",
-               ru.ru_maxrss, allocs_per_step, flops * 1e-6, path, peak * 1e-9, pct);
+               "\"simd\": \"%s\", \"core_peak_gflops\": %.1f, \"pct_of_peak\": %.2f, "
+               "\"cpu_ms_per_step\": %.3f",
+               ru.ru_maxrss, allocs_per_step, flops * 1e-6, path, peak * 1e-9, pct, cpu_best);
         if (epoch)
             printf(", \"epoch_60k_s\": %.3f", epoch_s);
         printf("}\n");
     } else {
         printf("%-7s %-5s threads %d batch %4lld: %10.0f samples/s (peak RSS %ld KiB, %.2f "
-               "allocs/step, %.2f MFLOP/sample, ",
+               "allocs/step, %.2f MFLOP/sample, %.2f CPU ms/step, ",
                model_name, mode, threads, (long long)batch, median, ru.ru_maxrss,
-               allocs_per_step, flops * 1e-6);
+               allocs_per_step, flops * 1e-6, cpu_best);
         if (peak > 0)
             printf("%.1f%% of %d x %.0f GFLOP/s %s FMA peak)\n", pct, threads, peak * 1e-9,
                    path);

@@ -83,8 +83,12 @@ static void im2col(const conv_geom *g, const float *restrict x, float *restrict 
                     const float *xr = x + (c * g->H + ih) * g->W + joff;
                     for (int64_t ow = 0; ow < lo; ow++)
                         r[ow] = 0.0f;
-                    if (s == 1)
-                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
+                    if (s == 1) /* rows are short: a loop, not a memcpy call */
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            r[ow] = xr[ow];
+                    else if (s == 2)
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            r[ow] = xr[2 * ow];
                     else
                         for (int64_t ow = lo; ow < hi; ow++)
                             r[ow] = xr[ow * s];
