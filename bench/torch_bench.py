@@ -106,13 +106,14 @@ def train_rate(model, shape, batch, seconds, repeats, n_data):
         step(n)
         n += 1
     steps = max(5, int(n * seconds / (time.perf_counter() - t)))
-    rates = []
+    rates, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for i in range(steps):
             step(i)
         rates.append(steps * batch / (time.perf_counter() - t))
-    return rates
+        cpu.append((time.process_time() - c) * 1e3 / steps)
+    return rates, min(cpu)
 
 
 def infer_rate(model, shape, batch, seconds, repeats):
@@ -128,13 +129,14 @@ def infer_rate(model, shape, batch, seconds, repeats):
             model(x)
             n += 1
         steps = max(3, int(n * seconds / (time.perf_counter() - t)))
-        rates = []
+        rates, cpu = [], []
         for _ in range(repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 model(x)
             rates.append(steps * batch / (time.perf_counter() - t))
-    return rates
+            cpu.append((time.process_time() - c) * 1e3 / steps)
+    return rates, min(cpu)
 
 
 def main():
@@ -153,9 +155,9 @@ def main():
     model = MODELS[a.model]()
     shape, n_data = SHAPES[a.model]
     if a.mode == "train":
-        rates = train_rate(model, shape, a.batch, a.seconds, a.repeats, n_data)
+        rates, cpu = train_rate(model, shape, a.batch, a.seconds, a.repeats, n_data)
     else:
-        rates = infer_rate(model, shape, a.batch, a.seconds, a.repeats)
+        rates, cpu = infer_rate(model, shape, a.batch, a.seconds, a.repeats)
     res = {
         "impl": "pytorch-" + torch.__version__,
         "model": a.model,
@@ -165,12 +167,16 @@ def main():
         "samples_per_s": statistics.median(rates),
         "runs": [round(r, 1) for r in rates],
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        # least CPU time (all threads) per step over the repeats: on a shared
+        # machine less disturbed by other processes than samples/s
+        "cpu_ms_per_step": round(cpu, 3),
     }
     if a.json:
         print(json.dumps(res))
     else:
-        print("%-6s %-5s threads %d batch %4d: %10.0f samples/s  (peak RSS %d KiB)" % (
-            a.model, a.mode, a.threads, a.batch, res["samples_per_s"], res["peak_rss_kb"]))
+        print("%-7s %-5s threads %d batch %4d: %10.0f samples/s  (peak RSS %d KiB, %.2f CPU "
+              "ms/step)" % (a.model, a.mode, a.threads, a.batch, res["samples_per_s"],
+                            res["peak_rss_kb"], cpu))
     return 0
 
 
