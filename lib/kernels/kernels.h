@@ -75,6 +75,14 @@ void tg__sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float *A, int64_
  * TG__SGEMM_WORK_FLOATS. */
 void tg__sgemm_pa(int64_t M, int64_t N, int64_t K, float alpha, const float *ap, bool trans_b,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
+/* Floats of B [K,N] packed for tg__sgemm_papb: for each block of
+ * TG__SGEMM_KC rows p0.. (kc rows, at offset p0 * round(N, NR)), panels of
+ * NR columns, each kc x NR row-major (zero-padded past N). */
+int64_t tg__sgemm_pack_b_floats(int64_t K, int64_t N);
+/* C = A B + beta * C with both operands packed (A by tg__sgemm_pack_a, B in
+ * the layout above); no workspace. */
+void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const float *bp,
+                    float beta, float *C, int64_t ldc);
 /* tg__sgemm_st with caller workspace (TG__SGEMM_WORK_FLOATS). */
 void tg__sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,

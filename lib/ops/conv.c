@@ -63,37 +63,69 @@ static void valid_range(int64_t off, int64_t s, int64_t W, int64_t Wo, int64_t *
     *hi = h;
 }
 
-/* col[Kg, P] = unfold of x[Cig, H, W] (zeros where the window is padding). */
-static void im2col(const conv_geom *g, const float *restrict x, float *restrict col)
+/* Row (c, ki, kj) of the unfold of x[Cig, H, W]: P floats (zeros where the
+ * window is padding). */
+static void unfold_row(const conv_geom *g, const float *restrict x, int64_t c, int64_t ki,
+                       int64_t kj, float *restrict row)
 {
     const int64_t s = g->s, Wo = g->Wo;
+    int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
+    valid_range(joff, s, g->W, Wo, &lo, &hi);
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        float *r = row + oh * Wo;
+        int64_t ih = oh * s + ioff;
+        if (ih < 0 || ih >= g->H) {
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = 0.0f;
+            continue;
+        }
+        const float *xr = x + (c * g->H + ih) * g->W + joff;
+        for (int64_t ow = 0; ow < lo; ow++)
+            r[ow] = 0.0f;
+        if (s == 1) /* rows are short: a loop, not a memcpy call */
+            for (int64_t ow = lo; ow < hi; ow++)
+                r[ow] = xr[ow];
+        else if (s == 2)
+            for (int64_t ow = lo; ow < hi; ow++)
+                r[ow] = xr[2 * ow];
+        else
+            for (int64_t ow = lo; ow < hi; ow++)
+                r[ow] = xr[ow * s];
+        for (int64_t ow = hi; ow < Wo; ow++)
+            r[ow] = 0.0f;
+    }
+}
+
+/* col[Kg, P] = unfold of x[Cig, H, W]. */
+static void im2col(const conv_geom *g, const float *restrict x, float *restrict col)
+{
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((c * g->kh + ki) * g->kw + kj) * g->P;
-                int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
-                valid_range(joff, s, g->W, Wo, &lo, &hi);
-                for (int64_t oh = 0; oh < g->Ho; oh++) {
-                    float *r = row + oh * Wo;
-                    int64_t ih = oh * s + ioff;
-                    if (ih < 0 || ih >= g->H) {
-                        memset(r, 0, (size_t)Wo * sizeof *r);
-                        continue;
-                    }
-                    const float *xr = x + (c * g->H + ih) * g->W + joff;
-                    for (int64_t ow = 0; ow < lo; ow++)
-                        r[ow] = 0.0f;
-                    if (s == 1) /* rows are short: a loop, not a memcpy call */
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            r[ow] = xr[ow];
-                    else if (s == 2)
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            r[ow] = xr[2 * ow];
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            r[ow] = xr[ow * s];
-                    for (int64_t ow = hi; ow < Wo; ow++)
-                        r[ow] = 0.0f;
+            for (int64_t kj = 0; kj < g->kw; kj++)
+                unfold_row(g, x, c, ki, kj, col + ((c * g->kh + ki) * g->kw + kj) * g->P);
+}
+
+/* The unfold of x straight into the packed-B layout of tg__sgemm_papb (one
+ * pass instead of unfold + pack); row: P floats of scratch. */
+static void im2col_packed(const conv_geom *g, const float *restrict x, float *restrict row,
+                          float *restrict dst)
+{
+    const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
+    const int64_t nround = (g->P + NR - 1) / NR * NR;
+    int64_t p = 0;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++, p++) {
+                unfold_row(g, x, c, ki, kj, row);
+                int64_t pc = p / KC * KC, kc = g->Kg - pc < KC ? g->Kg - pc : KC;
+                float *base = dst + pc * nround + (p - pc) * NR;
+                for (int64_t jr = 0; jr < g->P; jr += NR) {
+                    float *d = base + jr * kc;
+                    int64_t n = g->P - jr < NR ? g->P - jr : NR, j = 0;
+                    for (; j < n; j++)
+                        d[j] = row[jr + j];
+                    for (; j < NR; j++)
+                        d[j] = 0.0f;
                 }
             }
 }
@@ -162,11 +194,6 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
             float *yo = j->y + (n * g->O + gr * g->Cog) * g->P;
-            const float *cm = xin;
-            if (!g->direct) {
-                im2col(g, xin, col);
-                cm = col;
-            }
             if (j->b)
                 for (int64_t co = 0; co < g->Cog; co++) {
                     float bv = j->b[gr * g->Cog + co];
@@ -174,8 +201,15 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                     for (int64_t q = 0; q < g->P; q++)
                         r[q] = bv;
                 }
-            tg__sgemm_pa(g->Cog, g->P, g->Kg, 1.0f, j->wp + gr * j->wp_stride, false, cm, g->P,
-                         j->b ? 1.0f : 0.0f, yo, g->P, work);
+            if (g->direct) { /* the input already is the column matrix */
+                tg__sgemm_pa(g->Cog, g->P, g->Kg, 1.0f, j->wp + gr * j->wp_stride, false, xin,
+                             g->P, j->b ? 1.0f : 0.0f, yo, g->P, work);
+            } else {
+                float *bp = col + g->P;
+                im2col_packed(g, xin, col, bp);
+                tg__sgemm_papb(g->Cog, g->P, g->Kg, j->wp + gr * j->wp_stride, bp,
+                               j->b ? 1.0f : 0.0f, yo, g->P);
+            }
         }
 }
 
@@ -232,8 +266,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
  * that and its gradient. */
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
-    int64_t col = g->direct ? 0 : g->Kg * g->P;
-    return (size_t)(TG__SGEMM_WORK_FLOATS + (backward ? 2 * g->Kg * g->P : col));
+    /* forward: one unfolded row, then the packed unfold; backward: the
+     * unfold and its gradient */
+    int64_t col = g->direct ? 0 : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
+    int64_t bwd = backward ? 2 * g->Kg * g->P : 0;
+    return (size_t)(TG__SGEMM_WORK_FLOATS + (col > bwd ? col : bwd));
 }
 
 /* Floats of one group's packed W (forward) or W^T (backward data). */
