@@ -63,51 +63,66 @@ static void valid_range(int64_t off, int64_t s, int64_t W, int64_t Wo, int64_t *
     *hi = h;
 }
 
-/* Row (c, ki, kj) of the unfold of x[Cig, H, W]: P floats (zeros where the
- * window is padding). */
-static void unfold_row(const conv_geom *g, const float *restrict x, int64_t c, int64_t ki,
+/* The unfold reads a zero-padded copy of the sample's group channels (one
+ * copy per sample, then no bounds checks in the short rows), or x itself
+ * when there is no padding. */
+static int64_t padded_floats(const conv_geom *g)
+{
+    if (g->direct || g->p == 0)
+        return 0;
+    return tg__round16(g->Cig * (g->H + 2 * g->p) * (g->W + 2 * g->p));
+}
+
+/* Interior of the padded copy (the border stays zero: the caller zeroes the
+ * buffer once per range). Returns the source to unfold from. */
+static const float *pad_sample(const conv_geom *g, const float *restrict x, float *restrict xp)
+{
+    if (g->p == 0)
+        return x;
+    const int64_t Hp = g->H + 2 * g->p, Wp = g->W + 2 * g->p;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ih = 0; ih < g->H; ih++) {
+            const float *restrict s = x + (c * g->H + ih) * g->W;
+            float *restrict d = xp + (c * Hp + ih + g->p) * Wp + g->p;
+            for (int64_t iw = 0; iw < g->W; iw++)
+                d[iw] = s[iw];
+        }
+    return xp;
+}
+
+/* Row (c, ki, kj) of the unfold: P floats, from the padded source src. */
+static void unfold_row(const conv_geom *g, const float *restrict src, int64_t c, int64_t ki,
                        int64_t kj, float *restrict row)
 {
-    const int64_t s = g->s, Wo = g->Wo;
-    int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
-    valid_range(joff, s, g->W, Wo, &lo, &hi);
+    const int64_t s = g->s, Wo = g->Wo, Hp = g->H + 2 * g->p, Wp = g->W + 2 * g->p;
+    const float *base = src + (c * Hp + ki * g->d) * Wp + kj * g->d;
     for (int64_t oh = 0; oh < g->Ho; oh++) {
-        float *r = row + oh * Wo;
-        int64_t ih = oh * s + ioff;
-        if (ih < 0 || ih >= g->H) {
-            for (int64_t ow = 0; ow < Wo; ow++)
-                r[ow] = 0.0f;
-            continue;
-        }
-        const float *xr = x + (c * g->H + ih) * g->W + joff;
-        for (int64_t ow = 0; ow < lo; ow++)
-            r[ow] = 0.0f;
+        const float *restrict sr = base + oh * s * Wp;
+        float *restrict r = row + oh * Wo;
         if (s == 1) /* rows are short: a loop, not a memcpy call */
-            for (int64_t ow = lo; ow < hi; ow++)
-                r[ow] = xr[ow];
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = sr[ow];
         else if (s == 2)
-            for (int64_t ow = lo; ow < hi; ow++)
-                r[ow] = xr[2 * ow];
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = sr[2 * ow];
         else
-            for (int64_t ow = lo; ow < hi; ow++)
-                r[ow] = xr[ow * s];
-        for (int64_t ow = hi; ow < Wo; ow++)
-            r[ow] = 0.0f;
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = sr[ow * s];
     }
 }
 
-/* col[Kg, P] = unfold of x[Cig, H, W]. */
-static void im2col(const conv_geom *g, const float *restrict x, float *restrict col)
+/* col[Kg, P] = unfold of the padded source. */
+static void im2col(const conv_geom *g, const float *restrict src, float *restrict col)
 {
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++)
-                unfold_row(g, x, c, ki, kj, col + ((c * g->kh + ki) * g->kw + kj) * g->P);
+                unfold_row(g, src, c, ki, kj, col + ((c * g->kh + ki) * g->kw + kj) * g->P);
 }
 
-/* The unfold of x straight into the packed-B layout of tg__sgemm_papb (one
- * pass instead of unfold + pack); row: P floats of scratch. */
-static void im2col_packed(const conv_geom *g, const float *restrict x, float *restrict row,
+/* The unfold straight into the packed-B layout of tg__sgemm_papb (one pass
+ * instead of unfold + pack); row: P floats of scratch. */
+static void im2col_packed(const conv_geom *g, const float *restrict src, float *restrict row,
                           float *restrict dst)
 {
     const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
@@ -116,7 +131,7 @@ static void im2col_packed(const conv_geom *g, const float *restrict x, float *re
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++, p++) {
-                unfold_row(g, x, c, ki, kj, row);
+                unfold_row(g, src, c, ki, kj, row);
                 int64_t pc = p / KC * KC, kc = g->Kg - pc < KC ? g->Kg - pc : KC;
                 float *base = dst + pc * nround + (p - pc) * NR;
                 for (int64_t jr = 0; jr < g->P; jr += NR) {
@@ -165,10 +180,16 @@ typedef struct {
     tg_ctx *ctx;
 } conv_job;
 
-/* Per-thread scratch: [GEMM panels][unfolded sample][its gradient]. */
-static float *col_of(const conv_job *j, int tid)
+/* Per-thread scratch: [GEMM panels][padded sample][unfolded sample][its
+ * gradient]. */
+static float *pad_of(const conv_job *j, int tid)
 {
     return (float *)j->ctx->scratch[tid] + TG__SGEMM_WORK_FLOATS;
+}
+
+static float *col_of(const conv_job *j, int tid)
+{
+    return pad_of(j, tid) + padded_floats(j->g);
 }
 
 /* Partial-sum budget for dW/db: at most this many floats, but at least
@@ -189,7 +210,8 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    float *work = j->ctx->scratch[tid], *col = col_of(j, tid);
+    float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *xp = pad_of(j, tid);
+    memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t n = nb; n < ne; n++)
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
@@ -206,7 +228,7 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                              g->P, j->b ? 1.0f : 0.0f, yo, g->P, work);
             } else {
                 float *bp = col + g->P;
-                im2col_packed(g, xin, col, bp);
+                im2col_packed(g, pad_sample(g, xin, xp), col, bp);
                 tg__sgemm_papb(g->Cog, g->P, g->Kg, j->wp + gr * j->wp_stride, bp,
                                j->b ? 1.0f : 0.0f, yo, g->P);
             }
@@ -218,6 +240,8 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
     const conv_job *j = arg;
     const conv_geom *g = j->g;
     float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col + g->Kg * g->P;
+    float *xp = pad_of(j, tid);
+    memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t ch = cb; ch < ce; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */
         int64_t q = g->N / j->nchunks, r = g->N % j->nchunks;
@@ -233,7 +257,7 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                 if (j->need_dw) { /* dW_g += dY col^T */
                     const float *cm = xin;
                     if (!g->direct) {
-                        im2col(g, xin, col);
+                        im2col(g, pad_sample(g, xin, xp), col);
                         cm = col;
                     }
                     tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
@@ -270,7 +294,7 @@ static size_t scratch_floats(const conv_geom *g, bool backward)
      * unfold and its gradient */
     int64_t col = g->direct ? 0 : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
     int64_t bwd = backward ? 2 * g->Kg * g->P : 0;
-    return (size_t)(TG__SGEMM_WORK_FLOATS + (col > bwd ? col : bwd));
+    return (size_t)(TG__SGEMM_WORK_FLOATS + padded_floats(g) + (col > bwd ? col : bwd));
 }
 
 /* Floats of one group's packed W (forward) or W^T (backward data). */
