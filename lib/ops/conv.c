@@ -376,8 +376,7 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def conv2d_op = {"conv2d", conv_backward};
 static const tg__op_def conv2d_relu_op = {"conv2d_relu", conv_backward};
-/* The same op on the im2col + GEMM path (its own row in the profile). */
-static const tg__op_def conv2d_gemm_op = {"conv2d_gemm", conv_backward};
+
 
 /* Validates the arguments (the error names "conv2d"); true if fine. */
 static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
@@ -443,8 +442,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     if (relu && !direct)
         return tg_relu(ctx, conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
-    tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : direct ? &conv2d_op : &conv2d_gemm_op,
-                                   4, shape, x, w, b);
+    tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : &conv2d_op, 4, shape, x, w, b);
     if (!out)
         return NULL;
     out->p.i[0] = stride;
