@@ -3,12 +3,12 @@
  * (training and inference samples/s of the seed MNIST CNN and LeNet-5 on
  * random MNIST-shaped data), plus peak RSS, heap allocations per step, the
  * fraction of the core's measured FMA peak, a full 60k-sample epoch, and
- * (--profile) the time per op forward and backward.
+ * (--profile) the time per op forward and backward (tg_profiler_*).
  *
  *   bench [--model seed|lenet5] [--threads N] [--batch B] [--mode train|infer]
  *         [--seconds S] [--repeats R] [--epoch] [--profile] [--json]
  *
- * Everything except --profile uses only <tinygrad.h>. */
+ * Uses only <tinygrad.h>. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <tinygrad.h>
 
@@ -17,10 +17,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-#ifdef TG_BENCH_PROFILE
-#  include "tg_internal.h"
-#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #  include <immintrin.h>
@@ -263,12 +259,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: bad arguments\n");
         return 2;
     }
-#ifndef TG_BENCH_PROFILE
-    if (profile) {
-        fprintf(stderr, "bench: --profile needs the internal build (bench_profile)\n");
-        return 2;
-    }
-#endif
 
     tg_ctx_options o;
     tg_ctx_options_init(&o);
@@ -369,33 +359,34 @@ int main(int argc, char **argv)
             printf("60k-sample epoch: %.3f s\n", epoch_s);
     }
 
-#ifdef TG_BENCH_PROFILE
     if (profile) {
         long psteps = steps;
-        tg__prof_enable(ctx, true);
+        if (tg_profiler_enable(ctx, true) != TG_OK)
+            return 1;
         t = now_s();
-        for (long k = 0; k < psteps; k++) {
+        for (long k = 0; k < psteps; k++)
             step(&r, i++);
-            tg__prof_mark(ctx, NULL); /* close the last forward interval */
-        }
         double total = (now_s() - t) / (double)psteps * 1e6;
+        if (tg_profiler_enable(ctx, false) != TG_OK) /* closes the last forward interval */
+            return 1;
         double sum = 0;
         printf("\nper-step profile (%ld steps, us/step; forward = op result to next op)\n",
                psteps);
         printf("%-16s %10s %10s %8s\n", "op", "forward", "backward", "calls");
-        for (int k = 0; k < ctx->prof_n; k++) {
-            const tg__prof_entry *e = &ctx->prof[k];
-            double f = (double)e->fwd_ns * 1e-3 / (double)psteps;
-            double b = (double)e->bwd_ns * 1e-3 / (double)psteps;
+        for (size_t k = 0; k < tg_profiler_n_rows(ctx); k++) {
+            tg_profile_row e;
+            if (tg_profiler_row(ctx, k, &e) != TG_OK || e.module_type)
+                continue; /* module rows overlap the ops */
+            double f = e.forward_ms * 1e3 / (double)psteps;
+            double b = e.backward_ms * 1e3 / (double)psteps;
             sum += f + b;
-            printf("%-16s %10.1f %10.1f %8.1f\n", e->name, f, b,
-                   (double)e->fwd_calls / (double)psteps);
+            printf("%-16s %10.1f %10.1f %8.1f\n", e.name, f, b,
+                   (double)e.forward_calls / (double)psteps);
         }
         printf("%-16s %10.1f\n", "other", total - sum);
         printf("%-16s %10.1f\n", "total", total);
-        tg__prof_enable(ctx, false);
+        tg_profiler_reset(ctx);
     }
-#endif
 
     free(rates);
     free(sorted);

@@ -50,6 +50,9 @@
  *  @brief Data sets (IDX, PNG trees), mini-batches and config files. */
 /** @defgroup tg_io Serialization
  *  @brief safetensors save/load of module state and checkpoints. */
+/** @defgroup tg_profile Profiling and summaries
+ *  @brief Per-op and per-module timing (table, Chrome trace) and model
+ *  summaries (layer tree, shapes, parameters, FLOPs). */
 /** @defgroup tg_train Training
  *  @brief Optional layer over the core: fit/evaluate loops, early stopping,
  *  checkpoints, metrics files and charts. The core never calls into it. */
@@ -1580,6 +1583,94 @@ TG_API TG_NODISCARD tg_status tg_dataset_load_cifar_dir(tg_ctx *ctx, const char 
                                                         bool train, int variant,
                                                         tg_dataset **out);
 
+/** @brief What the target column(s) of a CSV table hold. */
+typedef enum tg_csv_task {
+    TG_CSV_CLASSIFICATION = 0, /**< one column of class names or integers */
+    TG_CSV_REGRESSION = 1      /**< one or more numeric columns (vector target) */
+} tg_csv_task;
+
+/** @brief Options of tg_dataset_load_csv(); initialise with
+ *  tg_csv_options_init(). Name the target with @p target, or several
+ *  (regression) with @p targets / @p n_targets. */
+typedef struct tg_csv_options {
+    size_t struct_size;          /**< set by tg_csv_options_init() */
+    tg_csv_task task;            /**< default TG_CSV_CLASSIFICATION */
+    const char *target;          /**< the target column (when n_targets is 0) */
+    const char *const *targets;  /**< regression: target columns, in target order */
+    int n_targets;               /**< 0: use @p target */
+    const char *const *ignore;   /**< columns to drop (ids, free text), or NULL */
+    int n_ignore;                /**< entries in @p ignore */
+    char delimiter;              /**< ',' (default), ';', '\\t' or '|' */
+} tg_csv_options;
+
+/** @brief Defaults: classification, no target named, ',' delimiter. @since 0.2.0 */
+TG_API void tg_csv_options_init(tg_csv_options *o);
+
+/** @brief Load a CSV table with a header row into a data set of [F] float32
+ *  samples (F = every column that is not a target or ignored, in file
+ *  order). Classification: class labels, numbered in sorted order of the
+ *  class names (by value when all are numbers), names kept
+ *  (tg_dataset_class_name()). Regression: float targets of dimension
+ *  n_targets. Normalisation starts as none (mean 0, std 1); standardise
+ *  with tg_dataset_standardize() (training split first). Rules and
+ *  limits: guide "Data sets beyond MNIST" (docs/datasets.md).
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, bad struct_size, no target,
+ *          classification with several targets, bad delimiter),
+ *          TG_ERR_IO (cannot open or read: names the file),
+ *          TG_ERR_NOT_FOUND (no such column: names it),
+ *          TG_ERR_FORMAT ("iris.csv:7:2: 'abc' is not a number (column
+ *          \"sepal_width\")": file:line:field; also empty cells, wrong
+ *          field count, bad quoting, no data rows),
+ *          TG_ERR_LIMIT (file over 1 GiB, > 4096 columns, field > 4096
+ *          bytes, > 10^7 rows, > 65536 classes), TG_ERR_NOMEM;
+ *          *out untouched on error.
+ *  Ownership: caller owns *out; release with tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_load_csv(tg_ctx *ctx, const char *path,
+                                                  const tg_csv_options *o, tg_dataset **out);
+
+/** @brief Standardise @p n_sets data sets with the statistics of the first
+ *  (the training split): per feature ([F] samples) or per channel (images)
+ *  mean and population standard deviation of @p sets[0] (after its scale01
+ *  step; tg_dataset_feature_stats() / tg_dataset_channel_stats()), std 0
+ *  (a constant feature) replaced by 1, then
+ *  tg_dataset_set_channel_normalization() on every set with the scale01 of
+ *  @p sets[0].
+ *  @param sets the data sets, training split first (same context and sample layout)
+ *  @param n_sets entries in @p sets (>= 1)
+ *  @param[out] mean,std optional (may be NULL): the G values applied
+ *         (G = features or channels), e.g. for a saved model's metadata
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty training set, contexts or
+ *          layouts differ), TG_ERR_NOMEM, or a callback's error; on error no
+ *          set is changed. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_standardize(tg_dataset *const *sets, size_t n_sets,
+                                                     float *mean, float *std);
+
+/** @brief Per-element mean and population standard deviation of the
+ *  vector targets of a stored data set (e.g. the training split: predicting
+ *  its mean is the baseline a regression model must beat); @p n must be
+ *  target_dim.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, empty, class or callback data
+ *          set, n != target_dim) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_target_stats(const tg_dataset *ds, double *mean,
+                                                      double *std, int n);
+
+/** @brief The class names of @p ds as one JSON array of strings (class k at
+ *  index k, e.g. `["setosa","versicolor","virginica"]`), for a saved
+ *  model's metadata key "tg.class_names". Quotes, backslashes and control
+ *  bytes are escaped; other bytes are copied as they are.
+ *  @param ds a data set with class names (tg_dataset_set_class_names(),
+ *         tg_dataset_load_csv())
+ *  @param[out] buf receives the NUL-terminated text; NULL with @p size 0
+ *         only asks for the length (then @p length is required)
+ *  @param size bytes in @p buf
+ *  @param[out] length optional: the text's length without the NUL (also
+ *         set on TG_ERR_LIMIT)
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL), TG_ERR_NOT_FOUND (no class
+ *          names), TG_ERR_LIMIT (@p size too small; @p buf then holds a
+ *          NUL-terminated truncated prefix) @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dataset_class_names_json(const tg_dataset *ds, char *buf,
+                                                          size_t size, size_t *length);
+
 /** @brief One batch from tg_batch_iter_next_batch(). */
 typedef struct tg_batch {
     tg_tensor *x;            /**< [B, C, H, W] or [B, F], normalised (and augmented) */
@@ -1743,6 +1834,88 @@ TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, in
 /** @} */
 
 /* @@IO_NEW (ONNX export, metadata go below this line) @@ */
+
+/** @addtogroup tg_io
+ *  @{ */
+
+/** @brief Set (or, with @p value NULL, remove) a string metadata entry on
+ *  module @p m, e.g. the preprocessing the model expects. The strings are
+ *  copied. tg_module_save() writes every entry into the safetensors
+ *  "__metadata__" (entries passed to it explicitly win on equal keys) and
+ *  tg_module_export_onnx() into the model's metadata_props. Documented keys:
+ *  "tg.input_scale" (multiply raw pixels by it first, e.g.
+ *  "0.00392156862745098" for 1/255), "tg.input_mean" and "tg.input_std"
+ *  (comma-separated, one value per channel: x = (x * scale - mean) / std).
+ *  @param m the module (usually the root)
+ *  @param key non-empty, at most 256 bytes
+ *  @param value at most 65536 bytes, or NULL to remove @p key
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_LIMIT (too long, or more than
+ *          256 entries), TG_ERR_NOMEM; on error the entries are unchanged.
+ *  Ownership: nothing retained (the module keeps its own copies).
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_set_metadata(tg_module *m, const char *key,
+                                                     const char *value);
+/** @brief The value of metadata @p key on @p m, or NULL if absent.
+ *  Ownership: borrowed from @p m; valid until the entry is changed or the
+ *  module is destroyed. @since 0.2.0 */
+TG_API const char *tg_module_metadata(const tg_module *m, const char *key);
+/** @brief Number of metadata entries on @p m (0 for NULL). @since 0.2.0 */
+TG_API size_t tg_module_n_metadata(const tg_module *m);
+/** @brief Key of metadata entry @p i (in insertion order) and, if @p value is
+ *  not NULL, its value; NULL if @p i is out of range.
+ *  Ownership: borrowed from @p m, as tg_module_metadata(). @since 0.2.0 */
+TG_API const char *tg_module_metadata_at(const tg_module *m, size_t i, const char **value);
+
+/** @brief tg_module_export_onnx() options; initialise with
+ *  tg_onnx_options_init(). */
+typedef struct tg_onnx_options {
+    size_t struct_size;        /**< set by tg_onnx_options_init() */
+    int opset;                 /**< ONNX opset, 13 to 17 (default 13) */
+    bool dynamic_batch;        /**< first input and output dimension symbolic "N" (default true) */
+    const char *input_name;    /**< graph input name (default "input") */
+    const char *output_name;   /**< graph output name (default "output") */
+    const char *producer_version; /**< producer_version (default TG_VERSION_STRING) */
+} tg_onnx_options;
+
+/** @brief Fill @p o with the defaults. @since 0.2.0 */
+TG_API void tg_onnx_options_init(tg_onnx_options *o);
+
+/** @brief Export module @p m in evaluation mode as an ONNX model.
+ *
+ *  Works by tracing, as torch.onnx.export: the forward runs once on a zero
+ *  input of @p shape (training flags and grad mode are restored after), and
+ *  the ops it recorded become ONNX nodes. Parameters and buffers become
+ *  initializers named by their dotted state names ("0.weight"); constants
+ *  made inside the forward are stored as initializers too. Supported ops:
+ *  conv2d (also fused with ReLU), linear, matmul, max/avg pooling, ReLU,
+ *  leaky ReLU, sigmoid, tanh, softmax, log-softmax, add/sub/mul/div (with
+ *  broadcasting), scalar add/mul, neg, exp, log, sqrt, pow, reshape,
+ *  flatten, transpose/permute, sum/mean/max reductions, dropout (Identity),
+ *  batch_norm2d/1d with the running statistics, concat, narrow, slice, pad,
+ *  global and adaptive average pooling, layer_norm, gelu, clamp, abs,
+ *  maximum and minimum; see docs/deployment.md for the mapping.
+ *  A user-defined module made of these ops exports without extra code. The
+ *  graph has one float32 input and one output; with dynamic_batch, shapes
+ *  that ops hard-code from the batch size (a reshape to [N*C, ...]) still
+ *  use the traced batch. The module's metadata (tg_module_set_metadata())
+ *  goes into metadata_props. The file is written to a temporary file,
+ *  fsynced and renamed into place.
+ *  @param m the module (its parameters are read, not modified)
+ *  @param ndim rank of @p shape (e.g. 4 for NCHW)
+ *  @param shape example input shape, batch first
+ *  @param path destination file, replaced atomically
+ *  @param opts options, or NULL for the defaults
+ *  @return TG_OK; TG_ERR_INVALID_ARG; TG_ERR_STATE (an op without an ONNX
+ *          mapping: the message names the op and the type of the module
+ *          whose forward made it; or the forward failed); TG_ERR_IO;
+ *          TG_ERR_NOMEM; TG_ERR_LIMIT (a tensor over 2 GiB).
+ *  Ownership: nothing retained; transient tensors made by the trace are
+ *  released before it returns. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_export_onnx(tg_module *m, int ndim,
+                                                    const int64_t *shape, const char *path,
+                                                    const tg_onnx_options *opts);
+
+/** @} */
 
 /* ------------------------------------------------------------------------ */
 /** @addtogroup tg_train
@@ -2232,6 +2405,87 @@ TG_API void tg_train_logger_note(tg_train_logger *lg, const char *line);
 /** @} */
 
 /* @@PROFILE_NEW (profiler, model summary go below this line) @@ */
+
+/** @addtogroup tg_profile
+ *  @{ */
+
+/** @brief One row of the profile: an op (module_type NULL) or a module
+ *  call site (module_type its tg_module_type()). A plain record: its layout
+ *  is ABI. */
+typedef struct tg_profile_row {
+    const char *name;        /**< op name ("conv2d") or module path ("0", "features.1") */
+    const char *module_type; /**< module type for module rows, NULL for ops */
+    double forward_ms;       /**< total forward time */
+    double backward_ms;      /**< total backward time; for a module, of the ops its own forward ran (children's not included) */
+    uint64_t forward_calls;  /**< forward calls */
+    uint64_t backward_calls; /**< backward calls (for a module: of its own ops) */
+    uint64_t bytes;          /**< step-arena bytes allocated during the op's forward interval */
+} tg_profile_row;
+
+/** @brief Turn the profiler of @p ctx on or off. While on, every op call
+ *  (forward and backward) and every tg_module_forward() call is timed and
+ *  logged; recorded data stay until tg_profiler_reset() (turning it off
+ *  keeps them, so they can be printed). Off by default; when off an op
+ *  pays one branch. An op's forward time runs from its result's creation to
+ *  the next op's (or to tg_backward(), tg_ctx_reset(), or turning the
+ *  profiler off), so it includes the caller's work in between.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_NOMEM (the log's header).
+ *  Ownership: the log belongs to @p ctx. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_enable(tg_ctx *ctx, bool on);
+/** @brief Whether the profiler of @p ctx is on. @since 0.2.0 */
+TG_API bool tg_profiler_is_enabled(const tg_ctx *ctx);
+/** @brief Clear the profile's rows and event log (keeps it on or off).
+ *  @since 0.2.0 */
+TG_API void tg_profiler_reset(tg_ctx *ctx);
+/** @brief Number of rows: ops first (in order of first call), then modules.
+ *  @since 0.2.0 */
+TG_API size_t tg_profiler_n_rows(const tg_ctx *ctx);
+/** @brief Copy row @p i into @p out.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, or @p i out of range).
+ *  Ownership: the strings in @p out are borrowed from @p ctx; valid until
+ *  tg_profiler_reset(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_row(const tg_ctx *ctx, size_t i, tg_profile_row *out);
+/** @brief Write the profile as a text table into @p buf: one line per op
+ *  (calls, forward and backward ms, arena bytes), the op total, then one
+ *  line per module.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_LIMIT (@p size too small:
+ *          @p buf holds the truncated, NUL-terminated table).
+ *  Ownership: nothing retained. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_table(const tg_ctx *ctx, char *buf, size_t size);
+/** @brief Write the event log as Chrome trace JSON (chrome://tracing,
+ *  Perfetto): one complete ("ph":"X") event per op forward call (cat
+ *  "forward"), op backward call ("backward") and module call ("module", on
+ *  its own tid), with ts and dur in microseconds. The log holds at most
+ *  2^20 events; later ones are counted in the table, not logged.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the path).
+ *  Ownership: nothing retained. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_profiler_write_trace(const tg_ctx *ctx, const char *path);
+
+/** @brief Summarise module @p m like torchinfo: a tree of its module calls
+ *  with output shapes, parameter counts per layer, the totals (trainable
+ *  and all parameters, buffers) and the forward FLOPs per sample, found by
+ *  running the forward once in evaluation mode on a zero input of @p shape
+ *  (flags and grad mode restored). FLOPs count 2 per multiply-add of
+ *  conv2d, linear and matmul (bias, activations, pooling and normalisation
+ *  not counted), divided by the batch size shape[0].
+ *  @param m the module (its flags are restored)
+ *  @param ndim rank of @p shape
+ *  @param shape input shape, batch first
+ *  @param buf receives the NUL-terminated text
+ *  @param size capacity of @p buf in bytes
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_STATE (the forward failed),
+ *          TG_ERR_NOMEM, TG_ERR_LIMIT (@p size too small; @p buf holds the
+ *          truncated text).
+ *  Ownership: nothing retained. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_summary(tg_module *m, int ndim, const int64_t *shape,
+                                                char *buf, size_t size);
+/** @brief Forward FLOPs per sample of @p m for input @p shape, counted as
+ *  tg_module_summary() does, into @p flops.
+ *  @return as tg_module_summary(), without TG_ERR_LIMIT. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_flops(tg_module *m, int ndim, const int64_t *shape,
+                                              int64_t *flops);
+
+/** @} */
 
 /* @@RELIABILITY_NEW (misuse rules go below this line) @@ */
 

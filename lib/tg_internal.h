@@ -80,14 +80,44 @@ struct tg__object {
 void tg__object_track(tg_ctx *ctx, tg__object *o, void (*destroy)(tg__object *self));
 void tg__object_untrack(tg_ctx *ctx, tg__object *o); /* no-op if not tracked */
 
-/* Per-op timing for bench --profile (core/profile.c). Lives inside the ctx
- * (no allocation); costs one branch per op when off. */
-#define TG__PROF_MAX 48
+/* Per-op timing (core/profile.c; public API tg_profiler_*). The op table
+ * lives inside the ctx (no allocation); the per-call event log and the
+ * module table (tg__prof_state) are allocated only while profiling is on.
+ * Costs one branch per op when off. */
+#define TG__PROF_MAX 96
 typedef struct tg__prof_entry {
     const char *name;
     uint64_t fwd_ns, bwd_ns;
     uint64_t fwd_calls, bwd_calls;
+    uint64_t bytes;              /* arena bytes allocated in forward intervals */
 } tg__prof_entry;
+typedef struct tg__prof_state tg__prof_state; /* core/profile.c */
+
+/* Module-level trace of one forward pass (core/trace.c), used by ONNX export
+ * and tg_module_summary(): while ctx->trace is set, tg_module_forward()
+ * records every module call and tg__op_result()/tg__view() every op result,
+ * in creation order. Arrays grow with tg__malloc; oom is sticky. */
+typedef struct tg__trace_call {
+    const tg_module *m;
+    int parent;                  /* enclosing call, -1 for the outermost */
+    int depth;
+    tg_tensor *x, *y;            /* y NULL while running or on failure */
+    size_t op_begin, op_end;     /* ops created during the call: [begin, end) */
+} tg__trace_call;
+typedef struct tg__trace {
+    tg__trace_call *calls;
+    size_t n_calls, cap_calls;
+    tg_tensor **ops;             /* op results, creation order */
+    int *op_call;                /* innermost call running when ops[i] was made, or -1 */
+    size_t n_ops, cap_ops;
+    int cur;                     /* innermost open call, -1 if none */
+    bool oom;
+} tg__trace;
+/* Hooks (called only while ctx->observe is true). */
+int tg__trace_call_begin(tg_ctx *ctx, const tg_module *m, tg_tensor *x);
+void tg__trace_call_end(tg_ctx *ctx, int call, tg_tensor *y);
+void tg__trace_op(tg_ctx *ctx, tg_tensor *t);
+void tg__trace_free(tg_ctx *ctx, tg__trace *tr);
 
 struct tg_ctx {
     tg_ctx_options opts;
@@ -114,9 +144,13 @@ struct tg_ctx {
     tg_status status;
     char errmsg[TG_ERRMSG_SIZE];
 
+    bool observe;                /* prof_on || trace: the one branch ops take */
+    tg__trace *trace;            /* forward trace being recorded, or NULL */
+    tg__prof_state *prof_state;  /* event log and module table (profiling on) */
     bool prof_on;                /* per-op timing enabled (tg__prof_enable) */
     const tg__op_def *prof_op;   /* op whose forward is being timed, or NULL */
     uint64_t prof_t0;            /* when prof_op's result was created */
+    const tg_module *prof_module; /* innermost module forward running (profiling) */
     int prof_n;
     tg__prof_entry prof[TG__PROF_MAX];
 };
@@ -208,8 +242,31 @@ void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool);
  * NULL)); backward time is measured around op->backward. */
 void tg__prof_enable(tg_ctx *ctx, bool on); /* also clears the table */
 void tg__prof_mark(tg_ctx *ctx, const tg__op_def *op);
-void tg__prof_add_backward(tg_ctx *ctx, const tg__op_def *op, uint64_t ns);
+/* t's op->backward took [t0, t0+ns); also charged to the module whose
+ * forward made t (recorded by tg__prof_result). */
+void tg__prof_add_backward(tg_ctx *ctx, const tg_tensor *t, uint64_t t0, uint64_t ns);
+/* Remember that ctx->prof_module made op result t (profiling on). */
+void tg__prof_result(tg_ctx *ctx, const tg_tensor *t);
+/* tg_ctx_reset(): close the forward interval, forget this step's results. */
+void tg__prof_step_end(tg_ctx *ctx);
+/* A module's forward took [t0, t0+ns); path is its dotted name (copied). */
+void tg__prof_module(tg_ctx *ctx, const tg_module *m, const char *path, uint64_t t0,
+                     uint64_t ns);
+void tg__prof_free(tg_ctx *ctx); /* tg_ctx_destroy() */
 uint64_t tg__now_ns(void);
+
+/* ---- modules (nn/module.c, nn/trace.c) ------------------------------------ */
+
+/* Dotted name of m below its root, or the type name of a root. */
+void tg__module_path(const tg_module *m, char *buf, size_t size);
+/* Run m's forward once in evaluation mode, grad enabled, on a zero input of
+ * the given shape that requires grad (so every op records its inputs), with
+ * a trace recording. On success *y is the output and tr holds the trace;
+ * the module's training flags, the grad mode and ctx->trace are restored.
+ * The caller frees tr with tg__trace_free() and the tensors with the arena
+ * (the caller's tg__arena_get_mark/rewind). */
+tg_status tg__module_trace(tg_module *m, const char *who, int ndim, const int64_t *shape,
+                           tg__trace *tr, tg_tensor **x, tg_tensor **y);
 
 /* ---- kernels (lib/kernels) --------------------------------------------- */
 

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.." || exit 1
 . scripts/deps.sh
 
 tg_require_packages build-essential g++ clang meson ninja-build pkg-config check \
-    libpng-dev zlib1g-dev doxygen valgrind abigail-tools python3 || {
+    libpng-dev zlib1g-dev doxygen valgrind abigail-tools python3 python3-onnx python3-opencv || {
     echo "error: package installation failed" >&2
     echo "0 passed, 1 failed"
     exit 1

@@ -121,7 +121,7 @@ tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
         if (ctx->prof_on) {
             uint64_t t0 = tg__now_ns();
             t->op->backward(ctx, t);
-            tg__prof_add_backward(ctx, t->op, tg__now_ns() - t0);
+            tg__prof_add_backward(ctx, t, t0, tg__now_ns() - t0);
         } else {
             t->op->backward(ctx, t);
         }

@@ -99,6 +99,7 @@ void tg_ctx_destroy(tg_ctx *ctx)
     }
     for (int i = 0; i < TG_MAX_THREADS; i++)
         tg__free_aligned(ctx, ctx->scratch[i]);
+    tg__prof_free(ctx);
     if (ctx->opts.free)
         ctx->opts.free(ctx->opts.alloc_opaque, ctx);
     else
@@ -300,6 +301,8 @@ void tg_ctx_reset(tg_ctx *ctx)
 {
     if (!ctx)
         return;
+    if (ctx->prof_on)
+        tg__prof_step_end(ctx); /* the last forward interval ends here at the latest */
     for (tg__chunk *c = ctx->chunks; c; c = c->next)
         c->used = 0;
     ctx->cur = ctx->chunks;

@@ -94,12 +94,18 @@ static bool wants_grad(tg_ctx *ctx, tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
 tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int64_t *shape,
                          tg_tensor *s0, tg_tensor *s1, tg_tensor *s2)
 {
-    if (ctx->prof_on)
+    if (ctx->observe && ctx->prof_on)
         tg__prof_mark(ctx, op);
     tg_tensor *t = tg__tensor_new(ctx, op->name, ndim, shape);
     if (!t)
         return NULL;
     t->op = op;
+    if (ctx->observe) {
+        if (ctx->trace)
+            tg__trace_op(ctx, t);
+        if (ctx->prof_on && ctx->prof_module)
+            tg__prof_result(ctx, t);
+    }
     if (wants_grad(ctx, s0, s1, s2)) {
         t->requires_grad = true;
         t->src[0] = s0;
@@ -112,6 +118,8 @@ tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int6
 tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim,
                     const int64_t *shape)
 {
+    if (ctx->observe && op && ctx->prof_on)
+        tg__prof_mark(ctx, op);
     tg_tensor *t = tg__arena_alloc(ctx, sizeof *t);
     if (!t) {
         tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", op ? op->name : "view");
@@ -120,6 +128,12 @@ tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim
     init_header(t, ctx, ndim, shape, base->numel);
     t->data = base->data;
     t->op = op;
+    if (ctx->observe && op) {
+        if (ctx->trace)
+            tg__trace_op(ctx, t);
+        if (ctx->prof_on && ctx->prof_module)
+            tg__prof_result(ctx, t);
+    }
     if (op && wants_grad(ctx, base, NULL, NULL)) {
         t->requires_grad = true;
         t->src[0] = base;

@@ -59,6 +59,14 @@ tg_status tg__dataset_alloc(tg_ctx *ctx, const char *who, size_t n, int64_t h, i
 /* Allocate an image data set [c, h, w] uint8 with class labels (uninitialised). */
 tg_status tg__dataset_alloc_image(tg_ctx *ctx, const char *who, size_t n, int64_t c, int64_t h,
                                   int64_t w, tg_dataset **out);
+/* A [F] float32 data set that takes ownership of buffers allocated from
+ * ctx's allocator (tg__malloc): features n x F (finite), and either labels
+ * (n, in [0, n_classes), n_classes >= 1) or targets (n x target_dim, finite).
+ * Values are not checked: the caller has. n >= 1. On TG_OK the data set owns
+ * the buffers; on error they stay the caller's. */
+tg_status tg__dataset_adopt_f32(tg_ctx *ctx, const char *who, size_t n, int64_t n_features,
+                                float *features, int32_t *labels, int n_classes, float *targets,
+                                int64_t target_dim, tg_dataset **out);
 /* Bytes of sample i (i < n) of a uint8 data set. */
 static inline const uint8_t *tg__dataset_pixels(const tg_dataset *ds, size_t i)
 {

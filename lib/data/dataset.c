@@ -326,6 +326,48 @@ tg_status tg_dataset_create_from(tg_ctx *ctx, const tg_dataset_desc *desc, tg_da
     return TG_OK;
 }
 
+tg_status tg__dataset_adopt_f32(tg_ctx *ctx, const char *who, size_t n, int64_t n_features,
+                                float *features, int32_t *labels, int n_classes, float *targets,
+                                int64_t target_dim, tg_dataset **out)
+{
+    const int64_t shape[3] = {n_features, 0, 0};
+    size_t elems = 0;
+    tg_status st = check_shape(ctx, who, 1, shape, &elems);
+    if (st == TG_OK)
+        st = check_total(ctx, who, n, elems, sizeof(float));
+    if (st != TG_OK)
+        return st;
+    bool vec = target_dim > 0;
+    if (n == 0 || !features || (vec ? !targets || labels : !labels || targets) ||
+        target_dim < 0 || target_dim > TG_DATASET_MAX_TARGET_DIM ||
+        (vec ? n_classes != 0 : n_classes < 1 || n_classes > TG_DATASET_MAX_CLASSES))
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: bad buffers to adopt", who);
+    tg_dataset *ds = tg__calloc(ctx, 1, sizeof *ds);
+    tg__pixels *px = ds ? tg__calloc(ctx, 1, sizeof *px) : NULL;
+    if (ds) {
+        ds->ctx = ctx;
+        set_shape(ds, 1, shape, elems);
+    }
+    if (!px || !norm_init(ds, false)) {
+        tg__free(ctx, px);
+        tg__free(ctx, ds);
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+    }
+    px->refs = 1;
+    px->bytes = features;
+    ds->pixels = px;
+    ds->fdata = features;
+    ds->n = n;
+    ds->dtype = TG_F32;
+    ds->n_classes = n_classes;
+    ds->target_dim = target_dim;
+    ds->labels = labels;
+    ds->targets = targets;
+    tg__object_track(ctx, &ds->obj, dataset_release);
+    *out = ds;
+    return TG_OK;
+}
+
 tg_status tg_dataset_create_callback(tg_ctx *ctx, const tg_dataset_callbacks *cb, void *user,
                                      tg_dataset **out)
 {

@@ -466,6 +466,72 @@ static void fsync_parent_dir(const char *path)
     }
 }
 
+tg_status tg__write_atomic(tg_ctx *ctx, const char *who, const char *path,
+                           tg_status (*write)(FILE *fp, void *arg), void *arg)
+{
+    size_t plen = strlen(path);
+    char *tmp = tg__malloc(ctx, plen + 16);
+    if (!tmp)
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory saving '%s'", who, path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        tg_status st = tg__error(ctx, TG_ERR_IO, "%s: cannot create '%s': %s", who, tmp,
+                                 strerror(errno));
+        tg__free(ctx, tmp);
+        return st;
+    }
+    (void)fchmod(fd, 0644); /* mkstemp makes 0600; a model file is meant to be shared */
+    FILE *fp = fdopen(fd, "wb");
+    tg_status st = fp ? TG_OK : TG_ERR_IO;
+    if (!fp)
+        close(fd);
+    if (st == TG_OK)
+        st = write(fp, arg);
+    if (st == TG_OK && fflush(fp) != 0)
+        st = TG_ERR_IO;
+    if (st == TG_OK && fsync(fileno(fp)) != 0)
+        st = TG_ERR_IO;
+    int saved_errno = errno;
+    if (fp && fclose(fp) != 0 && st == TG_OK) {
+        st = TG_ERR_IO;
+        saved_errno = errno;
+    }
+    if (st == TG_OK && rename(tmp, path) != 0) {
+        st = TG_ERR_IO;
+        saved_errno = errno;
+    }
+    if (st != TG_OK) {
+        unlink(tmp);
+        tg__error(ctx, TG_ERR_IO, "%s: cannot write '%s': %s", who, path, strerror(saved_errno));
+    } else {
+        fsync_parent_dir(path);
+    }
+    tg__free(ctx, tmp);
+    return st;
+}
+
+typedef struct {
+    const sbuf *hdr;
+    const out_tensor *t;
+    size_t n;
+} st_write_arg;
+
+static tg_status st_write(FILE *fp, void *arg)
+{
+    const st_write_arg *a = arg;
+    unsigned char lb[8];
+    for (int i = 0; i < 8; i++)
+        lb[i] = (unsigned char)((uint64_t)a->hdr->n >> (8 * i));
+    tg_status st = write_all(fp, lb, 8);
+    if (st == TG_OK)
+        st = write_all(fp, a->hdr->p, a->hdr->n);
+    for (size_t i = 0; i < a->n && st == TG_OK; i++)
+        st = write_f32(fp, a->t[i].data, a->t[i].numel);
+    return st;
+}
+
 /* Write header + tensors to a temp file next to path, fsync, rename. */
 static tg_status save_tensors(tg_ctx *ctx, const char *path, const out_tensor *t, size_t n,
                               const tg_kv *meta, size_t n_meta)
@@ -517,58 +583,37 @@ static tg_status save_tensors(tg_ctx *ctx, const char *path, const out_tensor *t
                          path, ST_MAX_HEADER);
     }
 
-    size_t plen = strlen(path);
-    char *tmp = tg__malloc(ctx, plen + 16);
-    if (!tmp) {
-        tg__free(ctx, b.p);
-        return tg__error(ctx, TG_ERR_NOMEM, "safetensors: out of memory saving '%s'", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        tg_status st = tg__error(ctx, TG_ERR_IO, "safetensors: cannot create '%s': %s", tmp,
-                                 strerror(errno));
-        tg__free(ctx, tmp);
-        tg__free(ctx, b.p);
-        return st;
-    }
-    (void)fchmod(fd, 0644); /* mkstemp makes 0600; a model file is meant to be shared */
-    FILE *fp = fdopen(fd, "wb");
-    tg_status st = fp ? TG_OK : TG_ERR_IO;
-    if (!fp)
-        close(fd);
-    unsigned char lb[8];
-    for (int i = 0; i < 8; i++)
-        lb[i] = (unsigned char)((uint64_t)b.n >> (8 * i));
-    if (st == TG_OK)
-        st = write_all(fp, lb, 8);
-    if (st == TG_OK)
-        st = write_all(fp, b.p, b.n);
-    for (size_t i = 0; i < n && st == TG_OK; i++)
-        st = write_f32(fp, t[i].data, t[i].numel);
-    if (st == TG_OK && fflush(fp) != 0)
-        st = TG_ERR_IO;
-    if (st == TG_OK && fsync(fileno(fp)) != 0)
-        st = TG_ERR_IO;
-    int saved_errno = errno;
-    if (fp && fclose(fp) != 0 && st == TG_OK) {
-        st = TG_ERR_IO;
-        saved_errno = errno;
-    }
-    if (st == TG_OK && rename(tmp, path) != 0) {
-        st = TG_ERR_IO;
-        saved_errno = errno;
-    }
-    if (st != TG_OK) {
-        unlink(tmp);
-        tg__error(ctx, TG_ERR_IO, "safetensors: cannot write '%s': %s", path,
-                  strerror(saved_errno));
-    } else {
-        fsync_parent_dir(path);
-    }
-    tg__free(ctx, tmp);
+    st_write_arg wa = {&b, t, n};
+    tg_status st = tg__write_atomic(ctx, "safetensors", path, st_write, &wa);
     tg__free(ctx, b.p);
+    return st;
+}
+
+/* save_tensors() with m's own metadata (tg_module_set_metadata) added after
+ * meta[0..n_meta); an explicit entry wins over the module's on equal keys. */
+static tg_status save_with_module_meta(tg_ctx *ctx, tg_module *m, const char *path,
+                                       const out_tensor *t, size_t n, const tg_kv *meta,
+                                       size_t n_meta)
+{
+    size_t nm = tg_module_n_metadata(m);
+    if (!nm)
+        return save_tensors(ctx, path, t, n, meta, n_meta);
+    tg_kv *all = tg__malloc(ctx, (n_meta + nm) * sizeof *all);
+    if (!all)
+        return tg__error(ctx, TG_ERR_NOMEM, "safetensors: out of memory saving '%s'", path);
+    size_t k = 0;
+    for (size_t i = 0; i < n_meta; i++)
+        all[k++] = meta[i];
+    for (size_t i = 0; i < nm; i++) {
+        const char *v = NULL, *key = tg_module_metadata_at(m, i, &v);
+        bool dup = false;
+        for (size_t j = 0; j < n_meta && !dup; j++)
+            dup = strcmp(meta[j].key, key) == 0;
+        if (!dup)
+            all[k++] = (tg_kv){key, v};
+    }
+    tg_status st = save_tensors(ctx, path, t, n, all, k);
+    tg__free(ctx, all);
     return st;
 }
 
@@ -674,7 +719,7 @@ tg_status tg_module_save(tg_module *m, const char *path, const tg_kv *metadata,
     tg_status st = collect(ctx, m, NULL, path, &t, &n);
     if (st != TG_OK)
         return st;
-    st = save_tensors(ctx, path, t, n, metadata, n_metadata);
+    st = save_with_module_meta(ctx, m, path, t, n, metadata, n_metadata);
     free_outs(ctx, t, n);
     return st;
 }
@@ -700,7 +745,7 @@ tg_status tg_checkpoint_save(tg_module *m, tg_optim *opt, int64_t epoch, const c
         meta[nm++] = (tg_kv){"tg.step", step};
         meta[nm++] = (tg_kv){"tg.lr", lr};
     }
-    st = save_tensors(ctx, path, t, n, meta, nm);
+    st = save_with_module_meta(ctx, m, path, t, n, meta, nm);
     free_outs(ctx, t, n);
     return st;
 }

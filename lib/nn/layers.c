@@ -340,8 +340,8 @@ static tg_tensor *seq_forward_layers(tg_module *self, tg_tensor *x)
         tg_module *c = tg_module_child(self, i);
         /* A built-in Conv2d followed by a ReLU runs as one fused op: same
          * values and gradients, one pass over the activations fewer each way
-         * (docs/performance.md). */
-        if (i + 1 < n && tg_module_type(c) == conv_vt.type_name &&
+         * (docs/performance.md). A trace (export, summary) wants both layers. */
+        if (i + 1 < n && !tg_module_ctx(c)->trace && tg_module_type(c) == conv_vt.type_name &&
             tg_module_type(tg_module_child(self, i + 1)) == relu_vt.type_name) {
             const conv_ud *u = tg_module_userdata(c);
             x = tg__conv2d_relu(tg_module_ctx(c), x, u->w, u->b, u->stride, u->padding,

@@ -48,6 +48,9 @@ struct tg_module {
     size_t *param_idx;      /* indices into state of the parameters */
     size_t n_param_idx;
     char *names;            /* NUL-separated dotted names */
+
+    char **meta;            /* key, value pairs (tg_module_set_metadata), 2*n_meta */
+    size_t n_meta;
 };
 
 static char *dup_str(tg_ctx *ctx, const char *s)
@@ -143,6 +146,9 @@ static void destroy_tree(tg_module *m)
             tg__free(ctx, lists[k][i].name);
         }
     free_cache(m);
+    for (size_t i = 0; i < 2 * m->n_meta; i++)
+        tg__free(ctx, m->meta[i]);
+    tg__free(ctx, m->meta);
     tg__free(ctx, m->params);
     tg__free(ctx, m->buffers);
     tg__free(ctx, m->children);
@@ -310,6 +316,55 @@ tg_module *tg_module_child_by_name(const tg_module *m, const char *name)
 
 /* ---- forward ------------------------------------------------------------ */
 
+/* Dotted name of m below its root ("features.0"), or its type name for a
+ * root; always NUL-terminated, truncated to size. */
+void tg__module_path(const tg_module *m, char *buf, size_t size)
+{
+    if (!size)
+        return;
+    buf[0] = '\0';
+    if (!m->parent) {
+        snprintf(buf, size, "%s", m->vt->type_name);
+        return;
+    }
+    /* Collect the names leaf to root, then write them root first. */
+    const char *parts[64];
+    int n = 0;
+    for (const tg_module *c = m; c->parent && n < 64; c = c->parent)
+        for (size_t i = 0; i < c->parent->n_children; i++)
+            if (c->parent->children[i].m == c) {
+                parts[n++] = c->parent->children[i].name;
+                break;
+            }
+    size_t len = 0;
+    while (n-- > 0 && len + 1 < size) {
+        int w = snprintf(buf + len, size - len, "%s%s", len ? "." : "", parts[n]);
+        if (w < 0)
+            break;
+        len += (size_t)w < size - len ? (size_t)w : size - len - 1;
+    }
+}
+
+/* Forward with the profiler or a trace watching (ctx->observe). */
+static tg_tensor *forward_observed(tg_module *m, tg_ctx *ctx, tg_tensor *x)
+{
+    int call = ctx->trace ? tg__trace_call_begin(ctx, m, x) : -1;
+    uint64_t t0 = ctx->prof_on ? tg__now_ns() : 0;
+    const tg_module *outer = ctx->prof_module;
+    ctx->prof_module = m;
+    tg_tensor *y = m->vt->forward(m, ctx, x);
+    ctx->prof_module = outer;
+    if (ctx->prof_on) {
+        uint64_t ns = tg__now_ns() - t0;
+        char path[256];
+        tg__module_path(m, path, sizeof path);
+        tg__prof_module(ctx, m, path, t0, ns);
+    }
+    if (ctx->trace)
+        tg__trace_call_end(ctx, call, y);
+    return y;
+}
+
 tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x)
 {
     if (!m)
@@ -322,7 +377,7 @@ tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x)
                   m->vt->type_name);
         return NULL;
     }
-    tg_tensor *y = m->vt->forward(m, ctx, x);
+    tg_tensor *y = ctx->observe ? forward_observed(m, ctx, x) : m->vt->forward(m, ctx, x);
     if (!y && ctx->status == TG_OK)
         tg__error(ctx, TG_ERR_STATE, "%s: forward returned NULL without reporting an error",
                   m->vt->type_name);
@@ -494,4 +549,168 @@ void tg_module_zero_grad(tg_module *m)
         tg_tensor_zero_grad(m->params[i].t);
     for (size_t i = 0; i < m->n_children; i++)
         tg_module_zero_grad(m->children[i].m);
+}
+
+/* ---- metadata ------------------------------------------------------------ */
+
+#define TG_META_MAX_ENTRIES 256
+#define TG_META_MAX_LEN 65536
+
+tg_status tg_module_set_metadata(tg_module *m, const char *key, const char *value)
+{
+    if (!m)
+        return TG_ERR_INVALID_ARG;
+    tg_ctx *ctx = m->ctx;
+    const char *who = "module_set_metadata";
+    if (!key || !key[0])
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: key is NULL or empty", who);
+    if (strlen(key) > 256 || (value && strlen(value) > TG_META_MAX_LEN))
+        return tg__error(ctx, TG_ERR_LIMIT,
+                         "%s: key \"%.32s...\" or its value is too long (key at most 256 "
+                         "bytes, value at most %d)",
+                         who, key, TG_META_MAX_LEN);
+    size_t i = 0;
+    while (i < m->n_meta && strcmp(m->meta[2 * i], key) != 0)
+        i++;
+    if (!value) { /* remove */
+        if (i < m->n_meta) {
+            tg__free(ctx, m->meta[2 * i]);
+            tg__free(ctx, m->meta[2 * i + 1]);
+            memmove(&m->meta[2 * i], &m->meta[2 * i + 2],
+                    (m->n_meta - i - 1) * 2 * sizeof *m->meta);
+            m->n_meta--;
+        }
+        return TG_OK;
+    }
+    char *v = dup_str(ctx, value);
+    if (!v)
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+    if (i < m->n_meta) {
+        tg__free(ctx, m->meta[2 * i + 1]);
+        m->meta[2 * i + 1] = v;
+        return TG_OK;
+    }
+    if (m->n_meta == TG_META_MAX_ENTRIES) {
+        tg__free(ctx, v);
+        return tg__error(ctx, TG_ERR_LIMIT, "%s: a module holds at most %d metadata entries",
+                         who, TG_META_MAX_ENTRIES);
+    }
+    char *k = dup_str(ctx, key);
+    char **arr = k ? tg__malloc(ctx, (m->n_meta + 1) * 2 * sizeof *arr) : NULL;
+    if (!arr) {
+        tg__free(ctx, k);
+        tg__free(ctx, v);
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+    }
+    if (m->n_meta)
+        memcpy(arr, m->meta, m->n_meta * 2 * sizeof *arr);
+    tg__free(ctx, m->meta);
+    arr[2 * m->n_meta] = k;
+    arr[2 * m->n_meta + 1] = v;
+    m->meta = arr;
+    m->n_meta++;
+    return TG_OK;
+}
+
+const char *tg_module_metadata(const tg_module *m, const char *key)
+{
+    if (!m || !key)
+        return NULL;
+    for (size_t i = 0; i < m->n_meta; i++)
+        if (!strcmp(m->meta[2 * i], key))
+            return m->meta[2 * i + 1];
+    return NULL;
+}
+
+size_t tg_module_n_metadata(const tg_module *m) { return m ? m->n_meta : 0; }
+
+const char *tg_module_metadata_at(const tg_module *m, size_t i, const char **value)
+{
+    if (!m || i >= m->n_meta)
+        return NULL;
+    if (value)
+        *value = m->meta[2 * i + 1];
+    return m->meta[2 * i];
+}
+
+/* ---- tracing (ONNX export, summaries) -------------------------------------- */
+
+static size_t count_modules(const tg_module *m)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < m->n_children; i++)
+        n += count_modules(m->children[i].m);
+    return n;
+}
+
+static void save_training(const tg_module *m, bool *flags, size_t *k)
+{
+    flags[(*k)++] = m->training;
+    for (size_t i = 0; i < m->n_children; i++)
+        save_training(m->children[i].m, flags, k);
+}
+
+static void restore_training(tg_module *m, const bool *flags, size_t *k)
+{
+    m->training = flags[(*k)++];
+    for (size_t i = 0; i < m->n_children; i++)
+        restore_training(m->children[i].m, flags, k);
+}
+
+tg_status tg__module_trace(tg_module *m, const char *who, int ndim, const int64_t *shape,
+                           tg__trace *tr, tg_tensor **x_out, tg_tensor **y_out)
+{
+    tg_ctx *ctx = m->ctx;
+    if (ctx->trace)
+        return tg__error(ctx, TG_ERR_STATE, "%s: a trace is already being recorded", who);
+    if (!shape || ndim < 1 || ndim > TG_MAX_DIMS)
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: bad input rank %d (1..%d)", who, ndim,
+                         TG_MAX_DIMS);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] <= 0) {
+            char b[160];
+            return tg__error(ctx, TG_ERR_INVALID_ARG,
+                             "%s: input shape %s must have positive dimensions", who,
+                             tg__shape_str(b, sizeof b, ndim, shape));
+        }
+    size_t n_mod = count_modules(m), k = 0;
+    bool *flags = tg__malloc(ctx, n_mod * sizeof *flags);
+    if (!flags)
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+    save_training(m, flags, &k);
+    bool grad = ctx->grad_enabled;
+
+    memset(tr, 0, sizeof *tr);
+    tr->cur = -1;
+    tg_tensor *x = tg_zeros(ctx, ndim, shape);
+    tg_tensor *y = NULL;
+    if (x) {
+        x->requires_grad = true; /* every op on the input records its sources */
+        tg_module_train(m, false);
+        ctx->grad_enabled = true;
+        ctx->trace = tr;
+        ctx->observe = true;
+        y = tg_module_forward(m, x);
+        ctx->trace = NULL;
+        ctx->observe = ctx->prof_on;
+        ctx->grad_enabled = grad;
+        k = 0;
+        restore_training(m, flags, &k);
+    }
+    tg__free(ctx, flags);
+    if (!y) {
+        tg__trace_free(ctx, tr);
+        char msg[TG_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ctx->errmsg);
+        return tg__error(ctx, ctx->status != TG_OK ? ctx->status : TG_ERR_STATE,
+                         "%s: the forward pass on a zero input failed: %s", who, msg);
+    }
+    if (tr->oom) {
+        tg__trace_free(ctx, tr);
+        return tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory recording the forward pass",
+                         who);
+    }
+    *x_out = x;
+    *y_out = y;
+    return TG_OK;
 }

@@ -167,6 +167,7 @@ tg_tensor *tg_layer_norm(tg_ctx *ctx, tg_tensor *x, int n_norm_dims, tg_tensor *
     tg__parallel_for(ctx, R, ln_fwd_range, &j);
     out->aux = stats;
     out->p.l[0] = M;
+    out->p.f[2] = eps; /* read by ONNX export */
     return out;
 }
 

@@ -201,5 +201,6 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
     tg__parallel_for(ctx, C, fwd_apply_range, &j);
     out->aux = stats;
     out->p.i[0] = training;
+    out->p.f[1] = eps; /* read by ONNX export */
     return out;
 }

@@ -351,6 +351,7 @@ tg_tensor *tg_pad(tg_ctx *ctx, tg_tensor *x, int n_pad, const int64_t *pad, floa
     }
     memcpy(saved, before, sizeof before);
     out->aux = saved;
+    out->p.f[0] = value; /* read by ONNX export */
     const float *xd = x->data;
     float *y = out->data;
     if (x->ndim == 0)

@@ -387,6 +387,8 @@ def gen_seeds():
     pools = [(RAND, 4, 1, 2, 5, 7, 120, 170), (41, 3, 2, 1), (MAXP, 2, 1, 1), (42, 60, 1),
              (RAND, 4, 1, 2, 3, 3, 120, 140), (43, 16 | 1 | 2, 140, 1), (BACK,)]
     seed("fuzz_ops", "pools-bn", ops_program(2, 6, *pools))
+    # The 0.2 ops (opcodes 48-61), recorded as bytes when they were added.
+    seed("fuzz_ops", "ops-0.2", bytes.fromhex("010706040203050400340203383980a03a31030002060402030202013b060402030202023002010133040001000200ff00010190370002063201000802352d060204030336001006063c3d01002d"))
 
     def split(a, b):
         return struct.pack("<H", len(a)) + a + b
