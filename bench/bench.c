@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* libtinygrad benchmark: the same measurements as bench/torch_bench.py
  * (training and inference samples/s of the seed MNIST CNN and LeNet-5 on
- * random MNIST-shaped data), plus peak RSS, heap allocations per step, the
+ * random MNIST-shaped data, and of ResNet-8 on random CIFAR-shaped data),
+ * plus peak RSS, heap allocations per step, the
  * fraction of the core's measured FMA peak, a full 60k-sample epoch, and
  * (--profile) the time per op forward and backward (tg_profiler_*).
  *
- *   bench [--model seed|lenet5] [--threads N] [--batch B] [--mode train|infer]
- *         [--seconds S] [--repeats R] [--epoch] [--profile] [--json]
+ *   bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] [--mode train|infer]
+ *         [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] [--json]
+ *
+ * --steps fixes the timed steps per repeat (for perf stat; default: about
+ * S seconds' worth).
  *
  * Uses only <tinygrad.h>. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -31,6 +35,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the process (all threads): on a shared machine, less
+ * disturbed by other processes than wall time. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void die(tg_ctx *ctx, const char *what)
 {
     fprintf(stderr, "bench: %s failed: %s\n", what, ctx ? tg_ctx_last_error(ctx) : "");
@@ -47,6 +60,7 @@ static void die(tg_ctx *ctx, const char *what)
 
 typedef struct {
     double fwd_flops; /* multiply-adds x 2 of conv and linear layers, one sample */
+    int64_t c, h, w;  /* input sample shape */
 } model_info;
 
 static void add(tg_ctx *ctx, tg_module *seq, tg_module *m)
@@ -95,10 +109,137 @@ static tg_module *flatten(tg_ctx *ctx)
     return m;
 }
 
+/* ---- ResNet-8 (CIFAR shape) -------------------------------------------------
+ * Written against the 0.1.0 public API: a BasicBlock is a small custom module
+ * (conv3x3-BN-ReLU-conv3x3-BN + identity or 1x1conv-BN shortcut, add, ReLU),
+ * the network another one (stem conv3x3 3->16 + BN + ReLU, stages 16/32/64 of
+ * one block each, stride 2 at stages 2 and 3, global average pool as the mean
+ * over a [N, C, H*W] view, Linear 64->10). Convolutions without bias, as in
+ * torchvision; 78,042 weights. bench/torch_bench.py builds the same net. */
+
+static tg_module *conv_bn_conv(tg_ctx *ctx, model_info *mi, int64_t cin, int64_t cout, int k,
+                               int stride, int64_t *hw)
+{
+    tg_module *m;
+    int pad = k / 2;
+    CHECK(ctx, tg_conv2d_create(ctx, cin, cout, k, stride, pad, 1, 1, false, &m));
+    int64_t o = (*hw + 2 * pad - k) / stride + 1;
+    mi->fwd_flops += 2.0 * (double)(cout * o * o * cin * k * k);
+    *hw = o;
+    return m;
+}
+
+static tg_module *bn(tg_ctx *ctx, int64_t c)
+{
+    tg_module *m;
+    CHECK(ctx, tg_batchnorm2d_create(ctx, c, 1e-5f, 0.1f, &m));
+    return m;
+}
+
+typedef struct {
+    tg_module *conv1, *bn1, *conv2, *bn2, *sc_conv, *sc_bn; /* borrowed (children) */
+} block_parts;
+
+static tg_tensor *block_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const block_parts *p = tg_module_userdata(self);
+    tg_tensor *y = tg_module_forward(p->conv1, x);
+    y = tg_relu(ctx, tg_module_forward(p->bn1, y));
+    y = tg_module_forward(p->bn2, tg_module_forward(p->conv2, y));
+    tg_tensor *s = p->sc_conv ? tg_module_forward(p->sc_bn, tg_module_forward(p->sc_conv, x)) : x;
+    return tg_relu(ctx, tg_add(ctx, y, s));
+}
+
+static const tg_module_vtable block_vtable = {sizeof(tg_module_vtable), "BasicBlock",
+                                              block_forward, free};
+
+static tg_module *basic_block(tg_ctx *ctx, model_info *mi, int64_t cin, int64_t cout,
+                              int stride, int64_t *hw)
+{
+    block_parts *p = calloc(1, sizeof *p);
+    tg_module *m;
+    if (!p)
+        die(NULL, "calloc");
+    CHECK(ctx, tg_module_create(ctx, &block_vtable, p, &m));
+    int64_t hw0 = *hw, hws = hw0;
+    p->conv1 = conv_bn_conv(ctx, mi, cin, cout, 3, stride, hw);
+    CHECK(ctx, tg_module_add_child(m, "conv1", p->conv1));
+    p->bn1 = bn(ctx, cout);
+    CHECK(ctx, tg_module_add_child(m, "bn1", p->bn1));
+    p->conv2 = conv_bn_conv(ctx, mi, cout, cout, 3, 1, hw);
+    CHECK(ctx, tg_module_add_child(m, "conv2", p->conv2));
+    p->bn2 = bn(ctx, cout);
+    CHECK(ctx, tg_module_add_child(m, "bn2", p->bn2));
+    if (stride != 1 || cin != cout) {
+        tg_module *sc;
+        CHECK(ctx, tg_sequential_create(ctx, &sc));
+        p->sc_conv = conv_bn_conv(ctx, mi, cin, cout, 1, stride, &hws);
+        CHECK(ctx, tg_sequential_append(sc, p->sc_conv));
+        p->sc_bn = bn(ctx, cout);
+        CHECK(ctx, tg_sequential_append(sc, p->sc_bn));
+        CHECK(ctx, tg_module_add_child(m, "shortcut", sc));
+    }
+    return m;
+}
+
+typedef struct {
+    tg_module *stem, *layers[3], *fc; /* borrowed (children) */
+    int64_t c, hw;                    /* channels and side of the last stage */
+} resnet_parts;
+
+static tg_tensor *resnet_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    const resnet_parts *p = tg_module_userdata(self);
+    tg_tensor *y = tg_module_forward(p->stem, x);
+    for (int i = 0; i < 3; i++)
+        y = tg_module_forward(p->layers[i], y);
+    if (!y)
+        return NULL;
+    const int64_t shape[3] = {tg_tensor_shape(y)[0], p->c, p->hw * p->hw};
+    y = tg_mean(ctx, tg_reshape(ctx, y, 3, shape), 2, false); /* global average pool */
+    return tg_module_forward(p->fc, y);
+}
+
+static const tg_module_vtable resnet_vtable = {sizeof(tg_module_vtable), "ResNet8",
+                                               resnet_forward, free};
+
+static tg_module *resnet8(tg_ctx *ctx, model_info *mi)
+{
+    resnet_parts *p = calloc(1, sizeof *p);
+    tg_module *m;
+    if (!p)
+        die(NULL, "calloc");
+    CHECK(ctx, tg_module_create(ctx, &resnet_vtable, p, &m));
+    int64_t hw = 32;
+    CHECK(ctx, tg_sequential_create(ctx, &p->stem));
+    add(ctx, p->stem, conv_bn_conv(ctx, mi, 3, 16, 3, 1, &hw));
+    add(ctx, p->stem, bn(ctx, 16));
+    add(ctx, p->stem, relu(ctx));
+    CHECK(ctx, tg_module_add_child(m, "stem", p->stem));
+    const int64_t widths[3] = {16, 32, 64};
+    int64_t cin = 16;
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "layer%d", i + 1);
+        p->layers[i] = basic_block(ctx, mi, cin, widths[i], i == 0 ? 1 : 2, &hw);
+        CHECK(ctx, tg_module_add_child(m, name, p->layers[i]));
+        cin = widths[i];
+    }
+    p->c = cin;
+    p->hw = hw;
+    p->fc = linear(ctx, mi, cin, 10);
+    CHECK(ctx, tg_module_add_child(m, "fc", p->fc));
+    mi->c = 3, mi->h = mi->w = 32;
+    return m;
+}
+
 static tg_module *build(tg_ctx *ctx, const char *name, model_info *mi)
 {
     tg_module *s;
     int64_t hw = 28;
+    mi->c = 1, mi->h = mi->w = 28;
+    if (strcmp(name, "resnet8") == 0)
+        return resnet8(ctx, mi);
     CHECK(ctx, tg_sequential_create(ctx, &s));
     if (strcmp(name, "seed") == 0) {
         add(ctx, s, conv(ctx, mi, 1, 3, 3, 1, &hw));
@@ -124,7 +265,7 @@ static tg_module *build(tg_ctx *ctx, const char *name, model_info *mi)
         add(ctx, s, relu(ctx));
         add(ctx, s, linear(ctx, mi, 84, 10));
     } else {
-        fprintf(stderr, "bench: unknown model '%s' (seed, lenet5)\n", name);
+        fprintf(stderr, "bench: unknown model '%s' (seed, lenet5, resnet8)\n", name);
         exit(2);
     }
     return s;
@@ -166,20 +307,74 @@ __attribute__((target("avx512f"))) static double fma_peak_avx512(void)
 }
 #endif
 
-static double fma_peak(void)
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The AVX2 path: 12 independent chains of 8 floats (2 FMA ports x 4-5
+ * cycles latency on Zen 3 / Zen 5 / Intel cores; 12 of the 16 ymm
+ * registers). */
+__attribute__((target("avx2,fma"))) static double fma_peak_avx2(void)
+{
+    const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    __m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2),
+           c3 = _mm256_set1_ps(3), c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5),
+           c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7), c8 = _mm256_set1_ps(8),
+           c9 = _mm256_set1_ps(9), c10 = _mm256_set1_ps(10), c11 = _mm256_set1_ps(11);
+    const long iters = 6000000;
+    double t = now_s();
+    for (long it = 0; it < iters; it++) {
+#define F(c) c = _mm256_fmadd_ps(c, m, a)
+        F(c0), F(c1), F(c2), F(c3), F(c4), F(c5), F(c6), F(c7), F(c8), F(c9), F(c10), F(c11);
+#undef F
+    }
+    t = now_s() - t;
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                             _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    if (lanes[0] + lanes[7] == 12345.0f) /* keep the result alive */
+        puts("");
+    return (double)iters * 12 * 8 * 2 / t;
+}
+#endif
+
+/* The SIMD path the library dispatches to, by the same rule as
+ * lib/kernels/cpu.c (the highest the CPU runs, capped by $TG_CPU); the
+ * library has no public call for it. */
+static const char *simd_path(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
+    const char *env = getenv("TG_CPU");
+    int cap = 2;
+    if (env && strcmp(env, "generic") == 0)
+        cap = 0;
+    else if (env && strcmp(env, "avx2") == 0)
+        cap = 1;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
-        double best = 0;
-        for (int r = 0; r < 3; r++) {
-            double p = fma_peak_avx512();
-            best = p > best ? p : best;
-        }
-        return best;
-    }
+    if (cap >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
+        return "avx512";
+    if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "avx2";
 #endif
-    return 0; /* unknown: % of peak is not reported */
+    return "generic";
+}
+
+/* FMA peak of one core on the dispatched path (best of 3); 0 = unknown (the
+ * plain C path: % of peak is not reported). */
+static double fma_peak(const char *path)
+{
+    double best = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    for (int r = 0; r < 3; r++) {
+        double p = strcmp(path, "avx512") == 0 ? fma_peak_avx512()
+                   : strcmp(path, "avx2") == 0 ? fma_peak_avx2()
+                                               : 0;
+        best = p > best ? p : best;
+    }
+#else
+    (void)path;
+#endif
+    return best;
 }
 
 /* ---- timing ------------------------------------------------------------------ */
@@ -190,16 +385,17 @@ typedef struct {
     tg_optim *opt;
     const float *xs;
     const int32_t *ys;
-    int64_t batch;
+    int64_t batch, n_data;
+    int64_t c, h, w; /* sample shape */
     bool train;
 } runner;
 
 static void step(runner *r, long i)
 {
-    int64_t nb = N_DATA / r->batch, j = (i % nb) * r->batch;
-    const int64_t shape[4] = {r->batch, 1, 28, 28};
+    int64_t nb = r->n_data / r->batch, j = (i % nb) * r->batch, sz = r->c * r->h * r->w;
+    const int64_t shape[4] = {r->batch, r->c, r->h, r->w};
     tg_ctx *ctx = r->ctx;
-    tg_tensor *x = tg_from_data(ctx, 4, shape, r->xs + j * 784, (size_t)(r->batch * 784));
+    tg_tensor *x = tg_from_data(ctx, 4, shape, r->xs + j * sz, (size_t)(r->batch * sz));
     tg_tensor *logits = tg_module_forward(r->model, x);
     if (r->train) {
         tg_tensor *loss = tg_cross_entropy(ctx, logits, r->ys + j, (size_t)r->batch,
@@ -223,6 +419,7 @@ int main(int argc, char **argv)
 {
     const char *model_name = "seed", *mode = "train";
     int threads = 1, repeats = 5;
+    long fixed_steps = 0; /* --steps: timed steps per repeat, no calibration */
     int64_t batch = 32;
     double seconds = 1.0;
     bool json = false, profile = false, epoch = false;
@@ -240,6 +437,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[++i]);
         else if (strcmp(a, "--repeats") == 0 && v)
             repeats = atoi(argv[++i]);
+        else if (strcmp(a, "--steps") == 0 && v)
+            fixed_steps = atol(argv[++i]);
         else if (strcmp(a, "--json") == 0)
             json = true;
         else if (strcmp(a, "--profile") == 0)
@@ -248,13 +447,15 @@ int main(int argc, char **argv)
             epoch = true;
         else {
             fprintf(stderr,
-                    "usage: bench [--model seed|lenet5] [--threads N] [--batch B] "
-                    "[--mode train|infer] [--seconds S] [--repeats R] [--epoch] [--profile] "
+                    "usage: bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] "
+                    "[--mode train|infer] [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] "
                     "[--json]\n");
             return 2;
         }
     }
-    if (threads < 1 || batch < 1 || batch > N_DATA || repeats < 1 ||
+    /* 4096 MNIST-shaped samples (as torch_bench.py), 1024 CIFAR-shaped ones */
+    const int64_t n_data = strcmp(model_name, "resnet8") == 0 ? 1024 : N_DATA;
+    if (threads < 1 || batch < 1 || batch > n_data || repeats < 1 ||
         (strcmp(mode, "train") != 0 && strcmp(mode, "infer") != 0)) {
         fprintf(stderr, "bench: bad arguments\n");
         return 2;
@@ -275,23 +476,24 @@ int main(int argc, char **argv)
     so.lr = 0.01f;
     CHECK(ctx, tg_sgd_create(ctx, model, &so, &opt));
 
-    /* Random MNIST-shaped data, fixed seed. */
-    float *xs = malloc(sizeof(float) * N_DATA * 784);
-    int32_t *ys = malloc(sizeof(int32_t) * N_DATA);
+    /* Random data of the model's input shape, fixed seed. */
+    const int64_t sample = mi.c * mi.h * mi.w;
+    float *xs = malloc(sizeof(float) * (size_t)(n_data * sample));
+    int32_t *ys = malloc(sizeof(int32_t) * (size_t)n_data);
     if (!xs || !ys)
         die(NULL, "malloc");
     uint64_t s = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < (size_t)N_DATA * 784; i++) {
+    for (size_t i = 0; i < (size_t)(n_data * sample); i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         xs[i] = (float)(s >> 40) / 16777216.0f;
     }
-    for (int i = 0; i < N_DATA; i++) {
+    for (int64_t i = 0; i < n_data; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         ys[i] = (int32_t)(s % 10);
     }
 
     bool train = strcmp(mode, "train") == 0;
-    runner r = {ctx, model, opt, xs, ys, batch, train};
+    runner r = {ctx, model, opt, xs, ys, batch, n_data, mi.c, mi.h, mi.w, train};
     tg_module_train(model, train);
     tg_ctx_set_grad_enabled(ctx, train);
 
@@ -300,20 +502,27 @@ int main(int argc, char **argv)
         step(&r, i);
     double t = now_s();
     long n = 0;
-    while (now_s() - t < 0.2)
+    while (fixed_steps <= 0 && now_s() - t < 0.2)
         step(&r, i++), n++;
-    long steps = (long)((double)n * seconds / (now_s() - t));
+    long steps = fixed_steps > 0 ? fixed_steps : (long)((double)n * seconds / (now_s() - t));
     if (steps < 5)
         steps = 5;
+    if (fixed_steps > 0)
+        steps = fixed_steps;
 
     tg_mem_stats ms0, ms1;
     tg_ctx_mem_stats(ctx, &ms0);
     double *rates = malloc(sizeof(double) * (size_t)repeats);
+    double cpu_best = 0; /* least CPU ms per step over the repeats */
     for (int rep = 0; rep < repeats; rep++) {
         t = now_s();
+        double c = cpu_s();
         for (long k = 0; k < steps; k++)
             step(&r, i++);
         rates[rep] = (double)(steps * batch) / (now_s() - t);
+        c = (cpu_s() - c) * 1e3 / (double)steps;
+        if (rep == 0 || c < cpu_best)
+            cpu_best = c;
     }
     tg_ctx_mem_stats(ctx, &ms1);
     double allocs_per_step = (double)(ms1.n_allocs - ms0.n_allocs) / (double)(steps * repeats);
@@ -330,7 +539,8 @@ int main(int argc, char **argv)
         epoch_s = now_s() - t;
     }
 
-    double peak = fma_peak(); /* one core, FLOP/s */
+    const char *path = simd_path();
+    double peak = fma_peak(path); /* one core, FLOP/s */
     /* Training = forward + backward data + backward weights: 3x forward. */
     double flops = mi.fwd_flops * (train ? 3.0 : 1.0);
     double pct = peak > 0 ? 100.0 * flops * median / (peak * threads) : -1;
@@ -345,16 +555,22 @@ int main(int argc, char **argv)
         for (int k = 0; k < repeats; k++)
             printf("%s%.1f", k ? ", " : "", rates[k]);
         printf("], \"peak_rss_kb\": %ld, \"allocs_per_step\": %.3f, \"mflop_per_sample\": %.4f, "
-               "\"core_peak_gflops\": %.1f, \"pct_of_peak\": %.2f",
-               ru.ru_maxrss, allocs_per_step, flops * 1e-6, peak * 1e-9, pct);
+               "\"simd\": \"%s\", \"core_peak_gflops\": %.1f, \"pct_of_peak\": %.2f, "
+               "\"cpu_ms_per_step\": %.3f",
+               ru.ru_maxrss, allocs_per_step, flops * 1e-6, path, peak * 1e-9, pct, cpu_best);
         if (epoch)
             printf(", \"epoch_60k_s\": %.3f", epoch_s);
         printf("}\n");
     } else {
-        printf("%-6s %-5s threads %d batch %4lld: %10.0f samples/s (peak RSS %ld KiB, %.2f "
-               "allocs/step, %.2f MFLOP/sample, %.1f%% of %d x %.0f GFLOP/s)\n",
+        printf("%-7s %-5s threads %d batch %4lld: %10.0f samples/s (peak RSS %ld KiB, %.2f "
+               "allocs/step, %.2f MFLOP/sample, %.2f CPU ms/step, ",
                model_name, mode, threads, (long long)batch, median, ru.ru_maxrss,
-               allocs_per_step, flops * 1e-6, pct, threads, peak * 1e-9);
+               allocs_per_step, flops * 1e-6, cpu_best);
+        if (peak > 0)
+            printf("%.1f%% of %d x %.0f GFLOP/s %s FMA peak)\n", pct, threads, peak * 1e-9,
+                   path);
+        else
+            printf("%s path, FMA peak not measured)\n", path);
         if (epoch)
             printf("60k-sample epoch: %.3f s\n", epoch_s);
     }

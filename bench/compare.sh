@@ -1,40 +1,54 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Side-by-side libtinygrad vs PyTorch on this machine: training (batch 32 and
-# 128) and inference (batch 1 and 1000) samples/s for the seed CNN and
-# LeNet-5 at 1 and 2 threads, peak RSS, and the ratio ours/PyTorch.
+# Side-by-side libtinygrad vs PyTorch on this machine, one table: for the
+# seed CNN and LeNet-5 training at batch 32 and 128 and inference at batch 1
+# and 1000; for ResNet-8 (CIFAR shape) training at batch 64 and 128 and
+# inference at batch 1 and 256; each at 1 and 2 threads. Columns: samples/s
+# (median of REPEATS), the ratio ours/PyTorch, the least CPU time per step of
+# each (all threads; on a shared machine less disturbed by other processes
+# than samples/s) and its ratio, peak RSS, and for ours allocations per step
+# and % of the FMA peak of the SIMD path in use (measured by bench).
 #
 #   bench/compare.sh [BUILD_DIR] [SECONDS_PER_REPEAT] [REPEATS]
 #
-# PyTorch inference at batch 1000 also runs with glibc's malloc told to keep
+# TG_CPU=avx2 (or generic) in the environment restricts libtinygrad's kernels,
+# e.g. to stand in for an AVX2-only CPU on an AVX-512 one; the header names
+# the CPU, the path and the load average before and after.
+# PyTorch inference at batch >= 256 also runs with glibc's malloc told to keep
 # its memory (PyTorch is much faster that way); the table uses PyTorch's best.
-# Each number is the median of REPEATS timed runs. Environment: MODELS
-# (default "seed lenet5"), THREADS (default "1 2"), PYTHON (/usr/bin/python3).
+# Environment: MODELS (default "seed lenet5 resnet8"), THREADS (default
+# "1 2"), PYTHON (/usr/bin/python3). Defaults take about 6 minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-"$here/../build"}
-secs=${2:-1}
+secs=${2:-0.5}
 reps=${3:-5}
-models=${MODELS:-"seed lenet5"}
+models=${MODELS:-"seed lenet5 resnet8"}
 threads_list=${THREADS:-"1 2"}
 py=${PYTHON:-/usr/bin/python3}
 bench="$build/bench/bench"
 tuned="glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
 [ -x "$bench" ] || { echo "compare.sh: $bench not built (ninja -C $build)" >&2; exit 1; }
 
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo unknown)
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), CPU: $cpu, $(nproc) CPUs online, TG_CPU=${TG_CPU:-(unset)}"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for m in $models; do
+    case $m in
+    resnet8) cfgs="train:64 train:128 infer:1 infer:256" ;;
+    *) cfgs="train:32 train:128 infer:1 infer:1000" ;;
+    esac
     for t in $threads_list; do
-        for cfg in "train 32" "train 128" "infer 1" "infer 1000"; do
-            set -- $cfg
-            mode=$1 b=$2
+        for cfg in $cfgs; do
+            mode=${cfg%:*} b=${cfg#*:}
             ours=$("$bench" --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
                    --seconds "$secs" --repeats "$reps" --json)
             theirs=$("$py" "$here/torch_bench.py" --model "$m" --threads "$t" --batch "$b" \
                      --mode "$mode" --seconds "$secs" --repeats "$reps" --json)
             tuned_json='{}'
-            if [ "$mode" = infer ] && [ "$b" -ge 1000 ]; then
+            if [ "$mode" = infer ] && [ "$b" -ge 256 ]; then
                 tuned_json=$(GLIBC_TUNABLES=$tuned "$py" "$here/torch_bench.py" --model "$m" \
                     --threads "$t" --batch "$b" --mode "$mode" --seconds "$secs" \
                     --repeats "$reps" --json)
@@ -43,22 +57,29 @@ for m in $models; do
         done
     done
 done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 
-"$py" - "$out" <<'EOF'
+"$py" - "$out" <<'PYEOF'
 import json, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-print("%-7s %-5s %3s %5s | %12s %12s %7s | %9s %9s | %s" % (
-    "model", "mode", "thr", "batch", "ours/s", "pytorch/s", "ratio",
-    "RSS ours", "RSS torch", "ours: allocs/step, %peak"))
-print("-" * 104)
+first = json.loads(rows[0][0]) if rows else {}
+print("# libtinygrad SIMD path: %s, measured FMA peak of one core: %.0f GFLOP/s" % (
+    first.get("simd", "?"), first.get("core_peak_gflops", 0)))
+print("| model | mode | thr | batch | ours/s | PyTorch/s | ratio | CPU ms/step ours | "
+      "CPU ms/step torch | CPU ratio | RSS ours | RSS torch | allocs/step | % FMA peak |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for o, t, tt in rows:
     o, t, tt = json.loads(o), json.loads(t), json.loads(tt)
     best = t
     if tt and tt["samples_per_s"] > t["samples_per_s"]:
         best = tt
-    print("%-7s %-5s %3d %5d | %12.0f %12.0f %6.2fx | %7.1fMB %7.1fMB | %.2f, %.1f%%%s" % (
-        o["model"], o["mode"], o["threads"], o["batch"], o["samples_per_s"],
-        best["samples_per_s"], o["samples_per_s"] / best["samples_per_s"],
-        o["peak_rss_kb"] / 1024, best["peak_rss_kb"] / 1024, o["allocs_per_step"],
-        o["pct_of_peak"], " (torch: tuned malloc)" if best is tt else ""))
-EOF
+    cpu_t = min(x["cpu_ms_per_step"] for x in (t, tt) if x)
+    print("| %s | %s | %d | %d | %.0f | %.0f%s | %.2fx | %.2f | %.2f | %.2fx | %.1f MB | %.1f MB "
+          "| %.2f | %s |" % (
+              o["model"], o["mode"], o["threads"], o["batch"], o["samples_per_s"],
+              best["samples_per_s"], " (tuned malloc)" if best is tt else "",
+              o["samples_per_s"] / best["samples_per_s"], o["cpu_ms_per_step"], cpu_t,
+              cpu_t / o["cpu_ms_per_step"], o["peak_rss_kb"] / 1024,
+              best["peak_rss_kb"] / 1024, o["allocs_per_step"],
+              "%.1f%%" % o["pct_of_peak"] if o["pct_of_peak"] >= 0 else "n/a"))
+PYEOF

@@ -37,13 +37,53 @@ def lenet5():
         nn.Linear(84, 10))
 
 
-MODELS = {"seed": seed_cnn, "lenet5": lenet5}
+class BasicBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN + identity or 1x1conv-BN shortcut, ReLU."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
 
 
-def train_rate(model, batch, seconds, repeats, n_data=4096):
+class ResNet8(nn.Module):
+    """bench.c's ResNet-8 for 3x32x32 inputs (78,042 weights)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16),
+                                  nn.ReLU())
+        self.layer1 = BasicBlock(16, 16, 1)
+        self.layer2 = BasicBlock(16, 32, 2)
+        self.layer3 = BasicBlock(32, 64, 2)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        y = self.layer3(self.layer2(self.layer1(self.stem(x))))
+        return self.fc(y.reshape(y.shape[0], y.shape[1], -1).mean(2))
+
+
+MODELS = {"seed": seed_cnn, "lenet5": lenet5, "resnet8": ResNet8}
+# Input sample shape and number of random samples (as bench.c).
+SHAPES = {"seed": ((1, 28, 28), 4096), "lenet5": ((1, 28, 28), 4096),
+          "resnet8": ((3, 32, 32), 1024)}
+
+
+def train_rate(model, shape, batch, seconds, repeats, n_data):
     """Samples/s of full SGD steps (forward, CE loss, backward, update)."""
     g = torch.Generator().manual_seed(1)
-    xs = torch.rand(n_data, 1, 28, 28, generator=g)
+    xs = torch.rand(n_data, *shape, generator=g)
     ys = torch.randint(0, 10, (n_data,), generator=g)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     model.train()
@@ -66,18 +106,19 @@ def train_rate(model, batch, seconds, repeats, n_data=4096):
         step(n)
         n += 1
     steps = max(5, int(n * seconds / (time.perf_counter() - t)))
-    rates = []
+    rates, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for i in range(steps):
             step(i)
         rates.append(steps * batch / (time.perf_counter() - t))
-    return rates
+        cpu.append((time.process_time() - c) * 1e3 / steps)
+    return rates, min(cpu)
 
 
-def infer_rate(model, batch, seconds, repeats):
+def infer_rate(model, shape, batch, seconds, repeats):
     g = torch.Generator().manual_seed(2)
-    x = torch.rand(batch, 1, 28, 28, generator=g)
+    x = torch.rand(batch, *shape, generator=g)
     model.eval()
     with torch.no_grad():
         for _ in range(5):
@@ -88,13 +129,14 @@ def infer_rate(model, batch, seconds, repeats):
             model(x)
             n += 1
         steps = max(3, int(n * seconds / (time.perf_counter() - t)))
-        rates = []
+        rates, cpu = [], []
         for _ in range(repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 model(x)
             rates.append(steps * batch / (time.perf_counter() - t))
-    return rates
+            cpu.append((time.process_time() - c) * 1e3 / steps)
+    return rates, min(cpu)
 
 
 def main():
@@ -111,10 +153,11 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = MODELS[a.model]()
+    shape, n_data = SHAPES[a.model]
     if a.mode == "train":
-        rates = train_rate(model, a.batch, a.seconds, a.repeats)
+        rates, cpu = train_rate(model, shape, a.batch, a.seconds, a.repeats, n_data)
     else:
-        rates = infer_rate(model, a.batch, a.seconds, a.repeats)
+        rates, cpu = infer_rate(model, shape, a.batch, a.seconds, a.repeats)
     res = {
         "impl": "pytorch-" + torch.__version__,
         "model": a.model,
@@ -124,12 +167,16 @@ def main():
         "samples_per_s": statistics.median(rates),
         "runs": [round(r, 1) for r in rates],
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        # least CPU time (all threads) per step over the repeats: on a shared
+        # machine less disturbed by other processes than samples/s
+        "cpu_ms_per_step": round(cpu, 3),
     }
     if a.json:
         print(json.dumps(res))
     else:
-        print("%-6s %-5s threads %d batch %4d: %10.0f samples/s  (peak RSS %d KiB)" % (
-            a.model, a.mode, a.threads, a.batch, res["samples_per_s"], res["peak_rss_kb"]))
+        print("%-7s %-5s threads %d batch %4d: %10.0f samples/s  (peak RSS %d KiB, %.2f CPU "
+              "ms/step)" % (a.model, a.mode, a.threads, a.batch, res["samples_per_s"],
+                            res["peak_rss_kb"], cpu))
     return 0
 
 

@@ -254,8 +254,12 @@ START_TEST(gemm_micro_matches)
         float *a = rand_buf((size_t)(kc * mr), 31), *b = rand_buf((size_t)(kc * nr), 32);
         int64_t ldc = nr + 3;
         const int ms[] = {mr, 1, mr - 1 > 0 ? mr - 1 : 1}, ns[] = {nr, 1, nr - 1 > 0 ? nr - 1 : 1};
+        /* alpha 1.5 / beta 0, 0.75: the general store; alpha 1 / beta 0, 1 on a
+         * full tile: the direct store */
+        const float alphas[] = {1.5f, 1.5f, 1.0f, 1.0f}, betas[] = {0.0f, 0.75f, 0.0f, 1.0f};
         for (int t = 0; t < 3; t++)
-            for (float beta = 0.0f; beta < 1.0f; beta += 0.75f) {
+            for (int ab = 0; ab < 4; ab++) {
+                float alpha = alphas[ab], beta = betas[ab];
                 int m = ms[t], n = ns[t];
                 float *c = rand_buf((size_t)(mr * ldc), 33), *want = malloc((size_t)(mr * ldc) * 4);
                 if (beta == 0.0f)
@@ -267,10 +271,10 @@ START_TEST(gemm_micro_matches)
                         double acc = 0;
                         for (int64_t p = 0; p < kc; p++)
                             acc += (double)a[p * mr + i] * b[p * nr + j];
-                        want[i * ldc + j] =
-                            (float)(1.5 * acc + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
+                        want[i * ldc + j] = (float)(alpha * acc +
+                                                    (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
                     }
-                kt->gemm_micro(kc, 1.5f, a, b, beta, c, ldc, m, n);
+                kt->gemm_micro(kc, alpha, a, b, beta, c, ldc, m, n);
                 for (int i = 0; i < mr; i++) /* untouched outside m x n (NaN stays NaN) */
                     for (int j = 0; j < ldc; j++) {
                         float g = c[i * ldc + j], e = want[i * ldc + j];
@@ -285,6 +289,75 @@ START_TEST(gemm_micro_matches)
             }
         free(a), free(b);
     }
+}
+END_TEST
+
+/* Pack row-major B [K,N] (ldb) into tg__sgemm_papb's layout (kernels.h). */
+static void pack_b_ref(int64_t K, int64_t N, const float *B, int64_t ldb, int64_t NR, float *dst)
+{
+    const int64_t nround = (N + NR - 1) / NR * NR;
+    for (int64_t p = 0; p < K; p++) {
+        int64_t pc = p / TG__SGEMM_KC * TG__SGEMM_KC;
+        int64_t kc = K - pc < TG__SGEMM_KC ? K - pc : TG__SGEMM_KC;
+        for (int64_t j = 0; j < nround; j++)
+            dst[pc * nround + (j / NR) * kc * NR + (p - pc) * NR + j % NR] =
+                j < N ? B[p * ldb + j] : 0.0f;
+    }
+}
+
+/* The workspace drivers of the convolution (tg__sgemm_ws, tg__sgemm_pa,
+ * tg__sgemm_papb) give the same bits as tg__sgemm_st (same K blocking, same
+ * micro-kernel), on the dispatched path (the test setups run each), for odd
+ * sizes, K beyond one block and both transposes; and tg__sgemm_st matches a
+ * naive product. */
+START_TEST(gemm_workspace_drivers)
+{
+    const int64_t sizes[][3] = {{1, 1, 1}, {13, 33, 17}, {37, 300, 300}, {64, 64, 576},
+                                {5, 7, 3}};
+    const int64_t NR = tg__kernels_get()->gemm_nr;
+    float *work = malloc(TG__SGEMM_WORK_FLOATS * sizeof(float));
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) {
+        int64_t M = sizes[q][0], N = sizes[q][1], K = sizes[q][2];
+        float *A = rand_buf((size_t)(M * K), 41), *B = rand_buf((size_t)(K * N), 42);
+        float *C0 = rand_buf((size_t)(M * N), 43);
+        float *want = malloc((size_t)(M * N) * 4), *got = malloc((size_t)(M * N) * 4);
+        float *ap = malloc((size_t)tg__sgemm_pack_a_floats(M, K) * 4);
+        float *bp = malloc((size_t)tg__sgemm_pack_b_floats(K, N) * 4);
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (float beta = 0.0f; beta <= 1.0f; beta += 1.0f) {
+                    /* op(A) [M,K]: A is [M,K] (lda K) or [K,M] (lda M) */
+                    int64_t lda = ta ? M : K, ldb = tb ? K : N;
+                    memcpy(want, C0, (size_t)(M * N) * 4);
+                    tg__sgemm_st(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, want, N);
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            double acc = 0;
+                            for (int64_t p = 0; p < K; p++)
+                                acc += (double)(ta ? A[p * M + i] : A[i * K + p]) *
+                                       (tb ? B[j * K + p] : B[p * N + j]);
+                            acc += beta * C0[i * N + j];
+                            ck_assert_msg(fabs(want[i * N + j] - acc) <= 1e-4 + 1e-4 * fabs(acc),
+                                          "st %lldx%lldx%lld", (long long)M, (long long)N,
+                                          (long long)K);
+                        }
+                    memcpy(got, C0, (size_t)(M * N) * 4);
+                    tg__sgemm_ws(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, got, N, work);
+                    ck_assert_mem_eq(got, want, (size_t)(M * N) * 4);
+                    tg__sgemm_pack_a(ta, M, K, A, lda, ap);
+                    memcpy(got, C0, (size_t)(M * N) * 4);
+                    tg__sgemm_pa(M, N, K, 1.0f, ap, tb, B, ldb, beta, got, N, work);
+                    ck_assert_mem_eq(got, want, (size_t)(M * N) * 4);
+                    if (!tb) {
+                        pack_b_ref(K, N, B, ldb, NR, bp);
+                        memcpy(got, C0, (size_t)(M * N) * 4);
+                        tg__sgemm_papb(M, N, K, ap, bp, beta, got, N);
+                        ck_assert_mem_eq(got, want, (size_t)(M * N) * 4);
+                    }
+                }
+        free(A), free(B), free(C0), free(want), free(got), free(ap), free(bp);
+    }
+    free(work);
 }
 END_TEST
 
@@ -633,6 +706,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, gemm_micro_matches, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, gemm_abt_matches, 0, TG__ISA_COUNT);
     tcase_add_test(tc, gemm_abt_thread_independent);
+    tcase_add_test(tc, gemm_workspace_drivers);
     tcase_add_loop_test(tc, max_pool2x2_matches, 0, TG__ISA_COUNT);
     tcase_add_test(tc, direct_conv_deterministic);
     tcase_add_test(tc, direct_conv_rejects);

@@ -214,6 +214,106 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
     gemm_block(&g, 0, M, 0, N, ST_MC, ST_KC, ST_NC, work);
 }
 
+/* ---- drivers with caller workspace (convolution) ---------------------------
+ * Same K blocking (KC) as the drivers above, hence the same rounding. */
+
+_Static_assert(TG__SGEMM_KC == KC && TG__SGEMM_WORK_FLOATS >= MC * KC + KC * NC, "gemm ws");
+
+int64_t tg__sgemm_pack_a_floats(int64_t M, int64_t K)
+{
+    const int64_t MR = tg__kernels_get()->gemm_mr;
+    return (M + MR - 1) / MR * MR * (K > 0 ? K : 1);
+}
+
+void tg__sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
+                      float *dst)
+{
+    gemm_args g = {trans_a, false, M, 0, K, 1.0f, 0.0f, A, NULL, lda, 0, 0, NULL,
+                   tg__kernels_get()};
+    const int64_t MR = g.kt->gemm_mr, mround = (M + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        int64_t kc = K - pc < KC ? K - pc : KC;
+        pack_a(&g, 0, M, pc, kc, dst + pc * mround);
+    }
+}
+
+void tg__sgemm_pa(int64_t M, int64_t N, int64_t K, float alpha, const float *ap, bool trans_b,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    gemm_args g = {false, trans_b, M, N, K, alpha, beta, NULL, B, 0, ldb, ldc, C,
+                   tg__kernels_get()};
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(&g, 0, M, 0, N);
+        return;
+    }
+    const int64_t MR = g.kt->gemm_mr, NR = g.kt->gemm_nr, mround = (M + MR - 1) / MR * MR;
+    const tg__gemm_micro_fn micro = g.kt->gemm_micro;
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = K - pc < KC ? K - pc : KC;
+            float bt = pc == 0 ? beta : 1.0f;
+            pack_b(&g, pc, kc, jc, nc, work);
+            const float *apc = ap + pc * mround;
+            for (int64_t jr = 0; jr < nc; jr += NR) {
+                int nr = (int)(nc - jr < NR ? nc - jr : NR);
+                for (int64_t ir = 0; ir < M; ir += MR) {
+                    int mr = (int)(M - ir < MR ? M - ir : MR);
+                    micro(kc, alpha, apc + ir * kc, work + jr * kc, bt, C + ir * ldc + jc + jr,
+                          ldc, mr, nr);
+                }
+            }
+        }
+    }
+}
+
+int64_t tg__sgemm_pack_b_floats(int64_t K, int64_t N)
+{
+    const int64_t NR = tg__kernels_get()->gemm_nr;
+    return (N + NR - 1) / NR * NR * (K > 0 ? K : 1);
+}
+
+void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const float *bp,
+                    float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    const tg__kernels *kt = tg__kernels_get();
+    if (K == 0) {
+        gemm_args g = {false, false, M, N, K, 1.0f, beta, NULL, NULL, 0, 0, ldc, C, kt};
+        scale_c(&g, 0, M, 0, N);
+        return;
+    }
+    const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr;
+    const int64_t mround = (M + MR - 1) / MR * MR, nround = (N + NR - 1) / NR * NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        int64_t kc = K - pc < KC ? K - pc : KC;
+        float bt = pc == 0 ? beta : 1.0f;
+        const float *apc = ap + pc * mround, *bpc = bp + pc * nround;
+        for (int64_t jr = 0; jr < N; jr += NR) {
+            int nr = (int)(N - jr < NR ? N - jr : NR);
+            for (int64_t ir = 0; ir < M; ir += MR) {
+                int mr = (int)(M - ir < MR ? M - ir : MR);
+                kt->gemm_micro(kc, 1.0f, apc + ir * kc, bpc + jr * kc, bt, C + ir * ldc + jr,
+                               ldc, mr, nr);
+            }
+        }
+    }
+}
+
+void tg__sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                  int64_t ldc, float *work)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
+                   tg__kernels_get()};
+    gemm_block(&g, 0, M, 0, N, MC, KC, NC, work);
+}
+
 typedef struct {
     const gemm_args *g;
     bool split_rows;   /* units are MR-row strips, else NR-column strips */

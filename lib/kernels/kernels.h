@@ -58,6 +58,36 @@ typedef void (*tg__conv_wgrad_fn)(int cin, int cout, int k, int64_t wp, int64_t 
 typedef void (*tg__gemm_micro_fn)(int64_t kc, float alpha, const float *a, const float *b,
                                   float beta, float *c, int64_t ldc, int m, int n);
 
+/* ---- single-threaded GEMM drivers with caller workspace (kernels/gemm.c) --
+ * For per-sample GEMMs inside a parallel loop (convolution): the workspace
+ * (TG__SGEMM_WORK_FLOATS per thread) holds panels large enough that each
+ * operand is packed once per call, not once per 32 columns as in
+ * tg__sgemm_st's stack buffer. Same K blocking as tg__sgemm / tg__sgemm_st. */
+#define TG__SGEMM_KC 256
+#define TG__SGEMM_WORK_FLOATS (96 * 256 + 256 * 256)
+/* Floats of op(A) [M,K] packed for the dispatched micro-kernel. */
+int64_t tg__sgemm_pack_a_floats(int64_t M, int64_t K);
+/* Pack all of op(A) [M,K] (row-major, transposed if trans_a) once, for
+ * repeated tg__sgemm_pa calls with the same A. */
+void tg__sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float *A, int64_t lda,
+                      float *dst);
+/* C = alpha * A op(B) + beta * C with A packed by tg__sgemm_pack_a. work:
+ * TG__SGEMM_WORK_FLOATS. */
+void tg__sgemm_pa(int64_t M, int64_t N, int64_t K, float alpha, const float *ap, bool trans_b,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
+/* Floats of B [K,N] packed for tg__sgemm_papb: for each block of
+ * TG__SGEMM_KC rows p0.. (kc rows, at offset p0 * round(N, NR)), panels of
+ * NR columns, each kc x NR row-major (zero-padded past N). */
+int64_t tg__sgemm_pack_b_floats(int64_t K, int64_t N);
+/* C = A B + beta * C with both operands packed (A by tg__sgemm_pack_a, B in
+ * the layout above); no workspace. */
+void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const float *bp,
+                    float beta, float *C, int64_t ldc);
+/* tg__sgemm_st with caller workspace (TG__SGEMM_WORK_FLOATS). */
+void tg__sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                  int64_t ldc, float *work);
+
 /* Geometry of one flat plane layout (kernels/conv_direct.c). */
 /* C[M,N] = alpha * A[M,K] B[N,K]^T + beta * C (beta 0: C not read), rows of
  * A and B contiguous; for few columns N (e.g. a linear layer's forward). */

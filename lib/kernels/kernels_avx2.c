@@ -15,6 +15,7 @@ typedef __m256 vf;
 #define VZERO() _mm256_setzero_ps()
 #define VSET1(s) _mm256_set1_ps(s)
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm256_add_ps((a), (b))
 #define FWD_NV(c) ((c) <= 1 ? 8 : (c) <= 2 ? 4 : 2)
 #define FWD_COB_MAX 6
 #define WG_ACC 12

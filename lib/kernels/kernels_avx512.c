@@ -15,6 +15,7 @@ typedef __m512 vf;
 #define VZERO() _mm512_setzero_ps()
 #define VSET1(s) _mm512_set1_ps(s)
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm512_add_ps((a), (b))
 #define VKEEP(v) __asm__("" : "+v"(v))
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define FWD_NV(c) ((c) <= 6 ? 4 : 2)

@@ -12,6 +12,7 @@ typedef float vf;
 #define VZERO() 0.0f
 #define VSET1(s) (s)
 #define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
 #define VKEEP(v) ((void)0)
 #define VHSUM(v) (v)
 #define FWD_NV(c) 8

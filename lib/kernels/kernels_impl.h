@@ -4,6 +4,7 @@
  *   SFX              suffix of the generated function names
  *   VW               floats per vector; vf the vector type
  *   VLOAD/VSTORE     unaligned load/store, VZERO(), VSET1(s), VFMA(a,b,c) = a*b+c,
+ *                    VADD(a,b) = a+b,
  *   VHSUM(v)         sum of the lanes in a fixed order
  *   VKEEP(v)         keep v in a register (stops the compiler from folding
  *                    the load into every FMA that uses it)
@@ -248,6 +249,23 @@ TGK_UNROLL
             for (int v = 0; v < GEMM_NV; v++)
                 acc[i][v] = VFMA(s, bv[v], acc[i][v]);
         }
+    }
+    if (m == GEMM_MR && n == GEMM_NR && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+        /* full tile: straight to C (the same sums as the general path) */
+        if (beta == 0.0f) {
+TGK_UNROLL
+            for (int i = 0; i < GEMM_MR; i++)
+TGK_UNROLL
+                for (int v = 0; v < GEMM_NV; v++)
+                    VSTORE(c + i * ldc + v * VW, acc[i][v]);
+        } else {
+TGK_UNROLL
+            for (int i = 0; i < GEMM_MR; i++)
+TGK_UNROLL
+                for (int v = 0; v < GEMM_NV; v++)
+                    VSTORE(c + i * ldc + v * VW, VADD(acc[i][v], VLOAD(c + i * ldc + v * VW)));
+        }
+        return;
     }
     float tile[GEMM_MR * GEMM_NR];
 TGK_UNROLL

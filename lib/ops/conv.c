@@ -63,33 +63,84 @@ static void valid_range(int64_t off, int64_t s, int64_t W, int64_t Wo, int64_t *
     *hi = h;
 }
 
-/* col[Kg, P] = unfold of x[Cig, H, W] (zeros where the window is padding). */
-static void im2col(const conv_geom *g, const float *restrict x, float *restrict col)
+/* The unfold reads a zero-padded copy of the sample's group channels (one
+ * copy per sample, then no bounds checks in the short rows), or x itself
+ * when there is no padding. */
+static int64_t padded_floats(const conv_geom *g)
 {
-    const int64_t s = g->s, Wo = g->Wo;
+    if (g->direct || g->p == 0)
+        return 0;
+    return tg__round16(g->Cig * (g->H + 2 * g->p) * (g->W + 2 * g->p));
+}
+
+/* Interior of the padded copy (the border stays zero: the caller zeroes the
+ * buffer once per range). Returns the source to unfold from. */
+static const float *pad_sample(const conv_geom *g, const float *restrict x, float *restrict xp)
+{
+    if (g->p == 0)
+        return x;
+    const int64_t Hp = g->H + 2 * g->p, Wp = g->W + 2 * g->p;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ih = 0; ih < g->H; ih++) {
+            const float *restrict s = x + (c * g->H + ih) * g->W;
+            float *restrict d = xp + (c * Hp + ih + g->p) * Wp + g->p;
+            for (int64_t iw = 0; iw < g->W; iw++)
+                d[iw] = s[iw];
+        }
+    return xp;
+}
+
+/* Row (c, ki, kj) of the unfold: P floats, from the padded source src. */
+static void unfold_row(const conv_geom *g, const float *restrict src, int64_t c, int64_t ki,
+                       int64_t kj, float *restrict row)
+{
+    const int64_t s = g->s, Wo = g->Wo, Hp = g->H + 2 * g->p, Wp = g->W + 2 * g->p;
+    const float *base = src + (c * Hp + ki * g->d) * Wp + kj * g->d;
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        const float *restrict sr = base + oh * s * Wp;
+        float *restrict r = row + oh * Wo;
+        if (s == 1) /* rows are short: a loop, not a memcpy call */
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = sr[ow];
+        else if (s == 2)
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = sr[2 * ow];
+        else
+            for (int64_t ow = 0; ow < Wo; ow++)
+                r[ow] = sr[ow * s];
+    }
+}
+
+/* col[Kg, P] = unfold of the padded source. */
+static void im2col(const conv_geom *g, const float *restrict src, float *restrict col)
+{
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((c * g->kh + ki) * g->kw + kj) * g->P;
-                int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
-                valid_range(joff, s, g->W, Wo, &lo, &hi);
-                for (int64_t oh = 0; oh < g->Ho; oh++) {
-                    float *r = row + oh * Wo;
-                    int64_t ih = oh * s + ioff;
-                    if (ih < 0 || ih >= g->H) {
-                        memset(r, 0, (size_t)Wo * sizeof *r);
-                        continue;
-                    }
-                    const float *xr = x + (c * g->H + ih) * g->W + joff;
-                    for (int64_t ow = 0; ow < lo; ow++)
-                        r[ow] = 0.0f;
-                    if (s == 1)
-                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            r[ow] = xr[ow * s];
-                    for (int64_t ow = hi; ow < Wo; ow++)
-                        r[ow] = 0.0f;
+            for (int64_t kj = 0; kj < g->kw; kj++)
+                unfold_row(g, src, c, ki, kj, col + ((c * g->kh + ki) * g->kw + kj) * g->P);
+}
+
+/* The unfold straight into the packed-B layout of tg__sgemm_papb (one pass
+ * instead of unfold + pack); row: P floats of scratch. */
+static void im2col_packed(const conv_geom *g, const float *restrict src, float *restrict row,
+                          float *restrict dst)
+{
+    const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
+    const int64_t nround = (g->P + NR - 1) / NR * NR;
+    int64_t p = 0;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++, p++) {
+                unfold_row(g, src, c, ki, kj, row);
+                int64_t pc = p / KC * KC, kc = g->Kg - pc < KC ? g->Kg - pc : KC;
+                float *base = dst + pc * nround + (p - pc) * NR;
+                for (int64_t jr = 0; jr < g->P; jr += NR) {
+                    float *d = base + jr * kc;
+                    int64_t n = g->P - jr < NR ? g->P - jr : NR, j = 0;
+                    for (; j < n; j++)
+                        d[j] = row[jr + j];
+                    for (; j < NR; j++)
+                        d[j] = 0.0f;
                 }
             }
 }
@@ -124,12 +175,28 @@ typedef struct {
     int64_t wn;        /* weight numel: a partial holds wn + O floats */
     int64_t nchunks;   /* backward: batch chunks, one partial each */
     float *part;       /* nchunks partials */
+    const float *wp;   /* per group: W (forward) or W^T (backward data), packed */
+    int64_t wp_stride; /* floats of one group's packed weights */
     tg_ctx *ctx;
 } conv_job;
 
+/* Per-thread scratch: [GEMM panels][padded sample][unfolded sample][its
+ * gradient]. */
+static float *pad_of(const conv_job *j, int tid)
+{
+    return (float *)j->ctx->scratch[tid] + TG__SGEMM_WORK_FLOATS;
+}
+
+static float *col_of(const conv_job *j, int tid)
+{
+    return pad_of(j, tid) + padded_floats(j->g);
+}
+
 /* Partial-sum budget for dW/db: at most this many floats, but at least
- * min(N, 4) chunks so a batch still spreads over a few threads. */
-#define PART_BUDGET ((int64_t)1 << 20)
+ * min(N, 4) chunks so a batch still spreads over a few threads. Each partial
+ * is zeroed and then added serially, so a larger budget costs memory traffic
+ * (with 1M floats, 4 MB per layer and step in ResNet-8's 64-channel layers). */
+#define PART_BUDGET ((int64_t)1 << 18)
 
 static int64_t n_chunks(int64_t N, int64_t wn, int64_t O)
 {
@@ -143,16 +210,12 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    float *col = j->ctx->scratch[tid];
+    float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *xp = pad_of(j, tid);
+    memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t n = nb; n < ne; n++)
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
             float *yo = j->y + (n * g->O + gr * g->Cog) * g->P;
-            const float *cm = xin;
-            if (!g->direct) {
-                im2col(g, xin, col);
-                cm = col;
-            }
             if (j->b)
                 for (int64_t co = 0; co < g->Cog; co++) {
                     float bv = j->b[gr * g->Cog + co];
@@ -160,8 +223,15 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                     for (int64_t q = 0; q < g->P; q++)
                         r[q] = bv;
                 }
-            tg__sgemm_st(false, false, g->Cog, g->P, g->Kg, 1.0f, j->w + gr * g->Cog * g->Kg,
-                         g->Kg, cm, g->P, j->b ? 1.0f : 0.0f, yo, g->P);
+            if (g->direct) { /* the input already is the column matrix */
+                tg__sgemm_pa(g->Cog, g->P, g->Kg, 1.0f, j->wp + gr * j->wp_stride, false, xin,
+                             g->P, j->b ? 1.0f : 0.0f, yo, g->P, work);
+            } else {
+                float *bp = col + g->P;
+                im2col_packed(g, pad_sample(g, xin, xp), col, bp);
+                tg__sgemm_papb(g->Cog, g->P, g->Kg, j->wp + gr * j->wp_stride, bp,
+                               j->b ? 1.0f : 0.0f, yo, g->P);
+            }
         }
 }
 
@@ -169,7 +239,9 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    float *col = j->ctx->scratch[tid], *dcol = col + g->Kg * g->P;
+    float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col + g->Kg * g->P;
+    float *xp = pad_of(j, tid);
+    memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t ch = cb; ch < ce; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */
         int64_t q = g->N / j->nchunks, r = g->N % j->nchunks;
@@ -181,15 +253,15 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
             for (int64_t gr = 0; gr < g->groups; gr++) {
                 const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
                 const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
-                const float *wg = j->w + gr * g->Cog * g->Kg;
+                const float *wtp = j->wp ? j->wp + gr * j->wp_stride : NULL;
                 if (j->need_dw) { /* dW_g += dY col^T */
                     const float *cm = xin;
                     if (!g->direct) {
-                        im2col(g, xin, col);
+                        im2col(g, pad_sample(g, xin, xp), col);
                         cm = col;
                     }
-                    tg__sgemm_st(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
-                                 1.0f, part + gr * g->Cog * g->Kg, g->Kg);
+                    tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
+                                 1.0f, part + gr * g->Cog * g->Kg, g->Kg, work);
                 }
                 if (j->need_db)
                     for (int64_t co = 0; co < g->Cog; co++) {
@@ -202,11 +274,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                 if (j->gx) { /* dx += col2im(W^T dY) */
                     float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
                     if (g->direct) {
-                        tg__sgemm_st(true, false, g->Kg, g->P, g->Cog, 1.0f, wg, g->Kg, dy,
-                                     g->P, 1.0f, gx, g->P);
+                        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 1.0f, gx,
+                                     g->P, work);
                     } else {
-                        tg__sgemm_st(true, false, g->Kg, g->P, g->Cog, 1.0f, wg, g->Kg, dy,
-                                     g->P, 0.0f, dcol, g->P);
+                        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f,
+                                     dcol, g->P, work);
                         col2im_add(g, dcol, gx);
                     }
                 }
@@ -218,8 +290,30 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
  * that and its gradient. */
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
-    int64_t col = g->direct ? 0 : g->Kg * g->P;
-    return (size_t)(backward ? 2 * g->Kg * g->P : col);
+    /* forward: one unfolded row, then the packed unfold; backward: the
+     * unfold and its gradient */
+    int64_t col = g->direct ? 0 : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
+    int64_t bwd = backward ? 2 * g->Kg * g->P : 0;
+    return (size_t)(TG__SGEMM_WORK_FLOATS + padded_floats(g) + (col > bwd ? col : bwd));
+}
+
+/* Floats of one group's packed W (forward) or W^T (backward data). */
+static int64_t packed_w_floats(const conv_geom *g, bool transposed)
+{
+    return transposed ? tg__sgemm_pack_a_floats(g->Kg, g->Cog)
+                      : tg__sgemm_pack_a_floats(g->Cog, g->Kg);
+}
+
+static void pack_w(const conv_geom *g, const float *w, bool transposed, float *dst)
+{
+    int64_t st = packed_w_floats(g, transposed);
+    for (int64_t gr = 0; gr < g->groups; gr++) {
+        const float *wg = w + gr * g->Cog * g->Kg;
+        if (transposed)
+            tg__sgemm_pack_a(true, g->Kg, g->Cog, wg, g->Kg, dst + gr * st);
+        else
+            tg__sgemm_pack_a(false, g->Cog, g->Kg, wg, g->Kg, dst + gr * st);
+    }
 }
 
 /* The direct path's geometry, if it takes this convolution. */
@@ -245,13 +339,23 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
                                  b && b->requires_grad ? b->grad : NULL, out->aux);
         return;
     }
+    /* aux (taken at forward time): [packed W^T][partials if a parameter
+     * needed a gradient then] */
+    bool had_part = out->p.i[5] != 0;
+    int64_t wt_floats = g.groups * packed_w_floats(&g, true);
     conv_job j = {&g, x->data, w->data, NULL, out->grad, NULL,
                   x->requires_grad ? x->grad : NULL, w->requires_grad, b && b->requires_grad,
-                  w->numel, n_chunks(g.N, w->numel, g.O), out->aux, ctx};
+                  w->numel, n_chunks(g.N, w->numel, g.O),
+                  had_part ? (float *)out->aux + wt_floats : NULL, NULL, 0, ctx};
     if (!j.part) /* no parameter needed a gradient at forward time */
         j.need_dw = j.need_db = false;
     if (!j.need_dw && !j.need_db)
         j.part = NULL;
+    if (j.gx) {
+        pack_w(&g, w->data, true, out->aux);
+        j.wp = out->aux;
+        j.wp_stride = packed_w_floats(&g, true);
+    }
     /* The forward reserved this already (scratch never shrinks), so this
      * cannot allocate; checked anyway because backward must not crash. */
     if (!tg__scratch_reserve(ctx, scratch_floats(&g, true) * sizeof(float))) {
@@ -272,6 +376,7 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def conv2d_op = {"conv2d", conv_backward};
 static const tg__op_def conv2d_relu_op = {"conv2d_relu", conv_backward};
+
 
 /* Validates the arguments (the error names "conv2d"); true if fine. */
 static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
@@ -359,18 +464,25 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     /* Backward's scratch and partial sums are taken now, so backward cannot
      * run out of memory. */
     size_t need = scratch_floats(&g, out->requires_grad);
-    if (out->requires_grad && (w->requires_grad || (b && b->requires_grad))) {
-        size_t np = (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O));
+    bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
+    out->p.i[5] = want_part;
+    float *wpf = tg__arena_alloc(ctx, (size_t)(g.groups * packed_w_floats(&g, false)) *
+                                          sizeof(float));
+    bool ok = wpf != NULL;
+    if (out->requires_grad) {
+        size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O)) : 0;
+        np += (size_t)(g.groups * packed_w_floats(&g, true));
         out->aux = tg__arena_alloc(ctx, np * sizeof(float));
+        ok = ok && out->aux;
     }
-    if ((out->requires_grad && (w->requires_grad || (b && b->requires_grad)) && !out->aux) ||
-        !tg__scratch_reserve(ctx, need * sizeof(float))) {
+    if (!ok || !tg__scratch_reserve(ctx, need * sizeof(float))) {
         tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch",
                   need * sizeof(float));
         return NULL;
     }
+    pack_w(&g, w->data, false, wpf);
     conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false, false,
-                  w->numel, 0, NULL, ctx};
+                  w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
     tg__parallel_for(ctx, g.N, fwd_range, &j);
     return out;
 }

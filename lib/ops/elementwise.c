@@ -5,6 +5,8 @@
  * the gradient over broadcast dimensions, serially, so it is deterministic. */
 #include "tg_internal.h"
 
+#include "pointwise.h" /* PW_PAR_MIN */
+
 enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
 typedef struct {
@@ -73,9 +75,54 @@ static inline float apply(int kind, float x, float y)
         }                                                                                      \
     } while (0)
 
+/* Same-shape add / sub: flat loops the compiler vectorises, split over the
+ * pool when large (element-wise, so any split gives the same bits). */
+typedef struct {
+    const float *x, *y, *g;
+    float *o, *ga, *gb;
+    float sb; /* +1 add, -1 sub (exact) */
+} flat_job;
+
+static void flat_fwd_range(void *arg, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    const flat_job *j = arg;
+    const float *restrict x = j->x, *restrict y = j->y;
+    float *restrict o = j->o;
+    for (int64_t i = b; i < e; i++)
+        o[i] = x[i] + y[i];
+}
+
+/* ga[i] += g[i]; gb[i] += sb * g[i]; one input after the other (ga may be
+ * gb, for a + a). */
+static void flat_bwd_range(void *arg, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    const flat_job *j = arg;
+    const float *restrict g = j->g;
+    if (j->ga) {
+        float *restrict ga = j->ga;
+        for (int64_t i = b; i < e; i++)
+            ga[i] += g[i];
+    }
+    if (j->gb) {
+        float *restrict gb = j->gb;
+        const float sb = j->sb;
+        for (int64_t i = b; i < e; i++)
+            gb[i] += sb * g[i];
+    }
+}
+
+static void flat_run(tg_ctx *ctx, tg__range_fn fn, flat_job *j, int64_t n)
+{
+    if (n >= PW_PAR_MIN && ctx->n_threads > 1)
+        tg__parallel_for(ctx, n, fn, j);
+    else
+        fn(j, 0, n, 0);
+}
+
 static void binary_backward(tg_ctx *ctx, tg_tensor *out)
 {
-    (void)ctx;
     tg_tensor *a = out->src[0], *b = out->src[1];
     int kind = out->p.i[0];
     bcast bc;
@@ -83,6 +130,12 @@ static void binary_backward(tg_ctx *ctx, tg_tensor *out)
     const float *g = out->grad, *x = a->data, *y = b->data;
     float *ga = a->requires_grad ? a->grad : NULL;
     float *gb = b->requires_grad ? b->grad : NULL;
+    if ((kind == BIN_ADD || kind == BIN_SUB) && a->numel == out->numel &&
+        b->numel == out->numel) {
+        flat_job fj = {NULL, NULL, g, NULL, ga, gb, kind == BIN_ADD ? 1.0f : -1.0f};
+        flat_run(ctx, flat_bwd_range, &fj, out->numel);
+        return;
+    }
 #define BODY(i, ja, jb)                                                                          \
     do {                                                                                       \
         float gi = g[i];                                                                       \
@@ -136,7 +189,10 @@ static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor 
     float *o = out->data;
     const float *x = a->data, *y = b->data;
     int64_t n = out->numel;
-    if (a->numel == n && b->numel == n) {
+    if (a->numel == n && b->numel == n && kind == BIN_ADD) { /* e.g. a residual add */
+        flat_job fj = {x, y, NULL, o, NULL, NULL, 1.0f};
+        flat_run(ctx, flat_fwd_range, &fj, n);
+    } else if (a->numel == n && b->numel == n) {
         for (int64_t i = 0; i < n; i++)
             o[i] = apply(kind, x[i], y[i]);
     } else if (b->numel == 1 && a->numel == n) {

@@ -4,11 +4,75 @@
  * biased variance and moves the running statistics toward the batch mean and
  * the unbiased variance; evaluation uses the running statistics. Channels
  * are independent: the pool splits them and each channel's sums run in a
- * fixed order (in double), so results do not depend on the thread count.
+ * fixed order, so results do not depend on the thread count: each plane
+ * (one sample's channel) is summed in 16 interleaved float lanes (which the
+ * compiler vectorises; one running double sum was a latency-bound chain and
+ * made batch norm 20% of a ResNet-8 step), the lanes are combined in a fixed
+ * order in double and the planes are added in double.
  * Saved for backward (aux): per-channel mean and 1/sqrt(var + eps). */
 #include "tg_internal.h"
 
 #include <math.h>
+
+#define LANES 16
+
+/* Combine the lanes pairwise in double, in a fixed order. */
+static double lanes_sum(const float *a)
+{
+    double s[LANES / 2];
+    for (int l = 0; l < LANES / 2; l++)
+        s[l] = (double)a[l] + (double)a[l + LANES / 2];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+/* sum x[i] */
+static double plane_sum(const float *restrict x, int64_t n)
+{
+    float a[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            a[l] += x[i + l];
+    for (int l = 0; i < n; i++, l++)
+        a[l] += x[i];
+    return lanes_sum(a);
+}
+
+/* sum (x[i] - mu)^2 */
+static double plane_sqdev(const float *restrict x, int64_t n, float mu)
+{
+    float a[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float d = x[i + l] - mu;
+            a[l] += d * d;
+        }
+    for (int l = 0; i < n; i++, l++) {
+        float d = x[i] - mu;
+        a[l] += d * d;
+    }
+    return lanes_sum(a);
+}
+
+/* *sg += sum g[i], *sgd += sum g[i] * (x[i] - mu) */
+static void plane_grad_sums(const float *restrict x, const float *restrict g, int64_t n,
+                            float mu, double *sg, double *sgd)
+{
+    float a[LANES] = {0}, b[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            a[l] += g[i + l];
+            b[l] += g[i + l] * (x[i + l] - mu);
+        }
+    for (int l = 0; i < n; i++, l++) {
+        a[l] += g[i];
+        b[l] += g[i] * (x[i] - mu);
+    }
+    *sg += lanes_sum(a);
+    *sgd += lanes_sum(b);
+}
 
 typedef struct {
     int64_t N, C, HW;
@@ -25,20 +89,12 @@ static void fwd_stats_range(void *arg, int64_t cb, int64_t ce, int tid)
     for (int64_t c = cb; c < ce; c++) {
         if (j->training) {
             double s = 0, ss = 0, cnt = (double)(j->N * j->HW);
-            for (int64_t n = 0; n < j->N; n++) {
-                const float *x = j->x + (n * j->C + c) * j->HW;
-                for (int64_t i = 0; i < j->HW; i++)
-                    s += x[i];
-            }
-            double mu = s / cnt;
-            for (int64_t n = 0; n < j->N; n++) {
-                const float *x = j->x + (n * j->C + c) * j->HW;
-                for (int64_t i = 0; i < j->HW; i++) {
-                    double dlt = x[i] - mu;
-                    ss += dlt * dlt;
-                }
-            }
-            j->mean[c] = (float)mu;
+            for (int64_t n = 0; n < j->N; n++)
+                s += plane_sum(j->x + (n * j->C + c) * j->HW, j->HW);
+            float mu = (float)(s / cnt);
+            for (int64_t n = 0; n < j->N; n++)
+                ss += plane_sqdev(j->x + (n * j->C + c) * j->HW, j->HW, mu);
+            j->mean[c] = mu;
             /* invstd slot temporarily holds the biased variance; the caller
              * turns it into 1/sqrt(var+eps) after the running update */
             j->invstd[c] = (float)(ss / cnt);
@@ -69,15 +125,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
     double cnt = (double)(j->N * j->HW);
     for (int64_t c = cb; c < ce; c++) {
         float mu = j->mean[c], is = j->invstd[c], wc = j->w ? j->w[c] : 1.0f;
-        double sg = 0, sgx = 0; /* sum g, sum g * xhat */
-        for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + c) * j->HW;
-            const float *g = j->gy + (n * j->C + c) * j->HW;
-            for (int64_t i = 0; i < j->HW; i++) {
-                sg += g[i];
-                sgx += (double)g[i] * ((x[i] - mu) * is);
-            }
-        }
+        double sg = 0, sgd = 0; /* sum g, sum g * (x - mu) */
+        for (int64_t n = 0; n < j->N; n++)
+            plane_grad_sums(j->x + (n * j->C + c) * j->HW, j->gy + (n * j->C + c) * j->HW,
+                            j->HW, mu, &sg, &sgd);
+        double sgx = sgd * is; /* sum g * xhat */
         if (j->gw)
             j->gw[c] += (float)sgx;
         if (j->gb)
@@ -89,12 +141,13 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
         float k = wc * is;
         float mg = j->training ? (float)(sg / cnt) : 0.0f;
         float mgx = j->training ? (float)(sgx / cnt) : 0.0f;
+        float kx = k * is * mgx;
         for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + c) * j->HW;
-            const float *g = j->gy + (n * j->C + c) * j->HW;
-            float *gx = j->gx + (n * j->C + c) * j->HW;
+            const float *restrict x = j->x + (n * j->C + c) * j->HW;
+            const float *restrict g = j->gy + (n * j->C + c) * j->HW;
+            float *restrict gx = j->gx + (n * j->C + c) * j->HW;
             for (int64_t i = 0; i < j->HW; i++)
-                gx[i] += k * (g[i] - mg - (x[i] - mu) * is * mgx);
+                gx[i] += k * (g[i] - mg) - kx * (x[i] - mu);
         }
     }
 }
