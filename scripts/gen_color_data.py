@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Write a small synthetic image data set where colour alone decides the class.
+"""Write a small synthetic image data set where colour decides the class.
 
 Each 32x32 RGB image is a noisy texture (random sinusoid pattern plus pixel
-noise) in luminance L, tinted by a chroma vector of zero luminance:
-pixel = L + s * (cos(a) u + sin(a) v), where u and v span the plane of RGB
-offsets that Rec. 709 / libpng grey weights map to 0, and the hue angle a
-is 36 degrees times the class (plus jitter). A grey conversion therefore
-keeps only L, whose distribution is the same for every class: grey images
-carry (up to uint8 rounding) no class information, and a classifier on
-them stays near chance (10%), while on colour a small conv net reaches
-~100%.
+noise) around a base luminance L, tinted by a chroma vector of zero
+luminance: pixel = L + s * (cos(a) u + sin(a) v), where u and v span the
+plane of RGB offsets that libpng's (Rec. 709) grey weights map to 0.
+
+The 10 classes are 5 luminance levels x 2 hues: class c has level c // 2
+(base L near 75, 102, 129, 156 or 183) and hue angle 36 * h degrees with
+h = c // 2 + 5 * (c % 2), so the two classes of a level have opposite
+tints (a and a + 180 degrees) and every class has its own hue. A grey
+conversion keeps only L: it tells the level, never which of the two
+classes of that level, so a classifier on grey images is capped near 50%
+(it can at best guess within the pair), while on colour a small conv net
+reaches ~100%.
 
 Output (standard library only, deterministic for a seed):
   DIR/data_batch_1.bin, DIR/test_batch.bin   CIFAR-10 binary format
@@ -28,7 +32,15 @@ import struct
 import sys
 import zlib
 
-NAMES = ["red", "orange", "yellow", "lime", "green", "teal", "cyan", "blue", "purple", "magenta"]
+LEVELS = [75.0, 102.0, 129.0, 156.0, 183.0]  # base luminance of classes 2k and 2k + 1
+
+
+def hue_index(label):
+    """Class label -> hue step (of 36 degrees): the pair of a level is 180 degrees apart."""
+    return label // 2 + 5 * (label % 2)
+
+
+NAMES = ["lum%d_hue%03d" % (c // 2, 36 * hue_index(c)) for c in range(10)]
 WR, WG, WB = 6968 / 32768, 23434 / 32768, 2366 / 32768  # libpng's default grey weights
 
 
@@ -48,21 +60,21 @@ V = [x / max(abs(y) for y in _v) for x in _v]
 
 def image(rng, label, size):
     """Planar R, G, B bytes of one image of class `label`."""
-    a = 2 * math.pi * label / 10 + rng.uniform(-0.15, 0.15)
+    a = 2 * math.pi * hue_index(label) / 10 + rng.uniform(-0.15, 0.15)
     d = [math.cos(a) * U[k] + math.sin(a) * V[k] for k in range(3)]
-    s = rng.uniform(35.0, 45.0)
-    base = rng.uniform(110.0, 145.0)
-    waves = [(rng.uniform(0.1, 0.8), rng.uniform(0.1, 0.8), rng.uniform(0, 6.3), rng.uniform(4, 10))
+    s = rng.uniform(24.0, 30.0)
+    base = LEVELS[label // 2] + rng.uniform(-6.0, 6.0)
+    waves = [(rng.uniform(0.1, 0.8), rng.uniform(0.1, 0.8), rng.uniform(0, 6.3), rng.uniform(2, 5))
              for _ in range(3)]
     planes = [bytearray(size * size) for _ in range(3)]
     for y in range(size):
         for x in range(size):
-            lum = base + rng.gauss(0.0, 6.0)
+            lum = base + rng.gauss(0.0, 4.0)
             for fx, fy, ph, amp in waves:
                 lum += amp * math.sin(fx * x + fy * y + ph)
             k = y * size + x
             for c in range(3):
-                v = lum + s * d[c] + rng.gauss(0.0, 4.0)
+                v = lum + s * d[c] + rng.gauss(0.0, 3.0)
                 planes[c][k] = min(255, max(0, int(round(v))))
     return planes
 

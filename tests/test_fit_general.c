@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* tg_fit / tg_evaluate on data sets beyond MNIST: colour images where only
- * the hue decides the class (scripts/gen_color_data.py), learned from RGB
- * PNG trees and from CIFAR-format files, capped near chance after a grey
- * conversion; regression with MSE and RMSE/MAE; a callback data set; the
+/* tg_fit / tg_evaluate on data sets beyond MNIST: colour images whose class
+ * is one of 5 luminance levels x 2 opposite hues (scripts/gen_color_data.py),
+ * learned from RGB PNG trees and from CIFAR-format files, capped near 50%
+ * after a grey conversion (the level survives, the hue does not); regression with MSE and RMSE/MAE; a callback data set; the
  * busy rule for data sets with live iterators. */
 #include "color_data.h"
 #include "tg_test.h"
@@ -138,7 +138,9 @@ START_TEST(grey_conversion_caps_accuracy)
     ck_assert_int_eq(tg_dataset_channels(tr), 1);
     double acc = train_and_test(ctx, tr, te, 6);
     printf("grey PNG tree: test accuracy %.4f\n", acc);
-    ck_assert_msg(acc <= 0.60, "grey accuracy %.4f > 0.60", acc);
+    /* Grey tells the luminance level (5 pairs of classes) but not the hue
+     * within a pair: about 50%, far above chance (10%), far below colour. */
+    ck_assert_msg(acc >= 0.35 && acc <= 0.60, "grey accuracy %.4f outside [0.35, 0.60]", acc);
     tg_ctx_destroy(ctx);
 }
 END_TEST
