@@ -2326,7 +2326,12 @@ TG_API TG_NODISCARD tg_status tg_train_config_scheduler(const tg_config *cfg, tg
  *  `--some-key=VALUE` sets some_key (dashes become underscores) when it is
  *  one of @p keys (n_keys); for the flags named in @p passthrough (n_pass,
  *  e.g. "config", "resume") nothing is set, their values go to values[i]
- *  (NULL if absent). argv[0] is skipped.
+ *  (NULL if absent). argv[0] is skipped. A bare `--some-key` (the last
+ *  argument, or followed by another `--` argument) sets some_key to "true":
+ *  `--summary` is `--summary true`. That holds for the program's keys (a
+ *  non-boolean key then fails in its tg_config_get_*() call, naming the key
+ *  and the value "true") and the library's boolean nesterov; the library's
+ *  other keys and the pass-through flags need a value.
  *  @param[in] ctx context that keeps the message of a bad flag
  *  @param[in,out] cfg configuration the flags are set in
  *  @param[in] argc, argv the program's arguments
@@ -2360,6 +2365,22 @@ TG_API TG_NODISCARD tg_status tg_train_config_load(tg_ctx *ctx, int argc,
                                                    size_t n_keys, const char *const *pass,
                                                    size_t n_pass, const char **values,
                                                    tg_config **out);
+
+/** @brief Apply the program keys train_subset (keep the first N training
+ *  samples; 0, the default, = all) and train_val_split (training share in
+ *  [1e-6, 1], default @p default_split; 1.0 = no validation set) to the
+ *  training set: *train is replaced by its training part (the old handle is
+ *  destroyed; the parts share its memory) and *val receives the validation
+ *  part (tg_dataset_split() with @p seed), or NULL for 1.0. The program
+ *  lists both keys in its own keys (tg_train_config_load()). Apply the
+ *  normalisation before: subsets and splits copy it.
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, a bad value naming the key),
+ *          TG_ERR_NOMEM; on error *train and *val are unchanged.
+ *  Ownership: caller owns the new *train and *val; release each with
+ *  tg_dataset_destroy(). @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_config_split(const tg_config *cfg, double default_split,
+                                                    uint64_t seed, tg_dataset **train,
+                                                    tg_dataset **val);
 
 /** @brief Where tg_data_dir_resolve() looks. */
 typedef struct tg_data_dir_options {
@@ -2450,6 +2471,79 @@ TG_API int tg_train_logger_on_batch(void *user, int64_t epoch, size_t batch, siz
 TG_API int tg_train_logger_on_epoch(void *user, const tg_epoch_metrics *metrics);
 /** @brief Append a line of text to the log (no-op without one). @since 0.2.0 */
 TG_API void tg_train_logger_note(tg_train_logger *lg, const char *line);
+/** @brief tg_fit() with the logger's callbacks: a copy of @p fit (NULL =
+ *  defaults; its hooks, shard and is_main are kept) gets on_batch, on_epoch
+ *  and user set to @p lg. A failure ends the progress bar with a newline; a
+ *  stop by the logger (writing the metrics files failed) is an error; an
+ *  early stop prints "early stop after epoch E (best epoch B)".
+ *  @return TG_OK, the error of tg_fit() or of the logger (kept in the
+ *          context), TG_ERR_INVALID_ARG (NULL, bad struct_size)
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_logger_fit(tg_train_logger *lg, tg_module *m,
+                                                  tg_optim *opt, const tg_dataset *train,
+                                                  const tg_dataset *val,
+                                                  const tg_fit_options *fit,
+                                                  tg_fit_result *result);
+
+/** @brief tg_train_logger_test() options; initialise with
+ *  tg_test_options_init() (all fields zero / NULL). */
+typedef struct tg_test_options {
+    size_t struct_size;          /**< set by tg_test_options_init() */
+    /** If SAVE_DIR/best.safetensors exists, load it into the model first
+     *  ("test set, weights PATH:"); NULL or "" = test the weights as they are. */
+    const char *save_dir;
+    /** With save_dir: write SAVE_DIR/model.onnx (tg_module_export_onnx(),
+     *  with the model's metadata) of the weights tested ("wrote PATH"). */
+    bool export_onnx;
+    int ndim;                    /**< export_onnx: rank of @p input_shape */
+    const int64_t *input_shape;  /**< export_onnx: example input shape, batch first */
+    /** Optional file (class labels only): one predicted label per line, in
+     *  the data set's order; NULL = none. */
+    const char *predictions;
+    /** Optional: train_seconds and samples_per_s of the last line; NULL =
+     *  those of the logger's last tg_train_logger_fit(), else 0. */
+    const tg_fit_result *fit;
+} tg_test_options;
+
+/** @brief Zero every field and set struct_size. @since 0.2.0 */
+TG_API void tg_test_options_init(tg_test_options *o);
+
+/** @brief Test @p m on @p test and report it as mnist_cnn does: first the
+ *  best weights and the ONNX export of tg_test_options, then for class
+ *  labels the confusion matrix (tg_confusion_format()), "test loss L,
+ *  accuracy A (c/n)", the note "test_accuracy A" in the log, and last the
+ *  machine-readable line "test_accuracy=A train_seconds=S samples_per_s=R"
+ *  (S and R from o->fit or the logger's last fit). For vector targets: "test loss L,
+ *  rmse R, mae M (n samples)" and last "test_rmse=R train_seconds=S
+ *  samples_per_s=R". All on stdout.
+ *  @param lg the logger (its context keeps the message)
+ *  @param m the model (evaluated as tg_evaluate() does)
+ *  @param test the test set
+ *  @param o options, or NULL for none
+ *  @param out optional: the tg_eval_result (set its struct_size)
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (names the file),
+ *          TG_ERR_LIMIT (more than 1000 classes), TG_ERR_NOMEM, or an error
+ *          of tg_module_load(), tg_module_export_onnx() or tg_evaluate().
+ *  @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_train_logger_test(tg_train_logger *lg, tg_module *m,
+                                                   const tg_dataset *test,
+                                                   const tg_test_options *o,
+                                                   tg_eval_result *out);
+
+/** @brief Record the preprocessing the model expects in its metadata
+ *  (tg_module_set_metadata()), so that tg_module_save() (best.safetensors,
+ *  checkpoints) and tg_module_export_onnx() carry it: "tg.input_scale" =
+ *  @p scale (e.g. 1.0 / 255), and with @p n > 0 "tg.input_mean" and
+ *  "tg.input_std" as comma-separated lists of @p n values (one per channel,
+ *  or one for all), each the shortest decimal that reads back as the same
+ *  float. @p n = 0 removes the mean and std entries. The model then expects
+ *  x = (raw * scale - mean) / std, as tg_dataset_set_channel_normalization().
+ *  @return TG_OK, TG_ERR_INVALID_ARG (NULL, scale not finite and > 0, mean or
+ *          std not finite, std <= 0), TG_ERR_LIMIT (n > 64), TG_ERR_NOMEM; on
+ *          error the three entries are as before. @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_module_set_preprocessing(tg_module *m, double scale,
+                                                          const float *mean, const float *std,
+                                                          int n);
 /** @} */
 
 

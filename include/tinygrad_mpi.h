@@ -162,6 +162,16 @@ TG_API void tg_dist_get_stats(const tg_dist *d, tg_dist_stats *out);
  *  @since 0.2.0 */
 TG_API TG_NODISCARD tg_status tg_dist_fit_options(tg_dist *d, tg_fit_options *o);
 
+/** @brief What a training program does once before data-parallel tg_fit():
+ *  tg_dist_fit_options(@p o), then tg_dist_broadcast_module(@p m) (every
+ *  rank starts from rank 0's weights), and with @p quiet the standard output
+ *  of ranks > 0 goes to /dev/null (their errors still reach stderr), so that
+ *  only rank 0 prints. Collective: call on every rank.
+ *  @return TG_OK, TG_ERR_INVALID_ARG, TG_ERR_IO (stdout could not be
+ *          redirected), or an error of the broadcast @since 0.2.0 */
+TG_API TG_NODISCARD tg_status tg_dist_fit_setup(tg_dist *d, tg_module *m, tg_fit_options *o,
+                                                bool quiet);
+
 /** @} */
 
 #ifdef __cplusplus

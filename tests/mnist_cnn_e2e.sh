@@ -52,12 +52,28 @@ last=$(tail -n 1 "$tmp/stdout")
 acc=${BASH_REMATCH[1]}
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.6) }' || fail "test accuracy $acc < 0.6: did not learn"
 grep -q "800 train, 200 validation, 10000 test images" "$tmp/stdout" || fail "wrong data sizes"
-# train_val_split = 1.0 trains on the whole subset, without validation
-"$cnn" --config "$tmp/cfg.txt" --epochs 1 --train-val-split 1.0 --train-subset 500 \
-    --save-dir "$tmp/nosplit" --log-file "$tmp/nosplit/train.log" >"$tmp/stdout3" 2>&1 ||
+# train_val_split = 1.0 trains on the whole subset, without validation; bare
+# --summary and --export-onnx (flags without a value mean true)
+"$cnn" --config "$tmp/cfg.txt" --epochs 1 --train-val-split 1.0 --train-subset 500 --summary \
+    --save-dir "$tmp/nosplit" --log-file "$tmp/nosplit/train.log" --export-onnx >"$tmp/stdout3" 2>&1 ||
     { cat "$tmp/stdout3"; fail "run without validation set failed"; }
 grep -q "500 train, 0 validation, 10000 test images" "$tmp/stdout3" ||
     { cat "$tmp/stdout3"; fail "train_subset ignored when train_val_split = 1.0"; }
+grep -q "^Total params: 18,343$" "$tmp/stdout3" || { cat "$tmp/stdout3"; fail "--summary: no 18,343"; }
+grep -q "^wrote $tmp/nosplit/model.onnx$" "$tmp/stdout3" || fail "--export-onnx: no 'wrote' line"
+[ -s "$tmp/nosplit/model.onnx" ] || fail "--export-onnx: model.onnx missing or empty"
+[[ $(tail -n 1 "$tmp/stdout3") =~ ^test_accuracy= ]] || fail "export: test_accuracy is not last"
+grep -q "tg.input_scale" "$tmp/nosplit/best.safetensors" || fail "no preprocessing metadata"
+if grep -q '^Total params' "$tmp/stdout"; then fail "summary printed without --summary"; fi
+[ ! -e "$tmp/out/model.onnx" ] || fail "model.onnx written without export_onnx"
+printf 'export_onnx = true\n' >"$tmp/export.txt" # the config key works too
+sed '/^save_dir/d; /^log_file/d' "$tmp/cfg.txt" >>"$tmp/export.txt"
+"$cnn" --config "$tmp/export.txt" --epochs 1 --train-subset 200 --save-dir "$tmp/exp2" \
+    --log-file '' >"$tmp/stdout6" 2>&1 || { cat "$tmp/stdout6"; fail "export_onnx = true failed"; }
+[ -s "$tmp/exp2/model.onnx" ] || fail "export_onnx = true: no model.onnx"
+expect_error0() { if "$@" >"$tmp/err0" 2>&1; then fail "'$*' succeeded"; fi; }
+expect_error0 "$cnn" --config "$tmp/cfg.txt" --epochs # a non-boolean key needs its value
+grep -q "option '--epochs' needs a value" "$tmp/err0" || { cat "$tmp/err0"; fail "bare --epochs"; }
 for f in best.safetensors last.safetensors checkpoint.safetensors metrics.csv loss.svg \
          accuracy.svg train.log; do
     [ -s "$tmp/out/$f" ] || fail "$f missing"
@@ -169,6 +185,13 @@ PY
         "$tmp/digit.png" >"$tmp/p2.txt" || { cat "$tmp/p2.txt"; fail "mnist_predict cnn_wide failed"; }
     cat "$tmp/p2.txt"
     grep -q "digit.png: 7 (p=" "$tmp/p2.txt" || fail "mnist_predict --normalize did not say 7"
+    # normalize = true is in best.safetensors' metadata: no --normalize needed, same answer
+    grep -q '"tg.input_mean":"0.1307"' "$tmp/wide/best.safetensors" ||
+        fail "normalize = true: no tg.input_mean in best.safetensors"
+    "$predict" --model cnn_wide --weights "$tmp/wide/best.safetensors" "$tmp/digit.png" \
+        >"$tmp/p3.txt" || { cat "$tmp/p3.txt"; fail "mnist_predict (metadata) failed"; }
+    cat "$tmp/p3.txt"
+    cmp -s "$tmp/p2.txt" "$tmp/p3.txt" || fail "mnist_predict: metadata and --normalize differ"
     expect_error "usage" "$predict" --model lenet7 --weights "$tmp/out/best.safetensors" \
         "$tmp/digit.png"
 fi

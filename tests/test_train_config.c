@@ -305,6 +305,195 @@ START_TEST(logger_and_confusion)
 }
 END_TEST
 
+/* A bare --flag means "true" for the program's keys and nesterov; the
+ * library's other keys and the pass-through flags still need a value. */
+START_TEST(bare_flags)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    const char *keys[3] = {"summary", "export_onnx", "distributed"}, *pass[1] = {"resume"};
+    const char *vals[1];
+    const char *argv[] = {"prog", "--summary", "--epochs", "2", "--export-onnx", "--nesterov",
+                          "--distributed=false"};
+    tg_config *c = NULL;
+    ck_assert_int_eq(tg_train_config_load(ctx, 7, argv, NULL, 0, keys, 3, pass, 1, vals, &c),
+                     TG_OK);
+    bool b = false;
+    ck_assert_int_eq(tg_config_get_bool(c, "summary", false, &b), TG_OK);
+    ck_assert(b);
+    ck_assert_int_eq(tg_config_get_bool(c, "export_onnx", false, &b), TG_OK);
+    ck_assert(b); /* before another --flag */
+    ck_assert_int_eq(tg_config_get_bool(c, "distributed", true, &b), TG_OK);
+    ck_assert(!b);
+    const char *v;
+    ck_assert_int_eq(tg_config_get_string(c, "epochs", "", &v), TG_OK);
+    ck_assert_str_eq(v, "2");
+    tg_optim_config oc;
+    const char *name;
+    ck_assert_int_eq(tg_train_config_optim(c, &name, &oc), TG_OK);
+    ck_assert(oc.nesterov); /* --nesterov, last */
+    tg_config_destroy(c);
+    const char *argv2[] = {"prog", "--distributed", "true", "--summary", "false"}; /* as before */
+    ck_assert_int_eq(tg_train_config_load(ctx, 5, argv2, NULL, 0, keys, 3, pass, 1, vals, &c),
+                     TG_OK);
+    ck_assert_int_eq(tg_config_get_bool(c, "distributed", false, &b), TG_OK);
+    ck_assert(b);
+    ck_assert_int_eq(tg_config_get_bool(c, "summary", true, &b), TG_OK);
+    ck_assert(!b);
+    tg_config_destroy(c);
+    const char *bad1[] = {"prog", "--epochs", "--summary"}; /* a library key needs a value */
+    ck_assert_int_eq(tg_train_config_load(ctx, 3, bad1, NULL, 0, keys, 3, pass, 1, vals, &c),
+                     TG_ERR_INVALID_ARG);
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "option '--epochs' needs a value");
+    const char *bad2[] = {"prog", "--summary", "--resume"}; /* and a pass-through flag */
+    ck_assert_int_eq(tg_train_config_load(ctx, 3, bad2, NULL, 0, keys, 3, pass, 1, vals, &c),
+                     TG_ERR_INVALID_ARG);
+    ck_assert_str_eq(tg_ctx_last_error(ctx), "option '--resume' needs a value");
+    const char *keys2[1] = {"threads"}; /* a bare non-boolean program key: its getter fails */
+    const char *argv3[] = {"prog", "--threads"};
+    ck_assert_int_eq(tg_train_config_load(ctx, 2, argv3, NULL, 0, keys2, 1, pass, 1, vals, &c),
+                     TG_OK);
+    int64_t t;
+    ck_assert_int_eq(tg_config_get_int(c, "threads", 0, 0, 8, &t), TG_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(tg_ctx_last_error(ctx), "threads") != NULL, "%s",
+                  tg_ctx_last_error(ctx));
+    tg_config_destroy(c);
+    ck_assert_ptr_nonnull(strstr(tg_train_config_help(), "without a value"));
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* tg_train_config_split, tg_module_set_preprocessing, tg_train_logger_fit
+ * and tg_train_logger_test on a tiny data set. */
+START_TEST(split_metadata_fit_test)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    enum { N = 40 };
+    uint8_t px[N * 4];
+    int32_t lab[N];
+    for (int i = 0; i < N; i++) {
+        lab[i] = i % 2;
+        for (int k = 0; k < 4; k++)
+            px[i * 4 + k] = (uint8_t)(lab[i] ? 200 + k : 10 + k);
+    }
+    tg_dataset *train = NULL, *val = (tg_dataset *)(uintptr_t)0x1, *test = NULL;
+    ck_assert_int_eq(tg_dataset_create(ctx, N, 2, 2, px, lab, 2, &train), TG_OK);
+    ck_assert_int_eq(tg_dataset_create(ctx, N, 2, 2, px, lab, 2, &test), TG_OK);
+    tg_config *c = cfg_of(ctx, "train_subset = 30\ntrain_val_split = 0.5\n");
+    tg_dataset *old = train;
+    ck_assert_int_eq(tg_train_config_split(c, 0.8, 3, &train, &val), TG_OK);
+    ck_assert_ptr_ne(train, old);
+    ck_assert_uint_eq(tg_dataset_n(train), 15);
+    ck_assert_uint_eq(tg_dataset_n(val), 15);
+    tg_config_destroy(c);
+    tg_dataset_destroy(val);
+    c = cfg_of(ctx, "train_val_split = 1.0\n"); /* no validation, nothing to cut */
+    old = train;
+    ck_assert_int_eq(tg_train_config_split(c, 0.8, 3, &train, &val), TG_OK);
+    ck_assert_ptr_eq(train, old);
+    ck_assert_ptr_null(val);
+    tg_config_destroy(c);
+    c = cfg_of(ctx, "train_val_split = 1.5\n");
+    ck_assert_int_eq(tg_train_config_split(c, 0.8, 3, &train, &val), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_eq(train, old);
+    tg_config_destroy(c);
+
+    tg_module *net = NULL, *l = NULL;
+    tg_linear_options lo;
+    tg_linear_options_init(&lo, 4, 2);
+    ck_assert_int_eq(tg_nn_sequential(ctx, &net), TG_OK);
+    ck_assert_int_eq(tg_nn_flatten(ctx, &l), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(net, l), TG_OK);
+    ck_assert_int_eq(tg_nn_linear(ctx, &lo, &l), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(net, l), TG_OK);
+    const float mean[3] = {0.1307f, 0.5f, 0.25f}, std[3] = {0.3081f, 1.0f, 0.125f};
+    ck_assert_int_eq(tg_module_set_preprocessing(net, 1.0 / 255.0, mean, std, 3), TG_OK);
+    ck_assert_str_eq(tg_module_metadata(net, "tg.input_scale"), "0.00392156862745098");
+    ck_assert_str_eq(tg_module_metadata(net, "tg.input_mean"), "0.1307,0.5,0.25");
+    ck_assert_str_eq(tg_module_metadata(net, "tg.input_std"), "0.3081,1,0.125");
+    const float bad_std[1] = {0.0f};
+    ck_assert_int_eq(tg_module_set_preprocessing(net, 1.0, mean, bad_std, 1), TG_ERR_INVALID_ARG);
+    ck_assert_str_eq(tg_module_metadata(net, "tg.input_mean"), "0.1307,0.5,0.25"); /* kept */
+    ck_assert_int_eq(tg_module_set_preprocessing(net, 0.0, NULL, NULL, 0), TG_ERR_INVALID_ARG);
+    ck_assert_int_eq(tg_module_set_preprocessing(net, 1.0 / 255.0, NULL, NULL, 0), TG_OK);
+    ck_assert_ptr_null(tg_module_metadata(net, "tg.input_mean")); /* n = 0 removes them */
+    ck_assert_ptr_null(tg_module_metadata(net, "tg.input_std"));
+
+    tg_optim *opt = NULL;
+    tg_sgd_options so;
+    tg_sgd_options_init(&so);
+    so.lr = 0.5f;
+    ck_assert_int_eq(tg_sgd_create(ctx, net, &so, &opt), TG_OK);
+    char root[] = "/tmp/tg-lt-XXXXXX", p[4096], out[8192] = {0};
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    tg_fit_options fo;
+    tg_fit_options_init(&fo);
+    fo.epochs = 20;
+    fo.batch_size = 5;
+    fo.save_dir = root;
+    tg_train_logger_options o;
+    tg_train_logger_options_init(&o);
+    o.save_dir = root, o.epochs = fo.epochs;
+    tg_train_logger *lg = NULL;
+    ck_assert_int_eq(tg_train_logger_create(ctx, &o, &lg), TG_OK);
+    snprintf(p, sizeof p, "%s/stdout.txt", root);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ck_assert(freopen(p, "w", stdout) != NULL);
+    tg_fit_result fr = {.struct_size = sizeof fr};
+    tg_status fs = tg_train_logger_fit(lg, net, opt, train, NULL, &fo, &fr);
+    const int64_t shape[4] = {1, 1, 2, 2};
+    snprintf(p, sizeof p, "%s/pred.txt", root);
+    tg_test_options to;
+    tg_test_options_init(&to);
+    to.save_dir = root, to.export_onnx = true, to.ndim = 4, to.input_shape = shape;
+    to.predictions = p;
+    tg_eval_result er = {.struct_size = sizeof er};
+    tg_status ts = tg_train_logger_test(lg, net, test, &to, &er);
+    fflush(stdout);
+    ck_assert_int_ge(dup2(saved, STDOUT_FILENO), 0);
+    close(saved);
+    ck_assert_int_eq(fs, TG_OK);
+    ck_assert_int_eq(ts, TG_OK);
+    ck_assert_int_eq(fr.last_epoch, 20);
+    ck_assert_double_eq(er.accuracy, 1.0);
+    snprintf(p, sizeof p, "%s/stdout.txt", root);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_gt(fread(out, 1, sizeof out - 1, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "epoch 20/20 ") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "test set, weights ") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "model.onnx\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "test loss ") && strstr(out, "accuracy 1.0000 (40/40)"), "%s", out);
+    const char *last = strstr(out, "test_accuracy=1.0000 train_seconds=");
+    ck_assert_msg(last != NULL && strchr(last, '\n')[1] == '\0', "%s", out); /* the last line */
+    snprintf(p, sizeof p, "%s/model.onnx", root);
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    snprintf(p, sizeof p, "%s/pred.txt", root);
+    f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    int lines = 0, ch;
+    while ((ch = fgetc(f)) != EOF)
+        lines += ch == '\n';
+    fclose(f);
+    ck_assert_int_eq(lines, N);
+    to.predictions = "/proc/no/such/pred.txt"; /* a bad file: error naming it */
+    to.export_onnx = false;
+    to.save_dir = NULL;
+    ck_assert_int_eq(tg_train_logger_test(lg, net, test, &to, NULL), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "/proc/no/such/pred.txt"));
+    to.export_onnx = true;
+    to.save_dir = root;
+    to.input_shape = NULL;
+    ck_assert_int_eq(tg_train_logger_test(lg, net, test, &to, NULL), TG_ERR_INVALID_ARG);
+    snprintf(p, sizeof p, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(p), 0);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train_config");
@@ -314,6 +503,8 @@ static Suite *suite(void)
     tcase_add_test(tc, args_and_load);
     tcase_add_test(tc, data_dir_rule);
     tcase_add_test(tc, logger_and_confusion);
+    tcase_add_test(tc, bare_flags);
+    tcase_add_test(tc, split_metadata_fit_test);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,8 +9,8 @@
 #ifdef TG_HAVE_MPI
 #  include <tinygrad_mpi.h>
 
-/* Joins MPI_COMM_WORLD, copies rank 0's initial weights to every rank and
- * sets the tg_fit hooks and shard; NULL when @p on is false. */
+/* Joins MPI_COMM_WORLD and sets up tg_fit (tg_dist_fit_setup); ranks > 0
+ * keep no log and no save_dir. NULL when @p on is false. */
 static tg_dist *dist_start(bool on, tg_ctx *c, tg_module *net, tg_fit_options *fo,
                            const char **save_dir, const char **log_path)
 {
@@ -18,13 +18,9 @@ static tg_dist *dist_start(bool on, tg_ctx *c, tg_module *net, tg_fit_options *f
     if (!on)
         return NULL;
     CHECK(tg_dist_create(c, MPI_COMM_NULL, NULL, &d));
-    CHECK(tg_dist_broadcast_module(d, net));
-    CHECK(tg_dist_fit_options(d, fo));
-    if (tg_dist_rank(d) > 0) { /* errors still go to stderr */
+    CHECK(tg_dist_fit_setup(d, net, fo, true));
+    if (tg_dist_rank(d) > 0)
         *save_dir = *log_path = "";
-        if (!freopen("/dev/null", "w", stdout))
-            die("cannot silence stdout on ranks > 0");
-    }
     printf("distributed: %d ranks x batch %zu per rank = global batch %zu\n", tg_dist_size(d),
            fo->batch_size, fo->batch_size * (size_t)tg_dist_size(d));
     return d;

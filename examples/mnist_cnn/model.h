@@ -21,6 +21,8 @@ static const char *const MODELS[N_MODELS] = {"seed", "lenet5", "cnn_wide"};
  * scaling to [0, 1]); mnist_predict --normalize must use the same. */
 #define MNIST_MEAN 0.1307f
 #define MNIST_STD 0.3081f
+/* the example input of the summary and the ONNX export: [N, 1, 28, 28] */
+static const int64_t MNIST_INPUT_SHAPE[4] = {1, 1, 28, 28};
 
 /* Append the layer *l that status s created to seq (*l is read after the
  * creator ran). */

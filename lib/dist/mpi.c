@@ -621,3 +621,21 @@ tg_status tg_dist_fit_options(tg_dist *d, tg_fit_options *o)
     o->shard_count = (size_t)d->size;
     return TG_OK;
 }
+
+tg_status tg_dist_fit_setup(tg_dist *d, tg_module *m, tg_fit_options *o, bool quiet)
+{
+    tg_status s;
+    if (!d || !m || !o)
+        return tg_ctx_set_error(d ? d->ctx : NULL, TG_ERR_INVALID_ARG, "dist_fit_setup: %s is NULL",
+                                !d ? "dist" : !m ? "module" : "options");
+    if ((s = tg_dist_fit_options(d, o)) != TG_OK || (s = tg_dist_broadcast_module(d, m)) != TG_OK)
+        return s;
+    if (quiet && d->rank > 0) {
+        fflush(stdout);
+        if (!freopen("/dev/null", "w", stdout))
+            return tg_ctx_set_error(d->ctx, TG_ERR_IO,
+                                    "dist_fit_setup: rank %d cannot send stdout to /dev/null",
+                                    d->rank);
+    }
+    return TG_OK;
+}

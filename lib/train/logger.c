@@ -17,6 +17,7 @@ struct tg_train_logger {
     char *save_dir, *title;
     FILE *log;
     double last_draw;
+    tg_fit_result fit; /* of the last tg_train_logger_fit() (struct_size 0: none) */
     tg_epoch_metrics *hist;
     size_t n_hist, cap;
 };
@@ -180,4 +181,135 @@ void tg_train_logger_note(tg_train_logger *lg, const char *line)
         fprintf(lg->log, "%s\n", line);
         fflush(lg->log);
     }
+}
+
+/* ---- the test-set report ------------------------------------------------------ */
+
+void tg_test_options_init(tg_test_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+tg_status tg_train_logger_test(tg_train_logger *lg, tg_module *m, const tg_dataset *test,
+                               const tg_test_options *opts, tg_eval_result *out)
+{
+    const char *who = "train_logger_test";
+    if (!lg)
+        return TG_ERR_INVALID_ARG;
+    tg_ctx *ctx = lg->ctx;
+    tg_test_options o;
+    tg_test_options_init(&o);
+    if (opts && opts->struct_size >= sizeof(size_t) && opts->struct_size <= sizeof o)
+        memcpy(&o, opts, opts->struct_size);
+    const tg_fit_result *fit = o.fit ? o.fit : lg->fit.struct_size ? &lg->fit : NULL;
+    const char *predictions = o.predictions;
+    if (!m || !test || (opts && o.struct_size != opts->struct_size) ||
+        (fit && fit->struct_size < sizeof *fit) || (out && out->struct_size < sizeof *out) ||
+        (o.export_onnx && (o.ndim < 1 || !o.input_shape)))
+        return tg__error(ctx, TG_ERR_INVALID_ARG, "%s: %s", who,
+                         !m || !test ? "model or data set is NULL"
+                         : o.export_onnx && (o.ndim < 1 || !o.input_shape)
+                             ? "export_onnx needs ndim and input_shape"
+                             : "bad struct_size");
+    char path[4200];
+    tg_status s = TG_OK;
+    bool dir = o.save_dir && o.save_dir[0];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/best.safetensors", dir ? o.save_dir : ".");
+    if (dir && stat(path, &st) == 0) { /* the best weights (by validation loss) */
+        if ((s = tg_module_load(m, path)) != TG_OK)
+            return s;
+        printf("test set, weights %s:\n", path);
+    }
+    snprintf(path, sizeof path, "%s/model.onnx", dir ? o.save_dir : ".");
+    if (dir && o.export_onnx) { /* the weights tested */
+        if ((s = tg_module_export_onnx(m, o.ndim, o.input_shape, path, NULL)) != TG_OK)
+            return s;
+        printf("wrote %s\n", path);
+    }
+    int nc = tg_dataset_target_dim(test) > 0 ? 0 : tg_dataset_n_classes(test);
+    if (nc > 1000)
+        return tg__error(ctx, TG_ERR_LIMIT, "%s: %d classes (at most 1000)", who, nc);
+    size_t n = tg_dataset_n(test), cm = (size_t)nc * (size_t)nc;
+    size_t text_cap = (size_t)(nc + 1) * ((size_t)nc * 6 + 16) + 1;
+    int64_t *conf = nc ? tg__malloc(ctx, cm * sizeof *conf) : NULL;
+    int32_t *pred = nc && predictions ? tg__malloc(ctx, (n ? n : 1) * sizeof *pred) : NULL;
+    char *text = nc ? tg__malloc(ctx, text_cap) : NULL;
+    if ((nc && (!conf || !text)) || (nc && predictions && !pred))
+        s = tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+    tg_eval_options eo;
+    tg_eval_options_init(&eo);
+    eo.confusion = conf;
+    eo.n_classes = nc;
+    eo.predictions = pred;
+    tg_eval_result er = {.struct_size = sizeof er};
+    if (s == TG_OK)
+        s = tg_evaluate(m, test, &eo, &er);
+    if (s == TG_OK && predictions) { /* one predicted label per line */
+        FILE *f = fopen(predictions, "w");
+        for (size_t i = 0; f && pred && i < er.n; i++)
+            fprintf(f, "%d\n", (int)pred[i]);
+        if (!f || fclose(f) != 0 || !pred)
+            s = tg__error(ctx, TG_ERR_IO, "%s: cannot write '%s'%s", who, predictions,
+                          pred ? "" : " (predictions need class labels)");
+    }
+    double secs = fit ? fit->train_seconds : 0.0, rate = fit ? fit->samples_per_s : 0.0;
+    char line[128];
+    if (s == TG_OK && nc) {
+        tg_confusion_format(conf, nc, text, text_cap);
+        printf("confusion matrix (rows: true label, columns: predicted)\n%s", text);
+        printf("test loss %.4f, accuracy %.4f (%llu/%llu)\n", er.loss, er.accuracy,
+               (unsigned long long)er.n_correct, (unsigned long long)er.n);
+        snprintf(line, sizeof line, "test_accuracy %.6f", er.accuracy);
+        tg_train_logger_note(lg, line);
+        printf("test_accuracy=%.4f train_seconds=%.1f samples_per_s=%.0f\n", er.accuracy, secs,
+               rate);
+    } else if (s == TG_OK) {
+        printf("test loss %.4f, rmse %.4f, mae %.4f (%llu samples)\n", er.loss, er.rmse, er.mae,
+               (unsigned long long)er.n);
+        snprintf(line, sizeof line, "test_rmse %.6f", er.rmse);
+        tg_train_logger_note(lg, line);
+        printf("test_rmse=%.4f train_seconds=%.1f samples_per_s=%.0f\n", er.rmse, secs, rate);
+    }
+    fflush(stdout);
+    tg__free(ctx, conf);
+    tg__free(ctx, pred);
+    tg__free(ctx, text);
+    if (s == TG_OK && out)
+        *out = er;
+    return s;
+}
+
+tg_status tg_train_logger_fit(tg_train_logger *lg, tg_module *m, tg_optim *opt,
+                              const tg_dataset *train, const tg_dataset *val,
+                              const tg_fit_options *fit, tg_fit_result *result)
+{
+    if (!lg)
+        return TG_ERR_INVALID_ARG;
+    tg_fit_options fo;
+    tg_fit_options_init(&fo);
+    if (fit && (fit->struct_size < sizeof(size_t) || fit->struct_size > sizeof fo))
+        return tg__error(lg->ctx, TG_ERR_INVALID_ARG,
+                         "train_logger_fit: bad struct_size (tg_fit_options_init)");
+    if (fit)
+        memcpy(&fo, fit, fit->struct_size);
+    fo.on_batch = tg_train_logger_on_batch;
+    fo.on_epoch = tg_train_logger_on_epoch;
+    fo.user = lg;
+    tg_fit_result fr = {.struct_size = sizeof fr};
+    tg_status s = tg_fit(m, opt, train, val, &fo, &fr);
+    if (lg->o.progress && (s != TG_OK || fr.stop == TG_FIT_CALLBACK_STOPPED))
+        printf("\n"); /* end the progress bar before the error */
+    if (s == TG_OK && fr.stop == TG_FIT_CALLBACK_STOPPED) /* writing the metrics failed */
+        s = tg_ctx_last_status(lg->ctx) != TG_OK ? tg_ctx_last_status(lg->ctx) : TG_ERR_IO;
+    if (s == TG_OK && fr.stop == TG_FIT_EARLY_STOPPED)
+        printf("early stop after epoch %lld (best epoch %lld)\n", (long long)fr.last_epoch,
+               (long long)fr.best_epoch);
+    lg->fit = fr;
+    if (result && result->struct_size >= sizeof fr)
+        *result = fr;
+    return s;
 }

@@ -228,10 +228,19 @@ tg_status tg_train_config_args(tg_ctx *ctx, tg_config *cfg, int argc, const char
         if (!known)
             return tg__error(ctx, TG_ERR_INVALID_ARG, "unknown option '--%.*s'", (int)len - 2,
                              a + 2);
+        /* A bare `--flag` (last, or followed by another `--flag`) means
+         * "true" for a program key (a boolean such as --summary; any other
+         * type then fails in its tg_config_get_*() naming the key) and for
+         * the library's boolean nesterov. The library's other keys and the
+         * pass-through flags need a value. */
+        bool bare = !eq && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0);
         if (eq)
             val = eq + 1;
-        else if (i + 1 < argc)
+        else if (!bare)
             val = argv[++i];
+        else if (k >= n_pass && (find(key, KEYS, N_KEYS) == N_KEYS ||
+                                 strcmp(key, "nesterov") == 0))
+            val = "true";
         else
             return tg__error(ctx, TG_ERR_INVALID_ARG, "option '%.200s' needs a value", a);
         if (k < n_pass) {
@@ -388,7 +397,9 @@ const char *tg_train_config_help(void)
            "  lr_milestones    multistep: epochs such as 30,60\n"
            "  lr_warmup_epochs linear warm-up epochs before the schedule (0)\n"
            "  lr_warmup_factor warm-up: first epoch's share of learning_rate (0.1)\n"
-           "  lr_max           onecycle: peak rate (10 x learning_rate)\n";
+           "  lr_max           onecycle: peak rate (10 x learning_rate)\n"
+           "A flag without a value (last, or before another --flag) means true for the\n"
+           "program's own keys and nesterov (--nesterov); the other keys in this list need one.\n";
 }
 
 tg_status tg_train_config_load(tg_ctx *ctx, int argc, const char *const *argv,
@@ -439,5 +450,100 @@ tg_status tg_train_config_load(tg_ctx *ctx, int argc, const char *const *argv,
     for (size_t i = 0; i < n_pass; i++)
         values[i] = v[1 + i];
     *out = cfg;
+    return TG_OK;
+}
+
+/* ---- preprocessing metadata ------------------------------------------------------ */
+
+/* The shortest of %.6g .. %.9g that reads back as @p v. */
+static int fmt_float(char *buf, size_t cap, float v)
+{
+    int k = 0;
+    for (int prec = 6; prec <= 9; prec++) {
+        k = snprintf(buf, cap, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return k;
+}
+
+tg_status tg_module_set_preprocessing(tg_module *m, double scale, const float *mean,
+                                      const float *std, int n)
+{
+    const char *who = "module_set_preprocessing";
+    tg_ctx *ctx = m ? tg_module_ctx(m) : NULL;
+    if (!ctx)
+        return TG_ERR_INVALID_ARG;
+    if (!(scale > 0.0) || !isfinite(scale) || n < 0 || n > 64 || (n && (!mean || !std)))
+        return tg__error(ctx, n > 64 ? TG_ERR_LIMIT : TG_ERR_INVALID_ARG,
+                         "%s: scale %g must be finite and > 0, n %d in 0..64, mean and std "
+                         "not NULL when n > 0", who, scale, n);
+    for (int i = 0; i < n; i++)
+        if (!isfinite(mean[i]) || !(std[i] > 0.0f) || !isfinite(std[i]))
+            return tg__error(ctx, TG_ERR_INVALID_ARG,
+                             "%s: channel %d: mean %g or std %g is not finite, or std <= 0", who,
+                             i, (double)mean[i], (double)std[i]);
+    char sc[32], mt[64 * 18], st[64 * 18];
+    for (int prec = 15; prec <= 17; prec++)
+        if (snprintf(sc, sizeof sc, "%.*g", prec, scale) > 0 && strtod(sc, NULL) == scale)
+            break;
+    size_t am = 0, as = 0;
+    for (int i = 0; i < n; i++) {
+        am += (size_t)snprintf(mt + am, sizeof mt - am, "%s", i ? "," : "");
+        am += (size_t)fmt_float(mt + am, sizeof mt - am, mean[i]);
+        as += (size_t)snprintf(st + as, sizeof st - as, "%s", i ? "," : "");
+        as += (size_t)fmt_float(st + as, sizeof st - as, std[i]);
+    }
+    /* all or nothing: keep the old entries to restore them on failure */
+    const char *keys[3] = {"tg.input_scale", "tg.input_mean", "tg.input_std"};
+    const char *vals[3] = {sc, n ? mt : NULL, n ? st : NULL};
+    char *old[3] = {NULL, NULL, NULL};
+    tg_status s = TG_OK;
+    for (int i = 0; i < 3 && s == TG_OK; i++) {
+        const char *o = tg_module_metadata(m, keys[i]);
+        if (o && !(old[i] = tg__strdup(ctx, o)))
+            s = tg__error(ctx, TG_ERR_NOMEM, "%s: out of memory", who);
+    }
+    int done = 0;
+    for (; done < 3 && s == TG_OK; done++)
+        s = tg_module_set_metadata(m, keys[done], vals[done]);
+    if (s != TG_OK)
+        for (int i = 0; i < done; i++)
+            if (tg_module_set_metadata(m, keys[i], old[i]) != TG_OK)
+                break; /* out of memory again: the first error is the one reported */
+    for (int i = 0; i < 3; i++)
+        tg__free(ctx, old[i]);
+    return s;
+}
+
+/* ---- subset and validation split -------------------------------------------------- */
+
+tg_status tg_train_config_split(const tg_config *cfg, double default_split, uint64_t seed,
+                                tg_dataset **train, tg_dataset **val)
+{
+    if (!cfg || !train || !*train || !val)
+        return TG_ERR_INVALID_ARG;
+    int64_t subset;
+    double split;
+    tg_status s;
+    if ((s = tg_config_get_int(cfg, "train_subset", 0, 0, TG_DATASET_MAX_IMAGES, &subset)) ||
+        (s = tg_config_get_float(cfg, "train_val_split", default_split, 1e-6, 1.0, &split)))
+        return s;
+    tg_dataset *part = *train, *rest = NULL, *v = NULL;
+    if (subset > 0 && (size_t)subset < tg_dataset_n(*train) &&
+        (s = tg_dataset_subset(*train, 0, (size_t)subset, &part)) != TG_OK)
+        return s;
+    if (split < 1.0 && (s = tg_dataset_split(part, split, seed, &rest, &v)) != TG_OK) {
+        if (part != *train)
+            tg_dataset_destroy(part);
+        return s;
+    }
+    tg_dataset *result = rest ? rest : part;
+    if (rest && part != *train)
+        tg_dataset_destroy(part);
+    if (result != *train)
+        tg_dataset_destroy(*train); /* the parts share its images */
+    *train = result;
+    *val = v;
     return TG_OK;
 }

@@ -4,7 +4,8 @@
 #   mnist_cnn_dist.sh MPIRUN MNIST_CNN DATA_DIR
 # A 2-rank run (batch 32 per rank) on a 6000-image subset reaches the test
 # accuracy of one process with the global batch 64 within 0.5 point, and the
-# same 2-rank run twice writes identical weights (last.safetensors).
+# same 2-rank run twice (once with `--distributed true`, once with a bare
+# `--distributed`) writes identical weights (last.safetensors).
 # Exit 77 when the MNIST files are missing.
 set -u
 mpirun=$1 exe=$2 data=$3
@@ -15,13 +16,17 @@ trap 'rm -rf "$tmp"' EXIT
 common=(--data-dir "$data" --train-subset 6000 --epochs 1 --threads 1 --normalize true
         --learning-rate 0.05 --momentum 0.9 --train-val-split 1.0)
 acc() { sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$1"; }
-dist() { # dist DIR
+dist() { # dist DIR FLAG...: `--distributed true` and a bare `--distributed` are the same
+    local d=$1
+    shift
     timeout -k 10 240 "$mpirun" --oversubscribe --allow-run-as-root --bind-to none \
-        --mca mpi_yield_when_idle 1 -np 2 "$exe" --distributed true --batch-size 32 \
-        --save-dir "$1" "${common[@]}" >"$1.log" 2>&1 || { cat "$1.log"; echo "FAIL: 2-rank run"; exit 1; }
+        --mca mpi_yield_when_idle 1 -np 2 "$exe" "$@" --batch-size 32 \
+        --save-dir "$d" "${common[@]}" >"$d.log" 2>&1 || { cat "$d.log"; echo "FAIL: 2-rank run"; exit 1; }
 }
-dist "$tmp/a"
-dist "$tmp/b"
+dist "$tmp/a" --distributed true
+dist "$tmp/b" --distributed
+grep -q '^distributed: 2 ranks x batch 32 per rank = global batch 64$' "$tmp/b.log" ||
+    { cat "$tmp/b.log"; echo "FAIL: bare --distributed did not run 2 ranks"; exit 1; }
 timeout 240 "$exe" --batch-size 64 --save-dir "$tmp/one" "${common[@]}" >"$tmp/one.log" 2>&1 ||
     { cat "$tmp/one.log"; echo "FAIL: 1-process run"; exit 1; }
 grep -h 'distributed:\|test_accuracy' "$tmp/a.log" "$tmp/one.log"
