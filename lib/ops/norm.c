@@ -79,93 +79,123 @@ typedef struct {
     const float *x, *w, *b, *gy;
     float *y, *gx, *gw, *gb;
     float *mean, *invstd;    /* [C] each */
+    float *ka, *kb, *kc;     /* [C] each: per-channel coefficients of a pass */
+    double *ps, *pss;        /* [N*C] each: per-plane sums */
     bool training;
 } bn_job;
 
-static void fwd_stats_range(void *arg, int64_t cb, int64_t ce, int tid)
+/* The passes run over planes p = n*C + c in memory order (a channel's planes
+ * are C*HW floats apart: walking them channel by channel defeated the
+ * hardware prefetcher and made batch norm ~8 cycles per element). Each plane
+ * sum is stored, and the planes of a channel are added in double in n order
+ * afterwards, exactly as before, so the bits do not depend on the split. */
+static void plane_sum_range(void *arg, int64_t pb, int64_t pe, int tid)
 {
     (void)tid;
     const bn_job *j = arg;
-    for (int64_t c = cb; c < ce; c++) {
-        if (j->training) {
-            double s = 0, ss = 0, cnt = (double)(j->N * j->HW);
-            for (int64_t n = 0; n < j->N; n++)
-                s += plane_sum(j->x + (n * j->C + c) * j->HW, j->HW);
-            float mu = (float)(s / cnt);
-            for (int64_t n = 0; n < j->N; n++)
-                ss += plane_sqdev(j->x + (n * j->C + c) * j->HW, j->HW, mu);
-            j->mean[c] = mu;
-            /* invstd slot temporarily holds the biased variance; the caller
-             * turns it into 1/sqrt(var+eps) after the running update */
-            j->invstd[c] = (float)(ss / cnt);
-        }
+    for (int64_t p = pb; p < pe; p++)
+        j->ps[p] = plane_sum(j->x + p * j->HW, j->HW);
+}
+
+static void plane_sqdev_range(void *arg, int64_t pb, int64_t pe, int tid)
+{
+    (void)tid;
+    const bn_job *j = arg;
+    for (int64_t p = pb; p < pe; p++)
+        j->pss[p] = plane_sqdev(j->x + p * j->HW, j->HW, j->mean[p % j->C]);
+}
+
+/* y = x * ka[c] + kb[c] */
+static void fwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
+{
+    (void)tid;
+    const bn_job *j = arg;
+    for (int64_t p = pb; p < pe; p++) {
+        int64_t c = p % j->C;
+        float a = j->ka[c], sh = j->kb[c];
+        const float *restrict x = j->x + p * j->HW;
+        float *restrict y = j->y + p * j->HW;
+        for (int64_t i = 0; i < j->HW; i++)
+            y[i] = x[i] * a + sh;
     }
 }
 
-static void fwd_apply_range(void *arg, int64_t cb, int64_t ce, int tid)
+static void grad_sums_range(void *arg, int64_t pb, int64_t pe, int tid)
 {
     (void)tid;
     const bn_job *j = arg;
-    for (int64_t c = cb; c < ce; c++) {
-        float a = j->invstd[c] * (j->w ? j->w[c] : 1.0f);
-        float sh = (j->b ? j->b[c] : 0.0f) - j->mean[c] * a;
-        for (int64_t n = 0; n < j->N; n++) {
-            const float *x = j->x + (n * j->C + c) * j->HW;
-            float *y = j->y + (n * j->C + c) * j->HW;
-            for (int64_t i = 0; i < j->HW; i++)
-                y[i] = x[i] * a + sh;
-        }
+    for (int64_t p = pb; p < pe; p++) {
+        double sg = 0, sgd = 0;
+        plane_grad_sums(j->x + p * j->HW, j->gy + p * j->HW, j->HW, j->mean[p % j->C], &sg,
+                        &sgd);
+        j->ps[p] = sg;
+        j->pss[p] = sgd;
     }
 }
 
-static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
+/* gx += ka[c] * (g - kb[c]) - kc[c] * (x - mean[c]) */
+static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
 {
     (void)tid;
     const bn_job *j = arg;
-    double cnt = (double)(j->N * j->HW);
-    for (int64_t c = cb; c < ce; c++) {
-        float mu = j->mean[c], is = j->invstd[c], wc = j->w ? j->w[c] : 1.0f;
-        double sg = 0, sgd = 0; /* sum g, sum g * (x - mu) */
-        for (int64_t n = 0; n < j->N; n++)
-            plane_grad_sums(j->x + (n * j->C + c) * j->HW, j->gy + (n * j->C + c) * j->HW,
-                            j->HW, mu, &sg, &sgd);
-        double sgx = sgd * is; /* sum g * xhat */
-        if (j->gw)
-            j->gw[c] += (float)sgx;
-        if (j->gb)
-            j->gb[c] += (float)sg;
-        if (!j->gx)
-            continue;
-        /* training: dx = w*is * (g - mean(g) - xhat * mean(g*xhat));
-         * eval: the statistics are constants, dx = w*is * g */
-        float k = wc * is;
-        float mg = j->training ? (float)(sg / cnt) : 0.0f;
-        float mgx = j->training ? (float)(sgx / cnt) : 0.0f;
-        float kx = k * is * mgx;
-        for (int64_t n = 0; n < j->N; n++) {
-            const float *restrict x = j->x + (n * j->C + c) * j->HW;
-            const float *restrict g = j->gy + (n * j->C + c) * j->HW;
-            float *restrict gx = j->gx + (n * j->C + c) * j->HW;
-            for (int64_t i = 0; i < j->HW; i++)
-                gx[i] += k * (g[i] - mg) - kx * (x[i] - mu);
-        }
+    for (int64_t p = pb; p < pe; p++) {
+        int64_t c = p % j->C;
+        float k = j->ka[c], mg = j->kb[c], kx = j->kc[c], mu = j->mean[c];
+        const float *restrict x = j->x + p * j->HW;
+        const float *restrict g = j->gy + p * j->HW;
+        float *restrict gx = j->gx + p * j->HW;
+        for (int64_t i = 0; i < j->HW; i++)
+            gx[i] += k * (g[i] - mg) - kx * (x[i] - mu);
     }
+}
+
+/* Scratch saved with the result (aux): mean, invstd, ka, kb, kc as [C]
+ * floats (padded to an even count), then ps and pss as [N*C] doubles. */
+static size_t floats_of(int64_t C)
+{
+    return (size_t)(5 * C + 1) & ~(size_t)1;
 }
 
 static void bn_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
-    int64_t C = x->shape[1];
+    int64_t N = x->shape[0], C = x->shape[1];
+    float *f = out->aux;
+    double *d = (double *)(f + floats_of(C));
     bn_job j = {
-        .N = x->shape[0], .C = C, .HW = x->shape[2] * x->shape[3],
+        .N = N, .C = C, .HW = x->shape[2] * x->shape[3],
         .x = x->data, .w = w ? w->data : NULL, .gy = out->grad,
         .gx = x->requires_grad ? x->grad : NULL,
         .gw = w && w->requires_grad ? w->grad : NULL,
         .gb = b && b->requires_grad ? b->grad : NULL,
-        .mean = out->aux, .invstd = (float *)out->aux + C,
+        .mean = f, .invstd = f + C, .ka = f + 2 * C, .kb = f + 3 * C, .kc = f + 4 * C,
+        .ps = d, .pss = d + N * C,
         .training = out->p.i[0] != 0,
     };
-    tg__parallel_for(ctx, C, bwd_range, &j);
+    tg__parallel_for(ctx, N * C, grad_sums_range, &j);
+    double cnt = (double)(N * j.HW);
+    for (int64_t c = 0; c < C; c++) {
+        float is = j.invstd[c], wc = j.w ? j.w[c] : 1.0f;
+        double sg = 0, sgd = 0; /* sum g, sum g * (x - mu) */
+        for (int64_t n = 0; n < N; n++) {
+            sg += j.ps[n * C + c];
+            sgd += j.pss[n * C + c];
+        }
+        double sgx = sgd * is; /* sum g * xhat */
+        if (j.gw)
+            j.gw[c] += (float)sgx;
+        if (j.gb)
+            j.gb[c] += (float)sg;
+        /* training: dx = w*is * (g - mean(g) - xhat * mean(g*xhat));
+         * eval: the statistics are constants, dx = w*is * g */
+        float k = wc * is;
+        float mgx = j.training ? (float)(sgx / cnt) : 0.0f;
+        j.ka[c] = k;
+        j.kb[c] = j.training ? (float)(sg / cnt) : 0.0f;
+        j.kc[c] = k * is * mgx;
+    }
+    if (j.gx)
+        tg__parallel_for(ctx, N * C, bwd_apply_range, &j);
 }
 
 static const tg__op_def bn_op = {"batch_norm2d", bn_backward};
@@ -221,22 +251,37 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
         return NULL;
     }
     tg_tensor *out = tg__op_result(ctx, &bn_op, 4, x->shape, x, weight, bias);
-    float *stats = out ? tg__arena_alloc(ctx, 2 * (size_t)(C ? C : 1) * sizeof(float)) : NULL;
+    size_t nf = floats_of(C ? C : 1);
+    float *stats = out ? tg__arena_alloc(ctx, nf * sizeof(float) +
+                                                  2 * (size_t)(N * C > 0 ? N * C : 1) * sizeof(double))
+                       : NULL;
     if (!stats) {
         if (out)
             tg__error(ctx, TG_ERR_NOMEM, "batch_norm2d: out of memory");
         return NULL;
     }
+    double *d = (double *)(stats + nf);
     bn_job j = {
         .N = N, .C = C, .HW = HW, .x = x->data, .w = weight ? weight->data : NULL,
         .b = bias ? bias->data : NULL, .y = out->data, .mean = stats, .invstd = stats + C,
-        .training = training,
+        .ka = stats + 2 * C, .kb = stats + 3 * C, .kc = stats + 4 * C,
+        .ps = d, .pss = d + N * C, .training = training,
     };
     if (training) {
-        tg__parallel_for(ctx, C, fwd_stats_range, &j);
         double cnt = (double)(N * HW);
+        tg__parallel_for(ctx, N * C, plane_sum_range, &j);
         for (int64_t c = 0; c < C; c++) {
-            float var = j.invstd[c];
+            double s = 0;
+            for (int64_t n = 0; n < N; n++)
+                s += j.ps[n * C + c];
+            j.mean[c] = (float)(s / cnt);
+        }
+        tg__parallel_for(ctx, N * C, plane_sqdev_range, &j);
+        for (int64_t c = 0; c < C; c++) {
+            double ss = 0;
+            for (int64_t n = 0; n < N; n++)
+                ss += j.pss[n * C + c];
+            float var = (float)(ss / cnt);
             if (running_mean) {
                 float unb = (float)(var * cnt / (cnt - 1.0));
                 running_mean->data[c] =
@@ -251,7 +296,12 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
             j.invstd[c] = (float)(1.0 / sqrt((double)running_var->data[c] + eps));
         }
     }
-    tg__parallel_for(ctx, C, fwd_apply_range, &j);
+    for (int64_t c = 0; c < C; c++) {
+        float a = j.invstd[c] * (j.w ? j.w[c] : 1.0f);
+        j.ka[c] = a;
+        j.kb[c] = (j.b ? j.b[c] : 0.0f) - j.mean[c] * a;
+    }
+    tg__parallel_for(ctx, N * C, fwd_apply_range, &j);
     out->aux = stats;
     out->p.i[0] = training;
     out->p.f[1] = eps; /* read by ONNX export */
