@@ -82,6 +82,7 @@ typedef struct {
     float *ka, *kb, *kc;     /* [C] each: per-channel coefficients of a pass */
     double *ps, *pss;        /* [N*C] each: per-plane sums */
     bool training;
+    bool store;              /* backward: gx is fresh, store instead of adding */
 } bn_job;
 
 /* The passes run over planes p = n*C + c in memory order (a channel's planes
@@ -133,7 +134,7 @@ static void grad_sums_range(void *arg, int64_t pb, int64_t pe, int tid)
     }
 }
 
-/* gx += ka[c] * (g - kb[c]) - kc[c] * (x - mean[c]) */
+/* gx (+)= ka[c] * (g - kb[c]) - kc[c] * (x - mean[c]) */
 static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
 {
     (void)tid;
@@ -144,8 +145,12 @@ static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
         const float *restrict x = j->x + p * j->HW;
         const float *restrict g = j->gy + p * j->HW;
         float *restrict gx = j->gx + p * j->HW;
-        for (int64_t i = 0; i < j->HW; i++)
-            gx[i] += k * (g[i] - mg) - kx * (x[i] - mu);
+        if (j->store)
+            for (int64_t i = 0; i < j->HW; i++)
+                gx[i] = k * (g[i] - mg) - kx * (x[i] - mu);
+        else
+            for (int64_t i = 0; i < j->HW; i++)
+                gx[i] += k * (g[i] - mg) - kx * (x[i] - mu);
     }
 }
 
@@ -194,8 +199,10 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
         j.kb[c] = j.training ? (float)(sg / cnt) : 0.0f;
         j.kc[c] = k * is * mgx;
     }
-    if (j.gx)
+    if (j.gx) {
+        j.store = tg__grad_fresh(x);
         tg__parallel_for(ctx, N * C, bwd_apply_range, &j);
+    }
 }
 
 static const tg__op_def bn_op = {"batch_norm2d", bn_backward};
@@ -303,6 +310,7 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
     }
     tg__parallel_for(ctx, N * C, fwd_apply_range, &j);
     out->aux = stats;
+    out->bwd_stores = true;
     out->p.i[0] = training;
     out->p.f[1] = eps; /* read by ONNX export */
     return out;
