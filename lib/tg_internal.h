@@ -367,4 +367,12 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                            int padding, int dilation, int groups);
 
+/* relu(batch_norm2d(...)) as one op (ops/norm.c): the ReLU runs in the
+ * apply pass and its backward masks dy by the result in the two backward
+ * passes. Values and gradients equal the unfused pair's. Used by the nn
+ * layer for a BatchNorm2d followed by a ReLU while training. */
+tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                                 tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                                 float momentum, float eps);
+
 #endif /* TG_INTERNAL_H */

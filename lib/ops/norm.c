@@ -74,6 +74,30 @@ static void plane_grad_sums(const float *restrict x, const float *restrict g, in
     *sgd += lanes_sum(b);
 }
 
+/* plane_grad_sums of the gradient masked by a following ReLU: g[i] where
+ * y[i] > 0, else 0 (relu's backward on its result y) */
+static void plane_grad_sums_relu(const float *restrict x, const float *restrict g0,
+                                 const float *restrict y, int64_t n, float mu, double *sg,
+                                 double *sgd)
+{
+    float a[LANES] = {0}, b[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float gi = g0[i + l];
+            float g = y[i + l] <= 0.0f ? 0.0f : gi;
+            a[l] += g;
+            b[l] += g * (x[i + l] - mu);
+        }
+    for (int l = 0; i < n; i++, l++) {
+        float g = y[i] <= 0.0f ? 0.0f : g0[i];
+        a[l] += g;
+        b[l] += g * (x[i] - mu);
+    }
+    *sg += lanes_sum(a);
+    *sgd += lanes_sum(b);
+}
+
 typedef struct {
     int64_t N, C, HW;
     const float *x, *w, *b, *gy;
@@ -83,6 +107,7 @@ typedef struct {
     double *ps, *pss;        /* [N*C] each: per-plane sums */
     bool training;
     bool store;              /* backward: gx is fresh, store instead of adding */
+    bool relu;               /* fused ReLU: y = max(bn, 0); backward masks gy by y > 0 */
 } bn_job;
 
 /* The passes run over planes p = n*C + c in memory order (a channel's planes
@@ -116,8 +141,14 @@ static void fwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
         float a = j->ka[c], sh = j->kb[c];
         const float *restrict x = j->x + p * j->HW;
         float *restrict y = j->y + p * j->HW;
-        for (int64_t i = 0; i < j->HW; i++)
-            y[i] = x[i] * a + sh;
+        if (j->relu)
+            for (int64_t i = 0; i < j->HW; i++) {
+                float v = x[i] * a + sh;
+                y[i] = v < 0.0f ? 0.0f : v; /* as relu_f */
+            }
+        else
+            for (int64_t i = 0; i < j->HW; i++)
+                y[i] = x[i] * a + sh;
     }
 }
 
@@ -127,8 +158,12 @@ static void grad_sums_range(void *arg, int64_t pb, int64_t pe, int tid)
     const bn_job *j = arg;
     for (int64_t p = pb; p < pe; p++) {
         double sg = 0, sgd = 0;
-        plane_grad_sums(j->x + p * j->HW, j->gy + p * j->HW, j->HW, j->mean[p % j->C], &sg,
-                        &sgd);
+        if (j->relu)
+            plane_grad_sums_relu(j->x + p * j->HW, j->gy + p * j->HW, j->y + p * j->HW, j->HW,
+                                 j->mean[p % j->C], &sg, &sgd);
+        else
+            plane_grad_sums(j->x + p * j->HW, j->gy + p * j->HW, j->HW, j->mean[p % j->C], &sg,
+                            &sgd);
         j->ps[p] = sg;
         j->pss[p] = sgd;
     }
@@ -145,7 +180,21 @@ static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
         const float *restrict x = j->x + p * j->HW;
         const float *restrict g = j->gy + p * j->HW;
         float *restrict gx = j->gx + p * j->HW;
-        if (j->store)
+        if (j->relu) {
+            const float *restrict y = j->y + p * j->HW;
+            if (j->store)
+                for (int64_t i = 0; i < j->HW; i++) {
+                    float gi = g[i];
+                    float gm = y[i] <= 0.0f ? 0.0f : gi;
+                    gx[i] = k * (gm - mg) - kx * (x[i] - mu);
+                }
+            else
+                for (int64_t i = 0; i < j->HW; i++) {
+                    float gi = g[i];
+                    float gm = y[i] <= 0.0f ? 0.0f : gi;
+                    gx[i] += k * (gm - mg) - kx * (x[i] - mu);
+                }
+        } else if (j->store)
             for (int64_t i = 0; i < j->HW; i++)
                 gx[i] = k * (g[i] - mg) - kx * (x[i] - mu);
         else
@@ -175,7 +224,7 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
         .gb = b && b->requires_grad ? b->grad : NULL,
         .mean = f, .invstd = f + C, .ka = f + 2 * C, .kb = f + 3 * C, .kc = f + 4 * C,
         .ps = d, .pss = d + N * C,
-        .training = out->p.i[0] != 0,
+        .training = out->p.i[0] != 0, .relu = out->p.i[2] != 0, .y = out->data,
     };
     tg__parallel_for(ctx, N * C, grad_sums_range, &j);
     double cnt = (double)(N * j.HW);
@@ -206,6 +255,7 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
 }
 
 static const tg__op_def bn_op = {"batch_norm2d", bn_backward};
+static const tg__op_def bn_relu_op = {"batch_norm2d_relu", bn_backward};
 
 /* A per-channel tensor must be [C]. */
 static bool check_vec(tg_ctx *ctx, const char *what, const tg_tensor *t, int64_t C,
@@ -220,9 +270,9 @@ static bool check_vec(tg_ctx *ctx, const char *what, const tg_tensor *t, int64_t
     return false;
 }
 
-tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
-                           tg_tensor *running_mean, tg_tensor *running_var, bool training,
-                           float momentum, float eps)
+static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                               tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                               float momentum, float eps, bool relu)
 {
     if (!ctx || tg__null_input(ctx, "batch_norm2d", 1, x))
         return NULL;
@@ -257,7 +307,8 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
                   "when training, got input %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
         return NULL;
     }
-    tg_tensor *out = tg__op_result(ctx, &bn_op, 4, x->shape, x, weight, bias);
+    tg_tensor *out =
+        tg__op_result(ctx, relu ? &bn_relu_op : &bn_op, 4, x->shape, x, weight, bias);
     size_t nf = floats_of(C ? C : 1);
     float *stats = out ? tg__arena_alloc(ctx, nf * sizeof(float) +
                                                   2 * (size_t)(N * C > 0 ? N * C : 1) * sizeof(double))
@@ -272,7 +323,7 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
         .N = N, .C = C, .HW = HW, .x = x->data, .w = weight ? weight->data : NULL,
         .b = bias ? bias->data : NULL, .y = out->data, .mean = stats, .invstd = stats + C,
         .ka = stats + 2 * C, .kb = stats + 3 * C, .kc = stats + 4 * C,
-        .ps = d, .pss = d + N * C, .training = training,
+        .ps = d, .pss = d + N * C, .training = training, .relu = relu,
     };
     if (training) {
         double cnt = (double)(N * HW);
@@ -312,6 +363,23 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
     out->aux = stats;
     out->bwd_stores = true;
     out->p.i[0] = training;
+    out->p.i[2] = relu; /* p.f[1] holds eps */
     out->p.f[1] = eps; /* read by ONNX export */
     return out;
+}
+
+tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                           tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                           float momentum, float eps)
+{
+    return batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                        false);
+}
+
+tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                                 tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                                 float momentum, float eps)
+{
+    return batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                        true);
 }
