@@ -55,6 +55,11 @@ struct tg_tensor {
     bool in_module;              /* owned by a module: tg_tensor_destroy() refuses */
     bool doomed;                 /* persistent, destroyed while the step's graph used it:
                                     freed by the next tg_ctx_reset() */
+    bool grad_fresh;             /* backward: grad holds stale values; the first op to
+                                    reach it stores instead of adding (tg__grad_fresh) */
+    bool bwd_stores;             /* op result whose backward honours grad_fresh on its
+                                    inputs (set by the op; tg_backward zero-fills them
+                                    for the other ops) */
     uint32_t users;              /* persistent: live optimisers holding it */
     uint64_t step;               /* transient: ctx->step when made (stale check) */
     uint64_t used_step;          /* persistent: last step whose graph used it */
@@ -277,6 +282,17 @@ tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim
                     const int64_t *shape);
 /* Gradient buffer of t, allocated (zeroed) if missing; NULL on no memory. */
 float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t);
+/* In a backward whose result has bwd_stores: true when the input t's gradient
+ * is fresh, i.e. holds stale values that the caller must overwrite (store,
+ * not accumulate) in full; clears the flag, so a later consumer of t adds. */
+static inline bool tg__grad_fresh(tg_tensor *t)
+{
+    bool f = t->grad_fresh;
+    t->grad_fresh = false;
+    return f;
+}
+/* Zero-fill t's gradient if it is still fresh. */
+void tg__grad_settle(tg_tensor *t);
 /* Normalise a possibly negative axis; -1 (and error) if out of range. */
 int tg__axis(tg_ctx *ctx, const char *who, int axis, int ndim);
 bool tg__same_shape(const tg_tensor *a, const tg_tensor *b);
@@ -350,5 +366,13 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
  * unfused pair's. Used by Sequential for a Conv2d followed by a ReLU. */
 tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                            int padding, int dilation, int groups);
+
+/* relu(batch_norm2d(...)) as one op (ops/norm.c): the ReLU runs in the
+ * apply pass and its backward masks dy by the result in the two backward
+ * passes. Values and gradients equal the unfused pair's. Used by the nn
+ * layer for a BatchNorm2d followed by a ReLU while training. */
+tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                                 tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                                 float momentum, float eps);
 
 #endif /* TG_INTERNAL_H */

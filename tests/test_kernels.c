@@ -111,7 +111,7 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
         yr[i] = yr[i] > 0 ? yr[i] : 0;
     tgt_assert_close(y, yr, ny, 1e-4, 1e-5);
 
-    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx, dw, db, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx, false, dw, db, ws);
     ref_conv_backward(g, x, w, dy, dxr, dwr, dbr);
     tgt_assert_close(dx, dxr, nx, 1e-4, 1e-4);
     tgt_assert_close(dw, dwr, nw, 1e-4, 1e-3);
@@ -119,8 +119,8 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
 
     /* Each gradient on its own (the others NULL) gives the same values. */
     float *dw2 = calloc(nw, sizeof *dw2), *dx2 = calloc(nx, sizeof *dx2);
-    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, NULL, dw2, NULL, ws);
-    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx2, NULL, NULL, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, NULL, false, dw2, NULL, ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx2, false, NULL, NULL, ws);
     for (size_t i = 0; i < nw; i++)
         dwr[i] = dw[i] - dw2[i];
     /* dw held rand + grad; subtracting the lone grad must leave the start. */
@@ -130,6 +130,11 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
     for (size_t i = 0; i < nx; i++)
         dxr[i] = dx[i] - dx2[i];
     tgt_assert_close(dxr, dx0, nx, 1e-4, 1e-4);
+    /* dx_store overwrites stale values with the bits accumulation into zeros gives. */
+    float *dx3 = rand_buf(nx, 9);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, dx3, true, NULL, NULL, ws);
+    ck_assert(memcmp(dx3, dx2, nx * sizeof *dx3) == 0);
+    free(dx3);
 
     tg_ctx_destroy(ctx);
     free(x), free(w), free(b), free(dy), free(y), free(yr), free(dx), free(dw), free(db);
@@ -162,9 +167,9 @@ START_TEST(direct_conv_deterministic)
         tg_ctx *ctx = tgt_ctx_threads(1, t);
         float *ws = NULL;
         ck_assert(tg__conv_direct_prepare(ctx, &g, true, &ws));
-        tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, dw[t], db[t], ws);
+        tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, false, dw[t], db[t], ws);
         if (t == 3) /* run again on the same ctx */
-            tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, dw[0], db[0], ws);
+            tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, false, dw[0], db[0], ws);
         tg_ctx_destroy(ctx);
     }
     for (int t = 0; t <= 2; t++) {

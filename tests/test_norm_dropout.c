@@ -235,6 +235,75 @@ START_TEST(dropout_errors)
 }
 END_TEST
 
+/* A Sequential's BatchNorm2d followed by ReLU runs as one fused op while
+ * training: same values and gradients, bit for bit, as tg_relu on
+ * tg_batch_norm2d, whether the input's gradient is fresh (an intermediate,
+ * stored) or accumulated (a leaf). */
+START_TEST(bn_relu_fused_bits)
+{
+    tg_ctx *ctx = tgt_ctx_threads(7, 1 + _i);
+    enum { N = 4, C = 3, H = 5, W = 7, NUMEL = N * C * H * W };
+    const int64_t sx[4] = {N, C, H, W}, sc[1] = {C};
+    static float xd[NUMEL], rd[NUMEL];
+    uint32_t st = 12345;
+    for (int i = 0; i < NUMEL; i++) {
+        st = st * 1664525u + 1013904223u;
+        xd[i] = (float)(st >> 8) / (float)(1 << 24) * 4.0f - 2.0f + (float)(i % C) * 0.3f;
+        st = st * 1664525u + 1013904223u;
+        rd[i] = (float)(st >> 8) / (float)(1 << 24) - 0.5f;
+    }
+    tg_module *seq, *bn, *relu;
+    ck_assert_int_eq(tg_sequential_create(ctx, &seq), TG_OK);
+    ck_assert_int_eq(tg_batchnorm2d_create(ctx, C, 1e-5f, 0.1f, &bn), TG_OK);
+    ck_assert_int_eq(tg_relu_create(ctx, &relu), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, bn), TG_OK);
+    ck_assert_int_eq(tg_sequential_append(seq, relu), TG_OK);
+    tg_tensor *w = tg_module_param(bn, 0, NULL), *b = tg_module_param(bn, 1, NULL);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(b);
+    for (int c = 0; c < C; c++) {
+        tg_tensor_data(w)[c] = 0.5f + (float)c;
+        tg_tensor_data(b)[c] = 0.25f - 0.2f * (float)c;
+    }
+    tg_tensor *rm = tgt_tensor(ctx, 1, sc, (float[]){0, 0, 0}, false);
+    tg_tensor *rv = tgt_tensor(ctx, 1, sc, (float[]){1, 1, 1}, false);
+    tg_tensor *x0 = tgt_tensor(ctx, 4, sx, xd, true), *r = tgt_tensor(ctx, 4, sx, rd, false);
+    static float y1[NUMEL], gx1[NUMEL], gw1[C], gb1[C];
+    for (int pass = 0; pass < 2; pass++) {
+        for (int leaf = 0; leaf < 2; leaf++) {
+            /* leaf: BN reads x0 (accumulated gradient); else x0 * 1 (fresh) */
+            tg_tensor *x = leaf ? x0 : tg_mul_scalar(ctx, x0, 1.0f);
+            tg_tensor *y = pass == 0 ? tg_module_forward(seq, x)
+                                     : tg_relu(ctx, tg_batch_norm2d(ctx, x, w, b, rm, rv, true,
+                                                                    0.1f, 1e-5f));
+            ck_assert_ptr_nonnull(y);
+            ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
+            if (pass == 0 && leaf == 0) {
+                memcpy(y1, tg_tensor_data(y), sizeof y1);
+                memcpy(gx1, tg_tensor_grad(x0), sizeof gx1);
+                memcpy(gw1, tg_tensor_grad(w), sizeof gw1);
+                memcpy(gb1, tg_tensor_grad(b), sizeof gb1);
+            } else {
+                ck_assert(memcmp(y1, tg_tensor_data(y), sizeof y1) == 0);
+                ck_assert(memcmp(gx1, tg_tensor_grad(x0), sizeof gx1) == 0);
+                ck_assert(memcmp(gw1, tg_tensor_grad(w), sizeof gw1) == 0);
+                ck_assert(memcmp(gb1, tg_tensor_grad(b), sizeof gb1) == 0);
+            }
+            memset(tg_tensor_grad(x0), 0, sizeof gx1);
+            memset(tg_tensor_grad(w), 0, sizeof gw1);
+            memset(tg_tensor_grad(b), 0, sizeof gb1);
+            tg_ctx_reset(ctx);
+        }
+    }
+    float nz = 0;
+    for (int i = 0; i < NUMEL; i++)
+        nz += y1[i] == 0.0f;
+    ck_assert(nz > NUMEL / 8 && nz < NUMEL * 7 / 8); /* the ReLU cuts some, not all */
+    tg_module_destroy(seq);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("norm_dropout");
@@ -242,6 +311,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bn_train_values);
     tcase_add_loop_test(tc, bn_grad, 0, (int)(sizeof bn_cases / sizeof *bn_cases));
     tcase_add_test(tc, bn_errors);
+    tcase_add_loop_test(tc, bn_relu_fused_bits, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, dropout_values);

@@ -42,6 +42,14 @@ static size_t count_persistent(const tg_ctx *ctx)
 
 static tg_status backward(tg_ctx *ctx, tg_tensor *loss);
 
+/* On an early return no gradient may be left holding stale values. */
+static tg_status settle_all(tg_tensor **order, size_t n, tg_status s)
+{
+    for (size_t i = 0; i < n; i++)
+        tg__grad_settle(order[i]);
+    return s;
+}
+
 tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
 {
     if (!ctx)
@@ -120,20 +128,36 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
         bool had = t->grad != NULL;
         if (!tg__grad_buffer(ctx, t))
             return tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory for gradients");
-        if (had && t->op) /* intermediates restart from zero; leaves accumulate */
-            memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+        /* Intermediates restart from zero, leaves accumulate. The zero-fill
+         * is deferred: the first op whose backward reaches t either stores
+         * (ops with bwd_stores) or has t zero-filled just before it runs. */
+        t->grad_fresh = had && t->op;
     }
 
     if (ctx->detect_anomaly)
         for (size_t i = 0; i < n; i++) /* inputs first: the first bad op is the culprit */
             if (order[i]->op && !all_finite(order[i]->data, order[i]->numel))
-                return anomaly(ctx, order[i], order[i]->data, "its output");
+                return settle_all(order, n, anomaly(ctx, order[i], order[i]->data, "its output"));
 
+    tg__grad_settle(loss);
     loss->grad[0] += 1.0f;
     for (size_t i = n; i-- > 0;) {
         tg_tensor *t = order[i];
+        tg__grad_settle(t); /* no op reached it: its gradient is zero */
         if (!t->op || !t->op->backward)
             continue;
+        /* Inputs of an op that accumulates, or that appear twice among its
+         * inputs, are zero-filled now. */
+        for (int k = 0; k < TG_MAX_SRC; k++) {
+            tg_tensor *s = t->src[k];
+            if (!s || !s->grad_fresh)
+                continue;
+            bool dup = false;
+            for (int m = 0; m < TG_MAX_SRC; m++)
+                dup |= m != k && t->src[m] == s;
+            if (!t->bwd_stores || dup)
+                tg__grad_settle(s);
+        }
         if (ctx->prof_on) {
             uint64_t t0 = tg__now_ns();
             t->op->backward(ctx, t);
@@ -144,8 +168,9 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
         if (ctx->detect_anomaly)
             for (int k = 0; k < TG_MAX_SRC; k++) {
                 tg_tensor *s = t->src[k];
-                if (s && s->requires_grad && !all_finite(s->grad, s->numel))
-                    return anomaly(ctx, t, s->grad, "the gradient of its input");
+                if (s && s->requires_grad && !s->grad_fresh && !all_finite(s->grad, s->numel))
+                    return settle_all(order, n,
+                                      anomaly(ctx, t, s->grad, "the gradient of its input"));
             }
     }
     return TG_OK;

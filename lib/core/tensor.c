@@ -210,6 +210,14 @@ float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t)
     return g;
 }
 
+void tg__grad_settle(tg_tensor *t)
+{
+    if (t->grad_fresh) {
+        memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+        t->grad_fresh = false;
+    }
+}
+
 int tg__axis(tg_ctx *ctx, const char *who, int axis, int ndim)
 {
     int a = axis < 0 ? axis + ndim : axis;

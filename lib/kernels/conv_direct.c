@@ -104,8 +104,8 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
 
 void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
                               const float *x, const float *w, const float *dy,
-                              const float *relu_y, float *dx, float *dw, float *db,
-                              float *workspace)
+                              const float *relu_y, float *dx, bool dx_store, float *dw,
+                              float *db, float *workspace)
 {
     if (!dx && !dw && !db)
         return;
@@ -121,6 +121,7 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
     j.dy = dy;
     j.relu_y = relu_y;
     j.dx = dx;
+    j.dx_store = dx_store;
     j.want_w = dw != NULL;
     j.want_b = db != NULL;
     const int64_t kk = (int64_t)g->k * g->k, nw = g->cout * g->cin * kk;

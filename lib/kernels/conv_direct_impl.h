@@ -144,9 +144,13 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 for (int64_t ci = 0; ci < g->cin; ci++) {
                     const float *s = dxf + ci * fb->out_cs;
                     float *d = dxn + ci * plane_in;
-                    for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
-                        for (int64_t ix = 0; ix < g->w; ix++)
-                            d[ix] += s[ix];
+                    if (j->dx_store)
+                        for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
+                            memcpy(d, s, (size_t)g->w * sizeof(float));
+                    else
+                        for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
+                            for (int64_t ix = 0; ix < g->w; ix++)
+                                d[ix] += s[ix];
                 }
             }
         }

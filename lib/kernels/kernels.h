@@ -141,6 +141,7 @@ typedef struct tg__conv_bwd_job {
     const float *x, *wt, *dy;
     const float *relu_y;   /* fused ReLU output: dy counts only where it is > 0 */
     float *dx;
+    bool dx_store;         /* dx holds stale values: store, do not add */
     bool want_w, want_b;
     int64_t nchunks;
     int64_t part;          /* floats of one chunk's dw+db partial */
@@ -198,13 +199,14 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
 void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
                              const float *x, const float *w, const float *b, float *y,
                              bool relu);
-/* Accumulates (+=) dx, dw, db from dy; any of them may be NULL (skipped).
+/* Accumulates (+=) dx, dw, db from dy; any of them may be NULL (skipped);
+ * with @p dx_store, dx is overwritten (stored) instead of added to.
  * With @p relu_y (the output of a forward with relu), dy counts only where
  * relu_y > 0 (the fused ReLU's backward). @p workspace from
  * tg__conv_direct_prepare(..., true, ...) for this g. */
 void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
                               const float *x, const float *w, const float *dy,
-                              const float *relu_y, float *dx, float *dw, float *db,
-                              float *workspace);
+                              const float *relu_y, float *dx, bool dx_store, float *dw,
+                              float *db, float *workspace);
 
 #endif /* TG_KERNELS_H */

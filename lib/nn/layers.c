@@ -296,6 +296,19 @@ static tg_tensor *bn_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 static const tg_module_vtable bn_vt = {sizeof(tg_module_vtable), "BatchNorm2d", bn_forward,
                                        free_layer};
 
+tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x)
+{
+    if (!bn || tg_module_type(bn) != bn_vt.type_name || !tg_module_is_training(bn) ||
+        tg_module_ctx(bn)->trace)
+        return tg_relu(ctx, tg_module_forward(bn, x));
+    const bn_ud *u = tg_module_userdata(bn);
+    tg_tensor *y = tg__batch_norm2d_relu(tg_module_ctx(bn), x, u->w, u->b, u->mean, u->var, true,
+                                         u->momentum, u->eps);
+    if (y)
+        u->count->data[0] += 1.0f; /* num_batches_tracked, as bn_forward */
+    return y;
+}
+
 static tg_status bn_make(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
                          int64_t channels, float eps, float momentum, bool affine,
                          tg_module **out)
@@ -346,6 +359,14 @@ static tg_tensor *seq_forward_layers(tg_module *self, tg_tensor *x)
             const conv_ud *u = tg_module_userdata(c);
             x = tg__conv2d_relu(tg_module_ctx(c), x, u->w, u->b, u->stride, u->padding,
                                 u->dilation, u->groups);
+            i++;
+            continue;
+        }
+        /* Likewise a built-in BatchNorm2d followed by a ReLU, in training. */
+        if (i + 1 < n && !tg_module_ctx(c)->trace && tg_module_type(c) == bn_vt.type_name &&
+            tg_module_is_training(c) &&
+            tg_module_type(tg_module_child(self, i + 1)) == relu_vt.type_name) {
+            x = tg__nn_bn_relu(c, tg_module_ctx(c), x);
             i++;
             continue;
         }

@@ -13,5 +13,8 @@ bool tg__layer_options(tg_ctx *ctx, const char *who, void *dst, size_t dst_size,
 
 /* Run @p self's children in order, as Sequential does (Conv2d + ReLU fused). */
 tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x);
+/* relu(forward of bn on x): one fused op when bn is a built-in BatchNorm2d
+ * in training mode and no trace is recorded, else the two steps. */
+tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x);
 
 #endif

@@ -26,7 +26,7 @@ static void free_ud(void *userdata)
 static tg_tensor *block_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
     const block_ud *u = tg_module_userdata(self);
-    tg_tensor *h = tg_relu(ctx, tg_module_forward(u->bn1, tg_module_forward(u->conv1, x)));
+    tg_tensor *h = tg__nn_bn_relu(u->bn1, ctx, tg_module_forward(u->conv1, x));
     h = tg_module_forward(u->bn2, tg_module_forward(u->conv2, h));
     if (!h)
         return NULL;

@@ -26,6 +26,17 @@ static void relu_b(const float *g, const float *x, const float *y, float *gx, in
     }
 }
 
+/* relu_b for a fresh gradient: gx[i] = ... */
+static void relu_bs(const float *g, const float *x, const float *y, float *gx, int64_t n,
+                    const float *p)
+{
+    (void)x, (void)p;
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        gx[i] = y[i] <= 0.0f ? 0.0f : gi;
+    }
+}
+
 /* Arithmetic only on selects with plain arms: GCC will not if-convert a
  * multiply inside a conditional (it may trap), but it vectorises this.
  * pos + neg * s is exact: one of the two is +-0. */
@@ -90,12 +101,23 @@ static void tanh_b(const float *g, const float *x, const float *y, float *gx, in
     static void kern##_backward(tg_ctx *ctx, tg_tensor *out) { pw_backward(ctx, out, kern##_b); } \
     static const tg__op_def kern##_op = {name, kern##_backward}
 
-PW_OP("relu", relu);
+static void relu_backward(tg_ctx *ctx, tg_tensor *out)
+{
+    tg_tensor *a = out->src[0];
+    pw_backward(ctx, out, a->requires_grad && tg__grad_fresh(a) ? relu_bs : relu_b);
+}
+static const tg__op_def relu_op = {"relu", relu_backward};
 PW_OP("leaky_relu", leaky_relu);
 PW_OP("sigmoid", sigmoid);
 PW_OP("tanh", tanh);
 
-tg_tensor *tg_relu(tg_ctx *ctx, tg_tensor *a) { return pw_unary(ctx, &relu_op, relu_f, a, NULL, 0); }
+tg_tensor *tg_relu(tg_ctx *ctx, tg_tensor *a)
+{
+    tg_tensor *out = pw_unary(ctx, &relu_op, relu_f, a, NULL, 0);
+    if (out)
+        out->bwd_stores = true;
+    return out;
+}
 
 tg_tensor *tg_leaky_relu(tg_ctx *ctx, tg_tensor *a, float slope)
 {

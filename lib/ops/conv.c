@@ -335,10 +335,13 @@ static void conv_backward(tg_ctx *ctx, tg_tensor *out)
         tg__conv_direct_backward(ctx, NULL, &dg, x->data, w->data, out->grad,
                                  out->p.i[4] ? out->data : NULL,
                                  x->requires_grad ? x->grad : NULL,
+                                 x->requires_grad && tg__grad_fresh(x),
                                  w->requires_grad ? w->grad : NULL,
                                  b && b->requires_grad ? b->grad : NULL, out->aux);
         return;
     }
+    if (x->requires_grad) /* the GEMM path adds into dx */
+        tg__grad_settle(x);
     /* aux (taken at forward time): [packed W^T][partials if a parameter
      * needed a gradient then] */
     bool had_part = out->p.i[5] != 0;
@@ -445,6 +448,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : &conv2d_op, 4, shape, x, w, b);
     if (!out)
         return NULL;
+    out->bwd_stores = true; /* conv_backward stores or settles a fresh dx */
     out->p.i[0] = stride;
     out->p.i[1] = padding;
     out->p.i[2] = dilation;

@@ -81,6 +81,7 @@ typedef struct {
     const float *x, *y, *g;
     float *o, *ga, *gb;
     float sb; /* +1 add, -1 sub (exact) */
+    bool store_a, store_b; /* backward: the gradient is fresh, store it */
 } flat_job;
 
 static void flat_fwd_range(void *arg, int64_t b, int64_t e, int tid)
@@ -102,14 +103,22 @@ static void flat_bwd_range(void *arg, int64_t b, int64_t e, int tid)
     const float *restrict g = j->g;
     if (j->ga) {
         float *restrict ga = j->ga;
-        for (int64_t i = b; i < e; i++)
-            ga[i] += g[i];
+        if (j->store_a)
+            for (int64_t i = b; i < e; i++)
+                ga[i] = g[i];
+        else
+            for (int64_t i = b; i < e; i++)
+                ga[i] += g[i];
     }
     if (j->gb) {
         float *restrict gb = j->gb;
         const float sb = j->sb;
-        for (int64_t i = b; i < e; i++)
-            gb[i] += sb * g[i];
+        if (j->store_b)
+            for (int64_t i = b; i < e; i++)
+                gb[i] = sb * g[i];
+        else
+            for (int64_t i = b; i < e; i++)
+                gb[i] += sb * g[i];
     }
 }
 
@@ -132,10 +141,15 @@ static void binary_backward(tg_ctx *ctx, tg_tensor *out)
     float *gb = b->requires_grad ? b->grad : NULL;
     if ((kind == BIN_ADD || kind == BIN_SUB) && a->numel == out->numel &&
         b->numel == out->numel) {
-        flat_job fj = {NULL, NULL, g, NULL, ga, gb, kind == BIN_ADD ? 1.0f : -1.0f};
+        flat_job fj = {NULL, NULL, g, NULL, ga, gb, kind == BIN_ADD ? 1.0f : -1.0f,
+                       ga && tg__grad_fresh(a), gb && tg__grad_fresh(b)};
         flat_run(ctx, flat_bwd_range, &fj, out->numel);
         return;
     }
+    if (ga)
+        tg__grad_settle(a);
+    if (gb)
+        tg__grad_settle(b);
 #define BODY(i, ja, jb)                                                                          \
     do {                                                                                       \
         float gi = g[i];                                                                       \
@@ -178,6 +192,7 @@ static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor 
     if (!out)
         return NULL;
     out->p.i[0] = kind;
+    out->bwd_stores = true; /* binary_backward stores or settles fresh gradients */
     if (out->requires_grad) {
         out->aux = tg__arena_alloc(ctx, sizeof bc);
         if (!out->aux) {
@@ -190,7 +205,7 @@ static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor 
     const float *x = a->data, *y = b->data;
     int64_t n = out->numel;
     if (a->numel == n && b->numel == n && kind == BIN_ADD) { /* e.g. a residual add */
-        flat_job fj = {x, y, NULL, o, NULL, NULL, 1.0f};
+        flat_job fj = {x, y, NULL, o, NULL, NULL, 1.0f, false, false};
         flat_run(ctx, flat_fwd_range, &fj, n);
     } else if (a->numel == n && b->numel == n) {
         for (int64_t i = 0; i < n; i++)
