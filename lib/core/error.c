@@ -28,17 +28,23 @@ const char *tg_status_string(tg_status status)
     return "unknown status";
 }
 
+static tg_status set_error(tg_ctx *ctx, tg_status status, const char *fmt, va_list ap)
+{
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    ctx->status = status;
+    if (ctx->opts.log)
+        ctx->opts.log(ctx->opts.log_user, 2, ctx->errmsg);
+    return status;
+}
+
 tg_status tg__error(tg_ctx *ctx, tg_status status, const char *fmt, ...)
 {
     if (!ctx)
         return status;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    set_error(ctx, status, fmt, ap);
     va_end(ap);
-    ctx->status = status;
-    if (ctx->opts.log)
-        ctx->opts.log(ctx->opts.log_user, 2, ctx->errmsg);
     return status;
 }
 
@@ -106,11 +112,8 @@ tg_status tg_ctx_set_error(tg_ctx *ctx, tg_status status, const char *fmt, ...)
         return status;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    set_error(ctx, status, fmt, ap);
     va_end(ap);
-    ctx->status = status;
-    if (ctx->opts.log)
-        ctx->opts.log(ctx->opts.log_user, 2, ctx->errmsg);
     return status;
 }
 

@@ -282,15 +282,23 @@ typedef struct {
     float eps, momentum;
 } bn_ud;
 
-static tg_tensor *bn_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+typedef tg_tensor *(*bn_op)(tg_ctx *, tg_tensor *, tg_tensor *, tg_tensor *, tg_tensor *,
+                            tg_tensor *, bool, float, float);
+
+/* BatchNorm1d and BatchNorm2d share their state (bn_ud); only the op differs. */
+static tg_tensor *bn_run(tg_module *self, tg_ctx *ctx, tg_tensor *x, bn_op op)
 {
     const bn_ud *u = tg_module_userdata(self);
     bool training = tg_module_is_training(self);
-    tg_tensor *y = tg_batch_norm2d(ctx, x, u->w, u->b, u->mean, u->var, training, u->momentum,
-                                   u->eps);
+    tg_tensor *y = op(ctx, x, u->w, u->b, u->mean, u->var, training, u->momentum, u->eps);
     if (y && training)
         u->count->data[0] += 1.0f; /* num_batches_tracked (float storage) */
     return y;
+}
+
+static tg_tensor *bn_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    return bn_run(self, ctx, x, tg_batch_norm2d);
 }
 
 static const tg_module_vtable bn_vt = {sizeof(tg_module_vtable), "BatchNorm2d", bn_forward,
@@ -301,12 +309,7 @@ tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x)
     if (!bn || tg_module_type(bn) != bn_vt.type_name || !tg_module_is_training(bn) ||
         tg_module_ctx(bn)->trace)
         return tg_relu(ctx, tg_module_forward(bn, x));
-    const bn_ud *u = tg_module_userdata(bn);
-    tg_tensor *y = tg__batch_norm2d_relu(tg_module_ctx(bn), x, u->w, u->b, u->mean, u->var, true,
-                                         u->momentum, u->eps);
-    if (y)
-        u->count->data[0] += 1.0f; /* num_batches_tracked, as bn_forward */
-    return y;
+    return bn_run(bn, tg_module_ctx(bn), x, tg__batch_norm2d_relu);
 }
 
 static tg_status bn_make(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
@@ -720,13 +723,7 @@ tg_status tg_nn_identity(tg_ctx *ctx, tg_module **out)
 
 static tg_tensor *bn1d_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
-    const bn_ud *u = tg_module_userdata(self);
-    bool training = tg_module_is_training(self);
-    tg_tensor *y = tg_batch_norm1d(ctx, x, u->w, u->b, u->mean, u->var, training, u->momentum,
-                                   u->eps);
-    if (y && training)
-        u->count->data[0] += 1.0f; /* num_batches_tracked (float storage) */
-    return y;
+    return bn_run(self, ctx, x, tg_batch_norm1d);
 }
 
 static const tg_module_vtable bn1d_vt = {sizeof(tg_module_vtable), "BatchNorm1d", bn1d_forward,
