@@ -430,8 +430,6 @@ TG_API tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, 
                                   tg_tensor *running_mean, tg_tensor *running_var, bool training,
                                   float momentum, float eps);
 
-/* @@OPS_NEW (new ops go below this line)@@ */
-
 /** @brief Join tensors along @p axis (torch.cat).
  *  All @p n inputs must have the same rank and the same size on every other
  *  dim; sizes on @p axis may differ (0 included). The result is a copy.
@@ -507,7 +505,6 @@ TG_API tg_tensor *tg_minimum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b);
  *  (0, 1, ...); the first one on ties, the first NaN if any (torch.argmax).
  *  The result never requires grad. With @p keepdim the axis stays as size 1. */
 TG_API tg_tensor *tg_argmax(tg_ctx *ctx, tg_tensor *x, int axis, bool keepdim);
-
 
 /** @} */
 
@@ -677,8 +674,6 @@ TG_API TG_NODISCARD tg_status tg_sequential_create(tg_ctx *ctx, tg_module **out)
 /** Append @p child to a Sequential (ownership as tg_module_add_child()). */
 TG_API TG_NODISCARD tg_status tg_sequential_append(tg_module *seq, tg_module *child);
 /** @} */
-
-/* @@NN_NEW (new layers, options-struct constructors, residual blocks go below this line)@@ */
 
 /** @name Layer options (0.2.0)
  *  Options structs for the layer constructors, in the style of the
@@ -887,7 +882,6 @@ TG_API TG_NODISCARD tg_status tg_nn_layernorm(tg_ctx *ctx, const tg_layernorm_op
                                               tg_module **out);
 /** @} */
 
-
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -1030,8 +1024,6 @@ TG_API TG_NODISCARD tg_status tg_adagrad_create(tg_ctx *ctx, tg_module *m,
                                                 const tg_adagrad_options *opts, tg_optim **out);
 /** @} */
 
-/* @@OPTIM_NEW (schedulers, gradient clipping, optimiser by name go below this line)@@ */
-
 /** @name Learning-rate schedulers (0.2.0)
  *  A scheduler is a function of the number of steps taken, t = 0, 1, ...
  *  (epochs or batches, as @ref tg_scheduler_options.per_batch says), whose
@@ -1167,7 +1159,6 @@ TG_API TG_NODISCARD tg_status tg_optim_create_by_name(tg_ctx *ctx, tg_module *m,
                                                       const char *name,
                                                       const tg_optim_config *c,
                                                       tg_optim **out);
-
 
 /** @} */
 
@@ -1857,8 +1848,6 @@ TG_API TG_NODISCARD tg_status tg_checkpoint_load(tg_module *m, tg_optim *opt, in
 
 /** @} */
 
-/* @@IO_NEW (ONNX export, metadata go below this line) @@ */
-
 /** @addtogroup tg_io
  *  @{ */
 
@@ -2251,8 +2240,6 @@ TG_API TG_NODISCARD tg_status tg_image_load_png_channels(tg_ctx *ctx, const char
                                                          int channels, int64_t h, int64_t w,
                                                          uint8_t *dst);
 
-/* @@TRAIN_NEW (training-layer additions go below this line)@@ */
-
 /** @name Training configuration (0.2.0)
  *  What a training program reads from a `key = value` configuration
  *  (tg_config) and its command line, shared by examples/mnist_cnn and
@@ -2546,10 +2533,7 @@ TG_API TG_NODISCARD tg_status tg_module_set_preprocessing(tg_module *m, double s
                                                           int n);
 /** @} */
 
-
 /** @} */
-
-/* @@PROFILE_NEW (profiler, model summary go below this line) @@ */
 
 /** @addtogroup tg_profile
  *  @{ */
@@ -2631,8 +2615,6 @@ TG_API TG_NODISCARD tg_status tg_module_flops(tg_module *m, int ndim, const int6
                                               int64_t *flops);
 
 /** @} */
-
-/* @@RELIABILITY_NEW (misuse rules go below this line) @@ */
 
 /** @page misuse Misuse rules
  *
