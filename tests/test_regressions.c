@@ -53,6 +53,40 @@ START_TEST(f4_reduce_empty_huge_dims)
 }
 END_TEST
 
+/* F10 (fuzz_ops timeout in CI, 2026-12-02): argmax over an axis of size 3
+ * with an empty dim after it and a huge one before it looped 2^40 times over
+ * nothing. Probe every 0.2 op with such shapes: each returns at once. */
+START_TEST(f10_new_ops_empty_huge_dims)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    static const int64_t s[4] = {INT64_C(1) << 40, 3, 0, 2};
+    tg_tensor *p = tgt_tensor(ctx, 4, s, NULL, true);
+    tg_tensor *r = tg_argmax(ctx, p, 1, false);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(tg_tensor_numel(r), 0);
+    tg_tensor *xs[2] = {p, p};
+    ck_assert_ptr_nonnull(tg_concat(ctx, xs, 2, 1));
+    ck_assert_ptr_nonnull(tg_narrow(ctx, p, 1, 1, 2));
+    ck_assert_ptr_nonnull(tg_slice(ctx, p, 1, 0, 3, 2));
+    static const int64_t pad[2] = {1, 1};
+    ck_assert_ptr_nonnull(tg_pad(ctx, p, 2, pad, 0.0f));
+    ck_assert_ptr_nonnull(tg_gelu(ctx, p));
+    ck_assert_ptr_nonnull(tg_clamp(ctx, p, -1.0f, 1.0f));
+    ck_assert_ptr_nonnull(tg_abs(ctx, p));
+    ck_assert_ptr_nonnull(tg_maximum(ctx, p, p));
+    ck_assert_ptr_nonnull(tg_minimum(ctx, p, p));
+    ck_assert_ptr_nonnull(tg_layer_norm(ctx, p, 1, NULL, NULL, 1e-5f));
+    ck_assert_ptr_null(tg_global_avg_pool2d(ctx, p)); /* empty plane: refused, as torch */
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    tg_ctx_clear_error(ctx);
+    tg_tensor *m = tg_maximum(ctx, tg_narrow(ctx, p, 1, 1, 2), tg_slice(ctx, p, 1, 0, 3, 2));
+    tg_tensor *loss = tg_add(ctx, tg_sum_all(ctx, m), tg_sum_all(ctx, tg_concat(ctx, xs, 2, 1)));
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 /* F5 (probe of every op with such shapes): a batched matmul whose
  * per-batch product is empty looped over 2^40 batches. */
 START_TEST(f5_matmul_empty_huge_batch)
@@ -105,6 +139,7 @@ static Suite *suite(void)
     tcase_add_test(tc, f4_reduce_empty_huge_dims);
     tcase_add_test(tc, f5_matmul_empty_huge_batch);
     tcase_add_test(tc, f6_pool_empty_plane);
+    tcase_add_test(tc, f10_new_ops_empty_huge_dims);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -36,7 +36,7 @@ static void concat_backward(tg_ctx *ctx, tg_tensor *out)
     for (int k = 0; k < TG_MAX_SRC && out->src[k]; k++) {
         tg_tensor *a = out->src[k];
         int64_t chunk = a->shape[ax] * inner;
-        if (a->requires_grad) {
+        if (a->requires_grad && chunk > 0) { /* chunk 0: no 2^40-step empty loop */
             for (int64_t o = 0; o < outer; o++) {
                 const float *g = out->grad + o * row + off;
                 float *ga = a->grad + o * chunk;
@@ -154,7 +154,7 @@ static void slice_backward(tg_ctx *ctx, tg_tensor *out)
 {
     (void)ctx;
     tg_tensor *a = out->src[0];
-    if (!a->requires_grad)
+    if (!a->requires_grad || out->numel == 0)
         return;
     int ax = (int)out->p.l[0];
     int64_t start = out->p.l[1], step = out->p.l[2], outer, inner;
@@ -193,7 +193,7 @@ static tg_tensor *take(tg_ctx *ctx, const tg__op_def *op, tg_tensor *a, int ax, 
         out = tg__op_result(ctx, op, a->ndim, shape, a, NULL, NULL);
         if (!out)
             return NULL;
-        for (int64_t o = 0; o < outer; o++)
+        for (int64_t o = 0; o < outer && out->numel > 0; o++)
             for (int64_t k = 0; k < len; k++)
                 memcpy(out->data + (o * len + k) * inner,
                        a->data + (o * size + start + k * step) * inner,
