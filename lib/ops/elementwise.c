@@ -9,38 +9,6 @@
 
 enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
-typedef struct {
-    int ndim;
-    int64_t shape[TG_MAX_DIMS];
-    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS]; /* element strides, 0 when broadcast */
-} bcast;
-
-/* Broadcast a and b into out shape; false (error recorded) if incompatible. */
-static bool broadcast_shapes(tg_ctx *ctx, const char *who, const tg_tensor *a,
-                             const tg_tensor *b, bcast *bc)
-{
-    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
-    int64_t stride_a = 1, stride_b = 1;
-    bc->ndim = nd;
-    for (int i = nd - 1; i >= 0; i--) {
-        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
-        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
-        if (da != db && da != 1 && db != 1) {
-            char s1[160], s2[160];
-            tg__error(ctx, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", who,
-                      tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
-                      tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
-            return false;
-        }
-        bc->shape[i] = da == 1 ? db : da;
-        bc->sa[i] = da == 1 ? 0 : stride_a;
-        bc->sb[i] = db == 1 ? 0 : stride_b;
-        stride_a *= da;
-        stride_b *= db;
-    }
-    return true;
-}
-
 static inline float apply(int kind, float x, float y)
 {
     switch (kind) {
@@ -134,7 +102,7 @@ static void binary_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *a = out->src[0], *b = out->src[1];
     int kind = out->p.i[0];
-    bcast bc;
+    tg__bcast bc;
     memcpy(&bc, out->aux, sizeof bc);
     const float *g = out->grad, *x = a->data, *y = b->data;
     float *ga = a->requires_grad ? a->grad : NULL;
@@ -185,8 +153,8 @@ static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor 
 {
     if (!ctx || tg__null_input(ctx, op->name, 2, a, b))
         return NULL;
-    bcast bc;
-    if (!broadcast_shapes(ctx, op->name, a, b, &bc))
+    tg__bcast bc;
+    if (!tg__broadcast(ctx, op->name, a, b, &bc))
         return NULL;
     tg_tensor *out = tg__op_result(ctx, op, bc.ndim, bc.shape, a, b, NULL);
     if (!out)

@@ -89,37 +89,6 @@ tg_tensor *tg_clamp(tg_ctx *ctx, tg_tensor *x, float lo, float hi)
 
 /* ---- maximum, minimum ------------------------------------------------------ */
 
-typedef struct {
-    int ndim;
-    int64_t shape[TG_MAX_DIMS];
-    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS]; /* element strides, 0 when broadcast */
-} mm_bcast;
-
-static bool mm_broadcast(tg_ctx *ctx, const char *who, const tg_tensor *a, const tg_tensor *b,
-                         mm_bcast *bc)
-{
-    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
-    int64_t stride_a = 1, stride_b = 1;
-    bc->ndim = nd;
-    for (int i = nd - 1; i >= 0; i--) {
-        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
-        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
-        if (da != db && da != 1 && db != 1) {
-            char s1[160], s2[160];
-            tg__error(ctx, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", who,
-                      tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
-                      tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
-            return false;
-        }
-        bc->shape[i] = da == 1 ? db : da;
-        bc->sa[i] = da == 1 ? 0 : stride_a;
-        bc->sb[i] = db == 1 ? 0 : stride_b;
-        stride_a *= da;
-        stride_b *= db;
-    }
-    return true;
-}
-
 /* body(i, ja, jb) for every output index i with the operands' offsets. */
 #define MM_WALK(bc, numel, body)                                                               \
     do {                                                                                       \
@@ -148,7 +117,7 @@ static void mm_backward(tg_ctx *ctx, tg_tensor *out)
     (void)ctx;
     tg_tensor *a = out->src[0], *b = out->src[1];
     bool is_max = out->p.i[0] != 0;
-    const mm_bcast *bc = out->aux;
+    const tg__bcast *bc = out->aux;
     const float *g = out->grad, *x = a->data, *y = b->data;
     float *ga = a->requires_grad ? a->grad : NULL;
     float *gb = b->requires_grad ? b->grad : NULL;
@@ -176,8 +145,8 @@ static tg_tensor *minmax(tg_ctx *ctx, const tg__op_def *op, bool is_max, tg_tens
 {
     if (!ctx || tg__null_input(ctx, op->name, 2, a, b))
         return NULL;
-    mm_bcast bc;
-    if (!mm_broadcast(ctx, op->name, a, b, &bc))
+    tg__bcast bc;
+    if (!tg__broadcast(ctx, op->name, a, b, &bc))
         return NULL;
     tg_tensor *out = tg__op_result(ctx, op, bc.ndim, bc.shape, a, b, NULL);
     if (!out)

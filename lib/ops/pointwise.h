@@ -72,4 +72,38 @@ static inline void pw_backward(tg_ctx *ctx, tg_tensor *out, pw_bwd_fn bwd)
     pw_run(ctx, &job, a->numel);
 }
 
+/* Shape and per-operand element strides (0 where broadcast) of a binary op
+ * with NumPy broadcasting; false (error recorded) if incompatible. Used by the
+ * arithmetic ops and maximum/minimum. */
+typedef struct {
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS]; /* element strides, 0 when broadcast */
+} tg__bcast;
+
+static inline bool tg__broadcast(tg_ctx *ctx, const char *who, const tg_tensor *a,
+                                 const tg_tensor *b, tg__bcast *bc)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    int64_t stride_a = 1, stride_b = 1;
+    bc->ndim = nd;
+    for (int i = nd - 1; i >= 0; i--) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char s1[160], s2[160];
+            tg__error(ctx, TG_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", who,
+                      tg__shape_str(s1, sizeof s1, a->ndim, a->shape),
+                      tg__shape_str(s2, sizeof s2, b->ndim, b->shape));
+            return false;
+        }
+        bc->shape[i] = da == 1 ? db : da;
+        bc->sa[i] = da == 1 ? 0 : stride_a;
+        bc->sb[i] = db == 1 ? 0 : stride_b;
+        stride_a *= da;
+        stride_b *= db;
+    }
+    return true;
+}
+
 #endif /* TG_OPS_POINTWISE_H */
