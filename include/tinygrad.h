@@ -2629,10 +2629,11 @@ TG_API TG_NODISCARD tg_status tg_module_flops(tg_module *m, int ndim, const int6
  *    step reuses its header slot, in which case the handle silently names
  *    that newer tensor. Persistent tensors are never stale.
  *  - A context entered from a second thread while another thread is inside
- *    tg_module_forward(), tg_backward(), tg_optim_step(), tg_ctx_reset() or
- *    a destroy function: the second thread's call fails (ops return NULL)
- *    and the owner's call is unaffected. Two threads that only call single
- *    ops at the same time are not guaranteed to be caught.
+ *    an op (any function returning a tensor, tg_zeros() and tg_detach()
+ *    included), tg_module_forward(), tg_backward(), tg_optim_step(),
+ *    tg_ctx_reset() or a destroy function: the second thread's call fails
+ *    (ops return NULL) and the owner's call is unaffected. Constructors of
+ *    modules, optimisers and data sets, loaders and savers are not checked.
  *
  *  Lifetimes, TG_ERR_BUSY (nothing freed, message in the context):
  *  - tg_module_destroy() of a module owned by a parent, or whose tensors a

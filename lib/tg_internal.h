@@ -219,6 +219,22 @@ bool tg__stale_access(const tg_tensor *t, const char *who);
 int tg__enter(tg_ctx *ctx, const char *who);
 void tg__leave(tg_ctx *ctx, int entered);
 bool tg__check_thread(tg_ctx *ctx, const char *who);
+/* The body of every public op: runs `call` (the op, returning a tensor or
+ * NULL) with the ctx taken for the calling thread, so a second thread inside
+ * any op or entry point at the same time is refused (TG_ERR_MISUSE) instead
+ * of sharing the arena, tape, scratch buffers and thread pool. Nested calls
+ * (ops inside a module's forward) cost one compare. */
+#define TG__OP(ctx, who, call)                                                                 \
+    do {                                                                                       \
+        tg_ctx *op_ctx_ = (ctx);                                                               \
+        int op_in_ = op_ctx_ ? tg__enter(op_ctx_, (who)) : 0;                                  \
+        if (op_in_ < 0)                                                                        \
+            return NULL;                                                                       \
+        tg_tensor *op_out_ = (call);                                                           \
+        if (op_ctx_)                                                                           \
+            tg__leave(op_ctx_, op_in_);                                                        \
+        return op_out_;                                                                        \
+    } while (0)
 
 /* Frees a persistent tensor with no checks (module and ctx teardown). */
 void tg__tensor_free(tg_tensor *t);

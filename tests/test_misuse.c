@@ -317,6 +317,77 @@ START_TEST(second_thread_is_refused)
 }
 END_TEST
 
+/* Two threads each calling single ops: the owner is parked inside tg_zeros()
+ * (in the ctx's allocator, asked for a new arena chunk) while a second
+ * thread calls tg_relu() and tg_ones() on the same ctx. */
+static struct {
+    volatile int park, inside, release;
+} op_park;
+
+static void *parking_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    if (__atomic_load_n(&op_park.park, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&op_park.park, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&op_park.inside, 1, __ATOMIC_SEQ_CST);
+        while (!__atomic_load_n(&op_park.release, __ATOMIC_SEQ_CST))
+            ;
+    }
+    return malloc(size);
+}
+
+static void plain_free(void *opaque, void *p)
+{
+    (void)opaque;
+    free(p);
+}
+
+static void *op_intruder(void *p)
+{
+    intruder_arg *a = p;
+    while (!__atomic_load_n(&op_park.inside, __ATOMIC_SEQ_CST))
+        ;
+    a->y = tg_relu(a->ctx, a->x);
+    tg_tensor *z = tg_ones(a->ctx, 1, s2);
+    a->st = z ? TG_OK : tg_ctx_last_status(a->ctx);
+    snprintf(a->msg, sizeof a->msg, "%s", tg_ctx_last_error(a->ctx));
+    __atomic_store_n(&op_park.release, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+START_TEST(second_thread_in_single_ops_is_refused)
+{
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.n_threads = 1;
+    o.alloc = parking_alloc;
+    o.free = plain_free;
+    tg_ctx *ctx = NULL;
+    ck_assert_int_eq(tg_ctx_create(&o, &ctx), TG_OK);
+    intruder_arg a = {.ctx = ctx};
+    a.x = tg_ones(ctx, 1, s2);
+    ck_assert_ptr_nonnull(a.x);
+    memset((void *)&op_park, 0, sizeof op_park);
+    op_park.park = 1;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, op_intruder, &a), 0);
+    const int64_t big[1] = {1 << 22}; /* 16 MiB: needs a new arena chunk */
+    tg_tensor *z = tg_zeros(ctx, 1, big);
+    pthread_join(th, NULL);
+    ck_assert_ptr_nonnull(z); /* the owner's op is unaffected */
+    ck_assert_float_eq(tg_tensor_data(z)[(1 << 22) - 1], 0.0f);
+    ck_assert_ptr_null(a.y);
+    ck_assert_int_eq(a.st, TG_ERR_MISUSE);
+    ck_assert_msg(strstr(a.msg, "relu: called from a second thread while another thread is "
+                                "inside zeros") != NULL,
+                  "%s", a.msg);
+    assert_error(ctx, TG_ERR_MISUSE, "relu: called from a second thread");
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_OK);
+    ck_assert_ptr_nonnull(tg_relu(ctx, a.x)); /* the owner carries on */
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("misuse");
@@ -331,6 +402,7 @@ static Suite *suite(void)
     tcase_add_test(tc, destroy_deferred_while_graph_uses);
     tcase_add_test(tc, forward_may_return_persistent_input);
     tcase_add_test(tc, second_thread_is_refused);
+    tcase_add_test(tc, second_thread_in_single_ops_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

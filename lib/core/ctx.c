@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define TG_CHUNK_MIN (4u << 20)
+/* Chunks double from TG_CHUNK_FIRST up to TG_CHUNK_MAX: a small context
+ * (inference of a small model, a fuzz input) does not map 4 MiB, and a big
+ * one reaches 4 MiB chunks after a few. */
+#define TG_CHUNK_FIRST (64u << 10)
+#define TG_CHUNK_MAX (4u << 20)
 #define TG_CHUNK_HDR ((sizeof(tg__chunk) + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN)
 
 void tg_ctx_options_init(tg_ctx_options *opts)
@@ -368,7 +372,10 @@ void *tg__arena_alloc(tg_ctx *ctx, size_t size)
             return p;
         }
     }
-    size_t csize = size > TG_CHUNK_MIN ? size : TG_CHUNK_MIN;
+    size_t grow = ctx->arena_capacity < TG_CHUNK_FIRST ? TG_CHUNK_FIRST
+                  : ctx->arena_capacity < TG_CHUNK_MAX ? ctx->arena_capacity
+                                                       : TG_CHUNK_MAX;
+    size_t csize = size > grow ? size : grow;
     if (csize > SIZE_MAX - TG_CHUNK_HDR)
         return NULL;
     tg__chunk *c = tg__malloc_aligned(ctx, TG_CHUNK_HDR + csize);

@@ -241,7 +241,7 @@ bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
 
 /* ---- transient creators ----------------------------------------------- */
 
-tg_tensor *tg_full(tg_ctx *ctx, int ndim, const int64_t *shape, float value)
+static tg_tensor *full_unguarded(tg_ctx *ctx, int ndim, const int64_t *shape, float value)
 {
     if (!ctx)
         return NULL;
@@ -252,17 +252,22 @@ tg_tensor *tg_full(tg_ctx *ctx, int ndim, const int64_t *shape, float value)
     return t;
 }
 
+tg_tensor *tg_full(tg_ctx *ctx, int ndim, const int64_t *shape, float value)
+{
+    TG__OP(ctx, "full", full_unguarded(ctx, ndim, shape, value));
+}
+
 tg_tensor *tg_zeros(tg_ctx *ctx, int ndim, const int64_t *shape)
 {
-    return tg_full(ctx, ndim, shape, 0.0f);
+    TG__OP(ctx, "zeros", tg_full(ctx, ndim, shape, 0.0f));
 }
 
 tg_tensor *tg_ones(tg_ctx *ctx, int ndim, const int64_t *shape)
 {
-    return tg_full(ctx, ndim, shape, 1.0f);
+    TG__OP(ctx, "ones", tg_full(ctx, ndim, shape, 1.0f));
 }
 
-tg_tensor *tg_arange(tg_ctx *ctx, float start, float end, float step)
+static tg_tensor *arange_unguarded(tg_ctx *ctx, float start, float end, float step)
 {
     if (!ctx)
         return NULL;
@@ -285,7 +290,13 @@ tg_tensor *tg_arange(tg_ctx *ctx, float start, float end, float step)
     return t;
 }
 
-tg_tensor *tg_from_data(tg_ctx *ctx, int ndim, const int64_t *shape, const float *data, size_t n)
+tg_tensor *tg_arange(tg_ctx *ctx, float start, float end, float step)
+{
+    TG__OP(ctx, "arange", arange_unguarded(ctx, start, end, step));
+}
+
+static tg_tensor *from_data_unguarded(tg_ctx *ctx, int ndim, const int64_t *shape,
+                                      const float *data, size_t n)
 {
     if (!ctx)
         return NULL;
@@ -308,7 +319,12 @@ tg_tensor *tg_from_data(tg_ctx *ctx, int ndim, const int64_t *shape, const float
     return t;
 }
 
-tg_tensor *tg_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi)
+tg_tensor *tg_from_data(tg_ctx *ctx, int ndim, const int64_t *shape, const float *data, size_t n)
+{
+    TG__OP(ctx, "from_data", from_data_unguarded(ctx, ndim, shape, data, n));
+}
+
+static tg_tensor *rand_unguarded(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi)
 {
     if (!ctx)
         return NULL;
@@ -318,7 +334,13 @@ tg_tensor *tg_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float 
     return t;
 }
 
-tg_tensor *tg_randn(tg_ctx *ctx, int ndim, const int64_t *shape, float mean, float std)
+tg_tensor *tg_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi)
+{
+    TG__OP(ctx, "rand", rand_unguarded(ctx, ndim, shape, lo, hi));
+}
+
+static tg_tensor *randn_unguarded(tg_ctx *ctx, int ndim, const int64_t *shape, float mean,
+                                  float std)
 {
     if (!ctx)
         return NULL;
@@ -328,12 +350,19 @@ tg_tensor *tg_randn(tg_ctx *ctx, int ndim, const int64_t *shape, float mean, flo
     return t;
 }
 
-tg_tensor *tg_detach(tg_ctx *ctx, tg_tensor *t)
+tg_tensor *tg_randn(tg_ctx *ctx, int ndim, const int64_t *shape, float mean, float std)
+{
+    TG__OP(ctx, "randn", randn_unguarded(ctx, ndim, shape, mean, std));
+}
+
+static tg_tensor *detach_unguarded(tg_ctx *ctx, tg_tensor *t)
 {
     if (!ctx || tg__null_input(ctx, "detach", 1, t))
         return NULL;
     return tg__view(ctx, NULL, t, t->ndim, t->shape);
 }
+
+tg_tensor *tg_detach(tg_ctx *ctx, tg_tensor *t) { TG__OP(ctx, "detach", detach_unguarded(ctx, t)); }
 
 /* ---- queries and data access ------------------------------------------- */
 

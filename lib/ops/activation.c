@@ -111,7 +111,7 @@ PW_OP("leaky_relu", leaky_relu);
 PW_OP("sigmoid", sigmoid);
 PW_OP("tanh", tanh);
 
-tg_tensor *tg_relu(tg_ctx *ctx, tg_tensor *a)
+static tg_tensor *relu_unguarded(tg_ctx *ctx, tg_tensor *a)
 {
     tg_tensor *out = pw_unary(ctx, &relu_op, relu_f, a, NULL, 0);
     if (out)
@@ -119,17 +119,22 @@ tg_tensor *tg_relu(tg_ctx *ctx, tg_tensor *a)
     return out;
 }
 
+tg_tensor *tg_relu(tg_ctx *ctx, tg_tensor *a) { TG__OP(ctx, "relu", relu_unguarded(ctx, a)); }
+
 tg_tensor *tg_leaky_relu(tg_ctx *ctx, tg_tensor *a, float slope)
 {
-    return pw_unary(ctx, &leaky_relu_op, leaky_relu_f, a, &slope, 1);
+    TG__OP(ctx, "leaky_relu", pw_unary(ctx, &leaky_relu_op, leaky_relu_f, a, &slope, 1));
 }
 
 tg_tensor *tg_sigmoid(tg_ctx *ctx, tg_tensor *a)
 {
-    return pw_unary(ctx, &sigmoid_op, sigmoid_f, a, NULL, 0);
+    TG__OP(ctx, "sigmoid", pw_unary(ctx, &sigmoid_op, sigmoid_f, a, NULL, 0));
 }
 
-tg_tensor *tg_tanh(tg_ctx *ctx, tg_tensor *a) { return pw_unary(ctx, &tanh_op, tanh_f, a, NULL, 0); }
+tg_tensor *tg_tanh(tg_ctx *ctx, tg_tensor *a)
+{
+    TG__OP(ctx, "tanh", pw_unary(ctx, &tanh_op, tanh_f, a, NULL, 0));
+}
 
 /* ---- softmax / log_softmax ---------------------------------------------- */
 
@@ -334,10 +339,10 @@ static tg_tensor *softmax_impl(tg_ctx *ctx, const tg__op_def *op, tg_tensor *a, 
 
 tg_tensor *tg_softmax(tg_ctx *ctx, tg_tensor *a, int axis)
 {
-    return softmax_impl(ctx, &softmax_op, a, axis, false);
+    TG__OP(ctx, "softmax", softmax_impl(ctx, &softmax_op, a, axis, false));
 }
 
 tg_tensor *tg_log_softmax(tg_ctx *ctx, tg_tensor *a, int axis)
 {
-    return softmax_impl(ctx, &log_softmax_op, a, axis, true);
+    TG__OP(ctx, "log_softmax", softmax_impl(ctx, &log_softmax_op, a, axis, true));
 }

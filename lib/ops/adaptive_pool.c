@@ -110,16 +110,27 @@ static tg_tensor *adaptive(tg_ctx *ctx, const tg__op_def *op, tg_tensor *x, int6
     return out;
 }
 
-tg_tensor *tg_adaptive_avg_pool2d(tg_ctx *ctx, tg_tensor *x, int64_t out_h, int64_t out_w)
+static tg_tensor *adaptive_avg_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int64_t out_h,
+                                                int64_t out_w)
 {
     if (!ctx || tg__null_input(ctx, adaptive_op.name, 1, x))
         return NULL;
     return adaptive(ctx, &adaptive_op, x, out_h, out_w);
 }
 
-tg_tensor *tg_global_avg_pool2d(tg_ctx *ctx, tg_tensor *x)
+tg_tensor *tg_adaptive_avg_pool2d(tg_ctx *ctx, tg_tensor *x, int64_t out_h, int64_t out_w)
+{
+    TG__OP(ctx, "adaptive_avg_pool2d", adaptive_avg_pool2d_unguarded(ctx, x, out_h, out_w));
+}
+
+static tg_tensor *global_avg_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x)
 {
     if (!ctx || tg__null_input(ctx, global_op.name, 1, x))
         return NULL;
     return adaptive(ctx, &global_op, x, 1, 1);
+}
+
+tg_tensor *tg_global_avg_pool2d(tg_ctx *ctx, tg_tensor *x)
+{
+    TG__OP(ctx, "global_avg_pool2d", global_avg_pool2d_unguarded(ctx, x));
 }

@@ -494,7 +494,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
 tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                      int padding, int dilation, int groups)
 {
-    return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false);
+    TG__OP(ctx, "conv2d", conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
 }
 
 tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,

@@ -43,7 +43,7 @@ static void dropout_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def dropout_op = {"dropout", dropout_backward};
 
-tg_tensor *tg_dropout(tg_ctx *ctx, tg_tensor *x, float p, bool training)
+static tg_tensor *dropout_unguarded(tg_ctx *ctx, tg_tensor *x, float p, bool training)
 {
     if (!ctx || tg__null_input(ctx, "dropout", 1, x))
         return NULL;
@@ -82,4 +82,9 @@ tg_tensor *tg_dropout(tg_ctx *ctx, tg_tensor *x, float p, bool training)
         out->data[i] = xd[i] * m[i];
     out->aux = m;
     return out;
+}
+
+tg_tensor *tg_dropout(tg_ctx *ctx, tg_tensor *x, float p, bool training)
+{
+    TG__OP(ctx, "dropout", dropout_unguarded(ctx, x, p, training));
 }

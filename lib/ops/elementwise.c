@@ -190,7 +190,19 @@ static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor 
     return out;
 }
 
-tg_tensor *tg_add(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &add_op, BIN_ADD, a, b); }
-tg_tensor *tg_sub(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &sub_op, BIN_SUB, a, b); }
-tg_tensor *tg_mul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &mul_op, BIN_MUL, a, b); }
-tg_tensor *tg_div(tg_ctx *ctx, tg_tensor *a, tg_tensor *b) { return binary(ctx, &div_op, BIN_DIV, a, b); }
+tg_tensor *tg_add(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
+{
+    TG__OP(ctx, "add", binary(ctx, &add_op, BIN_ADD, a, b));
+}
+tg_tensor *tg_sub(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
+{
+    TG__OP(ctx, "sub", binary(ctx, &sub_op, BIN_SUB, a, b));
+}
+tg_tensor *tg_mul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
+{
+    TG__OP(ctx, "mul", binary(ctx, &mul_op, BIN_MUL, a, b));
+}
+tg_tensor *tg_div(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
+{
+    TG__OP(ctx, "div", binary(ctx, &div_op, BIN_DIV, a, b));
+}

@@ -129,8 +129,8 @@ static bool check_affine(tg_ctx *ctx, const char *what, const tg_tensor *t, cons
     return ok;
 }
 
-tg_tensor *tg_layer_norm(tg_ctx *ctx, tg_tensor *x, int n_norm_dims, tg_tensor *weight,
-                         tg_tensor *bias, float eps)
+static tg_tensor *layer_norm_unguarded(tg_ctx *ctx, tg_tensor *x, int n_norm_dims,
+                                       tg_tensor *weight, tg_tensor *bias, float eps)
 {
     if (!ctx || tg__null_input(ctx, "layer_norm", 1, x))
         return NULL;
@@ -171,6 +171,12 @@ tg_tensor *tg_layer_norm(tg_ctx *ctx, tg_tensor *x, int n_norm_dims, tg_tensor *
     return out;
 }
 
+tg_tensor *tg_layer_norm(tg_ctx *ctx, tg_tensor *x, int n_norm_dims, tg_tensor *weight,
+                         tg_tensor *bias, float eps)
+{
+    TG__OP(ctx, "layer_norm", layer_norm_unguarded(ctx, x, n_norm_dims, weight, bias, eps));
+}
+
 /* ---- batch_norm1d ------------------------------------------------------- */
 
 static bool check_channel_vec(tg_ctx *ctx, const char *what, const tg_tensor *t, int64_t C,
@@ -185,9 +191,10 @@ static bool check_channel_vec(tg_ctx *ctx, const char *what, const tg_tensor *t,
     return false;
 }
 
-tg_tensor *tg_batch_norm1d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
-                           tg_tensor *running_mean, tg_tensor *running_var, bool training,
-                           float momentum, float eps)
+static tg_tensor *batch_norm1d_unguarded(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight,
+                                         tg_tensor *bias, tg_tensor *running_mean,
+                                         tg_tensor *running_var, bool training, float momentum,
+                                         float eps)
 {
     if (!ctx || tg__null_input(ctx, "batch_norm1d", 1, x))
         return NULL;
@@ -229,4 +236,13 @@ tg_tensor *tg_batch_norm1d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
                                          training, momentum, eps)
                        : NULL;
     return y4 ? tg_reshape(ctx, y4, x->ndim, x->shape) : NULL;
+}
+
+tg_tensor *tg_batch_norm1d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
+                           tg_tensor *running_mean, tg_tensor *running_var, bool training,
+                           float momentum, float eps)
+{
+    TG__OP(ctx, "batch_norm1d",
+           batch_norm1d_unguarded(ctx, x, weight, bias, running_mean, running_var, training,
+                                  momentum, eps));
 }

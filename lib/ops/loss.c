@@ -123,8 +123,8 @@ static void cross_entropy_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def cross_entropy_op = {"cross_entropy", cross_entropy_backward};
 
-tg_tensor *tg_cross_entropy(tg_ctx *ctx, tg_tensor *logits, const int32_t *targets, size_t n,
-                            tg_reduction reduction)
+static tg_tensor *cross_entropy_unguarded(tg_ctx *ctx, tg_tensor *logits, const int32_t *targets,
+                                          size_t n, tg_reduction reduction)
 {
     const char *who = cross_entropy_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, logits))
@@ -161,6 +161,12 @@ tg_tensor *tg_cross_entropy(tg_ctx *ctx, tg_tensor *logits, const int32_t *targe
     return out;
 }
 
+tg_tensor *tg_cross_entropy(tg_ctx *ctx, tg_tensor *logits, const int32_t *targets, size_t n,
+                            tg_reduction reduction)
+{
+    TG__OP(ctx, "cross_entropy", cross_entropy_unguarded(ctx, logits, targets, n, reduction));
+}
+
 /* ---- nll ---------------------------------------------------------------- */
 
 static void nll_backward(tg_ctx *ctx, tg_tensor *out)
@@ -177,8 +183,8 @@ static void nll_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def nll_op = {"nll_loss", nll_backward};
 
-tg_tensor *tg_nll_loss(tg_ctx *ctx, tg_tensor *log_probs, const int32_t *targets, size_t n,
-                       tg_reduction reduction)
+static tg_tensor *nll_loss_unguarded(tg_ctx *ctx, tg_tensor *log_probs, const int32_t *targets,
+                                     size_t n, tg_reduction reduction)
 {
     const char *who = nll_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, log_probs))
@@ -199,6 +205,12 @@ tg_tensor *tg_nll_loss(tg_ctx *ctx, tg_tensor *log_probs, const int32_t *targets
         s -= log_probs->data[(int64_t)i * c + targets[i]];
     out->data[0] = (float)(reduction == TG_REDUCTION_MEAN ? s / (double)n : s);
     return out;
+}
+
+tg_tensor *tg_nll_loss(tg_ctx *ctx, tg_tensor *log_probs, const int32_t *targets, size_t n,
+                       tg_reduction reduction)
+{
+    TG__OP(ctx, "nll_loss", nll_loss_unguarded(ctx, log_probs, targets, n, reduction));
 }
 
 /* ---- mse ---------------------------------------------------------------- */
@@ -223,7 +235,8 @@ static void mse_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def mse_op = {"mse_loss", mse_backward};
 
-tg_tensor *tg_mse_loss(tg_ctx *ctx, tg_tensor *a, tg_tensor *b, tg_reduction reduction)
+static tg_tensor *mse_loss_unguarded(tg_ctx *ctx, tg_tensor *a, tg_tensor *b,
+                                     tg_reduction reduction)
 {
     const char *who = mse_op.name;
     if (!ctx || tg__null_input(ctx, who, 2, a, b))
@@ -255,4 +268,9 @@ tg_tensor *tg_mse_loss(tg_ctx *ctx, tg_tensor *a, tg_tensor *b, tg_reduction red
     }
     out->data[0] = (float)(reduction == TG_REDUCTION_MEAN ? s / (double)a->numel : s);
     return out;
+}
+
+tg_tensor *tg_mse_loss(tg_ctx *ctx, tg_tensor *a, tg_tensor *b, tg_reduction reduction)
+{
+    TG__OP(ctx, "mse_loss", mse_loss_unguarded(ctx, a, b, reduction));
 }

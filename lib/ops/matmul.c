@@ -173,7 +173,7 @@ static void matmul_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def matmul_op = {"matmul", matmul_backward};
 
-tg_tensor *tg_matmul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
+static tg_tensor *matmul_unguarded(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
 {
     if (!ctx || tg__null_input(ctx, "matmul", 2, a, b))
         return NULL;
@@ -208,6 +208,11 @@ tg_tensor *tg_matmul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
     return out;
 }
 
+tg_tensor *tg_matmul(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
+{
+    TG__OP(ctx, "matmul", matmul_unguarded(ctx, a, b));
+}
+
 /* ---- linear ------------------------------------------------------------ */
 
 static void linear_backward(tg_ctx *ctx, tg_tensor *out)
@@ -231,7 +236,7 @@ static void linear_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def linear_op = {"linear", linear_backward};
 
-tg_tensor *tg_linear(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
+static tg_tensor *linear_unguarded(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
 {
     if (!ctx || tg__null_input(ctx, "linear", 2, x, w))
         return NULL;
@@ -267,4 +272,9 @@ tg_tensor *tg_linear(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
     tg__sgemm(ctx, false, true, M, nout, in, 1.0f, x->data, in, w->data, in, b ? 1.0f : 0.0f, y,
               nout);
     return out;
+}
+
+tg_tensor *tg_linear(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b)
+{
+    TG__OP(ctx, "linear", linear_unguarded(ctx, x, w, b));
 }

@@ -71,10 +71,16 @@ static const tg__op_def gelu_op = {"gelu", gelu_backward};
 static const tg__op_def clamp_op = {"clamp", clamp_backward};
 static const tg__op_def abs_op = {"abs", abs_backward};
 
-tg_tensor *tg_gelu(tg_ctx *ctx, tg_tensor *x) { return pw_unary(ctx, &gelu_op, gelu_f, x, NULL, 0); }
-tg_tensor *tg_abs(tg_ctx *ctx, tg_tensor *x) { return pw_unary(ctx, &abs_op, abs_f, x, NULL, 0); }
+tg_tensor *tg_gelu(tg_ctx *ctx, tg_tensor *x)
+{
+    TG__OP(ctx, "gelu", pw_unary(ctx, &gelu_op, gelu_f, x, NULL, 0));
+}
+tg_tensor *tg_abs(tg_ctx *ctx, tg_tensor *x)
+{
+    TG__OP(ctx, "abs", pw_unary(ctx, &abs_op, abs_f, x, NULL, 0));
+}
 
-tg_tensor *tg_clamp(tg_ctx *ctx, tg_tensor *x, float lo, float hi)
+static tg_tensor *clamp_unguarded(tg_ctx *ctx, tg_tensor *x, float lo, float hi)
 {
     if (!ctx || tg__null_input(ctx, clamp_op.name, 1, x))
         return NULL;
@@ -85,6 +91,11 @@ tg_tensor *tg_clamp(tg_ctx *ctx, tg_tensor *x, float lo, float hi)
     }
     float p[2] = {lo, hi};
     return pw_unary(ctx, &clamp_op, clamp_f, x, p, 2);
+}
+
+tg_tensor *tg_clamp(tg_ctx *ctx, tg_tensor *x, float lo, float hi)
+{
+    TG__OP(ctx, "clamp", clamp_unguarded(ctx, x, lo, hi));
 }
 
 /* ---- maximum, minimum ------------------------------------------------------ */
@@ -176,17 +187,17 @@ static tg_tensor *minmax(tg_ctx *ctx, const tg__op_def *op, bool is_max, tg_tens
 
 tg_tensor *tg_maximum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
 {
-    return minmax(ctx, &maximum_op, true, a, b);
+    TG__OP(ctx, "maximum", minmax(ctx, &maximum_op, true, a, b));
 }
 
 tg_tensor *tg_minimum(tg_ctx *ctx, tg_tensor *a, tg_tensor *b)
 {
-    return minmax(ctx, &minimum_op, false, a, b);
+    TG__OP(ctx, "minimum", minmax(ctx, &minimum_op, false, a, b));
 }
 
 /* ---- argmax ----------------------------------------------------------------- */
 
-tg_tensor *tg_argmax(tg_ctx *ctx, tg_tensor *x, int axis, bool keepdim)
+static tg_tensor *argmax_unguarded(tg_ctx *ctx, tg_tensor *x, int axis, bool keepdim)
 {
     const char *who = "argmax";
     if (!ctx || tg__null_input(ctx, who, 1, x))
@@ -232,4 +243,9 @@ tg_tensor *tg_argmax(tg_ctx *ctx, tg_tensor *x, int axis, bool keepdim)
             out->data[o * inner + i] = (float)best;
         }
     return out;
+}
+
+tg_tensor *tg_argmax(tg_ctx *ctx, tg_tensor *x, int axis, bool keepdim)
+{
+    TG__OP(ctx, "argmax", argmax_unguarded(ctx, x, axis, keepdim));
 }

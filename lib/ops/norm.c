@@ -372,8 +372,9 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
                            tg_tensor *running_mean, tg_tensor *running_var, bool training,
                            float momentum, float eps)
 {
-    return batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
-                        false);
+    TG__OP(ctx, "batch_norm2d",
+           batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                        false));
 }
 
 tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,

@@ -149,7 +149,8 @@ static void max_pool_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def max_pool_op = {"max_pool2d", max_pool_backward};
 
-tg_tensor *tg_max_pool2d(tg_ctx *ctx, tg_tensor *x, int kernel, int stride, int padding)
+static tg_tensor *max_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int kernel, int stride,
+                                       int padding)
 {
     if (!ctx || tg__null_input(ctx, "max_pool2d", 1, x))
         return NULL;
@@ -179,6 +180,11 @@ tg_tensor *tg_max_pool2d(tg_ctx *ctx, tg_tensor *x, int kernel, int stride, int 
     j.idx = out->aux;
     tg__parallel_for(ctx, x->shape[0] * x->shape[1], max_fwd_range, &j);
     return out;
+}
+
+tg_tensor *tg_max_pool2d(tg_ctx *ctx, tg_tensor *x, int kernel, int stride, int padding)
+{
+    TG__OP(ctx, "max_pool2d", max_pool2d_unguarded(ctx, x, kernel, stride, padding));
 }
 
 /* ---- average pooling ----------------------------------------------------- */
@@ -253,7 +259,8 @@ static void avg_pool_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def avg_pool_op = {"avg_pool2d", avg_pool_backward};
 
-tg_tensor *tg_avg_pool2d(tg_ctx *ctx, tg_tensor *x, int kernel, int stride, int padding)
+static tg_tensor *avg_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int kernel, int stride,
+                                       int padding)
 {
     if (!ctx || tg__null_input(ctx, "avg_pool2d", 1, x))
         return NULL;
@@ -270,4 +277,9 @@ tg_tensor *tg_avg_pool2d(tg_ctx *ctx, tg_tensor *x, int kernel, int stride, int 
     j.y = out->data;
     tg__parallel_for(ctx, x->shape[0] * x->shape[1], avg_fwd_range, &j);
     return out;
+}
+
+tg_tensor *tg_avg_pool2d(tg_ctx *ctx, tg_tensor *x, int kernel, int stride, int padding)
+{
+    TG__OP(ctx, "avg_pool2d", avg_pool2d_unguarded(ctx, x, kernel, stride, padding));
 }

@@ -223,24 +223,30 @@ static tg_tensor *reduce_all(tg_ctx *ctx, const tg__op_def *op, int kind, tg_ten
 
 tg_tensor *tg_sum(tg_ctx *ctx, tg_tensor *a, int axis, bool keepdim)
 {
-    return reduce_axis(ctx, &sum_op, RED_SUM, a, axis, keepdim);
+    TG__OP(ctx, "sum", reduce_axis(ctx, &sum_op, RED_SUM, a, axis, keepdim));
 }
 
 tg_tensor *tg_mean(tg_ctx *ctx, tg_tensor *a, int axis, bool keepdim)
 {
-    return reduce_axis(ctx, &mean_op, RED_MEAN, a, axis, keepdim);
+    TG__OP(ctx, "mean", reduce_axis(ctx, &mean_op, RED_MEAN, a, axis, keepdim));
 }
 
 tg_tensor *tg_max(tg_ctx *ctx, tg_tensor *a, int axis, bool keepdim)
 {
-    return reduce_axis(ctx, &max_op, RED_MAX, a, axis, keepdim);
+    TG__OP(ctx, "max", reduce_axis(ctx, &max_op, RED_MAX, a, axis, keepdim));
 }
 
-tg_tensor *tg_sum_all(tg_ctx *ctx, tg_tensor *a) { return reduce_all(ctx, &sum_all_op, RED_SUM, a); }
+tg_tensor *tg_sum_all(tg_ctx *ctx, tg_tensor *a)
+{
+    TG__OP(ctx, "sum_all", reduce_all(ctx, &sum_all_op, RED_SUM, a));
+}
 
 tg_tensor *tg_mean_all(tg_ctx *ctx, tg_tensor *a)
 {
-    return reduce_all(ctx, &mean_all_op, RED_MEAN, a);
+    TG__OP(ctx, "mean_all", reduce_all(ctx, &mean_all_op, RED_MEAN, a));
 }
 
-tg_tensor *tg_max_all(tg_ctx *ctx, tg_tensor *a) { return reduce_all(ctx, &max_all_op, RED_MAX, a); }
+tg_tensor *tg_max_all(tg_ctx *ctx, tg_tensor *a)
+{
+    TG__OP(ctx, "max_all", reduce_all(ctx, &max_all_op, RED_MAX, a));
+}

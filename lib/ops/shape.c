@@ -23,7 +23,7 @@ static void view_backward(tg_ctx *ctx, tg_tensor *out)
 static const tg__op_def reshape_op = {"reshape", view_backward};
 static const tg__op_def flatten_op = {"flatten", view_backward};
 
-tg_tensor *tg_reshape(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
+static tg_tensor *reshape_unguarded(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
 {
     const char *who = reshape_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, a))
@@ -72,7 +72,12 @@ tg_tensor *tg_reshape(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
     return tg__view(ctx, &reshape_op, a, ndim, dims);
 }
 
-tg_tensor *tg_flatten(tg_ctx *ctx, tg_tensor *a, int start_dim, int end_dim)
+tg_tensor *tg_reshape(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
+{
+    TG__OP(ctx, "reshape", reshape_unguarded(ctx, a, ndim, shape));
+}
+
+static tg_tensor *flatten_unguarded(tg_ctx *ctx, tg_tensor *a, int start_dim, int end_dim)
 {
     const char *who = flatten_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, a))
@@ -102,6 +107,11 @@ tg_tensor *tg_flatten(tg_ctx *ctx, tg_tensor *a, int start_dim, int end_dim)
             dims[k++] = a->shape[i];
     }
     return tg__view(ctx, &flatten_op, a, k, dims);
+}
+
+tg_tensor *tg_flatten(tg_ctx *ctx, tg_tensor *a, int start_dim, int end_dim)
+{
+    TG__OP(ctx, "flatten", flatten_unguarded(ctx, a, start_dim, end_dim));
 }
 
 /* ---- copies: transpose, permute --------------------------------------- */
@@ -168,7 +178,7 @@ static tg_tensor *permute_copy(tg_ctx *ctx, const tg__op_def *op, tg_tensor *a, 
     return out;
 }
 
-tg_tensor *tg_permute(tg_ctx *ctx, tg_tensor *a, const int *perm)
+static tg_tensor *permute_unguarded(tg_ctx *ctx, tg_tensor *a, const int *perm)
 {
     const char *who = permute_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, a))
@@ -197,7 +207,12 @@ tg_tensor *tg_permute(tg_ctx *ctx, tg_tensor *a, const int *perm)
     return permute_copy(ctx, &permute_op, a, p);
 }
 
-tg_tensor *tg_transpose(tg_ctx *ctx, tg_tensor *a, int dim0, int dim1)
+tg_tensor *tg_permute(tg_ctx *ctx, tg_tensor *a, const int *perm)
+{
+    TG__OP(ctx, "permute", permute_unguarded(ctx, a, perm));
+}
+
+static tg_tensor *transpose_unguarded(tg_ctx *ctx, tg_tensor *a, int dim0, int dim1)
 {
     const char *who = transpose_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, a))
@@ -216,4 +231,9 @@ tg_tensor *tg_transpose(tg_ctx *ctx, tg_tensor *a, int dim0, int dim1)
     p[d0] = d1;
     p[d1] = d0;
     return permute_copy(ctx, &transpose_op, a, p);
+}
+
+tg_tensor *tg_transpose(tg_ctx *ctx, tg_tensor *a, int dim0, int dim1)
+{
+    TG__OP(ctx, "transpose", transpose_unguarded(ctx, a, dim0, dim1));
 }

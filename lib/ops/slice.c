@@ -83,7 +83,7 @@ static tg_tensor *concat_node(tg_ctx *ctx, tg_tensor *const *xs, int k, int ax)
     return out;
 }
 
-tg_tensor *tg_concat(tg_ctx *ctx, tg_tensor *const *xs, int n, int axis)
+static tg_tensor *concat_unguarded(tg_ctx *ctx, tg_tensor *const *xs, int n, int axis)
 {
     const char *who = concat_op.name;
     if (!ctx)
@@ -147,6 +147,11 @@ tg_tensor *tg_concat(tg_ctx *ctx, tg_tensor *const *xs, int n, int axis)
     return out;
 }
 
+tg_tensor *tg_concat(tg_ctx *ctx, tg_tensor *const *xs, int n, int axis)
+{
+    TG__OP(ctx, "concat", concat_unguarded(ctx, xs, n, axis));
+}
+
 /* ---- narrow and slice --------------------------------------------------- */
 
 /* p.l[0] = axis, p.l[1] = start, p.l[2] = step. Works for the view too. */
@@ -205,7 +210,8 @@ static tg_tensor *take(tg_ctx *ctx, const tg__op_def *op, tg_tensor *a, int ax, 
     return out;
 }
 
-tg_tensor *tg_narrow(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t length)
+static tg_tensor *narrow_unguarded(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start,
+                                   int64_t length)
 {
     const char *who = narrow_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, x))
@@ -228,8 +234,13 @@ tg_tensor *tg_narrow(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t
     return take(ctx, &narrow_op, x, ax, s, length, 1);
 }
 
-tg_tensor *tg_slice(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t end,
-                    int64_t step)
+tg_tensor *tg_narrow(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t length)
+{
+    TG__OP(ctx, "narrow", narrow_unguarded(ctx, x, axis, start, length));
+}
+
+static tg_tensor *slice_unguarded(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t end,
+                                  int64_t step)
 {
     const char *who = slice_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, x))
@@ -252,6 +263,11 @@ tg_tensor *tg_slice(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t 
     int64_t e = end < 0 ? (end < -size ? 0 : end + size) : (end > size ? size : end);
     int64_t len = e > s ? (e - s - 1) / step + 1 : 0;
     return take(ctx, &slice_op, x, ax, s, len, step);
+}
+
+tg_tensor *tg_slice(tg_ctx *ctx, tg_tensor *x, int axis, int64_t start, int64_t end, int64_t step)
+{
+    TG__OP(ctx, "slice", slice_unguarded(ctx, x, axis, start, end, step));
 }
 
 /* ---- constant pad ------------------------------------------------------- */
@@ -309,7 +325,8 @@ static void pad_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def pad_op = {"pad", pad_backward};
 
-tg_tensor *tg_pad(tg_ctx *ctx, tg_tensor *x, int n_pad, const int64_t *pad, float value)
+static tg_tensor *pad_unguarded(tg_ctx *ctx, tg_tensor *x, int n_pad, const int64_t *pad,
+                                float value)
 {
     const char *who = pad_op.name;
     if (!ctx || tg__null_input(ctx, who, 1, x))
@@ -359,4 +376,9 @@ tg_tensor *tg_pad(tg_ctx *ctx, tg_tensor *x, int n_pad, const int64_t *pad, floa
     else if (numel > 0)
         PAD_WALK(out, x, before, y[i] = xd[j], y[i] = value);
     return out;
+}
+
+tg_tensor *tg_pad(tg_ctx *ctx, tg_tensor *x, int n_pad, const int64_t *pad, float value)
+{
+    TG__OP(ctx, "pad", pad_unguarded(ctx, x, n_pad, pad, value));
 }

@@ -137,26 +137,35 @@ PW_OP("pow", pow);
 PW_OP("add_scalar", add_scalar);
 PW_OP("mul_scalar", mul_scalar);
 
-tg_tensor *tg_neg(tg_ctx *ctx, tg_tensor *a) { return pw_unary(ctx, &neg_op, neg_f, a, NULL, 0); }
-tg_tensor *tg_exp(tg_ctx *ctx, tg_tensor *a) { return pw_unary(ctx, &exp_op, exp_f, a, NULL, 0); }
-tg_tensor *tg_log(tg_ctx *ctx, tg_tensor *a) { return pw_unary(ctx, &log_op, log_f, a, NULL, 0); }
+tg_tensor *tg_neg(tg_ctx *ctx, tg_tensor *a)
+{
+    TG__OP(ctx, "neg", pw_unary(ctx, &neg_op, neg_f, a, NULL, 0));
+}
+tg_tensor *tg_exp(tg_ctx *ctx, tg_tensor *a)
+{
+    TG__OP(ctx, "exp", pw_unary(ctx, &exp_op, exp_f, a, NULL, 0));
+}
+tg_tensor *tg_log(tg_ctx *ctx, tg_tensor *a)
+{
+    TG__OP(ctx, "log", pw_unary(ctx, &log_op, log_f, a, NULL, 0));
+}
 
 tg_tensor *tg_sqrt(tg_ctx *ctx, tg_tensor *a)
 {
-    return pw_unary(ctx, &sqrt_op, sqrt_f, a, NULL, 0);
+    TG__OP(ctx, "sqrt", pw_unary(ctx, &sqrt_op, sqrt_f, a, NULL, 0));
 }
 
 tg_tensor *tg_pow(tg_ctx *ctx, tg_tensor *a, float exponent)
 {
-    return pw_unary(ctx, &pow_op, pow_f, a, &exponent, 1);
+    TG__OP(ctx, "pow", pw_unary(ctx, &pow_op, pow_f, a, &exponent, 1));
 }
 
 tg_tensor *tg_add_scalar(tg_ctx *ctx, tg_tensor *a, float s)
 {
-    return pw_unary(ctx, &add_scalar_op, add_scalar_f, a, &s, 1);
+    TG__OP(ctx, "add_scalar", pw_unary(ctx, &add_scalar_op, add_scalar_f, a, &s, 1));
 }
 
 tg_tensor *tg_mul_scalar(tg_ctx *ctx, tg_tensor *a, float s)
 {
-    return pw_unary(ctx, &mul_scalar_op, mul_scalar_f, a, &s, 1);
+    TG__OP(ctx, "mul_scalar", pw_unary(ctx, &mul_scalar_op, mul_scalar_f, a, &s, 1));
 }

@@ -444,10 +444,18 @@ static void data_call(vm *v)
     default:
         if (!v->d[di])
             return;
-        destroy_iters_of(v, di); /* iterators first: docs say the set must outlive them */
+        bool iters = false;
+        for (int k = 0; k < NI; k++)
+            iters |= v->it[k] && v->it_ds[k] == di;
+        if (fz_u8(&v->r) & 1) {
+            destroy_iters_of(v, di);
+            iters = false;
+        }
         tg_ctx_clear_error(v->ctx);
         tg_dataset_destroy(v->d[di]);
-        if (tg_ctx_last_status(v->ctx) == TG_OK) /* refused (BUSY) with live subsets */
+        tg_status st = tg_ctx_last_status(v->ctx);
+        FUZZ_CHECK(!iters || st == TG_ERR_BUSY); /* live iterators: refused */
+        if (st == TG_OK) /* refused (BUSY) with live subsets or iterators */
             v->d[di] = NULL;
         tg_ctx_clear_error(v->ctx);
         break;
