@@ -326,6 +326,11 @@ float tg__rng_normal(uint64_t state[4]);             /* N(0, 1) */
  * the ctx has one thread or n < 2. Never called recursively. */
 typedef void (*tg__range_fn)(void *arg, int64_t begin, int64_t end, int tid);
 void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg);
+/* tg__parallel_for() for a job that touches about @p elems floats: runs on
+ * the calling thread below TG_PAR_MIN_ELEMS, where waking a worker costs
+ * more than the work (batch-1 inference was 2x slower on 2 threads). */
+#define TG_PAR_MIN_ELEMS ((int64_t)1 << 15)
+void tg__parallel_for_elems(tg_ctx *ctx, int64_t n, int64_t elems, tg__range_fn fn, void *arg);
 tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out);
 void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool);
 

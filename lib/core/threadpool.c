@@ -294,3 +294,13 @@ void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
         break;
     }
 }
+
+void tg__parallel_for_elems(tg_ctx *ctx, int64_t n, int64_t elems, tg__range_fn fn, void *arg)
+{
+    if (elems < TG_PAR_MIN_ELEMS) {
+        if (n > 0)
+            fn(arg, 0, n, 0);
+        return;
+    }
+    tg__parallel_for(ctx, n, fn, arg);
+}

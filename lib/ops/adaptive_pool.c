@@ -69,7 +69,7 @@ static void ap_backward(tg_ctx *ctx, tg_tensor *out)
         .H = x->shape[2], .W = x->shape[3], .OH = out->shape[2], .OW = out->shape[3],
         .gy = out->grad, .gx = x->grad,
     };
-    tg__parallel_for(ctx, x->shape[0] * x->shape[1], ap_bwd_range, &j);
+    tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, ap_bwd_range, &j);
 }
 
 static const tg__op_def adaptive_op = {"adaptive_avg_pool2d", ap_backward};
@@ -106,7 +106,7 @@ static tg_tensor *adaptive(tg_ctx *ctx, const tg__op_def *op, tg_tensor *x, int6
     ap_job j = {
         .H = x->shape[2], .W = x->shape[3], .OH = oh, .OW = ow, .x = x->data, .y = out->data,
     };
-    tg__parallel_for(ctx, x->shape[0] * x->shape[1], ap_fwd_range, &j);
+    tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, ap_fwd_range, &j);
     return out;
 }
 

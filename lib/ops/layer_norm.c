@@ -103,9 +103,9 @@ static void ln_backward(tg_ctx *ctx, tg_tensor *out)
         .mean = out->aux, .invstd = (float *)out->aux + R,
     };
     if (j.gx)
-        tg__parallel_for(ctx, R, ln_bwd_x_range, &j);
+        tg__parallel_for_elems(ctx, R, x->numel, ln_bwd_x_range, &j);
     if (j.gw || j.gb)
-        tg__parallel_for(ctx, M, ln_bwd_wb_range, &j);
+        tg__parallel_for_elems(ctx, M, x->numel, ln_bwd_wb_range, &j);
 }
 
 static const tg__op_def ln_op = {"layer_norm", ln_backward};
@@ -164,7 +164,7 @@ static tg_tensor *layer_norm_unguarded(tg_ctx *ctx, tg_tensor *x, int n_norm_dim
         .b = bias ? bias->data : NULL, .y = out->data, .mean = stats, .invstd = stats + R,
         .eps = eps,
     };
-    tg__parallel_for(ctx, R, ln_fwd_range, &j);
+    tg__parallel_for_elems(ctx, R, x->numel, ln_fwd_range, &j);
     out->aux = stats;
     out->p.l[0] = M;
     out->p.f[2] = eps; /* read by ONNX export */

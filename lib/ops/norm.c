@@ -226,7 +226,7 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
         .ps = d, .pss = d + N * C,
         .training = out->p.i[0] != 0, .relu = out->p.i[2] != 0, .y = out->data,
     };
-    tg__parallel_for(ctx, N * C, grad_sums_range, &j);
+    tg__parallel_for_elems(ctx, N * C, x->numel, grad_sums_range, &j);
     double cnt = (double)(N * j.HW);
     for (int64_t c = 0; c < C; c++) {
         float is = j.invstd[c], wc = j.w ? j.w[c] : 1.0f;
@@ -250,7 +250,7 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
     }
     if (j.gx) {
         j.store = tg__grad_fresh(x);
-        tg__parallel_for(ctx, N * C, bwd_apply_range, &j);
+        tg__parallel_for_elems(ctx, N * C, x->numel, bwd_apply_range, &j);
     }
 }
 
@@ -327,14 +327,14 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
     };
     if (training) {
         double cnt = (double)(N * HW);
-        tg__parallel_for(ctx, N * C, plane_sum_range, &j);
+        tg__parallel_for_elems(ctx, N * C, x->numel, plane_sum_range, &j);
         for (int64_t c = 0; c < C; c++) {
             double s = 0;
             for (int64_t n = 0; n < N; n++)
                 s += j.ps[n * C + c];
             j.mean[c] = (float)(s / cnt);
         }
-        tg__parallel_for(ctx, N * C, plane_sqdev_range, &j);
+        tg__parallel_for_elems(ctx, N * C, x->numel, plane_sqdev_range, &j);
         for (int64_t c = 0; c < C; c++) {
             double ss = 0;
             for (int64_t n = 0; n < N; n++)
@@ -359,7 +359,7 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
         j.ka[c] = a;
         j.kb[c] = (j.b ? j.b[c] : 0.0f) - j.mean[c] * a;
     }
-    tg__parallel_for(ctx, N * C, fwd_apply_range, &j);
+    tg__parallel_for_elems(ctx, N * C, x->numel, fwd_apply_range, &j);
     out->aux = stats;
     out->bwd_stores = true;
     out->p.i[0] = training;

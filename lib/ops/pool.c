@@ -144,7 +144,7 @@ static void max_pool_backward(tg_ctx *ctx, tg_tensor *out)
         return;
     pool_job j = {.x = x->data, .gy = out->grad, .gx = x->grad, .idx = out->aux};
     fill_geom(&j.g, x, out);
-    tg__parallel_for(ctx, x->shape[0] * x->shape[1], max_bwd_range, &j);
+    tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, max_bwd_range, &j);
 }
 
 static const tg__op_def max_pool_op = {"max_pool2d", max_pool_backward};
@@ -178,7 +178,7 @@ static tg_tensor *max_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int kernel, in
     out->p.i[2] = (int32_t)j.g.p;
     j.y = out->data;
     j.idx = out->aux;
-    tg__parallel_for(ctx, x->shape[0] * x->shape[1], max_fwd_range, &j);
+    tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, max_fwd_range, &j);
     return out;
 }
 
@@ -254,7 +254,7 @@ static void avg_pool_backward(tg_ctx *ctx, tg_tensor *out)
         return;
     pool_job j = {.x = x->data, .gy = out->grad, .gx = x->grad};
     fill_geom(&j.g, x, out);
-    tg__parallel_for(ctx, x->shape[0] * x->shape[1], avg_bwd_range, &j);
+    tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, avg_bwd_range, &j);
 }
 
 static const tg__op_def avg_pool_op = {"avg_pool2d", avg_pool_backward};
@@ -275,7 +275,7 @@ static tg_tensor *avg_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int kernel, in
     out->p.i[1] = (int32_t)j.g.s;
     out->p.i[2] = (int32_t)j.g.p;
     j.y = out->data;
-    tg__parallel_for(ctx, x->shape[0] * x->shape[1], avg_fwd_range, &j);
+    tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, avg_fwd_range, &j);
     return out;
 }
 
