@@ -633,6 +633,38 @@ START_TEST(sequential_tiled_inference)
 }
 END_TEST
 
+/* A CIFAR ResNet in evaluation mode runs its no-grad forward in tiles too
+ * (BatchNorm with running statistics and the residual blocks are per
+ * sample): bit-identical to the untiled forward (grad on), less arena; in
+ * training mode (batch statistics) it is not tiled. */
+START_TEST(resnet_tiled_inference)
+{
+    static const int64_t xs[4] = {70, 3, 8, 8};
+    tg_ctx *ctx = tgt_ctx_threads(5, 2);
+    tg_resnet_cifar_options ro;
+    tg_resnet_cifar_options_init(&ro, 8);
+    tg_module *net;
+    ck_assert_int_eq(tg_nn_resnet_cifar(ctx, &ro, &net), TG_OK);
+    tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, false);
+    ck_assert_ptr_nonnull(tg_module_forward(net, x)); /* training: moves running stats */
+    tg_module_train(net, false);
+    tg_mem_stats m0, m1, m2;
+    tg_ctx_mem_stats(ctx, &m0);
+    tg_tensor *want = tg_module_forward(net, x); /* grad on: untiled */
+    ck_assert_ptr_nonnull(want);
+    tg_ctx_mem_stats(ctx, &m1);
+    tg_ctx_set_grad_enabled(ctx, false);
+    tg_tensor *y = tg_module_forward(net, x);
+    ck_assert_ptr_nonnull(y);
+    tg_ctx_mem_stats(ctx, &m2);
+    ck_assert_int_eq(tg_tensor_numel(y), 70 * 10);
+    ck_assert_mem_eq(tg_tensor_data(y), tg_tensor_data(want), 70 * 10 * sizeof(float));
+    ck_assert_uint_lt(m2.arena_used - m1.arena_used, (m1.arena_used - m0.arena_used) / 2);
+    tg_module_destroy(net);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 /* The per-op timing table: off by default; when on, each op's forward and
  * backward calls are counted under its name. */
 START_TEST(profile_table)
@@ -720,6 +752,7 @@ static Suite *suite(void)
     tcase_add_test(tc, conv_relu_matches_unfused);
     tcase_add_test(tc, sequential_fuses_conv_relu);
     tcase_add_test(tc, sequential_tiled_inference);
+    tcase_add_test(tc, resnet_tiled_inference);
     tcase_add_test(tc, profile_table);
     tcase_add_test(tc, pool_spin_and_sleep);
     suite_add_tcase(s, tc);

@@ -398,20 +398,6 @@ static const tg_module_vtable seq_vt = {sizeof(tg_module_vtable), "Sequential", 
  * sample's result is computed by the same kernels with the same operations,
  * so the output is bit-identical to the untiled forward. */
 
-static bool per_sample(const tg_module *m)
-{
-    const char *t = tg_module_type(m);
-    if (t == seq_vt.type_name) {
-        for (size_t i = 0; i < tg_module_n_children(m); i++)
-            if (!per_sample(tg_module_child(m, i)))
-                return false;
-        return true;
-    }
-    /* Dropout and BatchNorm are left out: batch statistics and the RNG. */
-    return t == conv_vt.type_name || t == relu_vt.type_name || t == maxpool_vt.type_name ||
-           t == avgpool_vt.type_name || t == flatten_vt.type_name || t == linear_vt.type_name;
-}
-
 /* Samples per tile: enough to split over the threads, few enough that a
  * tile's activations stay in L2. */
 static int64_t tile_samples(const tg_ctx *ctx) { return 16 * (int64_t)tg_ctx_n_threads(ctx); }
@@ -686,10 +672,11 @@ tg_status tg_nn_global_avgpool2d(tg_ctx *ctx, tg_module **out)
     return new_layer(ctx, "nn_global_avgpool2d", &gap_vt, 0, out, NULL);
 }
 
-/* Forward through the children in order (ResNet's trunk). */
+/* Forward through the children in order (ResNet's trunk), in tiles of a few
+ * samples when grad is off and every child is per-sample, as Sequential. */
 tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x)
 {
-    return seq_forward_layers(self, x);
+    return seq_forward(self, tg_module_ctx(self), x);
 }
 
 /* ---- layers for the 0.2.0 ops -------------------------------------------------------- */
@@ -832,4 +819,26 @@ tg_status tg_nn_layernorm(tg_ctx *ctx, const tg_layernorm_options *o, tg_module 
         (s = tg_module_add_param(m, "bias", c.n_dims, c.normalized_shape, &u->b)) == TG_OK)
         tg_tensor_fill(u->w, 1.0f);
     return finish(m, s, out);
+}
+
+/* ---- which modules treat every sample on its own (tiled inference) ------------ */
+
+/* Dropout and BatchNorm in training are not: the RNG and batch statistics.
+ * BatchNorm in evaluation is (running statistics); the containers are when
+ * all their children are (the residual add of a BasicBlock is per sample). */
+static bool per_sample(const tg_module *m)
+{
+    const char *t = tg_module_type(m);
+    if (t == seq_vt.type_name || tg__nn_is_resnet_container(m)) {
+        for (size_t i = 0; i < tg_module_n_children(m); i++)
+            if (!per_sample(tg_module_child(m, i)))
+                return false;
+        return true;
+    }
+    if (t == bn_vt.type_name || t == bn1d_vt.type_name)
+        return !tg_module_is_training(m);
+    return t == conv_vt.type_name || t == relu_vt.type_name || t == maxpool_vt.type_name ||
+           t == avgpool_vt.type_name || t == flatten_vt.type_name || t == linear_vt.type_name ||
+           t == gap_vt.type_name || t == adaptive_vt.type_name || t == identity_vt.type_name ||
+           t == gelu_vt.type_name;
 }

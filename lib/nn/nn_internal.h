@@ -11,8 +11,12 @@
 bool tg__layer_options(tg_ctx *ctx, const char *who, void *dst, size_t dst_size, size_t min,
                        const void *src, tg_module **out);
 
-/* Run @p self's children in order, as Sequential does (Conv2d + ReLU fused). */
+/* Run @p self's children in order, as Sequential does (Conv2d + ReLU fused;
+ * tiled inference when grad is off and every child is per-sample). */
 tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x);
+/* True for ResNet and BasicBlock (resnet.c): per-sample when their children
+ * are, for tiled inference. */
+bool tg__nn_is_resnet_container(const tg_module *m);
 /* relu(forward of bn on x): one fused op when bn is a built-in BatchNorm2d
  * in training mode and no trace is recorded, else the two steps. */
 tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x);

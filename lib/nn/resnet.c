@@ -145,6 +145,12 @@ static tg_tensor *resnet_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 static const tg_module_vtable resnet_vt = {sizeof(tg_module_vtable), "ResNet", resnet_forward,
                                            NULL};
 
+bool tg__nn_is_resnet_container(const tg_module *m)
+{
+    const char *t = tg_module_type(m);
+    return t == block_vt.type_name || t == resnet_vt.type_name;
+}
+
 void tg_resnet_cifar_options_init(tg_resnet_cifar_options *o, int depth)
 {
     if (!o)
