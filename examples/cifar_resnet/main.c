@@ -13,7 +13,7 @@
 #  define CIFAR_SOURCE_ROOT "."
 #endif
 static const char *const KEYS[] = {"data_dir", "image_type", "grey", "depth", "train_subset",
-    "crop_padding", "hflip", "threads", "log_file", "save_dir"};
+    "crop_padding", "hflip", "threads", "log_file", "save_dir", "distributed"};
 static const char *const PASS[] = {"resume"};
 static const char *const IMAGE_TYPES[] = {"cifar", "png"};
 static const char USAGE[] =
@@ -33,23 +33,26 @@ static const char USAGE[] =
     "  crop_padding  random crop after zero padding by N pixels, 0 = off (4)\n"
     "  hflip         random flips (true)\n"
     "  threads       worker threads, 0 = all CPUs (0); also log_file\n"
-    "  save_dir      checkpoints, metrics.csv, svg\n";
+    "  save_dir      checkpoints, metrics.csv, svg\n"
+    "  distributed   true: data-parallel under mpirun (mpirun -np 2 cifar_resnet --distributed);\n"
+    "                batch_size is per rank (false)\n";
 static tg_ctx *ctx, *cctx; /* for die(): configuration errors are kept in cctx */
 static void die(const char *what)
 {
     tg_ctx *c = tg_ctx_last_status(cctx) != TG_OK || !ctx ? cctx : ctx;
-    const char *sep = what ? ": " : "";
-    fprintf(stderr, "cifar_resnet: %s%s%s\n", what ? what : "", sep, tg_ctx_last_error(c));
+    const char *err = tg_ctx_last_error(c), *sep = what && err[0] ? ": " : "";
+    fprintf(stderr, "cifar_resnet: %s%s%s\n", what ? what : "", sep, err);
     exit(1);
 }
 #define CHECK(call) ((call) != TG_OK ? die(NULL) : (void)0)
+#include "../common/dist.h"
 
 /* cifar_resnet's own keys; the library's are read by tg_train_config_fit/_optim. */
 typedef struct settings {
     const char *data_dir, *log_path, *save_dir, *schedule;
     size_t image_type; /* IMAGE_TYPES */
     int64_t depth, subset, pad, threads;
-    bool grey, hflip;
+    bool grey, hflip, distributed;
 } settings;
 
 static void read_settings(const tg_config *cfg, settings *s)
@@ -66,6 +69,7 @@ static void read_settings(const tg_config *cfg, settings *s)
     CHECK(tg_config_get_string(cfg, "log_file", "", &s->log_path));
     CHECK(tg_config_get_string(cfg, "save_dir", "", &s->save_dir));
     CHECK(tg_config_get_string(cfg, "lr_schedule", "none", &s->schedule));
+    CHECK(tg_config_get_bool(cfg, "distributed", false, &s->distributed));
 }
 
 static void find_data(const char *named, const char *argv0, char *dir, size_t cap)
@@ -126,7 +130,7 @@ int main(int argc, char **argv)
                           CIFAR_SOURCE_ROOT "/examples/cifar_resnet/config.txt"};
     const char *flags[1]; /* --resume */
     tg_config *cfg = NULL;
-    CHECK(tg_train_config_load(cctx, argc, (const char *const *)argv, cfgs, 2, KEYS, 10, PASS, 1,
+    CHECK(tg_train_config_load(cctx, argc, (const char *const *)argv, cfgs, 2, KEYS, 11, PASS, 1,
                                flags, &cfg));
     tg_fit_options fo; /* the library's defaults, then the config */
     tg_fit_options_init(&fo);
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
     CHECK(tg_nn_resnet_cifar(ctx, &ro, &net));
     tg_optim *opt = NULL;
     CHECK(tg_optim_create_by_name(ctx, net, opt_name, &oc, &opt));
+    tg_dist *mpi = dist_start(s.distributed, ctx, net, &fo, &s.save_dir, &s.log_path); /* dist.h */
     printf("data %s: %zu train, %zu test images (%d channels, mean", dir, tg_dataset_n(train),
            tg_dataset_n(test), c);
     for (int k = 0; k < c; k++)
@@ -185,7 +190,8 @@ int main(int argc, char **argv)
     tg_fit_result fr = {.struct_size = sizeof fr};
     if (tg_train_logger_fit(lg, net, opt, train, val, &fo, &fr) != TG_OK)
         die("training failed");
-    report(lg, net, test, &fr);
+    report(lg, net, test, &fr); /* on every rank; only rank 0's stdout is kept (dist.h) */
+    dist_end(mpi);
     tg_ctx_destroy(ctx); /* releases the model, data sets, optimiser, schedule and logger */
     tg_ctx_destroy(cctx); /* and the configuration */
     return 0;
