@@ -36,13 +36,13 @@ static tg_ctx *ctx, *cctx; /* for die(): configuration errors are kept in cctx *
 static void die(const char *what)
 {
     tg_ctx *c = tg_ctx_last_status(cctx) != TG_OK || !ctx ? cctx : ctx;
-    const char *sep = what ? ": " : "";
-    fprintf(stderr, "mnist_cnn: %s%s%s\n", what ? what : "", sep, tg_ctx_last_error(c));
+    const char *err = tg_ctx_last_error(c), *sep = what && err[0] ? ": " : "";
+    fprintf(stderr, "mnist_cnn: %s%s%s\n", what ? what : "", sep, err);
     exit(1);
 }
 #define CHECK(call) ((call) != TG_OK ? die(NULL) : (void)0)
 #include "model.h"
-#include "dist.h"
+#include "../common/dist.h"
 
 static tg_dataset *load(const char *dir, bool png, bool train)
 {
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     }
     tg_optim *opt = NULL;
     CHECK(tg_optim_create_by_name(ctx, net, opt_name, &oc, &opt));
-    tg_dist *mpi = dist_start(distributed, ctx, net, &fo, &save_dir, &log_path); /* dist.h */
+    tg_dist *mpi = dist_start(distributed, ctx, net, &fo, &save_dir, &log_path); /* common/dist.h */
     printf("data %s: %zu train, %zu validation, %zu test images; model %s (%lld weights); "
            "%s lr %g, schedule %s; %snormalized; %d threads\n", dir, tg_dataset_n(train),
            tg_dataset_n(val), tg_dataset_n(test), MODELS[model],

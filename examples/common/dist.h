@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* mnist_cnn's `distributed = true` (docs/distributed.md): with
+/* `distributed = true` of the training examples (docs/distributed.md): with
  * libtinygrad-mpi (TG_HAVE_MPI, meson -Dmpi), every rank trains a replica
  * on its shard; batch_size is per rank. Rank 0 alone prints, logs and saves.
- * The includer defines die() and CHECK(). */
-#ifndef MNIST_DIST_H
-#define MNIST_DIST_H
+ * The includer defines die() and CHECK(); die() names the program. */
+#ifndef TG_EXAMPLES_DIST_H
+#define TG_EXAMPLES_DIST_H
 
 #ifdef TG_HAVE_MPI
 #  include <tinygrad_mpi.h>
 
 /* Joins MPI_COMM_WORLD and sets up tg_fit (tg_dist_fit_setup); ranks > 0
- * keep no log and no save_dir. NULL when @p on is false. */
+ * keep no log and no save_dir, and their stdout goes to /dev/null, so
+ * that only rank 0 prints (the test report too). NULL when @p on is false. */
 static tg_dist *dist_start(bool on, tg_ctx *c, tg_module *net, tg_fit_options *fo,
                            const char **save_dir, const char **log_path)
 {
@@ -39,4 +40,4 @@ static tg_dist *dist_start(bool on, tg_ctx *c, tg_module *net, tg_fit_options *f
 static void dist_end(tg_dist *d) { (void)d; }
 #endif
 
-#endif /* MNIST_DIST_H */
+#endif /* TG_EXAMPLES_DIST_H */
