@@ -110,30 +110,13 @@ static tg_module *flatten(tg_ctx *ctx)
 }
 
 /* ---- ResNet-8 (CIFAR shape) -------------------------------------------------
- * A BasicBlock (conv3x3-BN-ReLU-conv3x3-BN + identity or 1x1conv-BN shortcut,
- * add, ReLU) is the library's tg_nn_resnet_block; the network a custom module (stem conv3x3 3->16 + BN + ReLU, stages 16/32/64 of
- * one block each, stride 2 at stages 2 and 3, global average pool as the mean
- * over a [N, C, H*W] view, Linear 64->10). Convolutions without bias, as in
- * torchvision; 78,042 weights. bench/torch_bench.py builds the same net. */
-
-static tg_module *conv_bn_conv(tg_ctx *ctx, model_info *mi, int64_t cin, int64_t cout, int k,
-                               int stride, int64_t *hw)
-{
-    tg_module *m;
-    int pad = k / 2;
-    CHECK(ctx, tg_conv2d_create(ctx, cin, cout, k, stride, pad, 1, 1, false, &m));
-    int64_t o = (*hw + 2 * pad - k) / stride + 1;
-    mi->fwd_flops += 2.0 * (double)(cout * o * o * cin * k * k);
-    *hw = o;
-    return m;
-}
-
-static tg_module *bn(tg_ctx *ctx, int64_t c)
-{
-    tg_module *m;
-    CHECK(ctx, tg_batchnorm2d_create(ctx, c, 1e-5f, 0.1f, &m));
-    return m;
-}
+ * The library's tg_nn_resnet_cifar, depth 8: stem conv3x3 3->16 + BN + ReLU,
+ * one BasicBlock (conv3x3-BN-ReLU-conv3x3-BN + identity or 1x1conv-BN
+ * shortcut, add, ReLU) per stage of 16/32/64 channels, stride 2 at stages 2
+ * and 3, global average pool, Linear 64->10. Convolutions without bias, as
+ * in torchvision; 78,042 weights. bench/torch_bench.py builds the same net.
+ * (Before 2026-12-02 the network around the blocks was a custom module here;
+ * using the built-in one lets its no-grad forward run tiled.) */
 
 /* FLOPs of a convolution of side *hw, which it updates to the output side. */
 static void conv_flops(model_info *mi, int64_t cin, int64_t cout, int k, int stride, int64_t *hw)
@@ -144,72 +127,25 @@ static void conv_flops(model_info *mi, int64_t cin, int64_t cout, int k, int str
     *hw = o;
 }
 
-/* The library's BasicBlock (tg_nn_resnet_block, 0.2.0): the same block
- * (conv3x3-BN-ReLU-conv3x3-BN + identity or 1x1conv-BN shortcut, add, ReLU)
- * that this file wrote by hand before; it runs BN+ReLU as one fused op. */
-static tg_module *basic_block(tg_ctx *ctx, model_info *mi, int64_t cin, int64_t cout,
-                              int stride, int64_t *hw)
-{
-    tg_resnet_block_options o;
-    tg_resnet_block_options_init(&o, cin, cout);
-    o.stride = stride;
-    tg_module *m;
-    CHECK(ctx, tg_nn_resnet_block(ctx, &o, &m));
-    int64_t hws = *hw;
-    conv_flops(mi, cin, cout, 3, stride, hw);
-    conv_flops(mi, cout, cout, 3, 1, hw);
-    if (stride != 1 || cin != cout)
-        conv_flops(mi, cin, cout, 1, stride, &hws);
-    return m;
-}
-
-typedef struct {
-    tg_module *stem, *layers[3], *fc; /* borrowed (children) */
-    int64_t c, hw;                    /* channels and side of the last stage */
-} resnet_parts;
-
-static tg_tensor *resnet_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
-{
-    const resnet_parts *p = tg_module_userdata(self);
-    tg_tensor *y = tg_module_forward(p->stem, x);
-    for (int i = 0; i < 3; i++)
-        y = tg_module_forward(p->layers[i], y);
-    if (!y)
-        return NULL;
-    const int64_t shape[3] = {tg_tensor_shape(y)[0], p->c, p->hw * p->hw};
-    y = tg_mean(ctx, tg_reshape(ctx, y, 3, shape), 2, false); /* global average pool */
-    return tg_module_forward(p->fc, y);
-}
-
-static const tg_module_vtable resnet_vtable = {sizeof(tg_module_vtable), "ResNet8",
-                                               resnet_forward, free};
-
 static tg_module *resnet8(tg_ctx *ctx, model_info *mi)
 {
-    resnet_parts *p = calloc(1, sizeof *p);
+    tg_resnet_cifar_options o;
+    tg_resnet_cifar_options_init(&o, 8);
     tg_module *m;
-    if (!p)
-        die(NULL, "calloc");
-    CHECK(ctx, tg_module_create(ctx, &resnet_vtable, p, &m));
-    int64_t hw = 32;
-    CHECK(ctx, tg_sequential_create(ctx, &p->stem));
-    add(ctx, p->stem, conv_bn_conv(ctx, mi, 3, 16, 3, 1, &hw));
-    add(ctx, p->stem, bn(ctx, 16));
-    add(ctx, p->stem, relu(ctx));
-    CHECK(ctx, tg_module_add_child(m, "stem", p->stem));
+    CHECK(ctx, tg_nn_resnet_cifar(ctx, &o, &m));
+    int64_t hw = 32, cin = 16;
+    conv_flops(mi, 3, 16, 3, 1, &hw); /* stem */
     const int64_t widths[3] = {16, 32, 64};
-    int64_t cin = 16;
     for (int i = 0; i < 3; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "layer%d", i + 1);
-        p->layers[i] = basic_block(ctx, mi, cin, widths[i], i == 0 ? 1 : 2, &hw);
-        CHECK(ctx, tg_module_add_child(m, name, p->layers[i]));
+        int stride = i == 0 ? 1 : 2;
+        int64_t hws = hw;
+        conv_flops(mi, cin, widths[i], 3, stride, &hw);
+        conv_flops(mi, widths[i], widths[i], 3, 1, &hw);
+        if (stride != 1 || cin != widths[i]) /* 1x1 shortcut */
+            conv_flops(mi, cin, widths[i], 1, stride, &hws);
         cin = widths[i];
     }
-    p->c = cin;
-    p->hw = hw;
-    p->fc = linear(ctx, mi, cin, 10);
-    CHECK(ctx, tg_module_add_child(m, "fc", p->fc));
+    mi->fwd_flops += 2.0 * (double)(cin * 10); /* fc */
     mi->c = 3, mi->h = mi->w = 32;
     return m;
 }
