@@ -259,12 +259,12 @@ tg_tensor *tg_full(tg_ctx *ctx, int ndim, const int64_t *shape, float value)
 
 tg_tensor *tg_zeros(tg_ctx *ctx, int ndim, const int64_t *shape)
 {
-    TG__OP(ctx, "zeros", tg_full(ctx, ndim, shape, 0.0f));
+    TG__OP(ctx, "zeros", full_unguarded(ctx, ndim, shape, 0.0f));
 }
 
 tg_tensor *tg_ones(tg_ctx *ctx, int ndim, const int64_t *shape)
 {
-    TG__OP(ctx, "ones", tg_full(ctx, ndim, shape, 1.0f));
+    TG__OP(ctx, "ones", full_unguarded(ctx, ndim, shape, 1.0f));
 }
 
 static tg_tensor *arange_unguarded(tg_ctx *ctx, float start, float end, float step)
