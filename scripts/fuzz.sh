@@ -13,6 +13,7 @@
 #   FUZZ_JOBS    parallel fuzzing processes per target (default 1)
 #   CC           compiler (default clang; clang-14 also works)
 #   TMPDIR       where fuzz inputs are written as files (default /dev/shm)
+#   FUZZ_ARGS    extra libFuzzer flags, e.g. -max_len=256 for long campaigns
 # The committed seeds (tests/fuzz/corpus/<target>) are read-only; new
 # inputs go to $FUZZ_BUILD/fuzz-corpus/<target>, crashes to
 # $FUZZ_BUILD/fuzz-artifacts/<target>/. A crash fails the script: copy the
@@ -70,11 +71,13 @@ for t in "${targets[@]}"; do
     start=$SECONDS
     if [ "$jobs" -gt 1 ]; then
         # -fork keeps one coordinator; runs are summed from the workers' lines
-        "$exe" -fork="$jobs" -ignore_crashes=0 -max_total_time="$secs" -timeout=20 \
+        # shellcheck disable=SC2086
+        "$exe" ${FUZZ_ARGS:-} -fork="$jobs" -ignore_crashes=0 -max_total_time="$secs" -timeout=20 \
             -rss_limit_mb=2560 -malloc_limit_mb=2048 -print_final_stats=1 \
             -artifact_prefix="$art/" "$work" "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" >"$log" 2>&1
     else
-        "$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+        # shellcheck disable=SC2086
+        "$exe" ${FUZZ_ARGS:-} -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix="$art/" "$work" "tests/fuzz/corpus/$t" \
             "tests/fuzz/regressions/$t" \
             >"$log" 2>&1
