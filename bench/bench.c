@@ -518,6 +518,17 @@ int main(int argc, char **argv)
         }
         printf("%-16s %10.1f\n", "other", total - sum);
         printf("%-16s %10.1f\n", "total", total);
+        /* Leaf layers with weights, one line per call site: where the conv
+         * time goes layer by layer (the op rows above sum all of them). */
+        printf("\n%-24s %-8s %10s %10s\n", "layer", "type", "forward", "backward");
+        for (size_t k = 0; k < tg_profiler_n_rows(ctx); k++) {
+            tg_profile_row e;
+            if (tg_profiler_row(ctx, k, &e) != TG_OK || !e.module_type ||
+                (strcmp(e.module_type, "Conv2d") != 0 && strcmp(e.module_type, "Linear") != 0))
+                continue;
+            printf("%-24s %-8s %10.1f %10.1f\n", e.name, e.module_type,
+                   e.forward_ms * 1e3 / (double)psteps, e.backward_ms * 1e3 / (double)psteps);
+        }
         tg_profiler_reset(ctx);
     }
 

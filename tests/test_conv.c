@@ -151,6 +151,71 @@ START_TEST(conv_threads)
 }
 END_TEST
 
+/* Gradients of the unfold + GEMM path against a double-precision reference
+ * on larger maps than the finite-difference cases: more than one K block of
+ * the packed transposed unfold (P > 256 output pixels), unfold rows that do
+ * not fill the last GEMM panel, the 3x3 stride-2 fold with an odd width and
+ * a 1x1 stride-2 shortcut. Loss sum(y * r): dy = r. */
+static const conv_case big_cases[] = {
+    {2, 3, 34, 33, 5, 3, 3, 2, 1, 1, 1, true},  /* 3x3 s2: P = 289, W odd */
+    {2, 16, 16, 16, 8, 3, 3, 2, 1, 1, 1, false}, /* 3x3 s2, Kg 144, W even */
+    {2, 4, 40, 40, 6, 1, 1, 2, 0, 1, 1, false},  /* 1x1 s2: P = 400 */
+    {2, 5, 20, 19, 3, 3, 3, 1, 2, 2, 1, true},   /* dilation 2: P = 380 */
+};
+
+static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,
+                           float *dx, float *dw)
+{
+    int64_t Ho = out_size(c->H, c->kh, c), Wo = out_size(c->W, c->kw, c);
+    int64_t nx = c->N * c->C * c->H * c->W, nw = c->O * c->C * c->kh * c->kw;
+    double *gx = calloc((size_t)nx, sizeof *gx), *gw = calloc((size_t)nw, sizeof *gw);
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t o = 0; o < c->O; o++)
+            for (int64_t oh = 0; oh < Ho; oh++)
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    double g = r[((n * c->O + o) * Ho + oh) * Wo + ow];
+                    for (int64_t ci = 0; ci < c->C; ci++)
+                        for (int64_t i = 0; i < c->kh; i++)
+                            for (int64_t j = 0; j < c->kw; j++) {
+                                int64_t ih = oh * c->s - c->p + i * c->d;
+                                int64_t iw = ow * c->s - c->p + j * c->d;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                                    continue;
+                                int64_t xi = ((n * c->C + ci) * c->H + ih) * c->W + iw;
+                                int64_t wi = ((o * c->C + ci) * c->kh + i) * c->kw + j;
+                                gx[xi] += g * w[wi];
+                                gw[wi] += g * x[xi];
+                            }
+                }
+    for (int64_t i = 0; i < nx; i++)
+        dx[i] = (float)gx[i];
+    for (int64_t i = 0; i < nw; i++)
+        dw[i] = (float)gw[i];
+    free(gx);
+    free(gw);
+}
+
+START_TEST(conv_grad_large_matches_reference)
+{
+    const conv_case *c = &big_cases[_i];
+    tg_ctx *ctx = tgt_ctx(300 + (uint64_t)_i);
+    tg_tensor *in[3];
+    make_inputs(ctx, c, in);
+    tg_tensor *y = tg_conv2d(ctx, in[0], in[1], in[2], c->s, c->p, c->d, c->g);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+    tg_tensor *r = tgt_rand(ctx, 4, tg_tensor_shape(y), -1, 1, false);
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
+    size_t nx = (size_t)tg_tensor_numel(in[0]), nw = (size_t)tg_tensor_numel(in[1]);
+    float *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    ref_conv_grads(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]), tg_tensor_data(r), dx, dw);
+    tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
+    tgt_assert_close(tg_tensor_grad(in[1]), dw, nw, 1e-4, 1e-4);
+    free(dx);
+    free(dw);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(conv_errors)
 {
     tg_ctx *ctx = tgt_ctx(1);
@@ -216,6 +281,8 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, conv_forward, 0, N_CASES);
     tcase_add_loop_test(tc, conv_grad, 0, N_CASES);
     tcase_add_test(tc, conv_threads);
+    tcase_add_loop_test(tc, conv_grad_large_matches_reference, 0,
+                        (int)(sizeof big_cases / sizeof *big_cases));
     tcase_add_test(tc, conv_errors);
     suite_add_tcase(s, tc);
     return s;

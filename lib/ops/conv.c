@@ -111,15 +111,6 @@ static void unfold_row(const conv_geom *g, const float *restrict src, int64_t c,
     }
 }
 
-/* col[Kg, P] = unfold of the padded source. */
-static void im2col(const conv_geom *g, const float *restrict src, float *restrict col)
-{
-    for (int64_t c = 0; c < g->Cig; c++)
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++)
-                unfold_row(g, src, c, ki, kj, col + ((c * g->kh + ki) * g->kw + kj) * g->P);
-}
-
 /* The unfold straight into the packed-B layout of tg__sgemm_papb (one pass
  * instead of unfold + pack); row: P floats of scratch. */
 static void im2col_packed(const conv_geom *g, const float *restrict src, float *restrict row,
@@ -145,9 +136,74 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
             }
 }
 
+/* The unfold transposed, straight into the packed-B layout of
+ * tg__sgemm_papb for K = P, N = Kg (col^T): the weight gradient dW = dY
+ * col^T then needs no unfold buffer and no transposing pack (a strided
+ * gather that cost as much as the unfold itself). row: P floats of scratch. */
+static void im2col_packed_t(const conv_geom *g, const float *restrict src, float *restrict row,
+                            float *restrict dst)
+{
+    const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
+    const int64_t nround = (g->Kg + NR - 1) / NR * NR;
+    int64_t r = 0;
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++, r++) {
+                unfold_row(g, src, c, ki, kj, row);
+                for (int64_t pc = 0; pc < g->P; pc += KC) {
+                    int64_t kc = g->P - pc < KC ? g->P - pc : KC;
+                    float *d = dst + pc * nround + r / NR * NR * kc + r % NR;
+                    for (int64_t q = 0; q < kc; q++)
+                        d[q * NR] = row[pc + q];
+                }
+            }
+    for (; r < nround; r++) /* zero columns of the last panel */
+        for (int64_t pc = 0; pc < g->P; pc += KC) {
+            int64_t kc = g->P - pc < KC ? g->P - pc : KC;
+            float *d = dst + pc * nround + r / NR * NR * kc + r % NR;
+            for (int64_t q = 0; q < kc; q++)
+                d[q * NR] = 0.0f;
+        }
+}
+
+/* col2im_add for 3x3, stride 2, padding 1, dilation 1 (the downsampling
+ * convolution of residual networks): even columns 2*ow get tap kj = 1, odd
+ * ones 2*ow+1 taps kj = 0 (of ow+1) and kj = 2 (of ow), added in that order
+ * as in the general loop, so the sums are bit-identical; the loop over ow
+ * then vectorises (the general one is a strided scalar scatter). */
+static void col2im_add_s2k3(const conv_geom *g, const float *restrict dcol, float *restrict gx)
+{
+    const int64_t Wo = g->Wo, P = g->P, W = g->W, H = g->H;
+    const int64_t ne = (W + 1) / 2 < Wo ? (W + 1) / 2 : Wo; /* ow with 2*ow < W */
+    const int64_t no = W / 2 < Wo ? W / 2 : Wo;             /* ow with 2*ow+1 < W */
+    const int64_t nb = no < Wo - 1 ? no : Wo - 1;           /* ... and ow+1 < Wo */
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ki = 0; ki < 3; ki++) {
+            const float *r0 = dcol + (c * 3 + ki) * 3 * P, *r1 = r0 + P, *r2 = r1 + P;
+            for (int64_t oh = 0; oh < g->Ho; oh++) {
+                int64_t ih = 2 * oh + ki - 1;
+                if (ih < 0 || ih >= H)
+                    continue;
+                float *restrict xr = gx + (c * H + ih) * W;
+                const float *a = r0 + oh * Wo, *b = r1 + oh * Wo, *e = r2 + oh * Wo;
+                for (int64_t ow = 0; ow < ne; ow++)
+                    xr[2 * ow] += b[ow];
+                int64_t ow = 0;
+                for (; ow < nb; ow++)
+                    xr[2 * ow + 1] = (xr[2 * ow + 1] + a[ow + 1]) + e[ow];
+                for (; ow < no; ow++)
+                    xr[2 * ow + 1] += e[ow];
+            }
+        }
+}
+
 /* gx[Cig, H, W] += fold of dcol[Kg, P] (the adjoint of im2col). */
 static void col2im_add(const conv_geom *g, const float *restrict dcol, float *restrict gx)
 {
+    if (g->s == 2 && g->kh == 3 && g->kw == 3 && g->p == 1 && g->d == 1) {
+        col2im_add_s2k3(g, dcol, gx);
+        return;
+    }
     const int64_t s = g->s, Wo = g->Wo;
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
@@ -180,8 +236,8 @@ typedef struct {
     tg_ctx *ctx;
 } conv_job;
 
-/* Per-thread scratch: [GEMM panels][padded sample][unfolded sample][its
- * gradient]. */
+/* Per-thread scratch: [GEMM panels][padded sample][unfolded sample, packed
+ * (forward) or the weight gradient's operands and dcol (backward)]. */
 static float *pad_of(const conv_job *j, int tid)
 {
     return (float *)j->ctx->scratch[tid] + TG__SGEMM_WORK_FLOATS;
@@ -203,6 +259,7 @@ static int64_t n_chunks(int64_t N, int64_t wn, int64_t O)
     int64_t c = PART_BUDGET / (wn + O);
     if (c < 4)
         c = 4;
+    c = (c + 3) / 4 * 4; /* a multiple of 4: 7 chunks left one of 2 threads idle 1/8 */
     return c < N ? c : N;
 }
 
@@ -239,7 +296,10 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col + g->Kg * g->P;
+    /* col: [packed col^T | packed dY | one unfolded row] for dW, then dcol */
+    float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col;
+    float *dyp = col + tg__sgemm_pack_b_floats(g->P, g->Kg);
+    float *row = dyp + tg__sgemm_pack_a_floats(g->Cog, g->P);
     float *xp = pad_of(j, tid);
     memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t ch = cb; ch < ce; ch++) {
@@ -255,13 +315,15 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                 const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
                 const float *wtp = j->wp ? j->wp + gr * j->wp_stride : NULL;
                 if (j->need_dw) { /* dW_g += dY col^T */
-                    const float *cm = xin;
-                    if (!g->direct) {
-                        im2col(g, pad_sample(g, xin, xp), col);
-                        cm = col;
+                    float *dwg = part + gr * g->Cog * g->Kg;
+                    if (g->direct) {
+                        tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, xin,
+                                     g->P, 1.0f, dwg, g->Kg, work);
+                    } else {
+                        im2col_packed_t(g, pad_sample(g, xin, xp), row, col);
+                        tg__sgemm_pack_a(false, g->Cog, g->P, dy, g->P, dyp);
+                        tg__sgemm_papb(g->Cog, g->Kg, g->P, dyp, col, 1.0f, dwg, g->Kg);
                     }
-                    tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, cm, g->P,
-                                 1.0f, part + gr * g->Cog * g->Kg, g->Kg, work);
                 }
                 if (j->need_db)
                     for (int64_t co = 0; co < g->Cog; co++) {
@@ -286,14 +348,18 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
     }
 }
 
-/* Floats of scratch per thread: forward needs one unfolded sample, backward
- * that and its gradient. */
+/* Floats of scratch per thread: forward needs one unfolded row and the
+ * packed unfold; backward the packed transposed unfold, packed dY and a
+ * row, or the unfold's gradient dcol (used one after the other). */
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
-    /* forward: one unfolded row, then the packed unfold; backward: the
-     * unfold and its gradient */
     int64_t col = g->direct ? 0 : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
-    int64_t bwd = backward ? 2 * g->Kg * g->P : 0;
+    int64_t bwd = 0;
+    if (backward && !g->direct) { /* dW's operands (bwd_range), or dcol */
+        bwd = tg__sgemm_pack_b_floats(g->P, g->Kg) + tg__sgemm_pack_a_floats(g->Cog, g->P) +
+              g->P;
+        bwd = bwd > g->Kg * g->P ? bwd : g->Kg * g->P;
+    }
     return (size_t)(TG__SGEMM_WORK_FLOATS + padded_floats(g) + (col > bwd ? col : bwd));
 }
 
