@@ -215,10 +215,14 @@ static void col2im_add(const conv_geom *g, const float *restrict dcol, float *re
                     int64_t ih = oh * s + ioff;
                     if (ih < 0 || ih >= g->H)
                         continue;
-                    const float *r = row + oh * Wo;
-                    float *xr = gx + (c * g->H + ih) * g->W + joff;
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        xr[ow * s] += r[ow];
+                    const float *restrict r = row + oh * Wo;
+                    float *restrict xr = gx + (c * g->H + ih) * g->W + joff;
+                    if (s == 1) /* contiguous: vectorises */
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            xr[ow] += r[ow];
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            xr[ow * s] += r[ow];
                 }
             }
 }
