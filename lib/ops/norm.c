@@ -51,7 +51,7 @@ static double lanes_sum(const v4f *v)
     return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
 }
 
-/* Adds the tail x[i..n) to lanes 0.. of v (the scalar loop's order). */
+/* Adds t[0..m) to lanes 0..m-1 of v: the tail, as the scalar loop did. */
 static void add_tail(v4f *v, const float *t, int64_t m)
 {
     float a[LANES];
