@@ -136,6 +136,19 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
             }
 }
 
+/* Column r of the packed-B layout with K = P rows (panels of NR columns,
+ * blocks of TG__SGEMM_KC rows) set to row[0..P), or to zero if row is NULL. */
+static void put_packed_col(const conv_geom *g, int64_t NR, int64_t nround, int64_t r,
+                           const float *restrict row, float *restrict dst)
+{
+    for (int64_t pc = 0; pc < g->P; pc += TG__SGEMM_KC) {
+        int64_t kc = g->P - pc < TG__SGEMM_KC ? g->P - pc : TG__SGEMM_KC;
+        float *d = dst + pc * nround + r / NR * NR * kc + r % NR;
+        for (int64_t q = 0; q < kc; q++)
+            d[q * NR] = row ? row[pc + q] : 0.0f;
+    }
+}
+
 /* The unfold transposed, straight into the packed-B layout of
  * tg__sgemm_papb for K = P, N = Kg (col^T): the weight gradient dW = dY
  * col^T then needs no unfold buffer and no transposing pack (a strided
@@ -143,27 +156,17 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
 static void im2col_packed_t(const conv_geom *g, const float *restrict src, float *restrict row,
                             float *restrict dst)
 {
-    const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
+    const int64_t NR = tg__kernels_get()->gemm_nr;
     const int64_t nround = (g->Kg + NR - 1) / NR * NR;
     int64_t r = 0;
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++, r++) {
                 unfold_row(g, src, c, ki, kj, row);
-                for (int64_t pc = 0; pc < g->P; pc += KC) {
-                    int64_t kc = g->P - pc < KC ? g->P - pc : KC;
-                    float *d = dst + pc * nround + r / NR * NR * kc + r % NR;
-                    for (int64_t q = 0; q < kc; q++)
-                        d[q * NR] = row[pc + q];
-                }
+                put_packed_col(g, NR, nround, r, row, dst);
             }
     for (; r < nround; r++) /* zero columns of the last panel */
-        for (int64_t pc = 0; pc < g->P; pc += KC) {
-            int64_t kc = g->P - pc < KC ? g->P - pc : KC;
-            float *d = dst + pc * nround + r / NR * NR * kc + r % NR;
-            for (int64_t q = 0; q < kc; q++)
-                d[q * NR] = 0.0f;
-        }
+        put_packed_col(g, NR, nround, r, NULL, dst);
 }
 
 /* col2im_add for 3x3, stride 2, padding 1, dilation 1 (the downsampling
