@@ -4,7 +4,8 @@
  * random MNIST-shaped data, and of ResNet-8 on random CIFAR-shaped data),
  * plus peak RSS, heap allocations per step, the
  * fraction of the core's measured FMA peak, a full 60k-sample epoch, and
- * (--profile) the time per op forward and backward (tg_profiler_*).
+ * (--profile) the time per op and per Conv2d/Linear layer, forward and
+ * backward (tg_profiler_*).
  *
  *   bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] [--mode train|infer]
  *         [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] [--json]
@@ -519,7 +520,9 @@ int main(int argc, char **argv)
         printf("%-16s %10.1f\n", "other", total - sum);
         printf("%-16s %10.1f\n", "total", total);
         /* Leaf layers with weights, one line per call site: where the conv
-         * time goes layer by layer (the op rows above sum all of them). */
+         * time goes layer by layer (the op rows above sum all of them). A
+         * Conv2d that Sequential runs fused with the next ReLU is not called
+         * as a module, so it has no line (the seed CNN and LeNet-5). */
         printf("\n%-24s %-8s %10s %10s\n", "layer", "type", "forward", "backward");
         for (size_t k = 0; k < tg_profiler_n_rows(ctx); k++) {
             tg_profile_row e;
