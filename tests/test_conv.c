@@ -125,7 +125,10 @@ END_TEST
 /* 1 and 2 threads give bit-identical outputs and gradients. */
 START_TEST(conv_threads)
 {
-    conv_case c = {5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true};
+    /* direct path; Winograd path (32 channels) */
+    static const conv_case tcases[] = {{5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true},
+                                       {5, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, true}};
+    conv_case c = tcases[_i];
     float *res[2][4];
     for (int t = 0; t < 2; t++) {
         tg_ctx *ctx = tgt_ctx_threads(9, t + 1);
@@ -216,6 +219,66 @@ START_TEST(conv_grad_large_matches_reference)
 }
 END_TEST
 
+/* Layers the Winograd F(2x2, 3x3) path takes (3x3, stride 1, padding 1, at
+ * least 32 channels each way), against the double-precision reference:
+ * odd heights and widths (a last tile half outside), tile rows that straddle
+ * the GEMM's packed panels (width 37: 19 tiles per row), more than one block
+ * of tile rows (32x32 and 13x37), whole samples per weight-gradient block
+ * (8x8, 2x3, and two samples in one block: 8 x 6x5), channel counts that are not multiples of the micro-tile.
+ * The output is also added to the input (y + x when C == O), so that dx is
+ * once stored and once added. Loss sum((y [+ x]) * r). */
+static const conv_case wino_cases[] = {
+    {2, 32, 9, 7, 32, 3, 3, 1, 1, 1, 1, true},
+    {2, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, false},
+    {1, 40, 13, 37, 33, 3, 3, 1, 1, 1, 1, true},
+    {3, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, true},
+    {2, 33, 2, 3, 50, 3, 3, 1, 1, 1, 1, true},
+    {8, 64, 6, 5, 64, 3, 3, 1, 1, 1, 1, true}, /* 4 chunks of 2 samples */
+};
+
+START_TEST(conv_winograd_matches_reference)
+{
+    const conv_case *c = &wino_cases[_i];
+    tg_ctx *ctx = tgt_ctx_threads(400 + (uint64_t)_i, 2);
+    tg_tensor *in[3];
+    make_inputs(ctx, c, in);
+    tg_tensor *y = tg_conv2d(ctx, in[0], in[1], in[2], c->s, c->p, c->d, c->g);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+    size_t ny = (size_t)tg_tensor_numel(y), nx = (size_t)tg_tensor_numel(in[0]);
+    size_t nw = (size_t)tg_tensor_numel(in[1]);
+    float *want = malloc(ny * sizeof *want);
+    ref_conv(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]),
+             in[2] ? tg_tensor_data(in[2]) : NULL, want);
+    tgt_assert_close(tg_tensor_data(y), want, ny, 1e-4, 1e-4);
+    bool residual = c->C == c->O;
+    tg_tensor *r = tgt_rand(ctx, 4, tg_tensor_shape(y), -1, 1, false);
+    tg_tensor *s = residual ? tg_add(ctx, y, in[0]) : y;
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, s, r))), TG_OK);
+    float *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    ref_conv_grads(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]), tg_tensor_data(r), dx, dw);
+    if (residual) /* d(y + x)/dx adds r itself */
+        for (size_t i = 0; i < nx; i++)
+            dx[i] += tg_tensor_data(r)[i];
+    tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
+    tgt_assert_close(tg_tensor_grad(in[1]), dw, nw, 1e-4, 1e-4);
+    if (in[2]) { /* db[o] = sum of r over samples and pixels */
+        int64_t P = c->H * c->W;
+        for (int64_t o = 0; o < c->O; o++) {
+            double sum = 0;
+            for (int64_t n = 0; n < c->N; n++)
+                for (int64_t q = 0; q < P; q++)
+                    sum += tg_tensor_data(r)[(n * c->O + o) * P + q];
+            want[o] = (float)sum;
+        }
+        tgt_assert_close(tg_tensor_grad(in[2]), want, (size_t)c->O, 1e-4, 1e-4);
+    }
+    free(want);
+    free(dx);
+    free(dw);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(conv_errors)
 {
     tg_ctx *ctx = tgt_ctx(1);
@@ -280,9 +343,11 @@ static Suite *suite(void)
     tcase_add_test(tc, conv_hand);
     tcase_add_loop_test(tc, conv_forward, 0, N_CASES);
     tcase_add_loop_test(tc, conv_grad, 0, N_CASES);
-    tcase_add_test(tc, conv_threads);
+    tcase_add_loop_test(tc, conv_threads, 0, 2);
     tcase_add_loop_test(tc, conv_grad_large_matches_reference, 0,
                         (int)(sizeof big_cases / sizeof *big_cases));
+    tcase_add_loop_test(tc, conv_winograd_matches_reference, 0,
+                        (int)(sizeof wino_cases / sizeof *wino_cases));
     tcase_add_test(tc, conv_errors);
     suite_add_tcase(s, tc);
     return s;

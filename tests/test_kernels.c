@@ -506,7 +506,10 @@ END_TEST
  * falls back to the unfused pair. */
 START_TEST(conv_relu_matches_unfused)
 {
-    static const int64_t xs[4] = {5, 3, 28, 28}, ws[4] = {6, 3, 3, 3}, bs[1] = {6};
+    /* _i 0: the direct path; 1: the Winograd path (32 channels) */
+    static const int64_t xss[2][4] = {{5, 3, 28, 28}, {5, 32, 14, 14}},
+                         wss[2][4] = {{6, 3, 3, 3}, {32, 32, 3, 3}};
+    const int64_t *xs = xss[_i], *ws = wss[_i], bs[1] = {ws[0]};
     for (int stride = 1; stride <= 2; stride++) {
         float *got[4], *want[4];
         for (int fused = 0; fused < 2; fused++) {
@@ -529,7 +532,9 @@ START_TEST(conv_relu_matches_unfused)
             }
             tg_ctx_destroy(ctx);
         }
-        size_t ns[4] = {(size_t)(5 * 6 * (stride == 1 ? 784 : 196)), 5 * 3 * 784, 6 * 27, 6};
+        int64_t ho = (xs[2] - 1) / stride + 1, wo = (xs[3] - 1) / stride + 1;
+        size_t ns[4] = {(size_t)(5 * ws[0] * ho * wo), (size_t)(5 * xs[1] * xs[2] * xs[3]),
+                        (size_t)(ws[0] * xs[1] * 9), (size_t)ws[0]};
         for (int k = 0; k < 4; k++) {
             tgt_assert_close(got[k], want[k], ns[k], 0, 0);
             free(got[k]), free(want[k]);
@@ -749,7 +754,7 @@ static Suite *suite(void)
     tcase_add_test(tc, direct_conv_rejects);
     tcase_add_test(tc, dispatch_follows_env);
     tcase_add_loop_test(tc, conv_relu_gradcheck, 0, 2);
-    tcase_add_test(tc, conv_relu_matches_unfused);
+    tcase_add_loop_test(tc, conv_relu_matches_unfused, 0, 2);
     tcase_add_test(tc, sequential_fuses_conv_relu);
     tcase_add_test(tc, sequential_tiled_inference);
     tcase_add_test(tc, resnet_tiled_inference);

@@ -148,6 +148,30 @@ typedef struct tg__conv_bwd_job {
     float *parts;          /* nchunks partials (arena) */
 } tg__conv_bwd_job;
 
+/* Job of the Winograd F(2x2, 3x3) per-sample loop (kernels/winograd.c,
+ * winograd_impl.h), run by tg__parallel_for over the batch. */
+typedef struct tg__wino_job {
+    tg_ctx *ctx;
+    const tg__conv_geom *g;  /* cin -> cout, 3x3, padding 1 */
+    int64_t th, tw;          /* 2x2 output tiles per column / row */
+    int64_t hp, wp;          /* zero-padded input plane: 2*th+2 x 2*tw+2 */
+    int64_t plane_floats;    /* cin padded planes (scratch) */
+    int64_t rows;            /* tile rows per block (V and M stay in L2) */
+    int64_t spb;             /* samples per block of the weight gradient (small
+                                planes: whole samples, so dot products are long) */
+    int64_t uxi, vxi, mxi;   /* floats per transform point of U, V, M */
+    const float *x, *mask;   /* input; mask: zero x where mask <= 0 (ReLU) */
+    const float *up, *b;     /* packed transformed weights; bias or NULL */
+    float *y;
+    bool relu, add;          /* ReLU after the bias; add into y (no bias) */
+    /* weight gradient (tg__conv_wino_wgrad): dy, masked by dy_mask > 0 */
+    const float *dy, *dy_mask;
+    int64_t dy_floats;       /* dy's tile planes (scratch): 4 x cout x spb x th x tw */
+    int64_t nchunks, part;   /* batch chunks; floats of one chunk's partial */
+    float *parts;            /* per chunk: dU (16 x cout x cin), then db (cout) */
+    bool want_w, want_b;
+} tg__wino_job;
+
 typedef struct tg__kernels {
     const char *name;          /* "generic", "avx2", "avx512" */
     tg__isa isa;
@@ -155,6 +179,8 @@ typedef struct tg__kernels {
     tg__conv_wgrad_fn conv_wgrad;
     tg__range_fn conv_fwd_range; /* over samples, tg__conv_fwd_job */
     tg__range_fn conv_bwd_range; /* over chunks, tg__conv_bwd_job */
+    tg__range_fn conv_wino_range; /* over samples, tg__wino_job */
+    tg__range_fn conv_wino_wgrad_range; /* over chunks, tg__wino_job */
     int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
     tg__gemm_micro_fn gemm_micro;
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
@@ -208,5 +234,40 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
                               const float *x, const float *w, const float *dy,
                               const float *relu_y, float *dx, bool dx_store, float *dw,
                               float *db, float *workspace);
+
+/* ---- Winograd F(2x2, 3x3) convolution (kernels/winograd.c) -------------
+ * 3x3, stride 1, padding 1, dilation 1, groups 1: 16 multiplications per 2x2
+ * output tile and channel pair instead of 36. The 16 products are GEMMs of
+ * the transformed weights U (K x C) with the transformed input tiles; the
+ * transforms are additions only. Rounding differs from the direct sum (the
+ * weight transform halves, the tile sums reassociate): relative error a few
+ * ulps times the channel count, as for any reassociated sum. Per-sample
+ * work; bit-identical for every thread count. */
+bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int groups);
+/* Floats of the packed transformed weights of g (cout x cin). */
+int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g);
+/* up = packed U of w [cout][cin][3][3], or, if @p flip, of the backward-data
+ * weights w'[ci][co][ky][kx] = w[co][ci][2-ky][2-kx] (then g is that of the
+ * backward-data convolution: cin = the forward's cout). tmp: 16 * cin * cout
+ * floats. */
+void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *tmp,
+                           float *up);
+/* Reserve the per-thread scratch of tg__conv_wino (and, with @p wgrad, of
+ * tg__conv_wino_wgrad) for g; false on no memory. */
+bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad);
+/* Floats of the partial sums tg__conv_wino_wgrad takes (its workspace). */
+int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g);
+/* dw += dL/dw, db += dL/db (either may be NULL) from dy, counted only where
+ * dy_mask > 0 or is NaN if dy_mask (a fused ReLU): per chunk of the batch
+ * (fixed by the sizes), partial sums in the Winograd domain, added in chunk
+ * order and transformed back once (G^T dU G): bit-identical for every
+ * thread count. */
+void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *dy,
+                         const float *dy_mask, float *dw, float *db, float *workspace);
+/* y = conv(x, w) + b, then ReLU if relu; or y += conv(x, w) with add (b NULL,
+ * no relu). With mask, x counts only where mask > 0 or is NaN (the input
+ * gradient of a fused ReLU). up from tg__conv_wino_weights. */
+void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *mask,
+                   const float *up, const float *b, float *y, bool relu, bool add);
 
 #endif /* TG_KERNELS_H */

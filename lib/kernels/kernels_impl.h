@@ -356,6 +356,8 @@ static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const flo
     }
 }
 
+#include "winograd_impl.h"
+
 /* ---- max pooling 2x2 stride 2 (ops/pool.c) ------------------------------- */
 
 /* 2x2, stride 2, no padding (the usual CNN pool): the same comparisons as
@@ -419,6 +421,8 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .conv_wgrad = FN(conv_wgrad),
     .conv_fwd_range = FN(conv_fwd_range),
     .conv_bwd_range = FN(conv_bwd_range),
+    .conv_wino_range = FN(wino_range),
+    .conv_wino_wgrad_range = FN(wino_wgrad_range),
     .gemm_mr = GEMM_MR,
     .gemm_nr = GEMM_NR,
     .gemm_micro = FN(gemm_micro),

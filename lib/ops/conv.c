@@ -398,55 +398,109 @@ static bool direct_geom(const conv_geom *g, tg__conv_geom *dg)
     return g->p <= 64 && tg__conv_direct_ok(dg, (int)g->s, (int)g->d, (int)g->groups);
 }
 
+/* The Winograd path's geometry, if it takes this convolution. */
+static bool wino_geom(const conv_geom *g, tg__conv_geom *wg)
+{
+    *wg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p};
+    return g->kh == g->kw && g->p <= 64 &&
+           tg__conv_wino_ok(wg, (int)g->s, (int)g->d, (int)g->groups);
+}
+
+/* Its backward data pass: dy (O channels) to dx (C channels), same planes. */
+static tg__conv_geom wino_bwd_geom(const conv_geom *g)
+{
+    return (tg__conv_geom){g->N, g->O, g->H, g->W, g->C, 3, 1};
+}
+
+/* out->aux of a Winograd layer, taken at forward time: the weight
+ * gradient's partial sums and the backward-data weights (packed, then their
+ * unpacked temporary). */
+typedef struct {
+    float *parts;
+    float *wt;
+} wino_aux;
+
+/* dW, db and (with gx) dx by im2col + GEMM; aux from conv_forward. */
+static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float *gx,
+                          float *aux)
+{
+    tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    if (gx) /* the GEMM path adds into dx */
+        tg__grad_settle(x);
+    /* aux (taken at forward time): [packed W^T][partials if a parameter
+     * needed a gradient then] */
+    bool had_part = out->p.i[5] != 0;
+    int64_t wt_floats = g->groups * packed_w_floats(g, true);
+    conv_job j = {g, x->data, w->data, NULL, out->grad, NULL, gx, w->requires_grad,
+                  b && b->requires_grad, w->numel, n_chunks(g->N, w->numel, g->O),
+                  had_part ? aux + wt_floats : NULL, NULL, 0, ctx};
+    if (!j.part) /* no parameter needed a gradient at forward time */
+        j.need_dw = j.need_db = false;
+    if (!j.need_dw && !j.need_db)
+        j.part = NULL;
+    if (!j.gx && !j.part)
+        return;
+    if (j.gx) {
+        pack_w(g, w->data, true, aux);
+        j.wp = aux;
+        j.wp_stride = packed_w_floats(g, true);
+    }
+    /* The forward reserved this already (scratch never shrinks), so this
+     * cannot allocate; checked anyway because backward must not crash. */
+    if (!tg__scratch_reserve(ctx, scratch_floats(g, true) * sizeof(float))) {
+        tg__error(ctx, TG_ERR_NOMEM, "conv2d: backward out of scratch memory");
+        return;
+    }
+    tg__parallel_for(ctx, j.nchunks, bwd_range, &j);
+    for (int64_t c = 0; c < j.nchunks && j.part; c++) {
+        const float *part = j.part + c * (w->numel + g->O);
+        if (j.need_dw)
+            for (int64_t i = 0; i < w->numel; i++)
+                w->grad[i] += part[i];
+        if (j.need_db)
+            for (int64_t i = 0; i < g->O; i++)
+                b->grad[i] += part[w->numel + i];
+    }
+}
+
+/* Backward of a Winograd layer: dW and db, then dx = conv(dy, flipped W^T),
+ * stored if fresh, else added. */
+static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
+{
+    tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    const wino_aux *a = out->aux;
+    const float *relu_y = out->p.i[4] ? out->data : NULL;
+    tg__conv_geom wg;
+    wino_geom(g, &wg);
+    if (a->parts)
+        tg__conv_wino_wgrad(ctx, &wg, x->data, out->grad, relu_y,
+                            w->requires_grad ? w->grad : NULL,
+                            b && b->requires_grad ? b->grad : NULL, a->parts);
+    if (x->requires_grad) {
+        tg__conv_geom bg = wino_bwd_geom(g);
+        bool store = tg__grad_fresh(x);
+        tg__conv_wino_weights(&bg, w->data, true, a->wt + tg__conv_wino_weights_floats(&bg),
+                              a->wt);
+        tg__conv_wino(ctx, &bg, out->grad, relu_y, a->wt, NULL, x->grad, false, !store);
+    }
+}
+
 static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
     conv_geom g;
     geom_init(&g, x, w, out->p.i[0], out->p.i[1], out->p.i[2], out->p.i[3]);
     tg__conv_geom dg;
-    if (direct_geom(&g, &dg)) { /* workspace was taken at forward time */
+    if (out->p.i[6]) {
+        wino_backward(ctx, out, &g);
+    } else if (direct_geom(&g, &dg)) { /* workspace was taken at forward time */
+        float *gx = x->requires_grad ? x->grad : NULL;
         tg__conv_direct_backward(ctx, NULL, &dg, x->data, w->data, out->grad,
-                                 out->p.i[4] ? out->data : NULL,
-                                 x->requires_grad ? x->grad : NULL,
-                                 x->requires_grad && tg__grad_fresh(x),
-                                 w->requires_grad ? w->grad : NULL,
+                                 out->p.i[4] ? out->data : NULL, gx,
+                                 gx && tg__grad_fresh(x), w->requires_grad ? w->grad : NULL,
                                  b && b->requires_grad ? b->grad : NULL, out->aux);
-        return;
-    }
-    if (x->requires_grad) /* the GEMM path adds into dx */
-        tg__grad_settle(x);
-    /* aux (taken at forward time): [packed W^T][partials if a parameter
-     * needed a gradient then] */
-    bool had_part = out->p.i[5] != 0;
-    int64_t wt_floats = g.groups * packed_w_floats(&g, true);
-    conv_job j = {&g, x->data, w->data, NULL, out->grad, NULL,
-                  x->requires_grad ? x->grad : NULL, w->requires_grad, b && b->requires_grad,
-                  w->numel, n_chunks(g.N, w->numel, g.O),
-                  had_part ? (float *)out->aux + wt_floats : NULL, NULL, 0, ctx};
-    if (!j.part) /* no parameter needed a gradient at forward time */
-        j.need_dw = j.need_db = false;
-    if (!j.need_dw && !j.need_db)
-        j.part = NULL;
-    if (j.gx) {
-        pack_w(&g, w->data, true, out->aux);
-        j.wp = out->aux;
-        j.wp_stride = packed_w_floats(&g, true);
-    }
-    /* The forward reserved this already (scratch never shrinks), so this
-     * cannot allocate; checked anyway because backward must not crash. */
-    if (!tg__scratch_reserve(ctx, scratch_floats(&g, true) * sizeof(float))) {
-        tg__error(ctx, TG_ERR_NOMEM, "conv2d: backward out of scratch memory");
-        return;
-    }
-    tg__parallel_for(ctx, j.nchunks, bwd_range, &j);
-    for (int64_t c = 0; c < j.nchunks && j.part; c++) {
-        const float *part = j.part + c * (w->numel + g.O);
-        if (j.need_dw)
-            for (int64_t i = 0; i < w->numel; i++)
-                w->grad[i] += part[i];
-        if (j.need_db)
-            for (int64_t i = 0; i < g.O; i++)
-                b->grad[i] += part[w->numel + i];
+    } else {
+        gemm_backward(ctx, out, &g, x->requires_grad ? x->grad : NULL, out->aux);
     }
 }
 
@@ -513,8 +567,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         return NULL;
     conv_geom g;
     geom_init(&g, x, w, stride, padding, dilation, groups);
-    tg__conv_geom dg;
-    bool direct = direct_geom(&g, &dg);
+    tg__conv_geom dg, wg;
+    bool direct = direct_geom(&g, &dg), wino = wino_geom(&g, &wg);
     if (relu && !direct)
         return tg_relu(ctx, conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
@@ -527,7 +581,36 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     out->p.i[2] = dilation;
     out->p.i[3] = groups;
     out->p.i[4] = relu;
-    if (direct) {
+    out->p.i[6] = wino;
+    /* Everything backward needs (scratch, partial sums, weight buffers) is
+     * taken now, so backward cannot run out of memory. */
+    if (wino) {
+        bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
+        int64_t uf = tg__conv_wino_weights_floats(&wg) + 16 * g.C * g.O;
+        float *up = tg__arena_alloc(ctx, (size_t)uf * sizeof(float));
+        bool ok = up && tg__conv_wino_prepare(ctx, &wg, want_part);
+        if (ok && out->requires_grad) {
+            tg__conv_geom bg = wino_bwd_geom(&g);
+            int64_t bf = tg__conv_wino_weights_floats(&bg) + 16 * g.C * g.O;
+            int64_t pf = want_part ? tg__conv_wino_wgrad_floats(&wg) : 0;
+            wino_aux *a = tg__arena_alloc(ctx, sizeof *a);
+            ok = a != NULL;
+            if (ok) {
+                a->wt = x->requires_grad ? tg__arena_alloc(ctx, (size_t)bf * sizeof(float))
+                                         : NULL;
+                a->parts = pf ? tg__arena_alloc(ctx, (size_t)pf * sizeof(float)) : NULL;
+                ok = (a->wt || !x->requires_grad) && (a->parts || !pf) &&
+                     (!x->requires_grad || tg__conv_wino_prepare(ctx, &bg, false));
+                out->aux = a;
+            }
+        }
+        if (!ok) {
+            tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for Winograd buffers");
+            return NULL;
+        }
+        tg__conv_wino_weights(&wg, w->data, false, up + tg__conv_wino_weights_floats(&wg), up);
+        tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, relu, false);
+    } else if (direct) {
         float *ws = NULL;
         if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
@@ -536,31 +619,30 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         out->aux = ws;
         tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL,
                                 out->data, relu);
-        return out;
+    } else {
+        size_t need = scratch_floats(&g, out->requires_grad);
+        bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
+        out->p.i[5] = want_part;
+        float *wpf = tg__arena_alloc(ctx, (size_t)(g.groups * packed_w_floats(&g, false)) *
+                                              sizeof(float));
+        bool ok = wpf != NULL;
+        if (out->requires_grad) {
+            size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O))
+                                  : 0;
+            np += (size_t)(g.groups * packed_w_floats(&g, true));
+            out->aux = tg__arena_alloc(ctx, np * sizeof(float));
+            ok = ok && out->aux;
+        }
+        if (!ok || !tg__scratch_reserve(ctx, need * sizeof(float))) {
+            tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch",
+                      need * sizeof(float));
+            return NULL;
+        }
+        pack_w(&g, w->data, false, wpf);
+        conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false,
+                      false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
+        tg__parallel_for(ctx, g.N, fwd_range, &j);
     }
-    /* Backward's scratch and partial sums are taken now, so backward cannot
-     * run out of memory. */
-    size_t need = scratch_floats(&g, out->requires_grad);
-    bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
-    out->p.i[5] = want_part;
-    float *wpf = tg__arena_alloc(ctx, (size_t)(g.groups * packed_w_floats(&g, false)) *
-                                          sizeof(float));
-    bool ok = wpf != NULL;
-    if (out->requires_grad) {
-        size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O)) : 0;
-        np += (size_t)(g.groups * packed_w_floats(&g, true));
-        out->aux = tg__arena_alloc(ctx, np * sizeof(float));
-        ok = ok && out->aux;
-    }
-    if (!ok || !tg__scratch_reserve(ctx, need * sizeof(float))) {
-        tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch",
-                  need * sizeof(float));
-        return NULL;
-    }
-    pack_w(&g, w->data, false, wpf);
-    conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false, false,
-                  w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
-    tg__parallel_for(ctx, g.N, fwd_range, &j);
     return out;
 }
 

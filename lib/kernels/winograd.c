@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/* Winograd F(2x2, 3x3) convolution for 3x3, stride-1, "same" layers with
+ * real width (ResNet's 16-64-channel layers): each 2x2 block of outputs
+ * costs 16 multiply-adds per channel pair instead of 36. With
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+ *   G   = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1],
+ * a 4x4 input tile d gives the 2x2 outputs y = A^T [(G g G^T) . (B^T d B)] A
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+ * The elementwise products summed over input channels are 16 GEMMs
+ * M[xi] = U[xi] V[xi], run by the packed GEMM of kernels/gemm.c; the
+ * transforms (additions only) are the per-ISA loops of winograd_impl.h.
+ *
+ * The backward data pass of such a layer is the same convolution of dy with
+ * the flipped, transposed weights (tg__conv_wino_weights with flip). */
+#include "kernels.h"
+
+/* Tiles per block: V and M of a block (16 x channels x tiles each) stay in
+ * L2 (16 channels: 128 KB each). */
+#define WINO_TILES 128
+
+bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int groups)
+{
+    if (stride != 1 || dilation != 1 || groups != 1 || g->k != 3 || g->pad != 1)
+        return false;
+    /* With 16 channels the transforms cost as much as the products they
+     * save (ResNet-8's 16-channel 32x32 layer: forward 4.7 vs 4.4 ms, backward
+     * 11.3 vs 9.8 ms for the direct kernels); from 32 channels Winograd wins
+     * (32 on 16x16: 3.3 vs 5.0 ms forward, 8.2 vs 10.4 backward). The packed
+     * B of V holds at most one K block of channels. */
+    if (g->cin < 32 || g->cout < 32 || g->cin > TG__SGEMM_KC || g->cout > 1024)
+        return false;
+    return g->h >= 2 && g->w >= 2 && g->h * g->w <= 128 * 128;
+}
+
+static int64_t uxi_floats(const tg__conv_geom *g)
+{
+    return tg__round16(tg__sgemm_pack_a_floats(g->cout, g->cin));
+}
+
+int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g) { return 16 * uxi_floats(g); }
+
+void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *tmp,
+                           float *up)
+{
+    const int64_t K = g->cout, C = g->cin;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < C; c++) {
+            float f[3][3], t[4][3];
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++)
+                    f[a][b] = flip ? w[(c * K + k) * 9 + (2 - a) * 3 + (2 - b)]
+                                   : w[(k * C + c) * 9 + a * 3 + b];
+            for (int b = 0; b < 3; b++) { /* G f */
+                t[0][b] = f[0][b];
+                t[1][b] = 0.5f * (f[0][b] + f[1][b] + f[2][b]);
+                t[2][b] = 0.5f * (f[0][b] - f[1][b] + f[2][b]);
+                t[3][b] = f[2][b];
+            }
+            for (int a = 0; a < 4; a++) { /* (G f) G^T */
+                float *u = tmp + (a * 4) * K * C + k * C + c;
+                u[0] = t[a][0];
+                u[K * C] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+                u[2 * K * C] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+                u[3 * K * C] = t[a][2];
+            }
+        }
+    const int64_t uxi = uxi_floats(g);
+    for (int xi = 0; xi < 16; xi++)
+        tg__sgemm_pack_a(false, K, C, tmp + xi * K * C, C, up + xi * uxi);
+}
+
+static void job_init(tg__wino_job *j, const tg__conv_geom *g)
+{
+    const int64_t NR = tg__kernels_get()->gemm_nr;
+    memset(j, 0, sizeof *j);
+    j->g = g;
+    j->th = (g->h + 1) / 2;
+    j->tw = (g->w + 1) / 2;
+    j->hp = 2 * j->th + 2;
+    j->wp = 2 * j->tw + 2;
+    j->plane_floats = tg__round16(g->cin * j->hp * j->wp);
+    j->rows = WINO_TILES / j->tw < 1 ? 1 : WINO_TILES / j->tw;
+    if (j->rows > j->th)
+        j->rows = j->th;
+    j->spb = j->rows == j->th ? WINO_TILES / (j->th * j->tw) : 1;
+    if (j->spb < 1)
+        j->spb = 1;
+    const int64_t nt = j->spb * j->rows * j->tw;
+    j->uxi = uxi_floats(g);
+    j->vxi = tg__round16(g->cin * ((nt + NR - 1) / NR * NR));
+    j->mxi = tg__round16(g->cout * nt);
+    j->dy_floats = tg__round16(4 * g->cout * j->spb * j->th * j->tw);
+}
+
+/* Per-thread scratch of winograd_impl.h's loops, in their order. */
+static int64_t scratch_floats(const tg__wino_job *j, bool wgrad)
+{
+    int64_t common = j->plane_floats + 8 * (j->rows + 1) * j->tw + 16 * j->vxi + 16 * j->mxi;
+    int64_t fwd = common + 4 * j->rows * j->tw;
+    int64_t wg = common + j->dy_floats;
+    return wgrad && wg > fwd ? wg : fwd;
+}
+
+bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad)
+{
+    tg__wino_job j;
+    job_init(&j, g);
+    return tg__scratch_reserve(ctx, (size_t)scratch_floats(&j, wgrad) * sizeof(float));
+}
+
+void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *mask,
+                   const float *up, const float *b, float *y, bool relu, bool add)
+{
+    tg__wino_job j;
+    job_init(&j, g);
+    j.ctx = ctx;
+    j.x = x;
+    j.mask = mask;
+    j.up = up;
+    j.b = b;
+    j.y = y;
+    j.relu = relu;
+    j.add = add;
+    tg__parallel_for(ctx, g->n, tg__kernels_get()->conv_wino_range, &j);
+}
+
+/* ---- weight gradient ----------------------------------------------------
+ * dM = A dy A^T per output tile (A = (A^T)^T), dU[xi] = sum over tiles of
+ * dM[xi] V[xi]^T (K x C dot products over the tiles), dw = G^T dU G. */
+
+/* Partial-sum budget (floats) as for the unfold + GEMM path (ops/conv.c):
+ * at least 4 chunks (a multiple of 4, so 2 threads split them evenly). */
+#define PART_BUDGET ((int64_t)1 << 18)
+
+static int64_t wgrad_part(const tg__conv_geom *g) { return 16 * g->cout * g->cin + g->cout; }
+
+static int64_t wgrad_chunks(const tg__conv_geom *g)
+{
+    int64_t c = PART_BUDGET / wgrad_part(g);
+    c = c < 4 ? 4 : (c + 3) / 4 * 4;
+    return c < g->n ? c : g->n;
+}
+
+int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g)
+{
+    return wgrad_chunks(g) * wgrad_part(g);
+}
+
+void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *dy,
+                         const float *dy_mask, float *dw, float *db, float *workspace)
+{
+    if (!dw && !db)
+        return;
+    tg__wino_job j;
+    job_init(&j, g);
+    j.ctx = ctx;
+    j.x = x;
+    j.dy = dy;
+    j.dy_mask = dy_mask;
+    j.nchunks = wgrad_chunks(g);
+    j.part = wgrad_part(g);
+    j.parts = workspace;
+    j.want_w = dw != NULL;
+    j.want_b = db != NULL;
+    tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
+
+    const int64_t K = g->cout, C = g->cin, nu = 16 * K * C;
+    for (int64_t c = 1; c < j.nchunks; c++) /* in chunk order into the first */
+        for (int64_t i = 0; i < j.part; i++)
+            workspace[i] += workspace[c * j.part + i];
+    if (db)
+        for (int64_t k = 0; k < K; k++)
+            db[k] += workspace[nu + k];
+    if (!dw)
+        return;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *u = workspace + k * C + c; /* u[xi * K * C] */
+            float t[3][4];
+            for (int q = 0; q < 4; q++) { /* G^T dU */
+                float u0 = u[q * K * C], u1 = u[(4 + q) * K * C], u2 = u[(8 + q) * K * C],
+                      u3 = u[(12 + q) * K * C];
+                t[0][q] = u0 + 0.5f * (u1 + u2);
+                t[1][q] = 0.5f * (u1 - u2);
+                t[2][q] = 0.5f * (u1 + u2) + u3;
+            }
+            float *d = dw + (k * C + c) * 9;
+            for (int a = 0; a < 3; a++) { /* (G^T dU) G */
+                d[a * 3] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+                d[a * 3 + 1] += 0.5f * (t[a][1] - t[a][2]);
+                d[a * 3 + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-sample loop of the Winograd F(2x2, 3x3) convolution (kernels/winograd.c
+ * sets up the job), included by kernels_impl.h once per ISA: the transforms
+ * are plain C loops over a row of tiles, which the ISA's flags vectorise
+ * (tiles in the lanes, every access unit-stride after the row transform).
+ *
+ * Per sample and block of tile rows:
+ *   V[xi] (C x tiles)  = B^T d B of every 4x4 input tile, written straight
+ *                        into the packed-B layout of tg__sgemm_papb;
+ *   M[xi] (K x tiles)  = U[xi] V[xi], 16 GEMMs (U: packed transformed weights);
+ *   y (2x2 per tile)   = A^T m A, plus bias, ReLU, or added into y. */
+
+/* Row transform of one padded input row (the B^T d B product along a row):
+ * t[j * ts + tx] for the four columns j of every tile tx. */
+static void FN(wino_row)(const float *restrict r, int64_t tw, float *restrict t, int64_t ts)
+{
+    float *restrict t0 = t, *restrict t1 = t + ts, *restrict t2 = t + 2 * ts,
+                    *restrict t3 = t + 3 * ts;
+    for (int64_t tx = 0; tx < tw; tx++) {
+        float d0 = r[2 * tx], d1 = r[2 * tx + 1], d2 = r[2 * tx + 2], d3 = r[2 * tx + 3];
+        t0[tx] = d0 - d2;
+        t1[tx] = d1 + d2;
+        t2[tx] = d2 - d1;
+        t3[tx] = d1 - d3;
+    }
+}
+
+/* Column transform of tiles [t0, t0 + len) of a block (len <= NR, one
+ * packed panel): e/o hold the row transforms of the even/odd input rows of
+ * the block (4 columns j at stride es, tile rows at stride tw, so tile t's
+ * four rows are e[t], o[t], e[t + tw], o[t + tw]); writes the 16 panels at
+ * v (stride vxi). */
+static void FN(wino_col)(const float *restrict e, const float *restrict o, int64_t es,
+                         int64_t tw, int64_t t0, int64_t len, float *restrict v, int64_t vxi)
+{
+    for (int j = 0; j < 4; j++) {
+        const float *restrict a = e + j * es + t0, *restrict b = o + j * es + t0;
+        const float *restrict c = a + tw, *restrict d = b + tw;
+        float *restrict v0 = v + j * vxi, *restrict v1 = v + (4 + j) * vxi,
+                        *restrict v2 = v + (8 + j) * vxi, *restrict v3 = v + (12 + j) * vxi;
+        for (int64_t i = 0; i < len; i++) {
+            v0[i] = a[i] - c[i];
+            v1[i] = b[i] + c[i];
+            v2[i] = c[i] - b[i];
+            v3[i] = b[i] - d[i];
+        }
+    }
+}
+
+/* Output transform A^T m A of nt tiles: m holds M[xi] at stride mxi; writes
+ * the four outputs of every tile to y00, y01, y10, y11 (nt each). */
+static void FN(wino_out)(const float *m, int64_t mxi, int64_t nt, float *restrict y00,
+                         float *restrict y01, float *restrict y10, float *restrict y11)
+{
+    int64_t t = 0;
+    for (; t + VW <= nt; t += VW) {
+        vf s0[4], s1[4];
+TGK_UNROLL
+        for (int q = 0; q < 4; q++) {
+            vf m0 = VLOAD(m + q * mxi + t), m1 = VLOAD(m + (4 + q) * mxi + t);
+            vf m2 = VLOAD(m + (8 + q) * mxi + t), m3 = VLOAD(m + (12 + q) * mxi + t);
+            s0[q] = (m0 + m1) + m2;
+            s1[q] = (m1 - m2) - m3;
+        }
+        VSTORE(y00 + t, (s0[0] + s0[1]) + s0[2]);
+        VSTORE(y01 + t, (s0[1] - s0[2]) - s0[3]);
+        VSTORE(y10 + t, (s1[0] + s1[1]) + s1[2]);
+        VSTORE(y11 + t, (s1[1] - s1[2]) - s1[3]);
+    }
+    for (; t < nt; t++) { /* the same sums, one tile at a time */
+        float s0[4], s1[4];
+        for (int q = 0; q < 4; q++) {
+            float m0 = m[q * mxi + t], m1 = m[(4 + q) * mxi + t];
+            float m2 = m[(8 + q) * mxi + t], m3 = m[(12 + q) * mxi + t];
+            s0[q] = (m0 + m1) + m2;
+            s1[q] = (m1 - m2) - m3;
+        }
+        y00[t] = (s0[0] + s0[1]) + s0[2];
+        y01[t] = (s0[1] - s0[2]) - s0[3];
+        y10[t] = (s1[0] + s1[1]) + s1[2];
+        y11[t] = (s1[1] - s1[2]) - s1[3];
+    }
+}
+
+/* One output row: e/o are its even/odd columns; writes W columns of out
+ * (bias added, then ReLU; or added into out). */
+static void FN(wino_put)(float *restrict out, const float *restrict e, const float *restrict o,
+                         int64_t W, float bias, bool relu, bool add)
+{
+    const int64_t h = W / 2;
+    if (add) {
+        for (int64_t i = 0; i < h; i++) {
+            out[2 * i] += e[i];
+            out[2 * i + 1] += o[i];
+        }
+        if (W & 1)
+            out[W - 1] += e[h];
+    } else if (relu) { /* as tg_relu: NaN stays NaN */
+        for (int64_t i = 0; i < h; i++) {
+            float a = e[i] + bias, b = o[i] + bias;
+            out[2 * i] = a < 0.0f ? 0.0f : a;
+            out[2 * i + 1] = b < 0.0f ? 0.0f : b;
+        }
+        if (W & 1) {
+            float a = e[h] + bias;
+            out[W - 1] = a < 0.0f ? 0.0f : a;
+        }
+    } else {
+        for (int64_t i = 0; i < h; i++) {
+            out[2 * i] = e[i] + bias;
+            out[2 * i + 1] = o[i] + bias;
+        }
+        if (W & 1)
+            out[W - 1] = e[h] + bias;
+    }
+}
+
+/* Interior of c zero-padded planes (border 1, plane stride ps, row stride
+ * wp) from c planes of h x w; with mask, zero where mask <= 0 (not NaN). */
+static void FN(wino_pad)(const float *x, const float *mask, int64_t c, int64_t h, int64_t w,
+                         int64_t wp, int64_t ps, float *dst)
+{
+    for (int64_t ci = 0; ci < c; ci++) {
+        const float *restrict s = x + ci * h * w;
+        float *restrict d = dst + ci * ps + wp + 1;
+        if (mask) { /* dy where the fused ReLU's output is > 0 (or NaN) */
+            const float *restrict q = mask + ci * h * w;
+            for (int64_t y = 0; y < h; y++, s += w, q += w, d += wp)
+                for (int64_t i = 0; i < w; i++)
+                    d[i] = q[i] <= 0.0f ? 0.0f : s[i];
+        } else {
+            for (int64_t y = 0; y < h; y++, s += w, d += wp)
+                for (int64_t i = 0; i < w; i++)
+                    d[i] = s[i];
+        }
+    }
+}
+
+/* V = B^T d B of the tiles of tile rows [ty0, ty1) of every channel of the
+ * padded planes xp, nt of them: in the packed-B panels of tg__sgemm_papb
+ * (ldv 0) or as rows of ldv floats per channel (the tiles at v); 16
+ * transform points at stride vxi. rte/rto: scratch for 4 x (rows + 1) x tw
+ * floats each. */
+static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, int64_t ty1,
+                           int64_t ldv, float *rte, float *rto, float *v)
+{
+    const int64_t C = j->g->cin, tw = j->tw, wp = j->wp, nt = (ty1 - ty0) * tw;
+    const int64_t NR = tg__kernels_get()->gemm_nr, es = (j->rows + 1) * tw;
+    for (int64_t c = 0; c < C; c++) {
+        const float *pl = xp + (c * j->hp + 2 * ty0) * wp;
+        for (int64_t r = 0; r <= ty1 - ty0; r++) {
+            FN(wino_row)(pl + 2 * r * wp, tw, rte + r * tw, es);
+            FN(wino_row)(pl + (2 * r + 1) * wp, tw, rto + r * tw, es);
+        }
+        if (ldv)
+            FN(wino_col)(rte, rto, es, tw, 0, nt, v + c * ldv, j->vxi);
+        else
+            for (int64_t t0 = 0; t0 < nt; t0 += NR)
+                FN(wino_col)(rte, rto, es, tw, t0, nt - t0 < NR ? nt - t0 : NR,
+                             v + t0 * C + c * NR, j->vxi);
+    }
+}
+
+static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
+{
+    const tg__wino_job *j = arg;
+    const tg__conv_geom *g = j->g;
+    const int64_t C = g->cin, K = g->cout, H = g->h, W = g->w, tw = j->tw;
+    const int64_t es = (j->rows + 1) * tw; /* one column j of the row transforms */
+    float *xp = j->ctx->scratch[tid];
+    float *rte = xp + j->plane_floats, *rto = rte + 4 * es; /* even / odd rows */
+    float *v = rto + 4 * es;
+    float *m = v + 16 * j->vxi;
+    float *ot = m + 16 * j->mxi; /* output transform: 4 x the block's tiles */
+    const int64_t ots = j->rows * tw;
+    memset(xp, 0, (size_t)j->plane_floats * sizeof(float));
+    memset(v, 0, (size_t)(16 * j->vxi) * sizeof(float)); /* lanes past the tiles */
+    for (int64_t n = n0; n < n1; n++) {
+        FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL, C, H, W,
+                     j->wp, j->hp * j->wp, xp);
+        float *yn = j->y + n * K * H * W;
+        for (int64_t ty0 = 0; ty0 < j->th; ty0 += j->rows) {
+            const int64_t ty1 = ty0 + j->rows < j->th ? ty0 + j->rows : j->th;
+            const int64_t nt = (ty1 - ty0) * tw;
+            FN(wino_input)(j, xp, ty0, ty1, 0, rte, rto, v);
+            for (int xi = 0; xi < 16; xi++)
+                tg__sgemm_papb(K, nt, C, j->up + xi * j->uxi, v + xi * j->vxi, 0.0f,
+                               m + xi * j->mxi, nt);
+            for (int64_t k = 0; k < K; k++) {
+                const float bias = j->b ? j->b[k] : 0.0f;
+                FN(wino_out)(m + k * nt, j->mxi, nt, ot, ot + ots, ot + 2 * ots, ot + 3 * ots);
+                for (int64_t ty = ty0; ty < ty1; ty++) {
+                    const int64_t o = (ty - ty0) * tw;
+                    float *out = yn + (k * H + 2 * ty) * W;
+                    FN(wino_put)(out, ot + o, ot + ots + o, W, bias, j->relu, j->add);
+                    if (2 * ty + 1 < H)
+                        FN(wino_put)(out + W, ot + 2 * ots + o, ot + 3 * ots + o, W, bias,
+                                     j->relu, j->add);
+                }
+            }
+        }
+    }
+}
+
+/* ---- weight gradient ------------------------------------------------------ */
+
+/* dy of one sample as four planes of th x tw per channel (stride qs apart,
+ * channels ks apart): the (even row, even column), (even, odd), (odd, even)
+ * and (odd, odd) elements of every 2x2 output tile, zero past the image;
+ * masked. */
+static void FN(wino_dy_split)(const float *dy, const float *mask, int64_t K, int64_t H,
+                              int64_t W, int64_t tw, int64_t ks, int64_t qs, float *dst)
+{
+    const int64_t h = W / 2;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t y = 0; y < H; y++) {
+            const float *restrict r = dy + (k * H + y) * W;
+            const float *restrict q = mask ? mask + (k * H + y) * W : NULL;
+            float *restrict e = dst + (y & 1) * 2 * qs + k * ks + y / 2 * tw;
+            float *restrict o = e + qs;
+            if (q) {
+                for (int64_t i = 0; i < h; i++) {
+                    e[i] = q[2 * i] <= 0.0f ? 0.0f : r[2 * i];
+                    o[i] = q[2 * i + 1] <= 0.0f ? 0.0f : r[2 * i + 1];
+                }
+                if (W & 1)
+                    e[h] = q[W - 1] <= 0.0f ? 0.0f : r[W - 1];
+            } else {
+                for (int64_t i = 0; i < h; i++) {
+                    e[i] = r[2 * i];
+                    o[i] = r[2 * i + 1];
+                }
+                if (W & 1)
+                    e[h] = r[W - 1];
+            }
+        }
+}
+
+/* dM = A dy A^T of nt tiles (a, b, c, d: their four dy values) into the 16
+ * rows at m (stride mxi). */
+static void FN(wino_dy)(const float *restrict a, const float *restrict b,
+                        const float *restrict c, const float *restrict d, int64_t nt,
+                        float *restrict m, int64_t mxi)
+{
+    int64_t t = 0;
+    const vf zero = VZERO();
+    for (; t + VW <= nt; t += VW) { /* explicit vectors: gcc kept this scalar */
+        vf av = VLOAD(a + t), bv = VLOAD(b + t), cv = VLOAD(c + t), dv = VLOAD(d + t);
+        vf p[4] = {av, av + cv, av - cv, zero - cv};
+        vf q[4] = {bv, bv + dv, bv - dv, zero - dv};
+TGK_UNROLL
+        for (int i = 0; i < 4; i++) {
+            VSTORE(m + (4 * i) * mxi + t, p[i]);
+            VSTORE(m + (4 * i + 1) * mxi + t, p[i] + q[i]);
+            VSTORE(m + (4 * i + 2) * mxi + t, p[i] - q[i]);
+            VSTORE(m + (4 * i + 3) * mxi + t, zero - q[i]);
+        }
+    }
+    for (; t < nt; t++) {
+        float p[4] = {a[t], a[t] + c[t], a[t] - c[t], 0.0f - c[t]};
+        float q[4] = {b[t], b[t] + d[t], b[t] - d[t], 0.0f - d[t]};
+        for (int i = 0; i < 4; i++) {
+            m[(4 * i) * mxi + t] = p[i];
+            m[(4 * i + 1) * mxi + t] = p[i] + q[i];
+            m[(4 * i + 2) * mxi + t] = p[i] - q[i];
+            m[(4 * i + 3) * mxi + t] = 0.0f - q[i];
+        }
+    }
+}
+
+static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
+{
+    const tg__wino_job *j = arg;
+    const tg__conv_geom *g = j->g;
+    const int64_t C = g->cin, K = g->cout, H = g->h, W = g->w, tw = j->tw;
+    const int64_t es = (j->rows + 1) * tw, tp = j->th * tw;
+    const int64_t ks = j->spb * tp, qs = K * ks; /* dy planes: [4][K][spb x tp] */
+    float *xp = j->ctx->scratch[tid];
+    float *rte = xp + j->plane_floats, *rto = rte + 4 * es;
+    float *v = rto + 4 * es;
+    float *m = v + 16 * j->vxi;
+    float *dq = m + 16 * j->mxi; /* dy's four tile planes */
+    memset(xp, 0, (size_t)j->plane_floats * sizeof(float));
+    memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
+    for (int64_t ch = c0; ch < c1; ch++) {
+        /* samples of chunk ch: the same split as the thread pool's */
+        int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
+        int64_t nb = ch * q + (ch < r ? ch : r), ne = nb + q + (ch < r ? 1 : 0);
+        float *du = j->parts + ch * j->part, *db = du + 16 * K * C;
+        memset(du, 0, (size_t)j->part * sizeof(float));
+        /* groups of spb samples (small planes), or one sample in blocks of
+         * tile rows (spb = 1) */
+        for (int64_t n0 = nb; n0 < ne; n0 += j->spb) {
+            const int64_t cnt = ne - n0 < j->spb ? ne - n0 : j->spb;
+            for (int64_t s = 0; s < cnt; s++) {
+                const int64_t n = n0 + s;
+                FN(wino_dy_split)(j->dy + n * K * H * W,
+                                  j->dy_mask ? j->dy_mask + n * K * H * W : NULL, K, H, W, tw,
+                                  ks, qs, dq + s * tp);
+                if (j->want_b)
+                    for (int64_t k = 0; k < K; k++) {
+                        const float *p = dq + k * ks + s * tp;
+                        db[k] += ((FN(sum8)(p, tp) + FN(sum8)(p + qs, tp)) +
+                                  FN(sum8)(p + 2 * qs, tp)) +
+                                 FN(sum8)(p + 3 * qs, tp);
+                    }
+            }
+            if (!j->want_w)
+                continue;
+            for (int64_t ty0 = 0; ty0 < j->th; ty0 += j->rows) {
+                const int64_t ty1 = ty0 + j->rows < j->th ? ty0 + j->rows : j->th;
+                const int64_t nt = cnt * (ty1 - ty0) * tw; /* tiles of the block */
+                for (int64_t s = 0; s < cnt; s++) { /* V of every sample's tiles */
+                    const int64_t n = n0 + s;
+                    FN(wino_pad)(j->x + n * C * H * W, NULL, C, H, W, j->wp, j->hp * j->wp, xp);
+                    FN(wino_input)(j, xp, ty0, ty1, nt, rte, rto, v + s * tp);
+                }
+                for (int64_t k = 0; k < K; k++) {
+                    const float *a = dq + k * ks + ty0 * tw;
+                    FN(wino_dy)(a, a + qs, a + 2 * qs, a + 3 * qs, nt, m + k * nt, j->mxi);
+                }
+                for (int xi = 0; xi < 16; xi++) /* dU[xi] += dM[xi] V[xi]^T */
+                    FN(gemm_abt)(K, C, nt, 1.0f, m + xi * j->mxi, nt, v + xi * j->vxi, nt,
+                                 1.0f, du + xi * K * C, C);
+            }
+        }
+    }
+}
