@@ -136,37 +136,14 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
             }
 }
 
-/* Column r of the packed-B layout with K = P rows (panels of NR columns,
- * blocks of TG__SGEMM_KC rows) set to row[0..P), or to zero if row is NULL. */
-static void put_packed_col(const conv_geom *g, int64_t NR, int64_t nround, int64_t r,
-                           const float *restrict row, float *restrict dst)
+/* The unfold of one sample, row-major: Kg rows of P floats. */
+static void im2col(const conv_geom *g, const float *restrict src, float *restrict col)
 {
-    for (int64_t pc = 0; pc < g->P; pc += TG__SGEMM_KC) {
-        int64_t kc = g->P - pc < TG__SGEMM_KC ? g->P - pc : TG__SGEMM_KC;
-        float *d = dst + pc * nround + r / NR * NR * kc + r % NR;
-        for (int64_t q = 0; q < kc; q++)
-            d[q * NR] = row ? row[pc + q] : 0.0f;
-    }
-}
-
-/* The unfold transposed, straight into the packed-B layout of
- * tg__sgemm_papb for K = P, N = Kg (col^T): the weight gradient dW = dY
- * col^T then needs no unfold buffer and no transposing pack (a strided
- * gather that cost as much as the unfold itself). row: P floats of scratch. */
-static void im2col_packed_t(const conv_geom *g, const float *restrict src, float *restrict row,
-                            float *restrict dst)
-{
-    const int64_t NR = tg__kernels_get()->gemm_nr;
-    const int64_t nround = (g->Kg + NR - 1) / NR * NR;
     int64_t r = 0;
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++, r++) {
-                unfold_row(g, src, c, ki, kj, row);
-                put_packed_col(g, NR, nround, r, row, dst);
-            }
-    for (; r < nround; r++) /* zero columns of the last panel */
-        put_packed_col(g, NR, nround, r, NULL, dst);
+            for (int64_t kj = 0; kj < g->kw; kj++, r++)
+                unfold_row(g, src, c, ki, kj, col + r * g->P);
 }
 
 /* col2im_add for 3x3, stride 2, padding 1, dilation 1 (the downsampling
@@ -303,10 +280,9 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    /* col: [packed col^T | packed dY | one unfolded row] for dW, then dcol */
+    /* col: the unfold for dW, then dcol */
     float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col;
-    float *dyp = col + tg__sgemm_pack_b_floats(g->P, g->Kg);
-    float *row = dyp + tg__sgemm_pack_a_floats(g->Cog, g->P);
+    const tg__gemm_abt_fn abt = tg__kernels_get()->gemm_abt;
     float *xp = pad_of(j, tid);
     memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t ch = cb; ch < ce; ch++) {
@@ -326,10 +302,9 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                     if (g->direct) {
                         tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, xin,
                                      g->P, 1.0f, dwg, g->Kg, work);
-                    } else {
-                        im2col_packed_t(g, pad_sample(g, xin, xp), row, col);
-                        tg__sgemm_pack_a(false, g->Cog, g->P, dy, g->P, dyp);
-                        tg__sgemm_papb(g->Cog, g->Kg, g->P, dyp, col, 1.0f, dwg, g->Kg);
+                    } else { /* dot products along the output pixels: no packing */
+                        im2col(g, pad_sample(g, xin, xp), col);
+                        abt(g->Cog, g->Kg, g->P, 1.0f, dy, g->P, col, g->P, 1.0f, dwg, g->Kg);
                     }
                 }
                 if (j->need_db)
@@ -356,17 +331,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 }
 
 /* Floats of scratch per thread: forward needs one unfolded row and the
- * packed unfold; backward the packed transposed unfold, packed dY and a
- * row, or the unfold's gradient dcol (used one after the other). */
+ * packed unfold; backward the unfold, then the unfold's gradient dcol. */
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
     int64_t col = g->direct ? 0 : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
-    int64_t bwd = 0;
-    if (backward && !g->direct) { /* dW's operands (bwd_range), or dcol */
-        bwd = tg__sgemm_pack_b_floats(g->P, g->Kg) + tg__sgemm_pack_a_floats(g->Cog, g->P) +
-              g->P;
-        bwd = bwd > g->Kg * g->P ? bwd : g->Kg * g->P;
-    }
+    int64_t bwd = backward && !g->direct ? g->Kg * g->P : 0;
     return (size_t)(TG__SGEMM_WORK_FLOATS + padded_floats(g) + (col > bwd ? col : bwd));
 }
 
