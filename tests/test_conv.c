@@ -155,10 +155,10 @@ START_TEST(conv_threads)
 END_TEST
 
 /* Gradients of the unfold + GEMM path against a double-precision reference
- * on larger maps than the finite-difference cases: more than one K block of
- * the packed transposed unfold (P > 256 output pixels), unfold rows that do
- * not fill the last GEMM panel, the 3x3 stride-2 fold with an odd width and
- * a 1x1 stride-2 shortcut. Loss sum(y * r): dy = r. */
+ * on larger maps than the finite-difference cases: weight-gradient dot
+ * products longer than the vector loop with a tail (P > 256 output pixels,
+ * odd), the 3x3 stride-2 fold with an odd width and a 1x1 stride-2
+ * shortcut. Loss sum(y * r): dy = r. */
 static const conv_case big_cases[] = {
     {2, 3, 34, 33, 5, 3, 3, 2, 1, 1, 1, true},  /* 3x3 s2: P = 289, W odd */
     {2, 16, 16, 16, 8, 3, 3, 2, 1, 1, 1, false}, /* 3x3 s2, Kg 144, W even */
