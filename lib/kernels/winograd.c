@@ -70,6 +70,16 @@ void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, fl
         tg__sgemm_pack_a(false, K, C, tmp + xi * K * C, C, up + xi * uxi);
 }
 
+/* Stride of the 16 transform points of V and M: an odd number of cache
+ * lines, so the 16 streams the transforms read or write at once fall in
+ * different L1 sets (at a multiple of 4 KB they all shared one set: 16
+ * channels, 128 tiles made 8 KB). */
+static int64_t xi_stride(int64_t floats)
+{
+    int64_t s = tg__round16(floats);
+    return s / 16 % 2 ? s : s + 16;
+}
+
 static void job_init(tg__wino_job *j, const tg__conv_geom *g)
 {
     const int64_t NR = tg__kernels_get()->gemm_nr;
@@ -88,8 +98,8 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g)
         j->spb = 1;
     const int64_t nt = j->spb * j->rows * j->tw;
     j->uxi = uxi_floats(g);
-    j->vxi = tg__round16(g->cin * ((nt + NR - 1) / NR * NR));
-    j->mxi = tg__round16(g->cout * nt);
+    j->vxi = xi_stride(g->cin * ((nt + NR - 1) / NR * NR));
+    j->mxi = xi_stride(g->cout * nt);
     j->dy_floats = tg__round16(4 * g->cout * j->spb * j->th * j->tw);
 }
 

@@ -30,8 +30,9 @@ static void FN(wino_row)(const float *restrict r, int64_t tw, float *restrict t,
  * the block (4 columns j at stride es, tile rows at stride tw, so tile t's
  * four rows are e[t], o[t], e[t + tw], o[t + tw]); writes the 16 panels at
  * v (stride vxi). */
-static void FN(wino_col)(const float *restrict e, const float *restrict o, int64_t es,
-                         int64_t tw, int64_t t0, int64_t len, float *restrict v, int64_t vxi)
+TGK_INLINE void FN(wino_col_n)(const float *restrict e, const float *restrict o, int64_t es,
+                               int64_t tw, int64_t t0, const int64_t len, float *restrict v,
+                               int64_t vxi)
 {
     for (int j = 0; j < 4; j++) {
         const float *restrict a = e + j * es + t0, *restrict b = o + j * es + t0;
@@ -45,6 +46,17 @@ static void FN(wino_col)(const float *restrict e, const float *restrict o, int64
             v3[i] = b[i] - d[i];
         }
     }
+}
+
+/* A whole packed panel (len == NR, the common case) with a constant trip
+ * count: the general loop's set-up cost as much as its 2-4 vectors. */
+static void FN(wino_col)(const float *restrict e, const float *restrict o, int64_t es,
+                         int64_t tw, int64_t t0, int64_t len, float *restrict v, int64_t vxi)
+{
+    if (len == GEMM_NR)
+        FN(wino_col_n)(e, o, es, tw, t0, GEMM_NR, v, vxi);
+    else
+        FN(wino_col_n)(e, o, es, tw, t0, len, v, vxi);
 }
 
 /* Output transform A^T m A of nt tiles: m holds M[xi] at stride mxi; writes
