@@ -125,7 +125,7 @@ END_TEST
 /* 1 and 2 threads give bit-identical outputs and gradients. */
 START_TEST(conv_threads)
 {
-    /* direct path; Winograd path (32 channels) */
+    /* direct path; Winograd path */
     static const conv_case tcases[] = {{5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true},
                                        {5, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, true}};
     conv_case c = tcases[_i];
@@ -220,16 +220,16 @@ START_TEST(conv_grad_large_matches_reference)
 END_TEST
 
 /* Layers the Winograd F(2x2, 3x3) path takes (3x3, stride 1, padding 1, at
- * least 32 channels each way), against the double-precision reference:
+ * least 16 channels each way), against the double-precision reference:
  * odd heights and widths (a last tile half outside), tile rows that straddle
  * the GEMM's packed panels (width 37: 19 tiles per row), more than one block
- * of tile rows (32x32 and 13x37), whole samples per weight-gradient block
+ * of tile rows (13x37: 7 tile rows in blocks of 6), whole samples per block
  * (8x8, 2x3, and two samples in one block: 8 x 6x5), channel counts that are not multiples of the micro-tile.
  * The output is also added to the input (y + x when C == O), so that dx is
  * once stored and once added. Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
     {2, 32, 9, 7, 32, 3, 3, 1, 1, 1, 1, true},
-    {2, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, false},
+    {2, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, false},
     {1, 40, 13, 37, 33, 3, 3, 1, 1, 1, 1, true},
     {3, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, true},
     {2, 33, 2, 3, 50, 3, 3, 1, 1, 1, 1, true},

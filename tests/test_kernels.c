@@ -506,7 +506,7 @@ END_TEST
  * falls back to the unfused pair. */
 START_TEST(conv_relu_matches_unfused)
 {
-    /* _i 0: the direct path; 1: the Winograd path (32 channels) */
+    /* _i 0: the direct path; 1: the Winograd path */
     static const int64_t xss[2][4] = {{5, 3, 28, 28}, {5, 32, 14, 14}},
                          wss[2][4] = {{6, 3, 3, 3}, {32, 32, 3, 3}};
     const int64_t *xs = xss[_i], *ws = wss[_i], bs[1] = {ws[0]};

@@ -15,20 +15,22 @@
  * the flipped, transposed weights (tg__conv_wino_weights with flip). */
 #include "kernels.h"
 
-/* Tiles per block: V and M of a block (16 x channels x tiles each) stay in
- * L2 (16 channels: 128 KB each). */
-#define WINO_TILES 128
+/* Floats of V and M of one block of tiles (16 x channels x tiles each),
+ * kept in L2: 128-256 tiles per block (256 measured best for 16 channels,
+ * 128 for 32 and 64; the weight gradient's dot products run over a block's
+ * tiles, so longer blocks pay for their horizontal sums less often). */
+#define WINO_FLOATS ((int64_t)1 << 17)
 
 bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int groups)
 {
     if (stride != 1 || dilation != 1 || groups != 1 || g->k != 3 || g->pad != 1)
         return false;
-    /* With 16 channels the transforms cost as much as the products they
-     * save (ResNet-8's 16-channel 32x32 layer: forward 4.7 vs 4.4 ms, backward
-     * 11.3 vs 9.8 ms for the direct kernels); from 32 channels Winograd wins
-     * (32 on 16x16: 3.3 vs 5.0 ms forward, 8.2 vs 10.4 backward). The packed
-     * B of V holds at most one K block of channels. */
-    if (g->cin < 32 || g->cout < 32 || g->cin > TG__SGEMM_KC || g->cout > 1024)
+    /* Below 16 channels the transforms cost about as much as the products
+     * they save (the direct kernels keep those layers). 16 channels on
+     * 32x32, batch 64, 1 thread: forward 3.5 vs 4.4 ms, backward 9.8 vs 10.5
+     * ms for the direct kernels. The packed B of V holds at most one K
+     * block of channels. */
+    if (g->cin < 16 || g->cout < 16 || g->cin > TG__SGEMM_KC || g->cout > 1024)
         return false;
     return g->h >= 2 && g->w >= 2 && g->h * g->w <= 128 * 128;
 }
@@ -90,10 +92,12 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g)
     j->hp = 2 * j->th + 2;
     j->wp = 2 * j->tw + 2;
     j->plane_floats = tg__round16(g->cin * j->hp * j->wp);
-    j->rows = WINO_TILES / j->tw < 1 ? 1 : WINO_TILES / j->tw;
+    int64_t bt = WINO_FLOATS / (16 * (g->cin + g->cout));
+    bt = bt < 128 ? 128 : bt > 256 ? 256 : bt;
+    j->rows = bt / j->tw < 1 ? 1 : bt / j->tw;
     if (j->rows > j->th)
         j->rows = j->th;
-    j->spb = j->rows == j->th ? WINO_TILES / (j->th * j->tw) : 1;
+    j->spb = j->rows == j->th ? bt / (j->th * j->tw) : 1;
     if (j->spb < 1)
         j->spb = 1;
     const int64_t nt = j->spb * j->rows * j->tw;
