@@ -225,8 +225,9 @@ END_TEST
  * the GEMM's packed panels (width 37: 19 tiles per row), more than one block
  * of tile rows (13x37: 7 tile rows in blocks of 6), whole samples per block
  * (8x8, 2x3, and two samples in one block: 8 x 6x5), channel counts that
- * are not multiples of the micro-tile. The output is also added to the input (y + x when C == O), so that dx is
- * once stored and once added. Loss sum((y [+ x]) * r). */
+ * are not multiples of the micro-tile. The output is also added to the
+ * input (y + x when C == O), so that dx is once stored and once added.
+ * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
     {2, 32, 9, 7, 32, 3, 3, 1, 1, 1, 1, true},
     {2, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, false},
