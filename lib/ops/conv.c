@@ -136,15 +136,21 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
             }
 }
 
-/* The unfold of one sample, row-major: Kg rows of P floats. */
-static void im2col(const conv_geom *g, const float *restrict src, float *restrict col)
+/* The unfold of one sample, row-major: Kg rows of P floats at stride ld. */
+static void im2col(const conv_geom *g, const float *restrict src, float *restrict col,
+                   int64_t ld)
 {
     int64_t r = 0;
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++, r++)
-                unfold_row(g, src, c, ki, kj, col + r * g->P);
+                unfold_row(g, src, c, ki, kj, col + r * ld);
 }
+
+/* Samples per weight-gradient dot product of the unfold + GEMM path: each
+ * dot runs over at least 256 output pixels (8x8 maps: 4 samples), so that
+ * its horizontal sum is a small part of it. */
+static int64_t wgrad_group(const conv_geom *g) { return g->P >= 256 ? 1 : 256 / g->P; }
 
 /* col2im_add for 3x3, stride 2, padding 1, dilation 1 (the downsampling
  * convolution of residual networks): even columns 2*ow get tap kj = 1, odd
@@ -276,13 +282,37 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
         }
 }
 
+/* dW_g += dY col^T for samples [n0, n0 + cnt) as dot products along their
+ * output pixels (no packing): cnt samples' unfolds side by side in col
+ * (Kg x cnt*P), their dY rows copied side by side into dyg. */
+static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, float *xp,
+                       float *col, float *dyg, float *dwg)
+{
+    const conv_geom *g = j->g;
+    const int64_t L = cnt * g->P;
+    for (int64_t s = 0; s < cnt; s++) {
+        const float *xin = j->x + ((n0 + s) * g->C + gr * g->Cig) * g->H * g->W;
+        im2col(g, pad_sample(g, xin, xp), col + s * g->P, L);
+    }
+    const float *dy = j->gy + (n0 * g->O + gr * g->Cog) * g->P;
+    if (cnt > 1) {
+        for (int64_t s = 0; s < cnt; s++)
+            for (int64_t co = 0; co < g->Cog; co++)
+                memcpy(dyg + co * L + s * g->P, dy + (s * g->O + co) * g->P,
+                       (size_t)g->P * sizeof(float));
+        dy = dyg;
+    }
+    tg__kernels_get()->gemm_abt(g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg);
+}
+
 static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
     const conv_job *j = arg;
     const conv_geom *g = j->g;
-    /* col: the unfold for dW, then dcol */
+    /* col: [unfold of a sample group | its dY rows] for dW, then dcol */
     float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col;
-    const tg__gemm_abt_fn abt = tg__kernels_get()->gemm_abt;
+    const int64_t G = wgrad_group(g);
+    float *dyg = col + g->Kg * G * g->P;
     float *xp = pad_of(j, tid);
     memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     for (int64_t ch = cb; ch < ce; ch++) {
@@ -292,50 +322,54 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
         float *part = j->part ? j->part + ch * (j->wn + g->O) : NULL;
         if (part)
             memset(part, 0, (size_t)(j->wn + g->O) * sizeof *part);
-        for (int64_t n = nb; n < ne; n++)
-            for (int64_t gr = 0; gr < g->groups; gr++) {
-                const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
-                const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
-                const float *wtp = j->wp ? j->wp + gr * j->wp_stride : NULL;
-                if (j->need_dw) { /* dW_g += dY col^T */
-                    float *dwg = part + gr * g->Cog * g->Kg;
-                    if (g->direct) {
-                        tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f, dy, g->P, xin,
-                                     g->P, 1.0f, dwg, g->Kg, work);
-                    } else { /* dot products along the output pixels: no packing */
-                        im2col(g, pad_sample(g, xin, xp), col);
-                        abt(g->Cog, g->Kg, g->P, 1.0f, dy, g->P, col, g->P, 1.0f, dwg, g->Kg);
-                    }
-                }
-                if (j->need_db)
-                    for (int64_t co = 0; co < g->Cog; co++) {
-                        const float *rw = dy + co * g->P;
-                        float acc = 0.0f;
-                        for (int64_t k = 0; k < g->P; k++)
-                            acc += rw[k];
-                        part[j->wn + gr * g->Cog + co] += acc;
-                    }
-                if (j->gx) { /* dx += col2im(W^T dY) */
-                    float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
-                    if (g->direct) {
-                        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 1.0f, gx,
-                                     g->P, work);
-                    } else {
-                        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f,
-                                     dcol, g->P, work);
-                        col2im_add(g, dcol, gx);
-                    }
-                }
+        for (int64_t n0 = nb; n0 < ne; n0 += G) {
+            const int64_t cnt = ne - n0 < G ? ne - n0 : G;
+            for (int64_t gr = 0; gr < g->groups && j->need_dw; gr++) {
+                float *dwg = part + gr * g->Cog * g->Kg;
+                if (g->direct) /* the input is the unfold: one GEMM per sample */
+                    for (int64_t n = n0; n < n0 + cnt; n++)
+                        tg__sgemm_ws(false, true, g->Cog, g->Kg, g->P, 1.0f,
+                                     j->gy + (n * g->O + gr * g->Cog) * g->P, g->P,
+                                     j->x + (n * g->C + gr * g->Cig) * g->H * g->W, g->P,
+                                     1.0f, dwg, g->Kg, work);
+                else
+                    wgrad_dots(j, n0, cnt, gr, xp, col, dyg, dwg);
             }
+            for (int64_t n = n0; n < n0 + cnt; n++)
+                for (int64_t gr = 0; gr < g->groups; gr++) {
+                    const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
+                    const float *wtp = j->wp ? j->wp + gr * j->wp_stride : NULL;
+                    if (j->need_db)
+                        for (int64_t co = 0; co < g->Cog; co++) {
+                            const float *rw = dy + co * g->P;
+                            float acc = 0.0f;
+                            for (int64_t k = 0; k < g->P; k++)
+                                acc += rw[k];
+                            part[j->wn + gr * g->Cog + co] += acc;
+                        }
+                    if (j->gx) { /* dx += col2im(W^T dY) */
+                        float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
+                        if (g->direct) {
+                            tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 1.0f,
+                                         gx, g->P, work);
+                        } else {
+                            tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f,
+                                         dcol, g->P, work);
+                            col2im_add(g, dcol, gx);
+                        }
+                    }
+                }
+        }
     }
 }
 
 /* Floats of scratch per thread: forward needs one unfolded row and the
- * packed unfold; backward the unfold, then the unfold's gradient dcol. */
+ * packed unfold; backward the unfold and dY rows of a sample group, then
+ * the unfold's gradient dcol. */
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
     int64_t col = g->direct ? 0 : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
-    int64_t bwd = backward && !g->direct ? g->Kg * g->P : 0;
+    int64_t bwd = backward && !g->direct ? (g->Kg + g->Cog) * wgrad_group(g) * g->P : 0;
     return (size_t)(TG__SGEMM_WORK_FLOATS + padded_floats(g) + (col > bwd ? col : bwd));
 }
 
