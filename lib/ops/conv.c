@@ -598,12 +598,10 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             int64_t pf = want_part ? tg__conv_wino_wgrad_floats(&wg) : 0;
             wino_aux *a = tg__arena_alloc(ctx, sizeof *a);
             ok = a != NULL;
-            if (ok) {
-                a->wt = x->requires_grad ? tg__arena_alloc(ctx, (size_t)bf * sizeof(float))
-                                         : NULL;
+            if (ok) { /* dx's weights even if x needs no gradient now (it may later) */
+                a->wt = tg__arena_alloc(ctx, (size_t)bf * sizeof(float));
                 a->parts = pf ? tg__arena_alloc(ctx, (size_t)pf * sizeof(float)) : NULL;
-                ok = (a->wt || !x->requires_grad) && (a->parts || !pf) &&
-                     (!x->requires_grad || tg__conv_wino_prepare(ctx, &bg, false));
+                ok = a->wt && (a->parts || !pf) && tg__conv_wino_prepare(ctx, &bg, false);
                 out->aux = a;
             }
         }
