@@ -120,7 +120,8 @@ bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad)
 {
     tg__wino_job j;
     job_init(&j, g);
-    return tg__scratch_reserve(ctx, (size_t)scratch_floats(&j, wgrad) * sizeof(float));
+    int64_t n = scratch_floats(&j, wgrad), wt = 16 * g->cin * g->cout; /* weights' tmp */
+    return tg__scratch_reserve(ctx, (size_t)(n > wt ? n : wt) * sizeof(float));
 }
 
 void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *mask,
@@ -143,9 +144,11 @@ void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const fl
  * dM = A dy A^T per output tile (A = (A^T)^T), dU[xi] = sum over tiles of
  * dM[xi] V[xi]^T (K x C dot products over the tiles), dw = G^T dU G. */
 
-/* Partial-sum budget (floats) as for the unfold + GEMM path (ops/conv.c):
- * at least 4 chunks (a multiple of 4, so 2 threads split them evenly). */
-#define PART_BUDGET ((int64_t)1 << 18)
+/* Partial-sum budget (floats): at least 4 chunks (a multiple of 4, so 2
+ * threads split them evenly), else as few as fit in 256 KB. One partial
+ * is 16 / 9 times a direct weight gradient's; with the unfold + GEMM path's
+ * 1 MB budget ResNet-8's peak RSS grew by 4 MB. */
+#define PART_BUDGET ((int64_t)1 << 16)
 
 static int64_t wgrad_part(const tg__conv_geom *g) { return 16 * g->cout * g->cin + g->cout; }
 

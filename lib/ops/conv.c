@@ -416,8 +416,7 @@ static tg__conv_geom wino_bwd_geom(const conv_geom *g)
 }
 
 /* out->aux of a Winograd layer, taken at forward time: the weight
- * gradient's partial sums and the backward-data weights (packed, then their
- * unpacked temporary). */
+ * gradient's partial sums and the packed backward-data weights. */
 typedef struct {
     float *parts;
     float *wt;
@@ -482,8 +481,7 @@ static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
     if (x->requires_grad) {
         tg__conv_geom bg = wino_bwd_geom(g);
         bool store = tg__grad_fresh(x);
-        tg__conv_wino_weights(&bg, w->data, true, a->wt + tg__conv_wino_weights_floats(&bg),
-                              a->wt);
+        tg__conv_wino_weights(&bg, w->data, true, ctx->scratch[0], a->wt);
         tg__conv_wino(ctx, &bg, out->grad, relu_y, a->wt, NULL, x->grad, false, !store);
     }
 }
@@ -589,12 +587,12 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
      * taken now, so backward cannot run out of memory. */
     if (wino) {
         bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
-        int64_t uf = tg__conv_wino_weights_floats(&wg) + 16 * g.C * g.O;
+        int64_t uf = tg__conv_wino_weights_floats(&wg);
         float *up = tg__arena_alloc(ctx, (size_t)uf * sizeof(float));
         bool ok = up && tg__conv_wino_prepare(ctx, &wg, want_part);
         if (ok && out->requires_grad) {
             tg__conv_geom bg = wino_bwd_geom(&g);
-            int64_t bf = tg__conv_wino_weights_floats(&bg) + 16 * g.C * g.O;
+            int64_t bf = tg__conv_wino_weights_floats(&bg);
             int64_t pf = want_part ? tg__conv_wino_wgrad_floats(&wg) : 0;
             wino_aux *a = tg__arena_alloc(ctx, sizeof *a);
             ok = a != NULL;
@@ -609,7 +607,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for Winograd buffers");
             return NULL;
         }
-        tg__conv_wino_weights(&wg, w->data, false, up + tg__conv_wino_weights_floats(&wg), up);
+        tg__conv_wino_weights(&wg, w->data, false, ctx->scratch[0], up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, relu, false);
     } else if (direct) {
         float *ws = NULL;
