@@ -287,14 +287,14 @@ TGK_UNROLL
 
 /* ---- C = alpha * A B^T + beta * C for few columns -------------------------
  * Rows of A and B are both contiguous along K, so each C element is a dot
- * product; tiles of 2 rows of A x 4 rows of B share their loads. Lanes are
+ * product; tiles of 3 rows of A x 4 rows of B share their loads. Lanes are
  * summed in a fixed order, then the K tail in order: deterministic, and each
  * element's arithmetic does not depend on the tiling. */
 
 TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, const float *a,
                              int64_t lda, const float *b, int64_t ldb, float *dot)
 {
-    vf acc[2][4];
+    vf acc[3][4];
 TGK_UNROLL
     for (int i = 0; i < mt; i++)
 TGK_UNROLL
@@ -302,7 +302,7 @@ TGK_UNROLL
             acc[i][j] = VZERO();
     int64_t k = 0;
     for (; k + VW <= K; k += VW) {
-        vf av[2];
+        vf av[3];
 TGK_UNROLL
         for (int i = 0; i < mt; i++) {
             av[i] = VLOAD(a + i * lda + k);
@@ -328,17 +328,25 @@ TGK_UNROLL
         }
 }
 
+/* Rows of A per tile: 3 (12 accumulators), ending in 2 + 2 or 2 rather
+ * than a 1-row tile. */
+static inline int FN(abt_rows)(int64_t r) { return r >= 5 || r == 3 ? 3 : r >= 2 ? 2 : 1; }
+
 static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                          int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                          int64_t ldc)
 {
-    float dot[8];
-    for (int64_t m = 0; m < M; m += 2) {
-        const int mt = M - m >= 2 ? 2 : 1;
+    float dot[12];
+    for (int64_t m = 0; m < M; m += FN(abt_rows)(M - m)) {
+        const int mt = FN(abt_rows)(M - m);
         for (int64_t n = 0; n < N;) {
             const int nt = N - n >= 4 ? 4 : 1; /* 4 columns, or one at a time */
             const float *a = A + m * lda, *b = B + n * ldb;
-            if (mt == 2 && nt == 4)
+            if (mt == 3 && nt == 4)
+                FN(abt_tile)(3, 4, K, a, lda, b, ldb, dot);
+            else if (mt == 3)
+                FN(abt_tile)(3, 1, K, a, lda, b, ldb, dot);
+            else if (mt == 2 && nt == 4)
                 FN(abt_tile)(2, 4, K, a, lda, b, ldb, dot);
             else if (mt == 2)
                 FN(abt_tile)(2, 1, K, a, lda, b, ldb, dot);
