@@ -267,6 +267,18 @@ TGK_UNROLL
         }
         return;
     }
+    if (n == GEMM_NR && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+        /* full-width tile with fewer rows (M not a multiple of MR: 16 rows
+         * are 6 + 6 + 4): the same sums, stored straight from the registers */
+TGK_UNROLL
+        for (int i = 0; i < GEMM_MR; i++)
+            if (i < m)
+TGK_UNROLL
+                for (int v = 0; v < GEMM_NV; v++)
+                    VSTORE(c + i * ldc + v * VW, beta == 0.0f ? acc[i][v]
+                                                              : VADD(acc[i][v], VLOAD(c + i * ldc + v * VW)));
+        return;
+    }
     float tile[GEMM_MR * GEMM_NR];
 TGK_UNROLL
     for (int i = 0; i < GEMM_MR; i++)
