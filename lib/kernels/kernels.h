@@ -240,9 +240,9 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
  * output tile and channel pair instead of 36. The 16 products are GEMMs of
  * the transformed weights U (K x C) with the transformed input tiles; the
  * transforms are additions only. Rounding differs from the direct sum (the
- * weight transform halves, the tile sums reassociate): relative error a few
- * ulps times the channel count, as for any reassociated sum. Per-sample
- * work; bit-identical for every thread count. */
+ * weight transform halves, the tile sums reassociate); the tests hold it to
+ * 1e-4 of a double-precision reference. Per-sample work; bit-identical for
+ * every thread count. */
 bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int groups);
 /* Floats of the packed transformed weights of g (cout x cin). */
 int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g);

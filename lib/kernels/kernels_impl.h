@@ -6,6 +6,7 @@
  *   VLOAD/VSTORE     unaligned load/store, VZERO(), VSET1(s), VFMA(a,b,c) = a*b+c,
  *                    VADD(a,b) = a+b,
  *   VHSUM(v)         sum of the lanes in a fixed order
+ *   (vf also takes + and -, as GCC/clang vector types and float do)
  *   VKEEP(v)         keep v in a register (stops the compiler from folding
  *                    the load into every FMA that uses it)
  *   FWD_NV(c)        vectors per forward tile for c output channels (a power
@@ -274,9 +275,10 @@ TGK_UNROLL
         for (int i = 0; i < GEMM_MR; i++)
             if (i < m)
 TGK_UNROLL
-                for (int v = 0; v < GEMM_NV; v++)
-                    VSTORE(c + i * ldc + v * VW, beta == 0.0f ? acc[i][v]
-                                                              : VADD(acc[i][v], VLOAD(c + i * ldc + v * VW)));
+                for (int v = 0; v < GEMM_NV; v++) {
+                    float *cv = c + i * ldc + v * VW;
+                    VSTORE(cv, beta == 0.0f ? acc[i][v] : VADD(acc[i][v], VLOAD(cv)));
+                }
         return;
     }
     float tile[GEMM_MR * GEMM_NR];
