@@ -296,8 +296,9 @@ tg_tensor *tg__op_result(tg_ctx *ctx, const tg__op_def *op, int ndim, const int6
 /* New transient view of base's data with another shape (same numel). */
 tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim,
                     const int64_t *shape);
-/* Gradient buffer of t, allocated (zeroed) if missing; NULL on no memory. */
-float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t);
+/* Gradient buffer of t, allocated if missing (zero-filled when zero is set,
+ * else left as the allocator gave it); NULL on no memory. */
+float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t, bool zero);
 /* In a backward whose result has bwd_stores: true when the input t's gradient
  * is fresh, i.e. holds stale values that the caller must overwrite (store,
  * not accumulate) in full; clears the flag, so a later consumer of t adds. */

@@ -25,7 +25,7 @@ static tg_module *one_param_module(tg_ctx *ctx, tg_tensor **w)
 /* Give t the gradient g (as a backward would leave it). */
 static void set_grad(tg_tensor *t, const float *g)
 {
-    float *buf = tg__grad_buffer(t->ctx, t);
+    float *buf = tg__grad_buffer(t->ctx, t, true);
     ck_assert_ptr_nonnull(buf);
     memcpy(buf, g, (size_t)t->numel * sizeof(float));
 }

@@ -125,13 +125,14 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
 
     for (size_t i = 0; i < n; i++) {
         tg_tensor *t = order[i];
-        bool had = t->grad != NULL;
-        if (!tg__grad_buffer(ctx, t))
-            return tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory for gradients");
-        /* Intermediates restart from zero, leaves accumulate. The zero-fill
-         * is deferred: the first op whose backward reaches t either stores
-         * (ops with bwd_stores) or has t zero-filled just before it runs. */
-        t->grad_fresh = had && t->op;
+        /* Intermediates restart from zero, leaves accumulate. An
+         * intermediate's zero-fill is deferred, also for a new buffer: the
+         * first op whose backward reaches t either stores (ops with
+         * bwd_stores) or has t zero-filled just before it runs. */
+        if (!tg__grad_buffer(ctx, t, !t->op))
+            return settle_all(order, i,
+                              tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory for gradients"));
+        t->grad_fresh = t->op != NULL;
     }
 
     if (ctx->detect_anomaly)

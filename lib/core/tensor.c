@@ -195,7 +195,7 @@ tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim
     return t;
 }
 
-float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t)
+float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t, bool zero)
 {
     if (t->grad)
         return t->grad;
@@ -203,7 +203,8 @@ float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t)
     float *g = t->persistent ? tg__malloc_aligned(ctx, bytes) : tg__arena_alloc(ctx, bytes);
     if (!g)
         return NULL;
-    memset(g, 0, bytes);
+    if (zero)
+        memset(g, 0, bytes);
     if (t->persistent)
         ctx->persistent_bytes += bytes;
     t->grad = g;
