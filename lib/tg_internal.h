@@ -396,5 +396,13 @@ tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b
 tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                                  tg_tensor *running_mean, tg_tensor *running_var, bool training,
                                  float momentum, float eps);
+/* relu(batch_norm2d(...) + res) as one op, res of x's shape (the end of a
+ * residual block): the apply pass adds res, and the first backward pass
+ * writes res's gradient (dy masked by the result). Values and gradients
+ * equal the unfused bn, add, relu's. */
+tg_tensor *tg__batch_norm2d_add_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight,
+                                     tg_tensor *bias, tg_tensor *running_mean,
+                                     tg_tensor *running_var, bool training, float momentum,
+                                     float eps, tg_tensor *res);
 
 #endif /* TG_INTERNAL_H */

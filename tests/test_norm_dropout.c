@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tg_batch_norm2d (training and evaluation, running statistics, gradients)
  * and tg_dropout (mask statistics, determinism, identity modes, gradients),
- * plus their error paths. */
+ * plus their error paths, and the fused BN+ReLU and BN+add+ReLU ops. */
+#include "tg_internal.h" /* tg__batch_norm2d_add_relu */
 #include "tg_test.h"
 
 static const int64_t SX[4] = {2, 2, 1, 2}, SC[1] = {2};
@@ -304,6 +305,95 @@ START_TEST(bn_relu_fused_bits)
 }
 END_TEST
 
+/* relu(bn(x) + res) as the fused op of a residual block's end: same values
+ * and gradients, bit for bit, as tg_relu(tg_add(tg_batch_norm2d(...), res)).
+ * _i / 2 is the thread count - 1; _i % 4 picks the inputs: 0 x and res
+ * intermediates (fresh gradients, stored), 1 leaves (accumulated over two
+ * backward passes), 2 res is x (one gradient, two contributions), 3 res
+ * needs no gradient (and gets none). */
+START_TEST(bn_add_relu_fused_bits)
+{
+    tg_ctx *ctx = tgt_ctx_threads(7, 1 + _i / 4);
+    const int v = _i % 4;
+    enum { N = 3, C = 4, H = 5, W = 9, NUMEL = N * C * H * W };
+    const int64_t sx[4] = {N, C, H, W}, sc[1] = {C};
+    static float xd[NUMEL], rd[NUMEL], cd[NUMEL];
+    uint32_t st = 777;
+    for (int i = 0; i < NUMEL; i++) {
+        st = st * 1664525u + 1013904223u;
+        xd[i] = (float)(st >> 8) / (float)(1 << 24) * 4.0f - 2.0f + (float)(i % C) * 0.3f;
+        st = st * 1664525u + 1013904223u;
+        rd[i] = (float)(st >> 8) / (float)(1 << 24) * 2.0f - 1.0f;
+        st = st * 1664525u + 1013904223u;
+        cd[i] = (float)(st >> 8) / (float)(1 << 24) - 0.5f;
+    }
+    tg_tensor *w = tgt_tensor(ctx, 1, sc, (float[]){0.5f, 1.5f, -0.75f, 1}, true);
+    tg_tensor *b = tgt_tensor(ctx, 1, sc, (float[]){0.25f, -0.5f, 0, 0.1f}, true);
+    tg_tensor *rm = tgt_tensor(ctx, 1, sc, (float[]){0, 0, 0, 0}, false);
+    tg_tensor *rv = tgt_tensor(ctx, 1, sc, (float[]){1, 1, 1, 1}, false);
+    tg_tensor *x0 = tgt_tensor(ctx, 4, sx, xd, true);
+    tg_tensor *r0 = tgt_tensor(ctx, 4, sx, rd, v < 2), *co = tgt_tensor(ctx, 4, sx, cd, false);
+    static float y1[NUMEL], gx1[NUMEL], gr1[NUMEL], gw1[C], gb1[C], rm1[C], rv1[C];
+    for (int fused = 0; fused < 2; fused++) {
+        tg_tensor_fill(rm, 0.0f);
+        tg_tensor_fill(rv, 1.0f);
+        for (int rep = 0; rep < (v == 1 ? 2 : 1); rep++) {
+            tg_tensor *x = v == 1 ? x0 : tg_mul_scalar(ctx, x0, 1.0f);
+            tg_tensor *r = v == 2 ? x : v == 1 || v == 3 ? r0 : tg_mul_scalar(ctx, r0, 1.0f);
+            tg_tensor *y =
+                fused ? tg__batch_norm2d_add_relu(ctx, x, w, b, rm, rv, true, 0.1f, 1e-5f, r)
+                      : tg_relu(ctx, tg_add(ctx, tg_batch_norm2d(ctx, x, w, b, rm, rv, true,
+                                                                 0.1f, 1e-5f),
+                                            r));
+            ck_assert_ptr_nonnull(y);
+            ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, co))), TG_OK);
+            if (rep == (v == 1 ? 1 : 0) && !fused) {
+                memcpy(y1, tg_tensor_data(y), sizeof y1);
+                memcpy(gx1, tg_tensor_grad(x0), sizeof gx1);
+                if (v < 2)
+                    memcpy(gr1, tg_tensor_grad(r0), sizeof gr1);
+                memcpy(gw1, tg_tensor_grad(w), sizeof gw1);
+                memcpy(gb1, tg_tensor_grad(b), sizeof gb1);
+                memcpy(rm1, tg_tensor_data(rm), sizeof rm1);
+                memcpy(rv1, tg_tensor_data(rv), sizeof rv1);
+            } else if (rep == (v == 1 ? 1 : 0)) {
+                ck_assert(memcmp(y1, tg_tensor_data(y), sizeof y1) == 0);
+                ck_assert(memcmp(gx1, tg_tensor_grad(x0), sizeof gx1) == 0);
+                if (v < 2)
+                    ck_assert(memcmp(gr1, tg_tensor_grad(r0), sizeof gr1) == 0);
+                else
+                    ck_assert_ptr_null(tg_tensor_grad(r0));
+                ck_assert(memcmp(gw1, tg_tensor_grad(w), sizeof gw1) == 0);
+                ck_assert(memcmp(gb1, tg_tensor_grad(b), sizeof gb1) == 0);
+                ck_assert(memcmp(rm1, tg_tensor_data(rm), sizeof rm1) == 0);
+                ck_assert(memcmp(rv1, tg_tensor_data(rv), sizeof rv1) == 0);
+            }
+            tg_ctx_reset(ctx);
+        }
+        memset(tg_tensor_grad(x0), 0, sizeof gx1);
+        if (v < 2)
+            memset(tg_tensor_grad(r0), 0, sizeof gr1);
+        memset(tg_tensor_grad(w), 0, sizeof gw1);
+        memset(tg_tensor_grad(b), 0, sizeof gb1);
+    }
+    float nz = 0, gnz = 0;
+    for (int i = 0; i < NUMEL; i++) {
+        nz += y1[i] == 0.0f;
+        gnz += v < 2 && gr1[i] != 0.0f;
+    }
+    ck_assert(nz > NUMEL / 8 && nz < NUMEL * 7 / 8); /* the ReLU cuts some, not all */
+    ck_assert(v >= 2 || (gnz > NUMEL / 8 && gnz < NUMEL * 7 / 8));
+
+    /* a residual of another shape is refused, with a message */
+    const int64_t s2[4] = {N, C, H, W - 1};
+    tg_tensor *bad = tg_zeros(ctx, 4, s2);
+    ck_assert_ptr_null(tg__batch_norm2d_add_relu(ctx, x0, w, b, rm, rv, true, 0.1f, 1e-5f, bad));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "residual"));
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("norm_dropout");
@@ -312,6 +402,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, bn_grad, 0, (int)(sizeof bn_cases / sizeof *bn_cases));
     tcase_add_test(tc, bn_errors);
     tcase_add_loop_test(tc, bn_relu_fused_bits, 0, 2);
+    tcase_add_loop_test(tc, bn_add_relu_fused_bits, 0, 8);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, dropout_values);

@@ -312,6 +312,19 @@ tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x)
     return bn_run(bn, tg_module_ctx(bn), x, tg__batch_norm2d_relu);
 }
 
+tg_tensor *tg__nn_bn_add_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x, tg_tensor *res)
+{
+    if (!bn || tg_module_type(bn) != bn_vt.type_name || !tg_module_is_training(bn) ||
+        tg_module_ctx(bn)->trace || !x || !res || !tg__same_shape(x, res))
+        return tg_relu(ctx, tg_add(ctx, tg_module_forward(bn, x), res));
+    const bn_ud *u = tg_module_userdata(bn);
+    tg_tensor *y = tg__batch_norm2d_add_relu(tg_module_ctx(bn), x, u->w, u->b, u->mean, u->var,
+                                             true, u->momentum, u->eps, res);
+    if (y)
+        u->count->data[0] += 1.0f; /* num_batches_tracked, as bn_run */
+    return y;
+}
+
 static tg_status bn_make(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
                          int64_t channels, float eps, float momentum, bool affine,
                          tg_module **out)

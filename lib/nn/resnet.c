@@ -27,11 +27,11 @@ static tg_tensor *block_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
     const block_ud *u = tg_module_userdata(self);
     tg_tensor *h = tg__nn_bn_relu(u->bn1, ctx, tg_module_forward(u->conv1, x));
-    h = tg_module_forward(u->bn2, tg_module_forward(u->conv2, h));
+    h = tg_module_forward(u->conv2, h);
     if (!h)
         return NULL;
     tg_tensor *sc = u->shortcut ? tg_module_forward(u->shortcut, x) : x;
-    return tg_relu(ctx, tg_add(ctx, h, sc));
+    return tg__nn_bn_add_relu(u->bn2, ctx, h, sc);
 }
 
 static const tg_module_vtable block_vt = {sizeof(tg_module_vtable), "BasicBlock", block_forward,

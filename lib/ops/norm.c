@@ -93,11 +93,14 @@ static double plane_sqdev(const float *restrict x, int64_t n, float mu)
     return lanes_sum(a);
 }
 
+static inline void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
 /* *sg += sum g[i], *sgd += sum g[i] * (x[i] - mu); with y (a fused ReLU's
- * result) g[i] counts only where y[i] > 0 */
+ * result) g[i] counts only where y[i] > 0. With gr (the gradient of a fused
+ * residual input) the masked g is also stored into gr, or added (add). */
 static void plane_grad_sums(const float *restrict x, const float *restrict g0,
-                            const float *restrict y, int64_t n, float mu, double *sg,
-                            double *sgd)
+                            const float *restrict y, float *restrict gr, bool add, int64_t n,
+                            float mu, double *sg, double *sgd)
 {
     const v4f m = {mu, mu, mu, mu};
     v4f a[NV] = {{0}}, b[NV] = {{0}};
@@ -107,6 +110,8 @@ static void plane_grad_sums(const float *restrict x, const float *restrict g0,
             v4f g = ld4(g0 + i + 4 * k);
             if (y)
                 g = relu_mask4(g, ld4(y + i + 4 * k));
+            if (gr)
+                st4(gr + i + 4 * k, add ? ld4(gr + i + 4 * k) + g : g);
             a[k] += g;
             b[k] += g * (ld4(x + i + 4 * k) - m);
         }
@@ -115,6 +120,8 @@ static void plane_grad_sums(const float *restrict x, const float *restrict g0,
         float g = g0[i + l];
         if (y && y[i + l] <= 0.0f)
             g = 0.0f;
+        if (gr)
+            gr[i + l] = add ? gr[i + l] + g : g;
         tg[l] = g;
         tb[l] = g * (x[i + l] - mu);
     }
@@ -127,7 +134,10 @@ static void plane_grad_sums(const float *restrict x, const float *restrict g0,
 typedef struct {
     int64_t N, C, HW;
     const float *x, *w, *b, *gy;
+    const float *r;          /* fused residual: y = max(bn + r, 0) */
     float *y, *gx, *gw, *gb;
+    float *gr;               /* backward: the residual's gradient (NULL: none) */
+    bool add_r;              /* backward: add into gr (it is not fresh) */
     float *mean, *invstd;    /* [C] each */
     float *ka, *kb, *kc;     /* [C] each: per-channel coefficients of a pass */
     double *ps, *pss;        /* [N*C] each: per-plane sums */
@@ -167,7 +177,14 @@ static void fwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
         float a = j->ka[c], sh = j->kb[c];
         const float *restrict x = j->x + p * j->HW;
         float *restrict y = j->y + p * j->HW;
-        if (j->relu)
+        if (j->r) { /* the bn result rounded, then the sum rounded, as bn, add, relu */
+            const float *restrict r = j->r + p * j->HW;
+            for (int64_t i = 0; i < j->HW; i++) {
+                float v = x[i] * a + sh;
+                v = v + r[i];
+                y[i] = v < 0.0f ? 0.0f : v;
+            }
+        } else if (j->relu)
             for (int64_t i = 0; i < j->HW; i++) {
                 float v = x[i] * a + sh;
                 y[i] = v < 0.0f ? 0.0f : v; /* as relu_f */
@@ -185,7 +202,8 @@ static void grad_sums_range(void *arg, int64_t pb, int64_t pe, int tid)
     for (int64_t p = pb; p < pe; p++) {
         double sg = 0, sgd = 0;
         plane_grad_sums(j->x + p * j->HW, j->gy + p * j->HW, j->relu ? j->y + p * j->HW : NULL,
-                        j->HW, j->mean[p % j->C], &sg, &sgd);
+                        j->gr ? j->gr + p * j->HW : NULL, j->add_r, j->HW, j->mean[p % j->C],
+                        &sg, &sgd);
         j->ps[p] = sg;
         j->pss[p] = sgd;
     }
@@ -234,7 +252,7 @@ static size_t floats_of(int64_t C)
 
 static void bn_backward(tg_ctx *ctx, tg_tensor *out)
 {
-    tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2], *r = out->src[3];
     int64_t N = x->shape[0], C = x->shape[1];
     float *f = out->aux;
     double *d = (double *)(f + floats_of(C));
@@ -248,6 +266,10 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
         .ps = d, .pss = d + N * C,
         .training = out->p.i[0] != 0, .relu = out->p.i[2] != 0, .y = out->data,
     };
+    if (r && r->requires_grad) { /* the residual's gradient is written by the first pass */
+        j.gr = r->grad;
+        j.add_r = !tg__grad_fresh(r);
+    }
     tg__parallel_for_elems(ctx, N * C, x->numel, grad_sums_range, &j);
     double cnt = (double)(N * j.HW);
     for (int64_t c = 0; c < C; c++) {
@@ -278,6 +300,7 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
 
 static const tg__op_def bn_op = {"batch_norm2d", bn_backward};
 static const tg__op_def bn_relu_op = {"batch_norm2d_relu", bn_backward};
+static const tg__op_def bn_add_relu_op = {"batch_norm2d_add_relu", bn_backward};
 
 /* A per-channel tensor must be [C]. */
 static bool check_vec(tg_ctx *ctx, const char *what, const tg_tensor *t, int64_t C,
@@ -294,7 +317,7 @@ static bool check_vec(tg_ctx *ctx, const char *what, const tg_tensor *t, int64_t
 
 static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                                tg_tensor *running_mean, tg_tensor *running_var, bool training,
-                               float momentum, float eps, bool relu)
+                               float momentum, float eps, bool relu, tg_tensor *res)
 {
     if (!ctx || tg__null_input(ctx, "batch_norm2d", 1, x))
         return NULL;
@@ -329,8 +352,21 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
                   "when training, got input %s", tg__shape_str(s1, sizeof s1, x->ndim, x->shape));
         return NULL;
     }
-    tg_tensor *out =
-        tg__op_result(ctx, relu ? &bn_relu_op : &bn_op, 4, x->shape, x, weight, bias);
+    if (res && !tg__same_shape(res, x)) {
+        char s2[160];
+        tg__error(ctx, TG_ERR_SHAPE, "batch_norm2d: residual %s does not match input %s",
+                  tg__shape_str(s1, sizeof s1, res->ndim, res->shape),
+                  tg__shape_str(s2, sizeof s2, x->ndim, x->shape));
+        return NULL;
+    }
+    const tg__op_def *op = res ? &bn_add_relu_op : relu ? &bn_relu_op : &bn_op;
+    tg_tensor *out = tg__op_result(ctx, op, 4, x->shape, x, weight, bias);
+    if (out && res && ctx->grad_enabled && res->requires_grad) { /* the fourth input */
+        if (!out->requires_grad)
+            out->src[0] = x, out->src[1] = weight, out->src[2] = bias;
+        out->requires_grad = true;
+        out->src[3] = res;
+    }
     size_t nf = floats_of(C ? C : 1);
     float *stats = out ? tg__arena_alloc(ctx, nf * sizeof(float) +
                                                   2 * (size_t)(N * C > 0 ? N * C : 1) * sizeof(double))
@@ -345,7 +381,8 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
         .N = N, .C = C, .HW = HW, .x = x->data, .w = weight ? weight->data : NULL,
         .b = bias ? bias->data : NULL, .y = out->data, .mean = stats, .invstd = stats + C,
         .ka = stats + 2 * C, .kb = stats + 3 * C, .kc = stats + 4 * C,
-        .ps = d, .pss = d + N * C, .training = training, .relu = relu,
+        .ps = d, .pss = d + N * C, .training = training, .relu = relu || res,
+        .r = res ? res->data : NULL,
     };
     if (training) {
         double cnt = (double)(N * HW);
@@ -385,7 +422,7 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
     out->aux = stats;
     out->bwd_stores = true;
     out->p.i[0] = training;
-    out->p.i[2] = relu; /* p.f[1] holds eps */
+    out->p.i[2] = relu || res; /* p.f[1] holds eps */
     out->p.f[1] = eps; /* read by ONNX export */
     return out;
 }
@@ -396,7 +433,7 @@ tg_tensor *tg_batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tens
 {
     TG__OP(ctx, "batch_norm2d",
            batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
-                        false));
+                        false, NULL));
 }
 
 tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
@@ -404,5 +441,16 @@ tg_tensor *tg__batch_norm2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, t
                                  float momentum, float eps)
 {
     return batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
-                        true);
+                        true, NULL);
+}
+
+tg_tensor *tg__batch_norm2d_add_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight,
+                                     tg_tensor *bias, tg_tensor *running_mean,
+                                     tg_tensor *running_var, bool training, float momentum,
+                                     float eps, tg_tensor *res)
+{
+    if (!ctx || tg__null_input(ctx, "batch_norm2d", 2, x, res))
+        return NULL;
+    return batch_norm2d(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps,
+                        true, res);
 }
