@@ -281,6 +281,42 @@ START_TEST(conv_winograd_matches_reference)
 }
 END_TEST
 
+/* A convolution whose input is an intermediate stores dx into a fresh
+ * gradient buffer that holds a previous step's values (here NaN): every
+ * path (direct kernels, 1x1 GEMM, unfold + GEMM + fold, Winograd) must
+ * overwrite all of it. dx must equal, exactly, that of a leaf input (added
+ * into zeros). _i walks cases, then big_cases, then wino_cases. */
+START_TEST(conv_fresh_dx_overwrites_stale)
+{
+    const int nb = (int)(sizeof big_cases / sizeof *big_cases);
+    const conv_case *c = _i < N_CASES        ? &cases[_i]
+                         : _i < N_CASES + nb ? &big_cases[_i - N_CASES]
+                                             : &wino_cases[_i - N_CASES - nb];
+    tg_ctx *ctx = tgt_ctx_threads(500 + (uint64_t)_i, 2);
+    tg_tensor *in[3];
+    make_inputs(ctx, c, in);
+    size_t nx = (size_t)tg_tensor_numel(in[0]);
+    float *dx = malloc(nx * sizeof *dx);
+    for (int fresh = 0; fresh < 2; fresh++) {
+        tg_tensor *x = fresh ? tg_mul_scalar(ctx, in[0], 1.0f) : in[0];
+        tg_tensor *y = tg_conv2d(ctx, x, in[1], in[2], c->s, c->p, c->d, c->g);
+        ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+        const float *g = tg_tensor_grad(in[0]);
+        for (size_t i = 0; i < nx; i++)
+            if (fresh)
+                ck_assert_msg(g[i] == dx[i], "dx[%zu] = %g, want %g", i, (double)g[i],
+                              (double)dx[i]);
+            else
+                dx[i] = g[i];
+        memset(tg_tensor_grad(in[0]), 0, nx * sizeof *dx);
+        tgt_poison_arena(ctx, 16);
+    }
+    free(dx);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(conv_errors)
 {
     tg_ctx *ctx = tgt_ctx(1);
@@ -350,6 +386,9 @@ static Suite *suite(void)
                         (int)(sizeof big_cases / sizeof *big_cases));
     tcase_add_loop_test(tc, conv_winograd_matches_reference, 0,
                         (int)(sizeof wino_cases / sizeof *wino_cases));
+    tcase_add_loop_test(tc, conv_fresh_dx_overwrites_stale, 0,
+                        N_CASES + (int)(sizeof big_cases / sizeof *big_cases) +
+                            (int)(sizeof wino_cases / sizeof *wino_cases));
     tcase_add_test(tc, conv_errors);
     suite_add_tcase(s, tc);
     return s;

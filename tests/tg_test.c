@@ -29,6 +29,19 @@ tg_tensor *tgt_tensor(tg_ctx *ctx, int ndim, const int64_t *shape, const float *
     return t;
 }
 
+void tgt_poison_arena(tg_ctx *ctx, int mib)
+{
+    const int64_t n = 1 << 14; /* small tensors fill the chunks the step made */
+    for (int64_t k = 0; k < (int64_t)mib * (1 << 20) / (n * 4); k++) {
+        tg_tensor *t = tg_zeros(ctx, 1, &n);
+        ck_assert_ptr_nonnull(t);
+        float *d = tg_tensor_data(t);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = NAN;
+    }
+    tg_ctx_reset(ctx);
+}
+
 tg_tensor *tgt_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi,
                     bool requires_grad)
 {

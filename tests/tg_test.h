@@ -19,6 +19,10 @@ tg_ctx *tgt_ctx_threads(uint64_t seed, int n_threads);
 /* Persistent tensor filled from data (or uniform in [lo,hi) when data NULL). */
 tg_tensor *tgt_tensor(tg_ctx *ctx, int ndim, const int64_t *shape, const float *data,
                       bool requires_grad);
+/* Fill the first mib MiB of ctx's step arena with NaN and reset the ctx, so
+ * that the next step's transient tensors and gradients start on NaN: a
+ * gradient read before it is written then shows. */
+void tgt_poison_arena(tg_ctx *ctx, int mib);
 tg_tensor *tgt_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi,
                     bool requires_grad);
 

@@ -217,6 +217,7 @@ typedef struct {
     const conv_geom *g;
     const float *x, *w, *b, *gy;
     float *y, *gx;
+    bool gx_store;     /* backward: gx is fresh, each sample's dx is stored */
     bool need_dw, need_db;
     int64_t wn;        /* weight numel: a partial holds wn + O floats */
     int64_t nchunks;   /* backward: batch chunks, one partial each */
@@ -347,14 +348,19 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                                 acc += rw[k];
                             part[j->wn + gr * g->Cog + co] += acc;
                         }
-                    if (j->gx) { /* dx += col2im(W^T dY) */
+                    if (j->gx) { /* dx (+)= col2im(W^T dY) */
                         float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
                         if (g->direct) {
-                            tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 1.0f,
-                                         gx, g->P, work);
+                            tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P,
+                                         j->gx_store ? 0.0f : 1.0f, gx, g->P, work);
                         } else {
                             tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f,
                                          dcol, g->P, work);
+                            /* zeroed here, not all at once before: the fold
+                             * then adds into cached lines (a 1x1 stride-2
+                             * layer's fold was 25% of its time) */
+                            if (j->gx_store)
+                                memset(gx, 0, (size_t)(g->Cig * g->H * g->W) * sizeof *gx);
                             col2im_add(g, dcol, gx);
                         }
                     }
@@ -427,15 +433,14 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
                           float *aux)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
-    if (gx) /* the GEMM path adds into dx */
-        tg__grad_settle(x);
     /* aux (taken at forward time): [packed W^T][partials if a parameter
      * needed a gradient then] */
     bool had_part = out->p.i[5] != 0;
     int64_t wt_floats = g->groups * packed_w_floats(g, true);
-    conv_job j = {g, x->data, w->data, NULL, out->grad, NULL, gx, w->requires_grad,
-                  b && b->requires_grad, w->numel, n_chunks(g->N, w->numel, g->O),
-                  had_part ? aux + wt_floats : NULL, NULL, 0, ctx};
+    conv_job j = {g, x->data, w->data, NULL, out->grad, NULL, gx, gx && tg__grad_fresh(x),
+                  w->requires_grad, b && b->requires_grad, w->numel,
+                  n_chunks(g->N, w->numel, g->O), had_part ? aux + wt_floats : NULL, NULL, 0,
+                  ctx};
     if (!j.part) /* no parameter needed a gradient at forward time */
         j.need_dw = j.need_db = false;
     if (!j.need_dw && !j.need_db)
@@ -450,6 +455,8 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
     /* The forward reserved this already (scratch never shrinks), so this
      * cannot allocate; checked anyway because backward must not crash. */
     if (!tg__scratch_reserve(ctx, scratch_floats(g, true) * sizeof(float))) {
+        if (j.gx_store) /* no stale values left behind */
+            memset(gx, 0, (size_t)x->numel * sizeof *gx);
         tg__error(ctx, TG_ERR_NOMEM, "conv2d: backward out of scratch memory");
         return;
     }
@@ -639,7 +646,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         }
         pack_w(&g, w->data, false, wpf);
         conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false,
-                      false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
+                      false, false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
         tg__parallel_for(ctx, g.N, fwd_range, &j);
     }
     return out;
