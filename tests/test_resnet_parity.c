@@ -99,6 +99,7 @@ static fixture setup(int n_threads)
         x[k] = lcg_u();
     static const int32_t targets[BATCH] = {3, 1, 4, 1, 5, 9, 2, 6};
     tg_module_train(f.net, true);
+    tgt_poison_arena(f.ctx, 48); /* a gradient read before it is written shows as NaN */
     tg_tensor *input = tg_from_data(f.ctx, 4, xs, x, BATCH * 3 * 32 * 32);
     tg_tensor *loss = tg_cross_entropy(f.ctx, tg_module_forward(f.net, input), targets, BATCH,
                                        TG_REDUCTION_MEAN);
