@@ -306,6 +306,38 @@ static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, f
     tg__kernels_get()->gemm_abt(g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg);
 }
 
+/* db and dx of sample n, group gr: db's partial += row sums of dY; dx (+)=
+ * col2im(W^T dY), with dcol as the unfold's gradient. */
+static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, float *work,
+                       float *dcol)
+{
+    const conv_geom *g = j->g;
+    const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
+    if (j->need_db)
+        for (int64_t co = 0; co < g->Cog; co++) {
+            const float *rw = dy + co * g->P;
+            float acc = 0.0f;
+            for (int64_t k = 0; k < g->P; k++)
+                acc += rw[k];
+            part[j->wn + gr * g->Cog + co] += acc;
+        }
+    if (!j->gx)
+        return;
+    const float *wtp = j->wp + gr * j->wp_stride;
+    float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
+    if (g->direct) {
+        tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, j->gx_store ? 0.0f : 1.0f,
+                     gx, g->P, work);
+        return;
+    }
+    tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f, dcol, g->P, work);
+    /* zeroed here, not all at once before: the fold then adds into cached
+     * lines (a 1x1 stride-2 layer's fold was 25% of its time) */
+    if (j->gx_store)
+        memset(gx, 0, (size_t)(g->Cig * g->H * g->W) * sizeof *gx);
+    col2im_add(g, dcol, gx);
+}
+
 static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
     const conv_job *j = arg;
@@ -337,34 +369,8 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                     wgrad_dots(j, n0, cnt, gr, xp, col, dyg, dwg);
             }
             for (int64_t n = n0; n < n0 + cnt; n++)
-                for (int64_t gr = 0; gr < g->groups; gr++) {
-                    const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
-                    const float *wtp = j->wp ? j->wp + gr * j->wp_stride : NULL;
-                    if (j->need_db)
-                        for (int64_t co = 0; co < g->Cog; co++) {
-                            const float *rw = dy + co * g->P;
-                            float acc = 0.0f;
-                            for (int64_t k = 0; k < g->P; k++)
-                                acc += rw[k];
-                            part[j->wn + gr * g->Cog + co] += acc;
-                        }
-                    if (j->gx) { /* dx (+)= col2im(W^T dY) */
-                        float *gx = j->gx + (n * g->C + gr * g->Cig) * g->H * g->W;
-                        if (g->direct) {
-                            tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P,
-                                         j->gx_store ? 0.0f : 1.0f, gx, g->P, work);
-                        } else {
-                            tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f,
-                                         dcol, g->P, work);
-                            /* zeroed here, not all at once before: the fold
-                             * then adds into cached lines (a 1x1 stride-2
-                             * layer's fold was 25% of its time) */
-                            if (j->gx_store)
-                                memset(gx, 0, (size_t)(g->Cig * g->H * g->W) * sizeof *gx);
-                            col2im_add(g, dcol, gx);
-                        }
-                    }
-                }
+                for (int64_t gr = 0; gr < g->groups; gr++)
+                    bwd_sample(j, n, gr, part, work, dcol);
         }
     }
 }

@@ -359,6 +359,7 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
                   tg__shape_str(s2, sizeof s2, x->ndim, x->shape));
         return NULL;
     }
+    relu = relu || res; /* the residual form always ends in the ReLU */
     const tg__op_def *op = res ? &bn_add_relu_op : relu ? &bn_relu_op : &bn_op;
     tg_tensor *out = tg__op_result(ctx, op, 4, x->shape, x, weight, bias);
     if (out && res && ctx->grad_enabled && res->requires_grad) { /* the fourth input */
@@ -381,7 +382,7 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
         .N = N, .C = C, .HW = HW, .x = x->data, .w = weight ? weight->data : NULL,
         .b = bias ? bias->data : NULL, .y = out->data, .mean = stats, .invstd = stats + C,
         .ka = stats + 2 * C, .kb = stats + 3 * C, .kc = stats + 4 * C,
-        .ps = d, .pss = d + N * C, .training = training, .relu = relu || res,
+        .ps = d, .pss = d + N * C, .training = training, .relu = relu,
         .r = res ? res->data : NULL,
     };
     if (training) {
@@ -422,7 +423,7 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
     out->aux = stats;
     out->bwd_stores = true;
     out->p.i[0] = training;
-    out->p.i[2] = relu || res; /* p.f[1] holds eps */
+    out->p.i[2] = relu; /* p.f[1] holds eps */
     out->p.f[1] = eps; /* read by ONNX export */
     return out;
 }
