@@ -211,6 +211,36 @@ START_TEST(resnet_block)
     /* a gradient reaches the input through both paths */
     ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_module_forward(proj, x))), TG_OK);
     ck_assert_ptr_nonnull(tg_tensor_grad(x));
+
+    /* Evaluation (its BatchNorm2d+ReLU and BatchNorm2d+add+ReLU run fused):
+     * bit for bit the layers' ops on the running statistics, which stay. */
+    tg_module_train(proj, false);
+    for (int i = 0; i < 8; i++) { /* statistics as if trained */
+        const char *nm[4] = {"bn1.running_mean", "bn1.running_var", "bn2.running_mean",
+                             "bn2.running_var"};
+        tg_tensor *t = tg_module_find(proj, i < 4 ? nm[i] : i == 4 ? "shortcut.1.running_mean"
+                                                                   : "shortcut.1.running_var");
+        if (!t)
+            continue;
+        for (int64_t k = 0; k < tg_tensor_numel(t); k++)
+            tg_tensor_data(t)[k] = i % 2 ? 0.5f + 0.1f * (float)k : 0.05f * (float)k - 0.2f;
+    }
+    float count = tg_tensor_data(tg_module_find(proj, "bn2.num_batches_tracked"))[0];
+    tg_tensor *ye = tg_module_forward(proj, x);
+#define P(name) tg_module_find(proj, name)
+#define BN(t, pre) tg_batch_norm2d(ctx, t, P(pre ".weight"), P(pre ".bias"), \
+                                   P(pre ".running_mean"), P(pre ".running_var"), false, 0.1f, 1e-5f)
+    tg_tensor *h = tg_relu(ctx, BN(tg_conv2d(ctx, x, P("conv1.weight"), NULL, 2, 1, 1, 1), "bn1"));
+    h = BN(tg_conv2d(ctx, h, P("conv2.weight"), NULL, 1, 1, 1, 1), "bn2");
+    tg_tensor *sc = BN(tg_conv2d(ctx, x, P("shortcut.0.weight"), NULL, 2, 0, 1, 1), "shortcut.1");
+    tg_tensor *yr = tg_relu(ctx, tg_add(ctx, h, sc));
+#undef BN
+#undef P
+    ck_assert_ptr_nonnull(ye);
+    ck_assert_ptr_nonnull(yr);
+    tgt_assert_shape(ye, 4, ys);
+    ck_assert(memcmp(tg_tensor_data(ye), tg_tensor_data(yr), sizeof(float) * 2 * 8 * 3 * 3) == 0);
+    ck_assert(tg_tensor_data(tg_module_find(proj, "bn2.num_batches_tracked"))[0] == count);
     tg_module_destroy(id);
     tg_module_destroy(proj);
     tg_ctx_destroy(ctx);

@@ -236,13 +236,15 @@ START_TEST(dropout_errors)
 }
 END_TEST
 
-/* A Sequential's BatchNorm2d followed by ReLU runs as one fused op while
- * training: same values and gradients, bit for bit, as tg_relu on
- * tg_batch_norm2d, whether the input's gradient is fresh (an intermediate,
- * stored) or accumulated (a leaf). */
+/* A Sequential's BatchNorm2d followed by ReLU runs as one fused op, in
+ * training and in evaluation: same values and gradients, bit for bit, as
+ * tg_relu on tg_batch_norm2d, whether the input's gradient is fresh (an
+ * intermediate, stored) or accumulated (a leaf). _i % 2: threads - 1;
+ * _i / 2: evaluation mode (the running statistics, set to non-trivial ones). */
 START_TEST(bn_relu_fused_bits)
 {
-    tg_ctx *ctx = tgt_ctx_threads(7, 1 + _i);
+    tg_ctx *ctx = tgt_ctx_threads(7, 1 + _i % 2);
+    const bool training = _i < 2;
     enum { N = 4, C = 3, H = 5, W = 7, NUMEL = N * C * H * W };
     const int64_t sx[4] = {N, C, H, W}, sc[1] = {C};
     static float xd[NUMEL], rd[NUMEL];
@@ -266,8 +268,11 @@ START_TEST(bn_relu_fused_bits)
         tg_tensor_data(w)[c] = 0.5f + (float)c;
         tg_tensor_data(b)[c] = 0.25f - 0.2f * (float)c;
     }
-    tg_tensor *rm = tgt_tensor(ctx, 1, sc, (float[]){0, 0, 0}, false);
-    tg_tensor *rv = tgt_tensor(ctx, 1, sc, (float[]){1, 1, 1}, false);
+    const float m0[C] = {0.3f, -0.2f, 0.1f}, v0[C] = {0.5f, 2.0f, 1.5f};
+    tg_tensor *rm = tgt_tensor(ctx, 1, sc, m0, false), *rv = tgt_tensor(ctx, 1, sc, v0, false);
+    memcpy(tg_tensor_data(tg_module_find(bn, "running_mean")), m0, sizeof m0);
+    memcpy(tg_tensor_data(tg_module_find(bn, "running_var")), v0, sizeof v0);
+    tg_module_train(seq, training);
     tg_tensor *x0 = tgt_tensor(ctx, 4, sx, xd, true), *r = tgt_tensor(ctx, 4, sx, rd, false);
     static float y1[NUMEL], gx1[NUMEL], gw1[C], gb1[C];
     for (int pass = 0; pass < 2; pass++) {
@@ -275,8 +280,8 @@ START_TEST(bn_relu_fused_bits)
             /* leaf: BN reads x0 (accumulated gradient); else x0 * 1 (fresh) */
             tg_tensor *x = leaf ? x0 : tg_mul_scalar(ctx, x0, 1.0f);
             tg_tensor *y = pass == 0 ? tg_module_forward(seq, x)
-                                     : tg_relu(ctx, tg_batch_norm2d(ctx, x, w, b, rm, rv, true,
-                                                                    0.1f, 1e-5f));
+                                     : tg_relu(ctx, tg_batch_norm2d(ctx, x, w, b, rm, rv,
+                                                                    training, 0.1f, 1e-5f));
             ck_assert_ptr_nonnull(y);
             ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
             if (pass == 0 && leaf == 0) {
@@ -300,6 +305,8 @@ START_TEST(bn_relu_fused_bits)
     for (int i = 0; i < NUMEL; i++)
         nz += y1[i] == 0.0f;
     ck_assert(nz > NUMEL / 8 && nz < NUMEL * 7 / 8); /* the ReLU cuts some, not all */
+    if (!training) /* evaluation leaves the running statistics alone */
+        ck_assert(memcmp(tg_tensor_data(tg_module_find(bn, "running_var")), v0, sizeof v0) == 0);
     tg_module_destroy(seq);
     tg_ctx_destroy(ctx);
 }
@@ -307,14 +314,15 @@ END_TEST
 
 /* relu(bn(x) + res) as the fused op of a residual block's end: same values
  * and gradients, bit for bit, as tg_relu(tg_add(tg_batch_norm2d(...), res)).
- * _i / 2 is the thread count - 1; _i % 4 picks the inputs: 0 x and res
- * intermediates (fresh gradients, stored), 1 leaves (accumulated over two
- * backward passes), 2 res is x (one gradient, two contributions), 3 res
- * needs no gradient (and gets none). */
+ * _i / 4 % 2 is the thread count - 1, _i >= 8 evaluation mode; _i % 4 picks
+ * the inputs: 0 x and res intermediates (fresh gradients, stored), 1 leaves
+ * (accumulated over two backward passes), 2 res is x (one gradient, two
+ * contributions), 3 res needs no gradient (and gets none). */
 START_TEST(bn_add_relu_fused_bits)
 {
-    tg_ctx *ctx = tgt_ctx_threads(7, 1 + _i / 4);
+    tg_ctx *ctx = tgt_ctx_threads(7, 1 + _i / 4 % 2);
     const int v = _i % 4;
+    const bool training = _i < 8;
     enum { N = 3, C = 4, H = 5, W = 9, NUMEL = N * C * H * W };
     const int64_t sx[4] = {N, C, H, W}, sc[1] = {C};
     static float xd[NUMEL], rd[NUMEL], cd[NUMEL];
@@ -335,14 +343,15 @@ START_TEST(bn_add_relu_fused_bits)
     tg_tensor *r0 = tgt_tensor(ctx, 4, sx, rd, v < 2), *co = tgt_tensor(ctx, 4, sx, cd, false);
     static float y1[NUMEL], gx1[NUMEL], gr1[NUMEL], gw1[C], gb1[C], rm1[C], rv1[C];
     for (int fused = 0; fused < 2; fused++) {
-        tg_tensor_fill(rm, 0.0f);
-        tg_tensor_fill(rv, 1.0f);
+        memcpy(tg_tensor_data(rm), (float[]){0.2f, -0.1f, 0.4f, 0}, C * sizeof(float));
+        memcpy(tg_tensor_data(rv), (float[]){0.7f, 1.9f, 1, 0.3f}, C * sizeof(float));
         for (int rep = 0; rep < (v == 1 ? 2 : 1); rep++) {
             tg_tensor *x = v == 1 ? x0 : tg_mul_scalar(ctx, x0, 1.0f);
             tg_tensor *r = v == 2 ? x : v == 1 || v == 3 ? r0 : tg_mul_scalar(ctx, r0, 1.0f);
             tg_tensor *y =
-                fused ? tg__batch_norm2d_add_relu(ctx, x, w, b, rm, rv, true, 0.1f, 1e-5f, r)
-                      : tg_relu(ctx, tg_add(ctx, tg_batch_norm2d(ctx, x, w, b, rm, rv, true,
+                fused ? tg__batch_norm2d_add_relu(ctx, x, w, b, rm, rv, training, 0.1f, 1e-5f,
+                                                  r)
+                      : tg_relu(ctx, tg_add(ctx, tg_batch_norm2d(ctx, x, w, b, rm, rv, training,
                                                                  0.1f, 1e-5f),
                                             r));
             ck_assert_ptr_nonnull(y);
@@ -401,8 +410,8 @@ static Suite *suite(void)
     tcase_add_test(tc, bn_train_values);
     tcase_add_loop_test(tc, bn_grad, 0, (int)(sizeof bn_cases / sizeof *bn_cases));
     tcase_add_test(tc, bn_errors);
-    tcase_add_loop_test(tc, bn_relu_fused_bits, 0, 2);
-    tcase_add_loop_test(tc, bn_add_relu_fused_bits, 0, 8);
+    tcase_add_loop_test(tc, bn_relu_fused_bits, 0, 4);
+    tcase_add_loop_test(tc, bn_add_relu_fused_bits, 0, 16);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, dropout_values);

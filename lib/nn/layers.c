@@ -306,21 +306,21 @@ static const tg_module_vtable bn_vt = {sizeof(tg_module_vtable), "BatchNorm2d", 
 
 tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x)
 {
-    if (!bn || tg_module_type(bn) != bn_vt.type_name || !tg_module_is_training(bn) ||
-        tg_module_ctx(bn)->trace)
+    if (!bn || tg_module_type(bn) != bn_vt.type_name || tg_module_ctx(bn)->trace)
         return tg_relu(ctx, tg_module_forward(bn, x));
     return bn_run(bn, tg_module_ctx(bn), x, tg__batch_norm2d_relu);
 }
 
 tg_tensor *tg__nn_bn_add_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x, tg_tensor *res)
 {
-    if (!bn || tg_module_type(bn) != bn_vt.type_name || !tg_module_is_training(bn) ||
-        tg_module_ctx(bn)->trace || !x || !res || !tg__same_shape(x, res))
+    if (!bn || tg_module_type(bn) != bn_vt.type_name || tg_module_ctx(bn)->trace || !x ||
+        !res || !tg__same_shape(x, res))
         return tg_relu(ctx, tg_add(ctx, tg_module_forward(bn, x), res));
     const bn_ud *u = tg_module_userdata(bn);
+    bool training = tg_module_is_training(bn);
     tg_tensor *y = tg__batch_norm2d_add_relu(tg_module_ctx(bn), x, u->w, u->b, u->mean, u->var,
-                                             true, u->momentum, u->eps, res);
-    if (y)
+                                             training, u->momentum, u->eps, res);
+    if (y && training)
         u->count->data[0] += 1.0f; /* num_batches_tracked, as bn_run */
     return y;
 }
@@ -378,9 +378,8 @@ static tg_tensor *seq_forward_layers(tg_module *self, tg_tensor *x)
             i++;
             continue;
         }
-        /* Likewise a built-in BatchNorm2d followed by a ReLU, in training. */
+        /* Likewise a built-in BatchNorm2d followed by a ReLU. */
         if (i + 1 < n && !tg_module_ctx(c)->trace && tg_module_type(c) == bn_vt.type_name &&
-            tg_module_is_training(c) &&
             tg_module_type(tg_module_child(self, i + 1)) == relu_vt.type_name) {
             x = tg__nn_bn_relu(c, tg_module_ctx(c), x);
             i++;

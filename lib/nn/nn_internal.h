@@ -18,7 +18,7 @@ tg_tensor *tg__forward_children(tg_module *self, tg_tensor *x);
  * are, for tiled inference. */
 bool tg__nn_is_resnet_container(const tg_module *m);
 /* relu(forward of bn on x): one fused op when bn is a built-in BatchNorm2d
- * in training mode and no trace is recorded, else the two steps. */
+ * (training or evaluation) and no trace is recorded, else the two steps. */
 tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x);
 /* relu(bn(x) + res), fused into one op under the same conditions (and x, res
  * of one shape), else the three ops. */
