@@ -55,6 +55,58 @@ START_TEST(bn_train_values)
 }
 END_TEST
 
+/* Batch statistics against a double-precision reference where float
+ * arithmetic is at its weakest: a large common offset (1000, where a sum
+ * of squares minus the squared mean loses every digit) and planes whose
+ * means differ, plus a constant channel, whose variance must come out 0
+ * (not negative: NaN after the sqrt). Momentum 1: the running statistics
+ * are the batch mean and the unbiased variance. 1 and 2 threads. */
+START_TEST(bn_stats_offset)
+{
+    tg_ctx *ctx = tgt_ctx_threads(5, 1 + _i);
+    enum { N = 5, C = 3, H = 7, W = 9, HW = H * W, NUMEL = N * C * HW };
+    const int64_t sx[4] = {N, C, H, W}, sc[1] = {C};
+    static float xd[NUMEL];
+    uint32_t st = 4242;
+    for (int i = 0; i < NUMEL; i++) {
+        int n = i / (C * HW), c = i / HW % C;
+        st = st * 1664525u + 1013904223u;
+        float u = (float)(st >> 8) / (float)(1 << 24) * 2.0f - 1.0f;
+        xd[i] = c == 2 ? 3.25f : 1000.0f + 0.5f * (float)n * (float)(c + 1) + u;
+    }
+    tg_tensor *x = tgt_tensor(ctx, 4, sx, xd, false);
+    tg_tensor *rm = tgt_tensor(ctx, 1, sc, (float[]){0, 0, 0}, false);
+    tg_tensor *rv = tgt_tensor(ctx, 1, sc, (float[]){1, 1, 1}, false);
+    tg_tensor *y = tg_batch_norm2d(ctx, x, NULL, NULL, rm, rv, true, 1.0f, 1e-5f);
+    ck_assert_ptr_nonnull(y);
+    for (int c = 0; c < C; c++) {
+        double s = 0, ss = 0;
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < HW; k++)
+                s += xd[(n * C + c) * HW + k];
+        double mu = s / (N * HW);
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < HW; k++) {
+                double d = xd[(n * C + c) * HW + k] - mu;
+                ss += d * d;
+            }
+        double unb = ss / (N * HW - 1), var = ss / (N * HW);
+        ck_assert_msg(fabs(tg_tensor_data(rm)[c] - mu) <= 1e-7 * fabs(mu), "mean %d", c);
+        ck_assert_msg(fabs(tg_tensor_data(rv)[c] - unb) <= 1e-5 * unb + 1e-12,
+                      "channel %d: var %.9g, want %.9g", c, (double)tg_tensor_data(rv)[c], unb);
+        for (int n = 0; n < N; n++) /* y = (x - mu) / sqrt(var + eps) */
+            for (int k = 0; k < HW; k += 5) {
+                int i = (n * C + c) * HW + k;
+                double want = (xd[i] - mu) / sqrt(var + 1e-5);
+                ck_assert_msg(fabs(tg_tensor_data(y)[i] - want) <= 2e-4 * (1 + fabs(want)),
+                              "y[%d] %.9g, want %.9g", i, (double)tg_tensor_data(y)[i], want);
+            }
+    }
+    ck_assert(tg_tensor_data(rv)[2] == 0.0f);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 typedef struct { bool training, affine, running; } bn_case;
 static const bn_case bn_cases[] = {
     {true, true, true}, {true, false, false}, {false, true, true}, {true, true, false},
@@ -410,6 +462,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bn_train_values);
     tcase_add_loop_test(tc, bn_grad, 0, (int)(sizeof bn_cases / sizeof *bn_cases));
     tcase_add_test(tc, bn_errors);
+    tcase_add_loop_test(tc, bn_stats_offset, 0, 2);
     tcase_add_loop_test(tc, bn_relu_fused_bits, 0, 4);
     tcase_add_loop_test(tc, bn_add_relu_fused_bits, 0, 16);
     suite_add_tcase(s, tc);
