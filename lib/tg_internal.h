@@ -141,6 +141,15 @@ void tg__trace_call_end(tg_ctx *ctx, int call, tg_tensor *y);
 void tg__trace_op(tg_ctx *ctx, tg_tensor *t);
 void tg__trace_free(tg_ctx *ctx, tg__trace *tr);
 
+/* A weight tensor's form for a kernel (tg__prep_get). */
+typedef struct tg__prep_entry {
+    const float *w; /* the weights' data */
+    int kind;       /* which form (the caller's numbering) */
+    int64_t k0, k1; /* what else the form depends on (the caller's) */
+    float *prep;    /* step arena */
+} tg__prep_entry;
+#define TG__PREP_MAX 64
+
 struct tg_ctx {
     tg_ctx_options opts;
     int n_threads;
@@ -170,6 +179,11 @@ struct tg_ctx {
     uint64_t mark;               /* last traversal stamp */
     bool grad_enabled;
     bool detect_anomaly;
+
+    int prep_depth;              /* tg__prep_begin() nesting */
+    bool prep_frozen;            /* no new entries (they would be rewound) */
+    int prep_n;
+    tg__prep_entry prep[TG__PREP_MAX];
 
     void *scratch[TG_MAX_THREADS]; /* per-thread scratch, grown on demand */
     size_t scratch_size[TG_MAX_THREADS];
@@ -271,6 +285,22 @@ typedef struct tg__arena_mark {
 tg_tensor *tg__header_alloc(tg_ctx *ctx);
 tg__arena_mark tg__arena_get_mark(const tg_ctx *ctx);
 void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m);
+
+/* Prepared weights: a kernel's form of a weight tensor (Winograd-transformed
+ * and packed, packed for the GEMM), made once per forward instead of once
+ * per tile while a tiled inference forward (nn/layers.c) runs the same
+ * layers tile after tile; no user code runs in between, so the weights
+ * cannot change. tg__prep_begin() (nestable) and tg__prep_end() bracket the
+ * forward; tg__prep_freeze() after its first tile, whose arena memory the
+ * later tiles keep: entries are made only before it. */
+void tg__prep_begin(tg_ctx *ctx);
+void tg__prep_freeze(tg_ctx *ctx);
+void tg__prep_end(tg_ctx *ctx);
+/* Step-arena memory for @p floats of w's form @p kind / @p k0, @p k1. *fresh:
+ * the caller has to fill it (false: filled earlier in this forward, use as
+ * is). Outside a bracket, always fresh memory. NULL on no memory. */
+float *tg__prep_get(tg_ctx *ctx, const float *w, int kind, int64_t k0, int64_t k1,
+                    size_t floats, bool *fresh);
 
 /* Per-thread scratch: call tg__scratch_reserve() on the calling thread before
  * a parallel region (it allocates only when a larger size is asked, so steady

@@ -665,7 +665,61 @@ START_TEST(resnet_tiled_inference)
     ck_assert_int_eq(tg_tensor_numel(y), 70 * 10);
     ck_assert_mem_eq(tg_tensor_data(y), tg_tensor_data(want), 70 * 10 * sizeof(float));
     ck_assert_uint_lt(m2.arena_used - m1.arena_used, (m1.arena_used - m0.arena_used) / 2);
+    ck_assert_int_eq(ctx->prep_depth, 0); /* the prepared weights' bracket is closed */
+
+    /* The tiles share prepared (transformed, packed) weights for one forward
+     * only: weights changed between two forwards are seen by the next. */
+    float *w1 = tg_tensor_data(tg_module_find(net, "layer1.0.conv1.weight"));
+    float *w3 = tg_tensor_data(tg_module_find(net, "layer3.0.conv1.weight"));
+    for (int i = 0; i < 16 * 16 * 9; i++)
+        w1[i] *= -0.5f;
+    w3[7] += 1.0f;
+    tg_tensor *y2 = tg_module_forward(net, x);
+    tg_ctx_set_grad_enabled(ctx, true);
+    tg_tensor *want2 = tg_module_forward(net, x);
+    ck_assert_ptr_nonnull(y2);
+    ck_assert_ptr_nonnull(want2);
+    ck_assert_mem_eq(tg_tensor_data(y2), tg_tensor_data(want2), 70 * 10 * sizeof(float));
+    ck_assert(memcmp(tg_tensor_data(y2), tg_tensor_data(y), 70 * 10 * sizeof(float)) != 0);
     tg_module_destroy(net);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* tg__prep_get: fresh memory outside a bracket; inside, the first request
+ * of a form is fresh and kept, the next ones get it back, until the
+ * bracket ends; after tg__prep_freeze nothing new is kept. */
+START_TEST(prepared_weights)
+{
+    tg_ctx *ctx = tgt_ctx(4);
+    float w[4] = {0}, v[4] = {0};
+    bool fresh;
+    float *a = tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh);
+    ck_assert(a && fresh);
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) != a && fresh); /* no bracket */
+    tg__prep_begin(ctx);
+    a = tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh);
+    ck_assert(a && fresh);
+    tg__prep_begin(ctx); /* nested: the same bracket */
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) == a && !fresh);
+    tg__prep_end(ctx);
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) == a && !fresh);
+    /* another tensor, form or key is another entry */
+    ck_assert(tg__prep_get(ctx, v, 1, 2, 3, 16, &fresh) != a && fresh);
+    ck_assert(tg__prep_get(ctx, w, 2, 2, 3, 16, &fresh) != a && fresh);
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 4, 16, &fresh) != a && fresh);
+    tg__prep_freeze(ctx);
+    float *b = tg__prep_get(ctx, w, 1, 9, 9, 16, &fresh);
+    ck_assert(b && fresh);
+    ck_assert(tg__prep_get(ctx, w, 1, 9, 9, 16, &fresh) != b && fresh); /* not kept */
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) == a && !fresh);
+    tg__prep_end(ctx);
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) != a && fresh);
+    tg__prep_begin(ctx);
+    tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh);
+    tg_ctx_reset(ctx); /* the arena is gone: so are the entries */
+    ck_assert_int_eq(ctx->prep_depth, 0);
+    ck_assert_int_eq(ctx->prep_n, 0);
     tg_ctx_destroy(ctx);
 }
 END_TEST
@@ -758,6 +812,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sequential_fuses_conv_relu);
     tcase_add_test(tc, sequential_tiled_inference);
     tcase_add_test(tc, resnet_tiled_inference);
+    tcase_add_test(tc, prepared_weights);
     tcase_add_test(tc, profile_table);
     tcase_add_test(tc, pool_spin_and_sleep);
     suite_add_tcase(s, tc);

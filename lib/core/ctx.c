@@ -459,6 +459,7 @@ void tg_ctx_reset(tg_ctx *ctx)
     rewind_list(ctx->chunks, NULL, 0);
     ctx->cur = ctx->chunks;
     ctx->arena_used = 0;
+    ctx->prep_depth = ctx->prep_n = 0; /* their memory is gone (no bracket is open here) */
     /* Headers of the step that ends stay intact through the next one. */
     ctx->step++;
     tg__hdr_arena *h = &ctx->hdr[ctx->step & 1];
@@ -487,6 +488,44 @@ void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m)
     rewind_list(h->chunks, m.hchunk, m.hused);
     h->cur = m.hchunk ? m.hchunk : h->chunks;
     ctx->n_headers = m.n_headers;
+}
+
+void tg__prep_begin(tg_ctx *ctx)
+{
+    if (ctx->prep_depth++ == 0) {
+        ctx->prep_n = 0;
+        ctx->prep_frozen = false;
+    }
+}
+
+void tg__prep_freeze(tg_ctx *ctx)
+{
+    if (ctx->prep_depth == 1)
+        ctx->prep_frozen = true;
+}
+
+void tg__prep_end(tg_ctx *ctx)
+{
+    if (ctx->prep_depth > 0 && --ctx->prep_depth == 0)
+        ctx->prep_n = 0;
+}
+
+float *tg__prep_get(tg_ctx *ctx, const float *w, int kind, int64_t k0, int64_t k1,
+                    size_t floats, bool *fresh)
+{
+    *fresh = true;
+    if (ctx->prep_depth > 0)
+        for (int i = 0; i < ctx->prep_n; i++) {
+            const tg__prep_entry *e = &ctx->prep[i];
+            if (e->w == w && e->kind == kind && e->k0 == k0 && e->k1 == k1) {
+                *fresh = false;
+                return e->prep;
+            }
+        }
+    float *p = tg__arena_alloc(ctx, floats * sizeof(float));
+    if (p && ctx->prep_depth > 0 && !ctx->prep_frozen && ctx->prep_n < TG__PREP_MAX)
+        ctx->prep[ctx->prep_n++] = (tg__prep_entry){w, kind, k0, k1, p};
+    return p;
 }
 
 bool tg__scratch_reserve(tg_ctx *ctx, size_t size)

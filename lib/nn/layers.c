@@ -429,7 +429,7 @@ static tg_tensor *batch_rows(tg_ctx *ctx, tg_tensor *x, int64_t n0, int64_t nb)
     return v;
 }
 
-static tg_tensor *seq_forward_tiled(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+static tg_tensor *seq_forward_tiles(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
     const int64_t N = x->shape[0], T = tile_samples(ctx);
     tg_tensor *out = NULL;
@@ -442,7 +442,9 @@ static tg_tensor *seq_forward_tiled(tg_module *self, tg_ctx *ctx, tg_tensor *x)
             if (out) /* later tiles have the first one's shapes: only NOMEM */
                 return NULL;
             /* Redo untiled so that an error names the caller's shapes. */
+            tg__prep_end(ctx); /* its entries are rewound */
             tg__arena_rewind(ctx, mark);
+            tg__prep_begin(ctx);
             tg_ctx_clear_error(ctx);
             return seq_forward_layers(self, x);
         }
@@ -456,11 +458,21 @@ static tg_tensor *seq_forward_tiled(tg_module *self, tg_ctx *ctx, tg_tensor *x)
             per_out = y->numel / nb;
             memcpy(out->data, y->data, (size_t)y->numel * sizeof(float));
             mark = tg__arena_get_mark(ctx); /* tiles after the first reuse memory */
+            tg__prep_freeze(ctx);
             continue;
         }
         memcpy(out->data + n0 * per_out, y->data, (size_t)y->numel * sizeof(float));
         tg__arena_rewind(ctx, mark);
     }
+    return out;
+}
+
+/* The tiles reuse the first tile's prepared weights (tg__prep_get). */
+static tg_tensor *seq_forward_tiled(tg_module *self, tg_ctx *ctx, tg_tensor *x)
+{
+    tg__prep_begin(ctx);
+    tg_tensor *out = seq_forward_tiles(self, ctx, x);
+    tg__prep_end(ctx);
     return out;
 }
 

@@ -571,6 +571,10 @@ static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, in
     return true;
 }
 
+/* Forms of the weights for tg__prep_get: Winograd U (keys cout, cin), the
+ * GEMM's packed W (keys groups, Cog * Kg). */
+enum { PREP_WINO = 1, PREP_GEMM = 2 };
+
 /* conv2d, with ReLU fused into the result when relu is set (the fused op
  * exists only on the direct path; elsewhere it is conv2d then relu). */
 static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b,
@@ -601,7 +605,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     if (wino) {
         bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
         int64_t uf = tg__conv_wino_weights_floats(&wg);
-        float *up = tg__arena_alloc(ctx, (size_t)uf * sizeof(float));
+        bool fresh;
+        float *up = tg__prep_get(ctx, w->data, PREP_WINO, wg.cout, wg.cin, (size_t)uf, &fresh);
         bool ok = up && tg__conv_wino_prepare(ctx, &wg, want_part);
         if (ok && out->requires_grad) {
             tg__conv_geom bg = wino_bwd_geom(&g);
@@ -620,7 +625,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for Winograd buffers");
             return NULL;
         }
-        tg__conv_wino_weights(&wg, w->data, false, ctx->scratch[0], up);
+        if (fresh)
+            tg__conv_wino_weights(&wg, w->data, false, ctx->scratch[0], up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, relu, false);
     } else if (direct) {
         float *ws = NULL;
@@ -635,8 +641,9 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         size_t need = scratch_floats(&g, out->requires_grad);
         bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
         out->p.i[5] = want_part;
-        float *wpf = tg__arena_alloc(ctx, (size_t)(g.groups * packed_w_floats(&g, false)) *
-                                              sizeof(float));
+        bool fresh;
+        float *wpf = tg__prep_get(ctx, w->data, PREP_GEMM, g.groups, g.Cog * g.Kg,
+                                  (size_t)(g.groups * packed_w_floats(&g, false)), &fresh);
         bool ok = wpf != NULL;
         if (out->requires_grad) {
             size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O))
@@ -650,7 +657,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
                       need * sizeof(float));
             return NULL;
         }
-        pack_w(&g, w->data, false, wpf);
+        if (fresh)
+            pack_w(&g, w->data, false, wpf);
         conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false,
                       false, false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
         tg__parallel_for(ctx, g.N, fwd_range, &j);
