@@ -248,13 +248,10 @@ bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int grou
 int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g);
 /* up = packed U of w [cout][cin][3][3], or, if @p flip, of the backward-data
  * weights w'[ci][co][ky][kx] = w[co][ci][2-ky][2-kx] (then g is that of the
- * backward-data convolution: cin = the forward's cout). tmp: 16 * cin * cout
- * floats (the calling thread's scratch after tg__conv_wino_prepare). */
-void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *tmp,
-                           float *up);
+ * backward-data convolution: cin = the forward's cout). */
+void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *up);
 /* Reserve the per-thread scratch of tg__conv_wino (and, with @p wgrad, of
- * tg__conv_wino_wgrad) for g, and the weight transform's tmp; false on no
- * memory. */
+ * tg__conv_wino_wgrad) for g; false on no memory. */
 bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad);
 /* Floats of the partial sums tg__conv_wino_wgrad takes (its workspace). */
 int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g);

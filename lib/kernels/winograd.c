@@ -42,34 +42,48 @@ static int64_t uxi_floats(const tg__conv_geom *g)
 
 int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g) { return 16 * uxi_floats(g); }
 
-void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *tmp,
-                           float *up)
+/* U[xi] (K x C) is written straight in tg__sgemm_pack_a's layout (C in
+ * blocks of TG__SGEMM_KC columns; per block, panels of MR rows holding MR
+ * consecutive rows k for every column c), rows past K zero: a transform
+ * into K x C matrices and then 16 packings had cost more than the GEMMs of
+ * a batch-1 forward (42% of ResNet-8's inference at batch 1). */
+void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *up)
 {
-    const int64_t K = g->cout, C = g->cin;
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t c = 0; c < C; c++) {
-            float f[3][3], t[4][3];
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    f[a][b] = flip ? w[(c * K + k) * 9 + (2 - a) * 3 + (2 - b)]
-                                   : w[(k * C + c) * 9 + a * 3 + b];
-            for (int b = 0; b < 3; b++) { /* G f */
-                t[0][b] = f[0][b];
-                t[1][b] = 0.5f * (f[0][b] + f[1][b] + f[2][b]);
-                t[2][b] = 0.5f * (f[0][b] - f[1][b] + f[2][b]);
-                t[3][b] = f[2][b];
-            }
-            for (int a = 0; a < 4; a++) { /* (G f) G^T */
-                float *u = tmp + (a * 4) * K * C + k * C + c;
-                u[0] = t[a][0];
-                u[K * C] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-                u[2 * K * C] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-                u[3 * K * C] = t[a][2];
+    const int64_t K = g->cout, C = g->cin, MR = tg__kernels_get()->gemm_mr;
+    const int64_t mround = (K + MR - 1) / MR * MR, uxi = uxi_floats(g);
+    for (int64_t pc = 0; pc < C; pc += TG__SGEMM_KC) {
+        const int64_t kc = C - pc < TG__SGEMM_KC ? C - pc : TG__SGEMM_KC;
+        float *blk = up + pc * mround;
+        if (K < mround) /* the last panel's rows past K */
+            for (int xi = 0; xi < 16; xi++)
+                for (int64_t c = 0; c < kc; c++)
+                    for (int64_t k = K; k < mround; k++)
+                        blk[xi * uxi + (k / MR) * kc * MR + c * MR + k % MR] = 0.0f;
+        for (int64_t k = 0; k < K; k++) {
+            float *row = blk + (k / MR) * kc * MR + k % MR; /* U[.][k][pc + c] at c * MR */
+            for (int64_t c = 0; c < kc; c++) {
+                const int64_t ci = pc + c;
+                float f[3][3], t[4][3];
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++)
+                        f[a][b] = flip ? w[(ci * K + k) * 9 + (2 - a) * 3 + (2 - b)]
+                                       : w[(k * C + ci) * 9 + a * 3 + b];
+                for (int b = 0; b < 3; b++) { /* G f */
+                    t[0][b] = f[0][b];
+                    t[1][b] = 0.5f * (f[0][b] + f[1][b] + f[2][b]);
+                    t[2][b] = 0.5f * (f[0][b] - f[1][b] + f[2][b]);
+                    t[3][b] = f[2][b];
+                }
+                float *u = row + c * MR;
+                for (int a = 0; a < 4; a++) { /* (G f) G^T: point a * 4 + b */
+                    u[(a * 4) * uxi] = t[a][0];
+                    u[(a * 4 + 1) * uxi] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+                    u[(a * 4 + 2) * uxi] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+                    u[(a * 4 + 3) * uxi] = t[a][2];
+                }
             }
         }
-    const int64_t uxi = uxi_floats(g);
-    for (int xi = 0; xi < 16; xi++)
-        tg__sgemm_pack_a(false, K, C, tmp + xi * K * C, C, up + xi * uxi);
+    }
 }
 
 /* Stride of the 16 transform points of V and M: an odd number of cache
@@ -120,8 +134,7 @@ bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad)
 {
     tg__wino_job j;
     job_init(&j, g);
-    int64_t n = scratch_floats(&j, wgrad), wt = 16 * g->cin * g->cout; /* weights' tmp */
-    return tg__scratch_reserve(ctx, (size_t)(n > wt ? n : wt) * sizeof(float));
+    return tg__scratch_reserve(ctx, (size_t)scratch_floats(&j, wgrad) * sizeof(float));
 }
 
 void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *mask,

@@ -148,6 +148,41 @@ static void FN(wino_pad)(const float *x, const float *mask, int64_t c, int64_t h
     }
 }
 
+/* Zero the border of c padded planes (hp x wp, interior h x w at row and
+ * column 1), which wino_pad never writes: at batch 1 a memset of the whole
+ * planes once per call was a pass of its own. */
+static void FN(wino_border)(float *xp, int64_t c, int64_t h, int64_t w, int64_t hp, int64_t wp)
+{
+    for (int64_t ci = 0; ci < c; ci++) {
+        float *pl = xp + ci * hp * wp;
+        memset(pl, 0, (size_t)wp * sizeof(float));
+        for (int64_t y = 1; y <= h; y++) {
+            float *r = pl + y * wp;
+            r[0] = 0.0f;
+            for (int64_t x = w + 1; x < wp; x++)
+                r[x] = 0.0f;
+        }
+        memset(pl + (h + 1) * wp, 0, (size_t)((hp - h - 1) * wp) * sizeof(float));
+    }
+}
+
+/* Zero lanes [nt % NR, NR) of the last packed panel of V (C rows, 16
+ * points at stride vxi) when nt is not a multiple of NR: the GEMM reads
+ * them (their results are never stored, but stale or uninitialised floats
+ * could be slow denormals). */
+static void FN(wino_v_tail)(float *v, int64_t vxi, int64_t C, int64_t nt)
+{
+    const int64_t NR = GEMM_NR, l0 = nt % NR;
+    if (l0 == 0)
+        return;
+    for (int xi = 0; xi < 16; xi++) {
+        float *p = v + xi * vxi + (nt - l0) * C;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t l = l0; l < NR; l++)
+                p[c * NR + l] = 0.0f;
+    }
+}
+
 /* V = B^T d B of the tiles of tile rows [ty0, ty1) of every channel of the
  * padded planes xp, nt of them: in the packed-B panels of tg__sgemm_papb
  * (ldv 0) or as rows of ldv floats per channel (the tiles at v); 16
@@ -185,8 +220,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     float *m = v + 16 * j->vxi;
     float *ot = m + 16 * j->mxi; /* output transform: 4 x the block's tiles */
     const int64_t ots = j->rows * tw;
-    memset(xp, 0, (size_t)j->plane_floats * sizeof(float));
-    memset(v, 0, (size_t)(16 * j->vxi) * sizeof(float)); /* lanes past the tiles */
+    FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     for (int64_t n = n0; n < n1; n++) {
         FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL, C, H, W,
                      j->wp, j->hp * j->wp, xp);
@@ -195,6 +229,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
             const int64_t ty1 = ty0 + j->rows < j->th ? ty0 + j->rows : j->th;
             const int64_t nt = (ty1 - ty0) * tw;
             FN(wino_input)(j, xp, ty0, ty1, 0, rte, rto, v);
+            FN(wino_v_tail)(v, j->vxi, C, nt);
             for (int xi = 0; xi < 16; xi++)
                 tg__sgemm_papb(K, nt, C, j->up + xi * j->uxi, v + xi * j->vxi, 0.0f,
                                m + xi * j->mxi, nt);
@@ -292,7 +327,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
     float *v = rto + 4 * es;
     float *m = v + 16 * j->vxi;
     float *dq = m + 16 * j->mxi; /* dy's four tile planes */
-    memset(xp, 0, (size_t)j->plane_floats * sizeof(float));
+    FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
     for (int64_t ch = c0; ch < c1; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */

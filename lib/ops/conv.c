@@ -494,7 +494,7 @@ static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
     if (x->requires_grad) {
         tg__conv_geom bg = wino_bwd_geom(g);
         bool store = tg__grad_fresh(x);
-        tg__conv_wino_weights(&bg, w->data, true, ctx->scratch[0], a->wt);
+        tg__conv_wino_weights(&bg, w->data, true, a->wt);
         tg__conv_wino(ctx, &bg, out->grad, relu_y, a->wt, NULL, x->grad, false, !store);
     }
 }
@@ -626,7 +626,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             return NULL;
         }
         if (fresh)
-            tg__conv_wino_weights(&wg, w->data, false, ctx->scratch[0], up);
+            tg__conv_wino_weights(&wg, w->data, false, up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, relu, false);
     } else if (direct) {
         float *ws = NULL;
