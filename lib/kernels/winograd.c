@@ -47,6 +47,30 @@ int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g) { return 16 * uxi_f
  * consecutive rows k for every column c), rows past K zero: a transform
  * into K x C matrices and then 16 packings had cost more than the GEMMs of
  * a batch-1 forward (42% of ResNet-8's inference at batch 1). */
+/* The 16 points (G f G^T) of one 3x3 filter f (rows at stride 3), to
+ * u[xi * us]. */
+static inline void wino_filter(const float *f, float *u, int64_t us)
+{
+    float t[4][3];
+    for (int b = 0; b < 3; b++) { /* G f */
+        t[0][b] = f[b];
+        t[1][b] = 0.5f * (f[b] + f[3 + b] + f[6 + b]);
+        t[2][b] = 0.5f * (f[b] - f[3 + b] + f[6 + b]);
+        t[3][b] = f[6 + b];
+    }
+    for (int a = 0; a < 4; a++) { /* (G f) G^T: point a * 4 + b */
+        u[(a * 4) * us] = t[a][0];
+        u[(a * 4 + 1) * us] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+        u[(a * 4 + 2) * us] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+        u[(a * 4 + 3) * us] = t[a][2];
+    }
+}
+
+/* U[xi] (K x C) is written straight in tg__sgemm_pack_a's layout (C in
+ * blocks of TG__SGEMM_KC columns; per block, panels of MR rows holding MR
+ * consecutive rows k for every column c), rows past K zero: a transform
+ * into K x C matrices and then 16 packings had cost more than the GEMMs of
+ * a batch-1 forward (42% of ResNet-8's inference at batch 1). */
 void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *up)
 {
     const int64_t K = g->cout, C = g->cin, MR = tg__kernels_get()->gemm_mr;
@@ -55,33 +79,25 @@ void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, fl
         const int64_t kc = C - pc < TG__SGEMM_KC ? C - pc : TG__SGEMM_KC;
         float *blk = up + pc * mround;
         if (K < mround) /* the last panel's rows past K */
-            for (int xi = 0; xi < 16; xi++)
+            for (int xi = 0; xi < 16; xi++) {
+                float *last = blk + xi * uxi + (K / MR) * kc * MR;
                 for (int64_t c = 0; c < kc; c++)
-                    for (int64_t k = K; k < mround; k++)
-                        blk[xi * uxi + (k / MR) * kc * MR + c * MR + k % MR] = 0.0f;
+                    for (int64_t i = K % MR; i < MR; i++)
+                        last[c * MR + i] = 0.0f;
+            }
         for (int64_t k = 0; k < K; k++) {
             float *row = blk + (k / MR) * kc * MR + k % MR; /* U[.][k][pc + c] at c * MR */
-            for (int64_t c = 0; c < kc; c++) {
-                const int64_t ci = pc + c;
-                float f[3][3], t[4][3];
-                for (int a = 0; a < 3; a++)
-                    for (int b = 0; b < 3; b++)
-                        f[a][b] = flip ? w[(ci * K + k) * 9 + (2 - a) * 3 + (2 - b)]
-                                       : w[(k * C + ci) * 9 + a * 3 + b];
-                for (int b = 0; b < 3; b++) { /* G f */
-                    t[0][b] = f[0][b];
-                    t[1][b] = 0.5f * (f[0][b] + f[1][b] + f[2][b]);
-                    t[2][b] = 0.5f * (f[0][b] - f[1][b] + f[2][b]);
-                    t[3][b] = f[2][b];
+            if (!flip)
+                for (int64_t c = 0; c < kc; c++)
+                    wino_filter(w + (k * C + pc + c) * 9, row + c * MR, uxi);
+            else
+                for (int64_t c = 0; c < kc; c++) {
+                    const float *s = w + ((pc + c) * K + k) * 9;
+                    float f[9];
+                    for (int q = 0; q < 9; q++) /* rotated by 180 degrees */
+                        f[q] = s[8 - q];
+                    wino_filter(f, row + c * MR, uxi);
                 }
-                float *u = row + c * MR;
-                for (int a = 0; a < 4; a++) { /* (G f) G^T: point a * 4 + b */
-                    u[(a * 4) * uxi] = t[a][0];
-                    u[(a * 4 + 1) * uxi] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-                    u[(a * 4 + 2) * uxi] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-                    u[(a * 4 + 3) * uxi] = t[a][2];
-                }
-            }
         }
     }
 }
