@@ -111,6 +111,26 @@ static void unfold_row(const conv_geom *g, const float *restrict src, int64_t c,
     }
 }
 
+/* A panel row of the kernels' widths as a fixed-size copy, which the
+ * compiler inlines; the loop below became a libc call per 16 floats (a
+ * stride-2 layer's unfold makes thousands per sample). false: other width. */
+static bool copy_panel_row(float *restrict d, const float *restrict s, int64_t nr)
+{
+    switch (nr) {
+    case 8:
+        memcpy(d, s, 8 * sizeof(float));
+        return true;
+    case 16:
+        memcpy(d, s, 16 * sizeof(float));
+        return true;
+    case 32:
+        memcpy(d, s, 32 * sizeof(float));
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The unfold straight into the packed-B layout of tg__sgemm_papb (one pass
  * instead of unfold + pack); row: P floats of scratch. */
 static void im2col_packed(const conv_geom *g, const float *restrict src, float *restrict row,
@@ -128,6 +148,8 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
                 for (int64_t jr = 0; jr < g->P; jr += NR) {
                     float *d = base + jr * kc;
                     int64_t n = g->P - jr < NR ? g->P - jr : NR, j = 0;
+                    if (n == NR && copy_panel_row(d, row + jr, NR))
+                        continue;
                     for (; j < n; j++)
                         d[j] = row[jr + j];
                     for (; j < NR; j++)
