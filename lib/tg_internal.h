@@ -146,6 +146,7 @@ typedef struct tg__prep_entry {
     const float *w; /* the weights' data */
     int kind;       /* which form (the caller's numbering) */
     int64_t k0, k1; /* what else the form depends on (the caller's) */
+    size_t floats;  /* its size */
     float *prep;    /* step arena */
 } tg__prep_entry;
 #define TG__PREP_MAX 64
@@ -296,7 +297,8 @@ void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m);
 void tg__prep_begin(tg_ctx *ctx);
 void tg__prep_freeze(tg_ctx *ctx);
 void tg__prep_end(tg_ctx *ctx);
-/* Step-arena memory for @p floats of w's form @p kind / @p k0, @p k1. *fresh:
+/* Step-arena memory for @p floats of w's form @p kind / @p k0, @p k1 (an
+ * entry matches all five). *fresh:
  * the caller has to fill it (false: filled earlier in this forward, use as
  * is). Outside a bracket, always fresh memory. NULL on no memory. */
 float *tg__prep_get(tg_ctx *ctx, const float *w, int kind, int64_t k0, int64_t k1,

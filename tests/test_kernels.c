@@ -704,10 +704,11 @@ START_TEST(prepared_weights)
     ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) == a && !fresh);
     tg__prep_end(ctx);
     ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) == a && !fresh);
-    /* another tensor, form or key is another entry */
+    /* another tensor, form, key or size is another entry */
     ck_assert(tg__prep_get(ctx, v, 1, 2, 3, 16, &fresh) != a && fresh);
     ck_assert(tg__prep_get(ctx, w, 2, 2, 3, 16, &fresh) != a && fresh);
     ck_assert(tg__prep_get(ctx, w, 1, 2, 4, 16, &fresh) != a && fresh);
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 32, &fresh) != a && fresh); /* another size */
     tg__prep_freeze(ctx);
     float *b = tg__prep_get(ctx, w, 1, 9, 9, 16, &fresh);
     ck_assert(b && fresh);

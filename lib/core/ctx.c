@@ -517,14 +517,15 @@ float *tg__prep_get(tg_ctx *ctx, const float *w, int kind, int64_t k0, int64_t k
     if (ctx->prep_depth > 0)
         for (int i = 0; i < ctx->prep_n; i++) {
             const tg__prep_entry *e = &ctx->prep[i];
-            if (e->w == w && e->kind == kind && e->k0 == k0 && e->k1 == k1) {
+            if (e->w == w && e->kind == kind && e->k0 == k0 && e->k1 == k1 &&
+                e->floats == floats) {
                 *fresh = false;
                 return e->prep;
             }
         }
     float *p = tg__arena_alloc(ctx, floats * sizeof(float));
     if (p && ctx->prep_depth > 0 && !ctx->prep_frozen && ctx->prep_n < TG__PREP_MAX)
-        ctx->prep[ctx->prep_n++] = (tg__prep_entry){w, kind, k0, k1, p};
+        ctx->prep[ctx->prep_n++] = (tg__prep_entry){w, kind, k0, k1, floats, p};
     return p;
 }
 

@@ -42,11 +42,6 @@ static int64_t uxi_floats(const tg__conv_geom *g)
 
 int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g) { return 16 * uxi_floats(g); }
 
-/* U[xi] (K x C) is written straight in tg__sgemm_pack_a's layout (C in
- * blocks of TG__SGEMM_KC columns; per block, panels of MR rows holding MR
- * consecutive rows k for every column c), rows past K zero: a transform
- * into K x C matrices and then 16 packings had cost more than the GEMMs of
- * a batch-1 forward (42% of ResNet-8's inference at batch 1). */
 /* The 16 points (G f G^T) of one 3x3 filter f (rows at stride 3), to
  * u[xi * us]. */
 static inline void wino_filter(const float *f, float *u, int64_t us)

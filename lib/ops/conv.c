@@ -594,7 +594,7 @@ static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, in
 }
 
 /* Forms of the weights for tg__prep_get: Winograd U (keys cout, cin), the
- * GEMM's packed W (keys groups, Cog * Kg). */
+ * GEMM's packed W (keys Cog, Kg; its size tells the groups). */
 enum { PREP_WINO = 1, PREP_GEMM = 2 };
 
 /* conv2d, with ReLU fused into the result when relu is set (the fused op
@@ -664,7 +664,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
         out->p.i[5] = want_part;
         bool fresh;
-        float *wpf = tg__prep_get(ctx, w->data, PREP_GEMM, g.groups, g.Cog * g.Kg,
+        float *wpf = tg__prep_get(ctx, w->data, PREP_GEMM, g.Cog, g.Kg,
                                   (size_t)(g.groups * packed_w_floats(&g, false)), &fresh);
         bool ok = wpf != NULL;
         if (out->requires_grad) {
