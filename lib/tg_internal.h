@@ -297,10 +297,13 @@ void tg__arena_rewind(tg_ctx *ctx, tg__arena_mark m);
 void tg__prep_begin(tg_ctx *ctx);
 void tg__prep_freeze(tg_ctx *ctx);
 void tg__prep_end(tg_ctx *ctx);
+/* Forget the entries (their memory is about to be rewound); the bracket
+ * stays open. */
+void tg__prep_drop(tg_ctx *ctx);
 /* Step-arena memory for @p floats of w's form @p kind / @p k0, @p k1 (an
- * entry matches all five). *fresh:
- * the caller has to fill it (false: filled earlier in this forward, use as
- * is). Outside a bracket, always fresh memory. NULL on no memory. */
+ * entry matches all five). *fresh: the caller has to fill it (false:
+ * filled earlier in this forward, use as is). Outside a bracket, always
+ * fresh memory. NULL on no memory. */
 float *tg__prep_get(tg_ctx *ctx, const float *w, int kind, int64_t k0, int64_t k1,
                     size_t floats, bool *fresh);
 

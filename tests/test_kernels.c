@@ -714,6 +714,10 @@ START_TEST(prepared_weights)
     ck_assert(b && fresh);
     ck_assert(tg__prep_get(ctx, w, 1, 9, 9, 16, &fresh) != b && fresh); /* not kept */
     ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) == a && !fresh);
+    tg__prep_drop(ctx); /* forgotten, the bracket still open */
+    float *c = tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh);
+    ck_assert(c != a && fresh);
+    ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) != c && fresh); /* frozen */
     tg__prep_end(ctx);
     ck_assert(tg__prep_get(ctx, w, 1, 2, 3, 16, &fresh) != a && fresh);
     tg__prep_begin(ctx);

@@ -510,6 +510,8 @@ void tg__prep_end(tg_ctx *ctx)
         ctx->prep_n = 0;
 }
 
+void tg__prep_drop(tg_ctx *ctx) { ctx->prep_n = 0; }
+
 float *tg__prep_get(tg_ctx *ctx, const float *w, int kind, int64_t k0, int64_t k1,
                     size_t floats, bool *fresh)
 {

@@ -442,9 +442,8 @@ static tg_tensor *seq_forward_tiles(tg_module *self, tg_ctx *ctx, tg_tensor *x)
             if (out) /* later tiles have the first one's shapes: only NOMEM */
                 return NULL;
             /* Redo untiled so that an error names the caller's shapes. */
-            tg__prep_end(ctx); /* its entries are rewound */
+            tg__prep_drop(ctx); /* its entries are rewound */
             tg__arena_rewind(ctx, mark);
-            tg__prep_begin(ctx);
             tg_ctx_clear_error(ctx);
             return seq_forward_layers(self, x);
         }
