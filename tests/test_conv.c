@@ -157,12 +157,14 @@ END_TEST
 /* Gradients of the unfold + GEMM path against a double-precision reference
  * on larger maps than the finite-difference cases: weight-gradient dot
  * products longer than the vector loop with a tail (P > 256 output pixels,
- * odd) or over two samples (P = 16, 4 chunks of 2), the 3x3 stride-2 fold with an odd width and a 1x1 stride-2
- * shortcut. Loss sum(y * r): dy = r. */
+ * odd) or over two samples (P = 16, 4 chunks of 2), the 3x3 stride-2 fold
+ * with an odd width and 1x1 stride-2 shortcuts (one with odd H and W, whose
+ * fresh dx is written in one pass). Loss sum(y * r): dy = r. */
 static const conv_case big_cases[] = {
     {2, 3, 34, 33, 5, 3, 3, 2, 1, 1, 1, true},  /* 3x3 s2: P = 289, W odd */
     {2, 16, 16, 16, 8, 3, 3, 2, 1, 1, 1, false}, /* 3x3 s2, Kg 144, W even */
     {2, 4, 40, 40, 6, 1, 1, 2, 0, 1, 1, false},  /* 1x1 s2: P = 400 */
+    {2, 3, 9, 7, 5, 1, 1, 2, 0, 1, 1, true},     /* 1x1 s2, H and W odd */
     {2, 5, 20, 19, 3, 3, 3, 1, 2, 2, 1, true},   /* dilation 2: P = 380 */
     {8, 128, 8, 8, 64, 3, 3, 2, 1, 1, 1, true},  /* P = 16: 2 samples per dot */
 };
