@@ -220,7 +220,17 @@ static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
         const float *restrict x = j->x + p * j->HW;
         const float *restrict g = j->gy + p * j->HW;
         float *restrict gx = j->gx + p * j->HW;
-        if (j->relu) {
+        if (j->gr && !j->add_r) {
+            /* the first pass stored the masked g as the residual's
+             * gradient: read it instead of g and y (two streams for one) */
+            const float *restrict gm = j->gr + p * j->HW;
+            if (j->store)
+                for (int64_t i = 0; i < j->HW; i++)
+                    gx[i] = k * (gm[i] - mg) - kx * (x[i] - mu);
+            else
+                for (int64_t i = 0; i < j->HW; i++)
+                    gx[i] += k * (gm[i] - mg) - kx * (x[i] - mu);
+        } else if (j->relu) {
             const float *restrict y = j->y + p * j->HW;
             if (j->store)
                 for (int64_t i = 0; i < j->HW; i++) {
