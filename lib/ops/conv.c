@@ -194,9 +194,19 @@ static void col2im_add_s2k3(const conv_geom *g, const float *restrict dcol, floa
                     continue;
                 float *restrict xr = gx + (c * H + ih) * W;
                 const float *a = r0 + oh * Wo, *b = r1 + oh * Wo, *e = r2 + oh * Wo;
-                for (int64_t ow = 0; ow < ne; ow++)
-                    xr[2 * ow] += b[ow];
+                /* both columns of a pair in one loop: contiguous loads and
+                 * stores, which vectorise (two strided loops stored one
+                 * float at a time) */
+                const int64_t nm = ne < nb ? ne : nb;
                 int64_t ow = 0;
+                for (; ow < nm; ow++) {
+                    float ev = xr[2 * ow] + b[ow];
+                    float od = (xr[2 * ow + 1] + a[ow + 1]) + e[ow];
+                    xr[2 * ow] = ev;
+                    xr[2 * ow + 1] = od;
+                }
+                for (int64_t q = ow; q < ne; q++)
+                    xr[2 * q] += b[q];
                 for (; ow < nb; ow++)
                     xr[2 * ow + 1] = (xr[2 * ow + 1] + a[ow + 1]) + e[ow];
                 for (; ow < no; ow++)
