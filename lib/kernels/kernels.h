@@ -105,6 +105,11 @@ void tg__max_pool2x2_generic(const float *x, float *y, int32_t *idx, int64_t W, 
 void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
                           int64_t Wo);
 
+/* dst[r * n + i] = src[r * ld + 2 * i] for r < rows, i < n: the rows of a
+ * stride-2 unfold. Reads no further than the last element it copies. */
+typedef void (*tg__gather_s2_fn)(const float *src, int64_t ld, int64_t rows, int64_t n,
+                                 float *dst);
+
 typedef struct tg__conv_flat_geom {
     int64_t hp, wp;     /* padded input plane */
     int64_t ho, wo;     /* output plane */
@@ -185,6 +190,7 @@ typedef struct tg__kernels {
     tg__gemm_micro_fn gemm_micro;
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
     tg__max_pool2x2_fn max_pool2x2;
+    tg__gather_s2_fn gather_s2;
 } tg__kernels;
 
 /* The table the library uses (chosen once per process; thread-safe). */

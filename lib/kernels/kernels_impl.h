@@ -380,6 +380,25 @@ static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const flo
 
 #include "winograd_impl.h"
 
+/* ---- stride-2 gather (the unfold of ops/conv.c) ---------------------------
+ * With VEVEN_ODD(a, b) (the even lanes of a, then the odd lanes of b), a
+ * vector of outputs comes from src[2i..] and src[2i + VW - 1..], whose odd
+ * lanes are the even elements of the second half: no load reaches past the
+ * last element copied (src may be the caller's tensor). */
+static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
+                          float *restrict dst)
+{
+    for (int64_t r = 0; r < rows; r++, src += ld, dst += n) {
+        int64_t i = 0;
+#ifdef VEVEN_ODD
+        for (; i + VW <= n; i += VW)
+            VSTORE(dst + i, VEVEN_ODD(VLOAD(src + 2 * i), VLOAD(src + 2 * i + VW - 1)));
+#endif
+        for (; i < n; i++)
+            dst[i] = src[2 * i];
+    }
+}
+
 /* ---- max pooling 2x2 stride 2 (ops/pool.c) ------------------------------- */
 
 /* 2x2, stride 2, no padding (the usual CNN pool): the same comparisons as
@@ -449,5 +468,6 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .gemm_nr = GEMM_NR,
     .gemm_micro = FN(gemm_micro),
     .gemm_abt = FN(gemm_abt),
+    .gather_s2 = FN(gather_s2),
     .max_pool2x2 = POOL_FN,
 };
