@@ -14,6 +14,10 @@
  *   FWD_COB_MAX      output channels per forward tile (<= 12)
  *   WG_ACC           accumulator budget of the weight-gradient tile (cob <= 9)
  *   GEMM_MR, GEMM_NV micro-tile: GEMM_MR rows x GEMM_NV vectors
+ * and may define:
+ *   VEVEN_ODD(a, b)  the even lanes of a, then the odd lanes of b (the
+ *                    stride-2 gather's vector step)
+ *   POOL_FN_OVERRIDE its own 2x2 max pooling function
  * Loops over register tiles have compile-time trip counts once the
  * always-inline tile functions are instantiated from the switches below, so
  * the accumulators live in registers. */
