@@ -67,6 +67,7 @@ typedef struct {
     const float *x, *gy;
     float *y, *gx;
     int32_t *idx;
+    bool store;        /* backward: gx is fresh, each plane is zeroed first */
 } pool_job;
 
 static void max_fwd_range(void *arg, int64_t b, int64_t e, int tid)
@@ -117,12 +118,21 @@ static void max_bwd_range(void *arg, int64_t b, int64_t e, int tid)
     (void)tid;
     const pool_job *j = arg;
     int64_t plane_in = j->g.H * j->g.W, plane_out = j->g.Ho * j->g.Wo;
+    const bool disjoint = j->g.s >= j->g.k && j->g.p == 0; /* windows do not overlap */
     for (int64_t pl = b; pl < e; pl++) {
         float *gx = j->gx + pl * plane_in;
         const float *gy = j->gy + pl * plane_out;
         const int32_t *idx = j->idx + pl * plane_out;
-        for (int64_t o = 0; o < plane_out; o++)
-            gx[idx[o]] += gy[o];
+        /* a fresh gx is zeroed here, plane by plane, not in a pass of its
+         * own before: the writes below then hit cached lines */
+        if (j->store)
+            memset(gx, 0, (size_t)plane_in * sizeof *gx);
+        if (j->store && disjoint) /* one term per input: stored, not added */
+            for (int64_t o = 0; o < plane_out; o++)
+                gx[idx[o]] = 0.0f + gy[o]; /* as 0 + dy: -0 becomes +0 */
+        else
+            for (int64_t o = 0; o < plane_out; o++)
+                gx[idx[o]] += gy[o];
     }
 }
 
@@ -142,7 +152,8 @@ static void max_pool_backward(tg_ctx *ctx, tg_tensor *out)
     tg_tensor *x = out->src[0];
     if (!x->requires_grad) /* switched off after the forward */
         return;
-    pool_job j = {.x = x->data, .gy = out->grad, .gx = x->grad, .idx = out->aux};
+    pool_job j = {.x = x->data, .gy = out->grad, .gx = x->grad, .idx = out->aux,
+                  .store = tg__grad_fresh(x)};
     fill_geom(&j.g, x, out);
     tg__parallel_for_elems(ctx, x->shape[0] * x->shape[1], x->numel, max_bwd_range, &j);
 }
@@ -166,6 +177,7 @@ static tg_tensor *max_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int kernel, in
     tg_tensor *out = tg__op_result(ctx, &max_pool_op, 4, shape, x, NULL, NULL);
     if (!out)
         return NULL;
+    out->bwd_stores = true; /* max_pool_backward zeroes a fresh gx plane by plane */
     if (out->requires_grad) {
         out->aux = tg__arena_alloc(ctx, (size_t)out->numel * sizeof(int32_t));
         if (!out->aux) {
