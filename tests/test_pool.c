@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tg_max_pool2d and tg_avg_pool2d: hand-computed values, PyTorch's tie and
+/* tg_max_pool2d, tg_avg_pool2d (and the fresh-gradient contract of the
+ * adaptive and global average pools): hand-computed values, PyTorch's tie and
  * padding rules, finite-difference gradients and the parameter errors. */
 #include "tg_test.h"
 
@@ -121,12 +122,11 @@ END_TEST
  * holds stale values) stores it in full: the same bits as through a leaf,
  * whose zeroed gradient is added into. The stale values are NaN: the same
  * graph run again gets the same arena memory, so the first fresh run's
- * gradient buffer is filled with NaN before the second. */
-START_TEST(pool_fresh_dx_overwrites_stale)
+ * gradient buffer is filled with NaN before the second. Odd H and W. */
+static void check_fresh_dx(tg_tensor *(*fn)(tg_ctx *, tg_tensor **, void *), void *arg)
 {
-    const pool_case *c = &gcases[_i];
     tg_ctx *ctx = tgt_ctx_threads(9, 2);
-    const int64_t shape[4] = {3, 2, 7, 5}, n = 3 * 2 * 7 * 5; /* odd H and W */
+    const int64_t shape[4] = {3, 2, 7, 5}, n = 3 * 2 * 7 * 5;
     tg_tensor *x = tgt_tensor(ctx, 4, shape, NULL, true);
     for (int64_t i = 0; i < n; i++)
         tg_tensor_data(x)[i] = (float)((i * 37) % n) * 0.05f - 3.0f;
@@ -134,7 +134,7 @@ START_TEST(pool_fresh_dx_overwrites_stale)
     const float *stale = NULL;
     for (int run = 0; run < 3; run++) { /* leaf, fresh (then poisoned), fresh */
         tg_tensor *in = run ? tg_mul_scalar(ctx, x, 1.0f) : x;
-        tg_tensor *y = pool_fn(ctx, &in, (void *)c);
+        tg_tensor *y = fn(ctx, &in, arg);
         ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
         ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
         const float *g = tg_tensor_grad(x);
@@ -154,6 +154,23 @@ START_TEST(pool_fresh_dx_overwrites_stale)
         tg_ctx_reset(ctx);
     }
     tg_ctx_destroy(ctx);
+}
+
+START_TEST(pool_fresh_dx_overwrites_stale)
+{
+    check_fresh_dx(pool_fn, (void *)&gcases[_i]);
+}
+END_TEST
+
+static tg_tensor *adaptive_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    return arg ? tg_adaptive_avg_pool2d(ctx, in[0], 4, 3) /* overlapping windows */
+               : tg_global_avg_pool2d(ctx, in[0]);
+}
+
+START_TEST(adaptive_fresh_dx_overwrites_stale)
+{
+    check_fresh_dx(adaptive_fn, _i ? (void *)1 : NULL);
 }
 END_TEST
 
@@ -202,6 +219,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, pool_grad, 0, (int)(sizeof gcases / sizeof *gcases));
     tcase_add_loop_test(tc, pool_fresh_dx_overwrites_stale, 0,
                         (int)(sizeof gcases / sizeof *gcases));
+    tcase_add_loop_test(tc, adaptive_fresh_dx_overwrites_stale, 0, 2);
     tcase_add_test(tc, pool_errors);
     suite_add_tcase(s, tc);
     return s;
