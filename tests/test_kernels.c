@@ -425,14 +425,15 @@ START_TEST(gemm_abt_thread_independent)
 END_TEST
 
 /* 2x2 max pooling of every ISA equals the plain C one bit for bit, indices
- * included, with ties, NaNs, odd widths and rows longer than a vector. */
+ * included, with ties, NaNs, odd widths, rows of 1-3, 5, 6 and 14-33
+ * outputs (a last block that overlaps the one before). */
 START_TEST(max_pool2x2_matches)
 {
     const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
     if (!kt)
         return;
-    const int64_t Ws[] = {28, 7, 34, 66, 2}, Hs[] = {28, 5, 4, 3, 2};
-    for (int c = 0; c < 5; c++) {
+    const int64_t Ws[] = {28, 7, 34, 66, 2, 10, 13}, Hs[] = {28, 5, 4, 3, 2, 10, 7};
+    for (int c = 0; c < 7; c++) {
         int64_t W = Ws[c], H = Hs[c], Ho = H / 2, Wo = W / 2;
         float *x = rand_buf((size_t)(H * W), 61);
         for (int64_t i = 0; i < H * W; i++) {

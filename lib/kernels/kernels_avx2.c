@@ -47,8 +47,8 @@ static inline __m256 even_odd_avx2(__m256 a, __m256 b)
  * Same comparisons in the same order as the plain C loop (a later element
  * wins if greater or NaN), so values and indices are the same bits. A row's
  * last block overlaps the one before (outputs recomputed to the same
- * values) instead of reading past the row; rows of fewer than 8 outputs go
- * to the plain C loop. */
+ * values) instead of reading past the row; rows of 4-7 outputs take 4 per
+ * step, shorter ones the plain C loop. */
 static inline __m256 deint_avx2(__m256 lo, __m256 hi, int odd)
 {
     __m256 s = odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))
@@ -56,11 +56,54 @@ static inline __m256 deint_avx2(__m256 lo, __m256 hi, int odd)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* The same with 4 outputs per step, for rows of 4-7 outputs (LeNet-5's
+ * second pool: 5). */
+static void max_pool2x2_x4(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
+                           int64_t Wo)
+{
+    const __m128i col = _mm_setr_epi32(0, 2, 4, 6), c1 = _mm_set1_epi32(1),
+                  cw = _mm_set1_epi32((int32_t)W), cw1 = _mm_set1_epi32((int32_t)W + 1);
+    for (int64_t oh = 0; oh < Ho; oh++) {
+        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        for (int64_t o = 0; o < Wo; o += 4) {
+            const int64_t ow = o + 4 <= Wo ? o : Wo - 4;
+            __m128 lo = _mm_loadu_ps(r0 + 2 * ow), hi = _mm_loadu_ps(r0 + 2 * ow + 4);
+            __m128 a = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+            __m128 b = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+            lo = _mm_loadu_ps(r1 + 2 * ow);
+            hi = _mm_loadu_ps(r1 + 2 * ow + 4);
+            __m128 c = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+            __m128 d = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+            __m128 best = a;
+            __m128i bi = _mm_setzero_si128();
+#define PICK4(v, code)                                                                         \
+    do {                                                                                       \
+        __m128 m_ = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));                   \
+        best = _mm_blendv_ps(best, v, m_);                                                     \
+        bi = _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(bi), _mm_castsi128_ps(code), m_)); \
+    } while (0)
+            PICK4(b, c1);
+            PICK4(c, cw);
+            PICK4(d, cw1);
+#undef PICK4
+            _mm_storeu_ps(y + oh * Wo + ow, best);
+            if (idx) {
+                __m128i base = _mm_set1_epi32((int32_t)(2 * oh * W + 2 * ow));
+                _mm_storeu_si128((__m128i *)(idx + oh * Wo + ow),
+                                 _mm_add_epi32(_mm_add_epi32(base, col), bi));
+            }
+        }
+    }
+}
+
 void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
                           int64_t Wo)
 {
     if (Wo < 8) {
-        tg__max_pool2x2_generic(x, y, idx, W, Ho, Wo);
+        if (Wo >= 4)
+            max_pool2x2_x4(x, y, idx, W, Ho, Wo);
+        else
+            tg__max_pool2x2_generic(x, y, idx, W, Ho, Wo);
         return;
     }
     const __m256i col = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
