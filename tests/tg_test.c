@@ -31,6 +31,9 @@ tg_tensor *tgt_tensor(tg_ctx *ctx, int ndim, const int64_t *shape, const float *
 
 void tgt_poison_arena(tg_ctx *ctx, int mib)
 {
+    /* Rewind first: filling from the cursor would poison only the chunks
+     * after the last step's tensors, and the next step reuses those. */
+    tg_ctx_reset(ctx);
     const int64_t n = 1 << 14; /* small tensors fill the chunks the step made */
     for (int64_t k = 0; k < (int64_t)mib * (1 << 20) / (n * 4); k++) {
         tg_tensor *t = tg_zeros(ctx, 1, &n);
