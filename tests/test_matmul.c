@@ -241,6 +241,24 @@ START_TEST(linear_errors)
 }
 END_TEST
 
+/* y = linear(x, W, b) with W [3,7], b [3] fixed: a fresh dx is stored in
+ * full (tgt_check_fresh_grad), for a 2-D and a 3-D input. */
+static tg_tensor *linear_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    (void)arg;
+    tg_tensor *w = tg_reshape(ctx, tg_mul_scalar(ctx, tg_arange(ctx, -10, 11, 1), 0.1f), 2,
+                              (int64_t[]){3, 7});
+    tg_tensor *b = tg_arange(ctx, 0.5f, 3.5f, 1);
+    return tg_linear(ctx, in[0], w, b);
+}
+
+START_TEST(linear_fresh_dx_overwrites_stale)
+{
+    tgt_check_fresh_grad(linear_fn, NULL, 2, (int64_t[]){5, 7});
+    tgt_check_fresh_grad(linear_fn, NULL, 3, (int64_t[]){2, 4, 7});
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("matmul");
@@ -253,6 +271,7 @@ static Suite *suite(void)
     tcase_add_test(tc, linear_values);
     tcase_add_test(tc, linear_grad);
     tcase_add_test(tc, linear_errors);
+    tcase_add_test(tc, linear_fresh_dx_overwrites_stale);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -118,47 +118,10 @@ START_TEST(pool_grad)
 }
 END_TEST
 
-/* A pool whose input gradient is fresh (an op result, whose gradient buffer
- * holds stale values) stores it in full: the same bits as through a leaf,
- * whose zeroed gradient is added into. The stale values are NaN: the same
- * graph run again gets the same arena memory, so the first fresh run's
- * gradient buffer is filled with NaN before the second. Odd H and W. */
-static void check_fresh_dx(tg_tensor *(*fn)(tg_ctx *, tg_tensor **, void *), void *arg)
-{
-    tg_ctx *ctx = tgt_ctx_threads(9, 2);
-    const int64_t shape[4] = {3, 2, 7, 5}, n = 3 * 2 * 7 * 5;
-    tg_tensor *x = tgt_tensor(ctx, 4, shape, NULL, true);
-    for (int64_t i = 0; i < n; i++)
-        tg_tensor_data(x)[i] = (float)((i * 37) % n) * 0.05f - 3.0f;
-    float want[3 * 2 * 7 * 5];
-    const float *stale = NULL;
-    for (int run = 0; run < 3; run++) { /* leaf, fresh (then poisoned), fresh */
-        tg_tensor *in = run ? tg_mul_scalar(ctx, x, 1.0f) : x;
-        tg_tensor *y = fn(ctx, &in, arg);
-        ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
-        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
-        const float *g = tg_tensor_grad(x);
-        if (run == 0)
-            memcpy(want, g, sizeof want);
-        else
-            ck_assert_mem_eq(g, want, sizeof want);
-        if (run == 1) {
-            float *gi = tg_tensor_grad(in);
-            for (int64_t i = 0; i < n; i++)
-                gi[i] = NAN;
-            stale = gi;
-        } else if (run == 2) {
-            ck_assert_ptr_eq(tg_tensor_grad(in), stale); /* the poisoned buffer */
-        }
-        memset(tg_tensor_grad(x), 0, sizeof want);
-        tg_ctx_reset(ctx);
-    }
-    tg_ctx_destroy(ctx);
-}
-
+/* A fresh input gradient (odd H and W) is stored in full: tgt_check_fresh_grad. */
 START_TEST(pool_fresh_dx_overwrites_stale)
 {
-    check_fresh_dx(pool_fn, (void *)&gcases[_i]);
+    tgt_check_fresh_grad(pool_fn, (void *)&gcases[_i], 4, (int64_t[]){3, 2, 7, 5});
 }
 END_TEST
 
@@ -170,7 +133,7 @@ static tg_tensor *adaptive_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
 
 START_TEST(adaptive_fresh_dx_overwrites_stale)
 {
-    check_fresh_dx(adaptive_fn, _i ? (void *)1 : NULL);
+    tgt_check_fresh_grad(adaptive_fn, _i ? (void *)1 : NULL, 4, (int64_t[]){3, 2, 7, 5});
 }
 END_TEST
 

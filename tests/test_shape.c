@@ -214,6 +214,20 @@ START_TEST(grad_through_view_accumulates)
 }
 END_TEST
 
+/* A view's fresh base gradient is stored in full (tgt_check_fresh_grad). */
+static tg_tensor *view_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    return arg ? tg_flatten(ctx, in[0], 1, -1)
+               : tg_reshape(ctx, in[0], 2, (int64_t[]){4, 10});
+}
+
+START_TEST(view_fresh_grad_overwrites_stale)
+{
+    tgt_check_fresh_grad(view_fn, NULL, 3, (int64_t[]){2, 4, 5});
+    tgt_check_fresh_grad(view_fn, (void *)1, 4, (int64_t[]){2, 3, 4, 5});
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("shape");
@@ -225,6 +239,7 @@ static Suite *suite(void)
     tcase_add_test(tc, permute_errors);
     tcase_add_test(tc, grad_shape_ops);
     tcase_add_test(tc, grad_through_view_accumulates);
+    tcase_add_test(tc, view_fresh_grad_overwrites_stale);
     suite_add_tcase(s, tc);
     return s;
 }

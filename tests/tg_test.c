@@ -45,6 +45,44 @@ void tgt_poison_arena(tg_ctx *ctx, int mib)
     tg_ctx_reset(ctx);
 }
 
+void tgt_check_fresh_grad(tg_tensor *(*fn)(tg_ctx *, tg_tensor **, void *), void *arg,
+                          int ndim, const int64_t *shape)
+{
+    tg_ctx *ctx = tgt_ctx_threads(9, 2);
+    tg_tensor *x = tgt_tensor(ctx, ndim, shape, NULL, true);
+    const int64_t n = tg_tensor_numel(x);
+    for (int64_t i = 0; i < n; i++) /* distinct values: no ties to break */
+        tg_tensor_data(x)[i] = (float)((i * 37) % n) * 0.05f - 3.0f;
+    float *want = malloc((size_t)n * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    const float *stale = NULL;
+    for (int run = 0; run < 3; run++) { /* leaf, fresh (then poisoned), fresh */
+        tg_tensor *in = run ? tg_mul_scalar(ctx, x, 1.0f) : x;
+        tg_tensor *y = fn(ctx, &in, arg);
+        ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+        const float *g = tg_tensor_grad(x);
+        for (int64_t i = 0; i < n; i++)
+            if (run == 0)
+                want[i] = g[i];
+            else /* == : a stored -0 may meet an added +0 */
+                ck_assert_msg(g[i] == want[i], "run %d: grad[%lld] = %g, want %g", run,
+                              (long long)i, (double)g[i], (double)want[i]);
+        if (run == 1) {
+            float *gi = tg_tensor_grad(in);
+            for (int64_t i = 0; i < n; i++)
+                gi[i] = NAN;
+            stale = gi;
+        } else if (run == 2) {
+            ck_assert_ptr_eq(tg_tensor_grad(in), stale); /* the poisoned buffer */
+        }
+        memset(tg_tensor_grad(x), 0, (size_t)n * sizeof *want);
+        tg_ctx_reset(ctx);
+    }
+    free(want);
+    tg_ctx_destroy(ctx);
+}
+
 tg_tensor *tgt_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi,
                     bool requires_grad)
 {
