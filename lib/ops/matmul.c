@@ -220,20 +220,12 @@ static void linear_backward(tg_ctx *ctx, tg_tensor *out)
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
     int64_t in = w->shape[1], nout = w->shape[0], M = out->p.l[0];
     const float *g = out->grad;
-    /* bwd_stores: a fresh dx is written (beta 0: no zero-fill before, no
-     * read); fresh dW and db (op results as weights) are zeroed first */
-    if (x->requires_grad) /* dx (+)= g W */
-        tg__sgemm(ctx, false, false, M, in, nout, 1.0f, g, nout, w->data, in,
-                  tg__grad_fresh(x) ? 0.0f : 1.0f, x->grad, in);
-    if (w->requires_grad) { /* dW += g^T x */
-        if (tg__grad_fresh(w))
-            memset(w->grad, 0, (size_t)w->numel * sizeof *w->grad);
+    if (x->requires_grad) /* dx += g W */
+        tg__sgemm(ctx, false, false, M, in, nout, 1.0f, g, nout, w->data, in, 1.0f, x->grad, in);
+    if (w->requires_grad) /* dW += g^T x */
         tg__sgemm(ctx, true, false, nout, in, M, 1.0f, g, nout, x->data, in, 1.0f, w->grad, in);
-    }
     if (b && b->requires_grad) { /* db += column sums of g, rows in order */
         float *db = b->grad;
-        if (tg__grad_fresh(b))
-            memset(db, 0, (size_t)nout * sizeof *db);
         for (int64_t i = 0; i < M; i++) {
             const float *gi = g + i * nout;
             for (int64_t j = 0; j < nout; j++)
@@ -272,7 +264,6 @@ static tg_tensor *linear_unguarded(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_t
     tg_tensor *out = tg__op_result(ctx, &linear_op, x->ndim, shape, x, w, b);
     if (!out)
         return NULL;
-    out->bwd_stores = true; /* linear_backward stores a fresh dx, zeroes a fresh dW, db */
     out->p.l[0] = M;
     float *y = out->data;
     if (b) /* seed the rows with the bias, then accumulate x W^T on top */

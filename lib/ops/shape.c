@@ -16,12 +16,8 @@ static void view_backward(tg_ctx *ctx, tg_tensor *out)
         return;
     const float *g = out->grad;
     float *ga = a->grad;
-    if (tg__grad_fresh(a)) /* a copy, no zero-fill before (0 + g as that gave) */
-        for (int64_t i = 0; i < out->numel; i++)
-            ga[i] = 0.0f + g[i];
-    else
-        for (int64_t i = 0; i < out->numel; i++)
-            ga[i] += g[i];
+    for (int64_t i = 0; i < out->numel; i++)
+        ga[i] += g[i];
 }
 
 static const tg__op_def reshape_op = {"reshape", view_backward};
@@ -73,10 +69,7 @@ static tg_tensor *reshape_unguarded(tg_ctx *ctx, tg_tensor *a, int ndim, const i
     int64_t numel;
     if (!tg__shape_numel(ctx, who, ndim, dims, &numel))
         return NULL;
-    tg_tensor *t = tg__view(ctx, &reshape_op, a, ndim, dims);
-    if (t)
-        t->bwd_stores = true; /* view_backward stores a fresh gradient */
-    return t;
+    return tg__view(ctx, &reshape_op, a, ndim, dims);
 }
 
 tg_tensor *tg_reshape(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
@@ -113,10 +106,7 @@ static tg_tensor *flatten_unguarded(tg_ctx *ctx, tg_tensor *a, int start_dim, in
         for (int i = e + 1; i < a->ndim; i++)
             dims[k++] = a->shape[i];
     }
-    tg_tensor *t = tg__view(ctx, &flatten_op, a, k, dims);
-    if (t)
-        t->bwd_stores = true; /* view_backward stores a fresh gradient */
-    return t;
+    return tg__view(ctx, &flatten_op, a, k, dims);
 }
 
 tg_tensor *tg_flatten(tg_ctx *ctx, tg_tensor *a, int start_dim, int end_dim)
