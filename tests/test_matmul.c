@@ -241,8 +241,8 @@ START_TEST(linear_errors)
 }
 END_TEST
 
-/* y = linear(x, W, b) with W [3,7], b [3] fixed: a fresh dx is stored in
- * full (tgt_check_fresh_grad), for a 2-D and a 3-D input. */
+/* y = linear(x, W, b) with W [3,7], b [3] fixed: a fresh dx is right
+ * (tgt_check_fresh_grad), for a 2-D and a 3-D input. */
 static tg_tensor *linear_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
 {
     (void)arg;

@@ -214,7 +214,7 @@ START_TEST(grad_through_view_accumulates)
 }
 END_TEST
 
-/* A view's fresh base gradient is stored in full (tgt_check_fresh_grad). */
+/* A view's fresh base gradient is right (tgt_check_fresh_grad). */
 static tg_tensor *view_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
 {
     return arg ? tg_flatten(ctx, in[0], 1, -1)

@@ -23,12 +23,13 @@ tg_tensor *tgt_tensor(tg_ctx *ctx, int ndim, const int64_t *shape, const float *
  * that the next step's transient tensors and gradients start on NaN: a
  * gradient read before it is written then shows. */
 void tgt_poison_arena(tg_ctx *ctx, int mib);
-/* An op whose backward stores a fresh input gradient (bwd_stores) writes it
- * in full: fn's input is once a leaf x (its zeroed gradient is added into),
- * then an op result of x's values, twice, the second time on the gradient
- * buffer of the first filled with NaN (the same graph gets the same arena
- * memory, which is asserted); the gradients reaching x must be equal. Loss
- * sum(y * y); x distinct values in [-3, 3) of the given shape. */
+/* An op's input gradient comes out the same whether the input is a leaf
+ * (its zeroed gradient is added into) or a fresh op result (the op stores
+ * it, with bwd_stores, or the autograd zero-fills it first): fn's input is
+ * once a leaf x, then an op result of x's values, twice, the second time on
+ * the first one's gradient buffer filled with NaN (the same graph gets the
+ * same arena memory, which is asserted); the gradients reaching x must be
+ * equal. Loss sum(y * y); x distinct values in [-3, 3) of the given shape. */
 void tgt_check_fresh_grad(tg_tensor *(*fn)(tg_ctx *, tg_tensor **, void *), void *arg,
                           int ndim, const int64_t *shape);
 tg_tensor *tgt_rand(tg_ctx *ctx, int ndim, const int64_t *shape, float lo, float hi,
