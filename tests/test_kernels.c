@@ -258,14 +258,17 @@ START_TEST(gemm_micro_matches)
         int64_t kc = kcs[q];
         float *a = rand_buf((size_t)(kc * mr), 31), *b = rand_buf((size_t)(kc * nr), 32);
         int64_t ldc = nr + 3;
-        const int ms[] = {mr, 1, mr - 1 > 0 ? mr - 1 : 1}, ns[] = {nr, 1, nr - 1 > 0 ? nr - 1 : 1};
+        const int ns[] = {nr, 1, nr - 1 > 0 ? nr - 1 : 1};
         /* alpha 1.5 / beta 0, 0.75: the general store; alpha 1 / beta 0, 1 on a
-         * full tile: the direct store */
+         * full-width tile: the direct store. Every row count (partial tiles
+         * run a shorter kernel: rows 2, 4, 8 or MR). */
         const float alphas[] = {1.5f, 1.5f, 1.0f, 1.0f}, betas[] = {0.0f, 0.75f, 0.0f, 1.0f};
-        for (int t = 0; t < 3; t++)
+        float *fulls = malloc((size_t)(12 * mr * ldc) * 4); /* per (n, alpha/beta) */
+        for (int t = 0; t < 3 * mr; t++) /* m = mr (t < 3) first */
             for (int ab = 0; ab < 4; ab++) {
                 float alpha = alphas[ab], beta = betas[ab];
-                int m = ms[t], n = ns[t];
+                int m = mr - t / 3, n = ns[t % 3];
+                float *full = fulls + (t % 3 * 4 + ab) * mr * ldc;
                 float *c = rand_buf((size_t)(mr * ldc), 33), *want = malloc((size_t)(mr * ldc) * 4);
                 if (beta == 0.0f)
                     for (int64_t i = 0; i < mr * ldc; i++)
@@ -279,7 +282,16 @@ START_TEST(gemm_micro_matches)
                         want[i * ldc + j] = (float)(alpha * acc +
                                                     (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
                     }
-                kt->gemm_micro(kc, alpha, a, b, beta, c, ldc, m, n);
+                if (m == mr) /* a full tile's rows, for the bits of the shorter ones */
+                    memcpy(full, c, (size_t)(mr * ldc) * 4);
+                kt->gemm_micro(kc, alpha, a, b, beta, m == mr ? full : c, ldc, m, n);
+                if (m == mr)
+                    memcpy(c, full, (size_t)(mr * ldc) * 4);
+                else /* a row's result does not depend on how many rows ran */
+                    for (int i = 0; i < m; i++)
+                        ck_assert_msg(memcmp(c + i * ldc, full + i * ldc, (size_t)n * 4) == 0,
+                                      "isa %s kc %lld m %d: row %d differs from the full tile's",
+                                      kt->name, (long long)kc, m, i);
                 for (int i = 0; i < mr; i++) /* untouched outside m x n (NaN stays NaN) */
                     for (int j = 0; j < ldc; j++) {
                         float g = c[i * ldc + j], e = want[i * ldc + j];
@@ -292,7 +304,7 @@ START_TEST(gemm_micro_matches)
                     }
                 free(c), free(want);
             }
-        free(a), free(b);
+        free(a), free(b), free(fulls);
     }
 }
 END_TEST
