@@ -283,6 +283,26 @@ START_TEST(conv_winograd_matches_reference)
 }
 END_TEST
 
+/* The case's convolution for tgt_check_fresh_grad; its weights are made in
+ * the helper's context on the first call and kept for the later runs. */
+typedef struct {
+    const conv_case *c;
+    tg_ctx *ctx;
+    tg_tensor *w, *b;
+} fresh_arg;
+
+static tg_tensor *case_conv(tg_ctx *ctx, tg_tensor **x, void *arg)
+{
+    fresh_arg *a = arg;
+    const conv_case *c = a->c;
+    if (a->ctx != ctx) {
+        a->ctx = ctx;
+        a->w = tgt_rand(ctx, 4, (int64_t[]){c->O, c->C / c->g, c->kh, c->kw}, -1, 1, true);
+        a->b = c->bias ? tgt_rand(ctx, 1, (int64_t[]){c->O}, -1, 1, true) : NULL;
+    }
+    return tg_conv2d(ctx, *x, a->w, a->b, c->s, c->p, c->d, c->g);
+}
+
 /* A convolution whose input is an intermediate stores dx into a fresh
  * gradient buffer that holds a previous step's values (here NaN): every
  * path (direct kernels, 1x1 GEMM, unfold + GEMM + fold, Winograd) must
@@ -294,28 +314,8 @@ START_TEST(conv_fresh_dx_overwrites_stale)
     const conv_case *c = _i < N_CASES        ? &cases[_i]
                          : _i < N_CASES + nb ? &big_cases[_i - N_CASES]
                                              : &wino_cases[_i - N_CASES - nb];
-    tg_ctx *ctx = tgt_ctx_threads(500 + (uint64_t)_i, 2);
-    tg_tensor *in[3];
-    make_inputs(ctx, c, in);
-    size_t nx = (size_t)tg_tensor_numel(in[0]);
-    float *dx = malloc(nx * sizeof *dx);
-    for (int fresh = 0; fresh < 2; fresh++) {
-        tg_tensor *x = fresh ? tg_mul_scalar(ctx, in[0], 1.0f) : in[0];
-        tg_tensor *y = tg_conv2d(ctx, x, in[1], in[2], c->s, c->p, c->d, c->g);
-        ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
-        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
-        const float *g = tg_tensor_grad(in[0]);
-        for (size_t i = 0; i < nx; i++)
-            if (fresh)
-                ck_assert_msg(g[i] == dx[i], "dx[%zu] = %g, want %g", i, (double)g[i],
-                              (double)dx[i]);
-            else
-                dx[i] = g[i];
-        memset(tg_tensor_grad(in[0]), 0, nx * sizeof *dx);
-        tgt_poison_arena(ctx, 16);
-    }
-    free(dx);
-    tg_ctx_destroy(ctx);
+    fresh_arg a = {c, NULL, NULL, NULL};
+    tgt_check_fresh_grad(case_conv, &a, 4, (int64_t[]){c->N, c->C, c->H, c->W});
 }
 END_TEST
 
