@@ -312,8 +312,9 @@ static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float 
  * summed in a fixed order, then the K tail in order: deterministic, and each
  * element's arithmetic does not depend on the tiling. */
 
-TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, const float *a,
-                             int64_t lda, const float *b, int64_t ldb, float *dot)
+TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, float alpha, const float *a,
+                             int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                             int64_t ldc)
 {
     vf acc[3][4];
 TGK_UNROLL
@@ -338,15 +339,30 @@ TGK_UNROLL
                 acc[i][j] = VFMA(av[i], bv, acc[i][j]);
         }
     }
+    /* Results go straight to C: staged in a float array, the 4 scalar
+     * stores and the 4-wide reload of a row stalled store forwarding. */
 TGK_UNROLL
-    for (int i = 0; i < mt; i++)
+    for (int i = 0; i < mt; i++) {
+        float *ci = c + i * ldc;
+#ifdef VHSUM4
+        if (nt == 4 && k == K) { /* 4 sums as one vector, no K tail */
+            __m128 v = _mm_mul_ps(_mm_set1_ps(alpha), VHSUM4(acc[i][0], acc[i][1], acc[i][2],
+                                                              acc[i][3]));
+            if (beta != 0.0f)
+                v = _mm_add_ps(v, _mm_mul_ps(_mm_set1_ps(beta), _mm_loadu_ps(ci)));
+            _mm_storeu_ps(ci, v);
+            continue;
+        }
+#endif
 TGK_UNROLL
         for (int j = 0; j < nt; j++) {
             float d = VHSUM(acc[i][j]);
             for (int64_t t = k; t < K; t++)
                 d += a[i * lda + t] * b[j * ldb + t];
-            dot[i * 4 + j] = d;
+            float v = alpha * d;
+            ci[j] = beta == 0.0f ? v : v + beta * ci[j];
         }
+    }
 }
 
 /* Rows of A per tile: 3 (12 accumulators), ending in 2 + 2 or 2 rather
@@ -357,29 +373,24 @@ static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const flo
                          int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                          int64_t ldc)
 {
-    float dot[12];
     for (int64_t m = 0; m < M; m += FN(abt_rows)(M - m)) {
         const int mt = FN(abt_rows)(M - m);
         for (int64_t n = 0; n < N;) {
             const int nt = N - n >= 4 ? 4 : 1; /* 4 columns, or one at a time */
             const float *a = A + m * lda, *b = B + n * ldb;
+            float *c = C + m * ldc + n;
             if (mt == 3 && nt == 4)
-                FN(abt_tile)(3, 4, K, a, lda, b, ldb, dot);
+                FN(abt_tile)(3, 4, K, alpha, a, lda, b, ldb, beta, c, ldc);
             else if (mt == 3)
-                FN(abt_tile)(3, 1, K, a, lda, b, ldb, dot);
+                FN(abt_tile)(3, 1, K, alpha, a, lda, b, ldb, beta, c, ldc);
             else if (mt == 2 && nt == 4)
-                FN(abt_tile)(2, 4, K, a, lda, b, ldb, dot);
+                FN(abt_tile)(2, 4, K, alpha, a, lda, b, ldb, beta, c, ldc);
             else if (mt == 2)
-                FN(abt_tile)(2, 1, K, a, lda, b, ldb, dot);
+                FN(abt_tile)(2, 1, K, alpha, a, lda, b, ldb, beta, c, ldc);
             else if (nt == 4)
-                FN(abt_tile)(1, 4, K, a, lda, b, ldb, dot);
+                FN(abt_tile)(1, 4, K, alpha, a, lda, b, ldb, beta, c, ldc);
             else
-                FN(abt_tile)(1, 1, K, a, lda, b, ldb, dot);
-            for (int i = 0; i < mt; i++)
-                for (int jj = 0; jj < nt; jj++) {
-                    float *c = C + (m + i) * ldc + n + jj, v = alpha * dot[i * 4 + jj];
-                    *c = beta == 0.0f ? v : v + beta * *c;
-                }
+                FN(abt_tile)(1, 1, K, alpha, a, lda, b, ldb, beta, c, ldc);
             n += nt;
         }
     }
