@@ -14,8 +14,9 @@
  * (loss, optimiser, small layers) that a 50 us poll often did not outlast,
  * and the next parallel region then waited for a wake-up (seed CNN, batch
  * 32, 2 threads, AVX2: 25.6k -> 29.5k samples/s, CPU time per step 2.17 ->
- * 2.11 ms; ResNet-8 unchanged). A sleeping worker is woken only when one is known to sleep
- * (the `sleepers` count is read under the mutex, so no wake-up is lost).
+ * 2.11 ms; ResNet-8 unchanged). A sleeping worker is woken only when one is
+ * known to sleep (the `sleepers` count is read under the mutex, so no
+ * wake-up is lost).
  *
  * Polling only pays when every thread has a core. On an oversubscribed
  * machine a polling thread burns its share of the CPU and then waits a time

@@ -39,11 +39,11 @@ _Static_assert(MC % TG__GEMM_MR_LCM == 0 && ST_MC % TG__GEMM_MR_LCM == 0, "MC vs
 _Static_assert(NC % TG__GEMM_NR_LCM == 0 && ST_NC % TG__GEMM_NR_LCM == 0, "NC vs NR");
 
 /* Below this many multiply-adds the pool's fork/join costs more than it
- * saves. A polling worker picks a job up within a few us; the AVX2 kernel
- * does 0.25M multiply-adds in ~6 us. The seed CNN's linear layer (0.56M per
- * GEMM) on 2 threads, AVX2: forward 24 -> 17 us, backward 59 -> 38 us (it
- * had stayed serial at 1M, when the 50 us of polling often ran out before
- * it and the next region paid a wake-up). */
+ * saves (a polling worker takes a job within a few us, a sleeping one is
+ * woken in tens). The seed CNN's linear layer (0.56M per GEMM), 2 threads,
+ * AVX2: forward 24 -> 17 us, backward 59 -> 38 us at 2^18 instead of 2^20;
+ * splitting it had not paid while workers polled for only 50 us, because
+ * they were often asleep when it started (threadpool.c). */
 #define PAR_MIN_FLOPS ((int64_t)1 << 18)
 
 typedef struct {
