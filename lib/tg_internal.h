@@ -439,5 +439,25 @@ tg_tensor *tg__batch_norm2d_add_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *weigh
                                      tg_tensor *bias, tg_tensor *running_mean,
                                      tg_tensor *running_var, bool training, float momentum,
                                      float eps, tg_tensor *res);
+/* ka[c], kb[c] of evaluation-mode batch norm (y = x * ka + kb, from the
+ * running statistics; weight, bias may be NULL), exactly as
+ * tg_batch_norm2d computes them (ops/norm.c). */
+void tg__bn_eval_coeffs(int64_t C, const float *weight, const float *bias, const float *mean,
+                        const float *var, float eps, float *ka, float *kb);
+
+/* A BatchNorm2d's tensors in evaluation mode (weight, bias may be NULL). */
+typedef struct tg__bn_eval {
+    tg_tensor *weight, *bias, *running_mean, *running_var;
+    float eps;
+} tg__bn_eval;
+/* batch_norm2d(conv2d(x, w, b), evaluation), then + res (res implies the
+ * ReLU, as tg__batch_norm2d_add_relu), then ReLU if relu (ops/conv.c). When
+ * nothing needs a gradient (inference), one op: the batch norm, residual
+ * and ReLU run on each sample's output while the convolution has it in
+ * cache, with the unfused ops' bits. Otherwise (a gradient to record, a
+ * trace, shapes the fused form does not take) exactly the unfused ops. */
+tg_tensor *tg__conv2d_bn_eval(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                              int padding, int dilation, int groups, const tg__bn_eval *bn,
+                              tg_tensor *res, bool relu);
 
 #endif /* TG_INTERNAL_H */

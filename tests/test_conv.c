@@ -4,6 +4,8 @@
  * x, w and b, thread invariance, and the shape errors. */
 #include "tg_test.h"
 
+#include "tg_internal.h" /* tg__conv2d_bn_eval */
+
 typedef struct {
     int64_t N, C, H, W, O, kh, kw;
     int s, p, d, g;
@@ -376,6 +378,118 @@ START_TEST(conv_errors)
 }
 END_TEST
 
+/* The convolution with evaluation-mode batch norm, residual add and ReLU
+ * fused into its output (tg__conv2d_bn_eval, inference) gives the bits of
+ * the unfused public ops, on every convolution path: direct kernels (few
+ * channels), Winograd (16 channels, odd sizes), unfold + GEMM (stride 2, 1x1
+ * stride 2, groups) and the 1x1 GEMM without unfold. _i % N_BN: the layer;
+ * _i / N_BN % 3: plain, ReLU, residual + ReLU; _i / (3 * N_BN): threads - 1. The conv
+ * bias and the BN affine parameters are there in some cases, not in others;
+ * a NaN in the input must come out where the unfused ops put it. */
+static const conv_case bn_cases[] = {
+    {3, 3, 12, 10, 8, 3, 3, 1, 1, 1, 1, true},    /* direct */
+    {3, 16, 9, 7, 16, 3, 3, 1, 1, 1, 1, false},   /* Winograd */
+    {3, 16, 9, 9, 32, 3, 3, 2, 1, 1, 1, false},   /* unfold + GEMM, stride 2 */
+    {3, 16, 9, 9, 32, 1, 1, 2, 0, 1, 1, true},    /* 1x1 stride 2 (the shortcut) */
+    {3, 8, 6, 6, 8, 3, 3, 1, 1, 1, 2, true},      /* groups 2 */
+    {3, 16, 5, 5, 16, 1, 1, 1, 0, 1, 1, false},   /* 1x1: no unfold */
+    {1, 16, 39, 38, 16, 3, 3, 1, 1, 1, 1, true},  /* Winograd, two blocks of tile rows */
+};
+#define N_BN ((int)(sizeof bn_cases / sizeof *bn_cases))
+
+static const char *op_name(const tg_tensor *t) { return t && t->op ? t->op->name : ""; }
+
+START_TEST(conv_bn_eval_fused_bits)
+{
+    const conv_case *c = &bn_cases[_i % N_BN];
+    const int mode = _i / N_BN % 3;
+    const bool affine = _i % 2 == 0;
+    tg_ctx *ctx = tgt_ctx_threads(11, 1 + _i / (3 * N_BN));
+    const int64_t Ho = out_size(c->H, c->kh, c), Wo = out_size(c->W, c->kw, c);
+    const int64_t xs[4] = {c->N, c->C, c->H, c->W}, ws[4] = {c->O, c->C / c->g, c->kh, c->kw};
+    const int64_t ys[4] = {c->N, c->O, Ho, Wo}, vs[1] = {c->O};
+    tg_tensor *x = tgt_rand(ctx, 4, xs, -2, 2, false), *w = tgt_rand(ctx, 4, ws, -0.5f, 0.5f, false);
+    tg_tensor *b = c->bias ? tgt_rand(ctx, 1, vs, -0.5f, 0.5f, false) : NULL;
+    tg_tensor *bw = affine ? tgt_rand(ctx, 1, vs, 0.5f, 1.5f, false) : NULL;
+    tg_tensor *bb = affine ? tgt_rand(ctx, 1, vs, -0.5f, 0.5f, false) : NULL;
+    tg_tensor *rm = tgt_rand(ctx, 1, vs, -0.3f, 0.3f, false);
+    tg_tensor *rv = tgt_rand(ctx, 1, vs, 0.5f, 2.0f, false);
+    tg_tensor *res = mode == 2 ? tgt_rand(ctx, 4, ys, -1, 1, false) : NULL;
+    tg_tensor_data(x)[2 * c->W + 2] = NAN; /* an even row and column: every layer reads it */
+    const tg__bn_eval bn = {bw, bb, rm, rv, 1e-5f};
+    const size_t bytes = (size_t)(c->N * c->O * Ho * Wo) * sizeof(float);
+    for (int grad = 0; grad < 2; grad++) {
+        /* with grad enabled and w needing a gradient: the unfused ops */
+        tg_ctx_set_grad_enabled(ctx, grad);
+        ck_assert_int_eq(tg_tensor_set_requires_grad(w, grad), TG_OK);
+        tg_tensor *y = tg__conv2d_bn_eval(ctx, x, w, b, c->s, c->p, c->d, c->g, &bn, res,
+                                          mode == 1);
+        tg_tensor *z = tg_batch_norm2d(ctx, tg_conv2d(ctx, x, w, b, c->s, c->p, c->d, c->g), bw,
+                                       bb, rm, rv, false, 0.1f, 1e-5f);
+        if (res)
+            z = tg_add(ctx, z, res);
+        if (mode)
+            z = tg_relu(ctx, z);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_ptr_nonnull(z);
+        tgt_assert_shape(y, 4, ys);
+        ck_assert(memcmp(tg_tensor_data(y), tg_tensor_data(z), bytes) == 0);
+        const char *fused[3] = {"conv2d_bn", "conv2d_bn_relu", "conv2d_bn_add_relu"};
+        if (grad)
+            ck_assert_str_ne(op_name(y), fused[mode]);
+        else
+            ck_assert_str_eq(op_name(y), fused[mode]);
+        tg_ctx_reset(ctx);
+    }
+    int nan = 0, zero = 0;
+    tg_ctx_set_grad_enabled(ctx, false);
+    tg_tensor *y = tg__conv2d_bn_eval(ctx, x, w, b, c->s, c->p, c->d, c->g, &bn, res, mode == 1);
+    for (int64_t i = 0; i < tg_tensor_numel(y); i++) {
+        nan += isnan(tg_tensor_data(y)[i]);
+        zero += tg_tensor_data(y)[i] == 0.0f;
+    }
+    ck_assert_int_gt(nan, 0);
+    if (mode) /* the ReLU cuts some */
+        ck_assert_int_gt(zero, 0);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Where the fused form does not fit, tg__conv2d_bn_eval is the unfused ops:
+ * a residual that broadcasts, BN tensors of another size (the batch norm's
+ * own error), a bad convolution (conv2d's error). */
+START_TEST(conv_bn_eval_falls_back)
+{
+    tg_ctx *ctx = tgt_ctx(12);
+    tg_ctx_set_grad_enabled(ctx, false);
+    const int64_t xs[4] = {2, 3, 6, 6}, ws[4] = {4, 3, 3, 3}, vs[1] = {4}, rs[4] = {1, 4, 1, 1};
+    tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, false), *w = tgt_rand(ctx, 4, ws, -1, 1, false);
+    tg_tensor *rm = tgt_rand(ctx, 1, vs, -0.3f, 0.3f, false);
+    tg_tensor *rv = tgt_rand(ctx, 1, vs, 0.5f, 2.0f, false);
+    tg_tensor *res = tgt_rand(ctx, 4, rs, -1, 1, false);
+    tg__bn_eval bn = {NULL, NULL, rm, rv, 1e-5f};
+    tg_tensor *y = tg__conv2d_bn_eval(ctx, x, w, NULL, 1, 1, 1, 1, &bn, res, true);
+    tg_tensor *z = tg_relu(ctx, tg_add(ctx, tg_batch_norm2d(ctx, tg_conv2d(ctx, x, w, NULL, 1, 1,
+                                                                          1, 1),
+                                                            NULL, NULL, rm, rv, false, 0.1f,
+                                                            1e-5f),
+                                       res));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_str_eq(op_name(y), "relu");
+    ck_assert(memcmp(tg_tensor_data(y), tg_tensor_data(z), 2 * 4 * 6 * 6 * sizeof(float)) == 0);
+
+    bn.running_var = tgt_rand(ctx, 1, (int64_t[]){3}, 0.5f, 2.0f, false);
+    ck_assert_ptr_null(tg__conv2d_bn_eval(ctx, x, w, NULL, 1, 1, 1, 1, &bn, NULL, true));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "batch_norm2d: running_var [3]"));
+    bn.running_var = rv;
+    ck_assert_ptr_null(tg__conv2d_bn_eval(ctx, x, w, NULL, 0, 1, 1, 1, &bn, NULL, true));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "conv2d:"));
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv");
@@ -392,6 +506,8 @@ static Suite *suite(void)
                         N_CASES + (int)(sizeof big_cases / sizeof *big_cases) +
                             (int)(sizeof wino_cases / sizeof *wino_cases));
     tcase_add_test(tc, conv_errors);
+    tcase_add_loop_test(tc, conv_bn_eval_fused_bits, 0, 6 * N_BN);
+    tcase_add_test(tc, conv_bn_eval_falls_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -100,12 +100,13 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
     float *ws = NULL;
     ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
 
-    tg__conv_direct_forward(ctx, kt, g, x, w, b, y, false);
+    tg__conv_direct_forward(ctx, kt, g, x, w, b, y, NULL);
     ref_conv(g, x, w, b, yr);
     tgt_assert_close(y, yr, ny, 1e-4, 1e-5);
 
     /* Fused ReLU; no bias. */
-    tg__conv_direct_forward(ctx, kt, g, x, w, NULL, y, true);
+    const tg__conv_epi relu = {.relu = true};
+    tg__conv_direct_forward(ctx, kt, g, x, w, NULL, y, &relu);
     ref_conv(g, x, w, NULL, yr);
     for (size_t i = 0; i < ny; i++)
         yr[i] = yr[i] > 0 ? yr[i] : 0;

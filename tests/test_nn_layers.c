@@ -241,6 +241,31 @@ START_TEST(resnet_block)
     tgt_assert_shape(ye, 4, ys);
     ck_assert(memcmp(tg_tensor_data(ye), tg_tensor_data(yr), sizeof(float) * 2 * 8 * 3 * 3) == 0);
     ck_assert(tg_tensor_data(tg_module_find(proj, "bn2.num_batches_tracked"))[0] == count);
+
+    /* With nothing to differentiate each convolution runs with its batch
+     * norm (and residual, ReLU) fused into its output: the same bits, and
+     * the profiler still gives every convolution its row. */
+    tg_module_train(id, false);
+    tg_tensor *yi = tg_module_forward(id, x);
+    ck_assert_ptr_nonnull(yi);
+    ck_assert_int_eq(tg_profiler_enable(ctx, true), TG_OK);
+    ck_assert(tg_ctx_set_grad_enabled(ctx, false));
+    tg_tensor *yf = tg_module_forward(proj, x), *yif = tg_module_forward(id, x);
+    ck_assert_ptr_nonnull(yf);
+    ck_assert_ptr_nonnull(yif);
+    ck_assert(memcmp(tg_tensor_data(yf), tg_tensor_data(yr), sizeof(float) * 2 * 8 * 3 * 3) == 0);
+    ck_assert(memcmp(tg_tensor_data(yif), tg_tensor_data(yi), sizeof(float) * 2 * 4 * 6 * 6) == 0);
+    ck_assert_int_eq(tg_profiler_enable(ctx, false), TG_OK); /* closes the last op's time */
+    int fused_rows = 0, conv_rows = 0;
+    for (size_t i = 0; i < tg_profiler_n_rows(ctx); i++) {
+        tg_profile_row r;
+        ck_assert_int_eq(tg_profiler_row(ctx, i, &r), TG_OK);
+        fused_rows += !r.module_type && !strncmp(r.name, "conv2d_bn", 9) ? (int)r.forward_calls : 0;
+        conv_rows += r.module_type && !strcmp(r.module_type, "Conv2d") && r.forward_calls > 0;
+    }
+    ck_assert_int_eq(fused_rows, 5); /* proj: conv1, conv2, shortcut; id: conv1, conv2 */
+    ck_assert_int_ge(conv_rows, 3);  /* conv1, conv2, shortcut.0 (the blocks share names) */
+    ck_assert(!tg_ctx_set_grad_enabled(ctx, true));
     tg_module_destroy(id);
     tg_module_destroy(proj);
     tg_ctx_destroy(ctx);

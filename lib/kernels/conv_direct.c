@@ -53,10 +53,10 @@ bool tg__conv_direct_ok(const tg__conv_geom *g, int stride, int dilation, int gr
 
 void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
                              const float *x, const float *w, const float *b, float *y,
-                             bool relu)
+                             const tg__conv_epi *epi)
 {
     const tg__kernels *k = kt ? kt : tg__kernels_get();
-    tg__conv_fwd_job j = {ctx, g, {0}, x, w, b, y, relu};
+    tg__conv_fwd_job j = {ctx, g, {0}, x, w, b, y, epi};
     flat_init(&j.f, g->h, g->w, g->k, g->pad);
     tg__parallel_for(ctx, g->n, k->conv_fwd_range, &j);
 }

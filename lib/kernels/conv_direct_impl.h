@@ -48,6 +48,8 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
     tg__conv_fwd_job *j = arg;
     const tg__conv_geom *g = j->g;
     const tg__conv_flat_geom *f = &j->f;
+    const tg__conv_epi *e = j->epi;
+    const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
     float *xp = j->ctx->scratch[tid];
     float *of = xp + g->cin * f->in_cs;
     memset(xp, 0, (size_t)(g->cin * f->in_cs) * sizeof(float));
@@ -62,7 +64,7 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
             const float *s = of + co * f->out_cs;
             float *d = yn + co * plane_out;
             for (int64_t oy = 0; oy < f->ho; oy++, s += f->wp, d += f->wo) {
-                if (j->relu) /* as tg_relu: NaN stays NaN */
+                if (relu) /* as tg_relu: NaN stays NaN */
                     for (int64_t ox = 0; ox < f->wo; ox++) {
                         float v = s[ox] + bias;
                         d[ox] = v < 0.0f ? 0.0f : v;
@@ -71,6 +73,10 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
                     for (int64_t ox = 0; ox < f->wo; ox++)
                         d[ox] = s[ox] + bias;
             }
+            if (full) /* the plane just written is still in L1 */
+                tg__conv_epi_row(e, co, yn + co * plane_out,
+                                 e->res ? e->res + (n * g->cout + co) * plane_out : NULL,
+                                 plane_out);
         }
     }
 }

@@ -124,6 +124,56 @@ static inline int64_t tg__round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 typedef struct tg__conv_geom tg__conv_geom;
 
+/* What a convolution's forward applies after sum + bias, while a sample's
+ * output is still in cache: with scale, y = y * scale[k] + shift[k] (batch
+ * norm in evaluation, k the output channel); with res, y = y + res (a
+ * residual shaped like y); with relu, max(y, 0) (NaN stays NaN). Each step
+ * is rounded as the separate ops round it, so the fused result has their
+ * bits. Without scale and res it is the conv2d_relu op's ReLU. */
+typedef struct tg__conv_epi {
+    const float *scale, *shift; /* [cout] each, or NULL */
+    const float *res;           /* [n][cout][ho][wo], or NULL */
+    bool relu;
+} tg__conv_epi;
+
+/* True when the epilogue is more than a ReLU (the paths then store sum +
+ * bias and finish each row with tg__conv_epi_row). */
+static inline bool tg__conv_epi_full(const tg__conv_epi *e)
+{
+    return e && (e->scale || e->res);
+}
+
+/* The epilogue on n outputs y of channel k, in place; r: the matching
+ * residual floats (NULL without res). Inlined into each ISA's loops. */
+static inline void tg__conv_epi_row(const tg__conv_epi *e, int64_t k, float *restrict y,
+                                    const float *restrict r, int64_t n)
+{
+    const float a = e->scale ? e->scale[k] : 1.0f, sh = e->scale ? e->shift[k] : 0.0f;
+    const bool relu = e->relu;
+    if (e->scale && r)
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] * a + sh;
+            v = v + r[i];
+            float z = v < 0.0f ? 0.0f : v;
+            y[i] = relu ? z : v;
+        }
+    else if (e->scale)
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] * a + sh;
+            float z = v < 0.0f ? 0.0f : v;
+            y[i] = relu ? z : v;
+        }
+    else if (r)
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] + r[i];
+            float z = v < 0.0f ? 0.0f : v;
+            y[i] = relu ? z : v;
+        }
+    else if (relu)
+        for (int64_t i = 0; i < n; i++)
+            y[i] = y[i] < 0.0f ? 0.0f : y[i];
+}
+
 /* Jobs of the per-sample loops (conv_direct_impl.h), run by tg__parallel_for. */
 typedef struct tg__conv_fwd_job {
     tg_ctx *ctx;
@@ -131,7 +181,7 @@ typedef struct tg__conv_fwd_job {
     tg__conv_flat_geom f;
     const float *x, *w, *b;
     float *y;
-    bool relu;
+    const tg__conv_epi *epi; /* NULL: none */
 } tg__conv_fwd_job;
 
 /* Chunks of the batch for the weight/bias-gradient partials. */
@@ -168,7 +218,8 @@ typedef struct tg__wino_job {
     const float *x, *mask;   /* input; mask: zero x where mask <= 0 (ReLU) */
     const float *up, *b;     /* packed transformed weights; bias or NULL */
     float *y;
-    bool relu, add;          /* ReLU after the bias; add into y (no bias) */
+    const tg__conv_epi *epi; /* after the bias (NULL: none) */
+    bool add;                /* add into y (no bias, no epi) */
     /* weight gradient (tg__conv_wino_wgrad): dy, masked by dy_mask > 0 */
     const float *dy, *dy_mask;
     int64_t dy_floats;       /* dy's tile planes (scratch): 4 x cout x spb x th x tw */
@@ -227,10 +278,11 @@ bool tg__conv_direct_ok(const tg__conv_geom *g, int stride, int dilation, int gr
  * fail. False on no memory. */
 bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
                              float **workspace);
-/* y[n][co] = conv(x, w) + b (b may be NULL), then max(y, 0) if relu. */
+/* y[n][co] = conv(x, w) + b (b may be NULL), then the epilogue epi (may be
+ * NULL). */
 void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
                              const float *x, const float *w, const float *b, float *y,
-                             bool relu);
+                             const tg__conv_epi *epi);
 /* Accumulates (+=) dx, dw, db from dy; any of them may be NULL (skipped);
  * with @p dx_store, dx is overwritten (stored) instead of added to.
  * With @p relu_y (the output of a forward with relu), dy counts only where
@@ -268,10 +320,11 @@ int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g);
  * thread count. */
 void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *dy,
                          const float *dy_mask, float *dw, float *db, float *workspace);
-/* y = conv(x, w) + b, then ReLU if relu; or y += conv(x, w) with add (b NULL,
- * no relu). With mask, x counts only where mask > 0 or is NaN (the input
- * gradient of a fused ReLU). up from tg__conv_wino_weights. */
+/* y = conv(x, w) + b, then the epilogue epi (may be NULL); or y += conv(x, w)
+ * with add (b and epi NULL). With mask, x counts only where mask > 0 or is
+ * NaN (the input gradient of a fused ReLU). up from tg__conv_wino_weights. */
 void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *mask,
-                   const float *up, const float *b, float *y, bool relu, bool add);
+                   const float *up, const float *b, float *y, const tg__conv_epi *epi,
+                   bool add);
 
 #endif /* TG_KERNELS_H */

@@ -149,7 +149,8 @@ bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad)
 }
 
 void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *mask,
-                   const float *up, const float *b, float *y, bool relu, bool add)
+                   const float *up, const float *b, float *y, const tg__conv_epi *epi,
+                   bool add)
 {
     tg__wino_job j;
     job_init(&j, g);
@@ -159,7 +160,7 @@ void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const fl
     j.up = up;
     j.b = b;
     j.y = y;
-    j.relu = relu;
+    j.epi = epi;
     j.add = add;
     tg__parallel_for(ctx, g->n, tg__kernels_get()->conv_wino_range, &j);
 }

@@ -8,7 +8,8 @@
  *   V[xi] (C x tiles)  = B^T d B of every 4x4 input tile, written straight
  *                        into the packed-B layout of tg__sgemm_papb;
  *   M[xi] (K x tiles)  = U[xi] V[xi], 16 GEMMs (U: packed transformed weights);
- *   y (2x2 per tile)   = A^T m A, plus bias, ReLU, or added into y. */
+ *   y (2x2 per tile)   = A^T m A, plus bias, then the epilogue (ReLU, or
+ *                        batch norm, residual and ReLU); or added into y. */
 
 /* Row transform of one padded input row (the B^T d B product along a row):
  * t[j * ts + tx] for the four columns j of every tile tx. */
@@ -220,6 +221,8 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     float *m = v + 16 * j->vxi;
     float *ot = m + 16 * j->mxi; /* output transform: 4 x the block's tiles */
     const int64_t ots = j->rows * tw;
+    const tg__conv_epi *e = j->epi;
+    const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     for (int64_t n = n0; n < n1; n++) {
         FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL, C, H, W,
@@ -239,10 +242,16 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                 for (int64_t ty = ty0; ty < ty1; ty++) {
                     const int64_t o = (ty - ty0) * tw;
                     float *out = yn + (k * H + 2 * ty) * W;
-                    FN(wino_put)(out, ot + o, ot + ots + o, W, bias, j->relu, j->add);
+                    FN(wino_put)(out, ot + o, ot + ots + o, W, bias, relu, j->add);
                     if (2 * ty + 1 < H)
-                        FN(wino_put)(out + W, ot + 2 * ots + o, ot + 3 * ots + o, W, bias,
-                                     j->relu, j->add);
+                        FN(wino_put)(out + W, ot + 2 * ots + o, ot + 3 * ots + o, W, bias, relu,
+                                     j->add);
+                }
+                if (full) { /* the block's rows of channel k, still in L1 */
+                    const int64_t r0 = (k * H + 2 * ty0) * W;
+                    const int64_t len = ((2 * ty1 < H ? 2 * ty1 : H) - 2 * ty0) * W;
+                    tg__conv_epi_row(e, k, yn + r0, e->res ? e->res + n * K * H * W + r0 : NULL,
+                                     len);
                 }
             }
         }

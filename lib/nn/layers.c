@@ -325,6 +325,44 @@ tg_tensor *tg__nn_bn_add_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x, tg_tenso
     return y;
 }
 
+/* Evaluation mode, built-in Conv2d and BatchNorm2d, no trace: the ops layer
+ * decides the rest (tg__conv2d_bn_eval). */
+static bool conv_bn_fuses(tg_module *conv, tg_module *bn)
+{
+    return conv && bn && tg_module_type(conv) == conv_vt.type_name &&
+           tg_module_type(bn) == bn_vt.type_name && !tg_module_is_training(bn) &&
+           !tg_module_ctx(bn)->trace && tg_module_ctx(conv) == tg_module_ctx(bn);
+}
+
+typedef struct {
+    tg_module *bn;
+    tg_tensor *res;
+    bool relu;
+} conv_bn_args;
+
+static tg_tensor *conv_bn_run(tg_module *conv, tg_ctx *ctx, tg_tensor *x, void *arg)
+{
+    const conv_bn_args *a = arg;
+    const conv_ud *c = tg_module_userdata(conv);
+    const bn_ud *u = tg_module_userdata(a->bn);
+    const tg__bn_eval e = {u->w, u->b, u->mean, u->var, u->eps};
+    return tg__conv2d_bn_eval(ctx, x, c->w, c->b, c->stride, c->padding, c->dilation, c->groups,
+                              &e, a->res, a->relu);
+}
+
+tg_tensor *tg__nn_conv_bn(tg_module *conv, tg_module *bn, tg_ctx *ctx, tg_tensor *x,
+                          tg_tensor *res, bool relu)
+{
+    if (!conv_bn_fuses(conv, bn)) {
+        tg_tensor *y = tg_module_forward(conv, x);
+        if (res)
+            return tg__nn_bn_add_relu(bn, ctx, y, res);
+        return relu ? tg__nn_bn_relu(bn, ctx, y) : tg_module_forward(bn, y);
+    }
+    conv_bn_args a = {bn, res, relu};
+    return tg__nn_run_as(conv, x, conv_bn_run, &a);
+}
+
 static tg_status bn_make(tg_ctx *ctx, const char *who, const tg_module_vtable *vt,
                          int64_t channels, float eps, float momentum, bool affine,
                          tg_module **out)
@@ -376,6 +414,16 @@ static tg_tensor *seq_forward_layers(tg_module *self, tg_tensor *x)
             x = tg__conv2d_relu(tg_module_ctx(c), x, u->w, u->b, u->stride, u->padding,
                                 u->dilation, u->groups);
             i++;
+            continue;
+        }
+        /* A Conv2d then a BatchNorm2d in evaluation (and a ReLU): one op
+         * when nothing needs a gradient (inference), same values. */
+        if (i + 1 < n && conv_bn_fuses(c, tg_module_child(self, i + 1))) {
+            tg_module *bn = tg_module_child(self, i + 1);
+            bool relu = i + 2 < n && tg_module_type(tg_module_child(self, i + 2)) ==
+                                         relu_vt.type_name;
+            x = tg__nn_conv_bn(c, bn, tg_module_ctx(c), x, NULL, relu);
+            i += relu ? 2 : 1;
             continue;
         }
         /* Likewise a built-in BatchNorm2d followed by a ReLU. */

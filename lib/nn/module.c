@@ -7,7 +7,7 @@
  * structural change bumps a version counter on the module and on all its
  * ancestors, so a cache built on any module of the tree notices changes made
  * deep below it. Steady training steps therefore never allocate here. */
-#include "tg_internal.h"
+#include "nn_internal.h"
 
 #include <stdio.h>
 
@@ -389,14 +389,15 @@ void tg__module_path(const tg_module *m, char *buf, size_t size)
     }
 }
 
-/* Forward with the profiler or a trace watching (ctx->observe). */
-static tg_tensor *forward_observed(tg_module *m, tg_ctx *ctx, tg_tensor *x)
+/* run(m, ctx, x, arg) counted as m's forward by the profiler: the ops'
+ * results belong to m, and m's row gets the time. */
+static tg_tensor *profiled(tg_module *m, tg_ctx *ctx, tg_tensor *x, tg__nn_run_fn run,
+                           void *arg)
 {
-    int call = ctx->trace ? tg__trace_call_begin(ctx, m, x) : -1;
     uint64_t t0 = ctx->prof_on ? tg__now_ns() : 0;
     const tg_module *outer = ctx->prof_module;
     ctx->prof_module = m;
-    tg_tensor *y = m->vt->forward(m, ctx, x);
+    tg_tensor *y = run(m, ctx, x, arg);
     ctx->prof_module = outer;
     if (ctx->prof_on) {
         uint64_t ns = tg__now_ns() - t0;
@@ -404,9 +405,29 @@ static tg_tensor *forward_observed(tg_module *m, tg_ctx *ctx, tg_tensor *x)
         tg__module_path(m, path, sizeof path);
         tg__prof_module(ctx, m, path, t0, ns);
     }
+    return y;
+}
+
+static tg_tensor *run_forward(tg_module *m, tg_ctx *ctx, tg_tensor *x, void *arg)
+{
+    (void)arg;
+    return m->vt->forward(m, ctx, x);
+}
+
+/* Forward with the profiler or a trace watching (ctx->observe). */
+static tg_tensor *forward_observed(tg_module *m, tg_ctx *ctx, tg_tensor *x)
+{
+    int call = ctx->trace ? tg__trace_call_begin(ctx, m, x) : -1;
+    tg_tensor *y = profiled(m, ctx, x, run_forward, NULL);
     if (ctx->trace)
         tg__trace_call_end(ctx, call, y);
     return y;
+}
+
+tg_tensor *tg__nn_run_as(tg_module *m, tg_tensor *x, tg__nn_run_fn run, void *arg)
+{
+    tg_ctx *ctx = m->ctx;
+    return ctx->prof_on ? profiled(m, ctx, x, run, arg) : run(m, ctx, x, arg);
 }
 
 tg_tensor *tg_module_forward(tg_module *m, tg_tensor *x)

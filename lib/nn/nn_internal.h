@@ -23,5 +23,17 @@ tg_tensor *tg__nn_bn_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x);
 /* relu(bn(x) + res), fused into one op under the same conditions (and x, res
  * of one shape), else the three ops. */
 tg_tensor *tg__nn_bn_add_relu(tg_module *bn, tg_ctx *ctx, tg_tensor *x, tg_tensor *res);
+/* A fused op standing for module m and the ones after it: run(m, ctx, x,
+ * arg), whose time and results the profiler counts as m's forward (the
+ * layer keeps its row). No trace is recorded while fused ops run. */
+typedef tg_tensor *(*tg__nn_run_fn)(tg_module *m, tg_ctx *ctx, tg_tensor *x, void *arg);
+tg_tensor *tg__nn_run_as(tg_module *m, tg_tensor *x, tg__nn_run_fn run, void *arg);
+
+/* bn(conv(x)), then + res and ReLU (res), or ReLU (relu): one fused op when
+ * bn is a built-in BatchNorm2d in evaluation after a built-in Conv2d and
+ * nothing needs a gradient (tg__conv2d_bn_eval), else the modules' own
+ * forwards as above. */
+tg_tensor *tg__nn_conv_bn(tg_module *conv, tg_module *bn, tg_ctx *ctx, tg_tensor *x,
+                          tg_tensor *res, bool relu);
 
 #endif

@@ -26,12 +26,15 @@ static void free_ud(void *userdata)
 static tg_tensor *block_forward(tg_module *self, tg_ctx *ctx, tg_tensor *x)
 {
     const block_ud *u = tg_module_userdata(self);
-    tg_tensor *h = tg__nn_bn_relu(u->bn1, ctx, tg_module_forward(u->conv1, x));
-    h = tg_module_forward(u->conv2, h);
+    tg_tensor *h = tg__nn_conv_bn(u->conv1, u->bn1, ctx, x, NULL, true);
     if (!h)
         return NULL;
+    /* the shortcut first, so that a fused conv2 can add it as it writes (the
+     * backward order comes from the graph, not from this order) */
     tg_tensor *sc = u->shortcut ? tg_module_forward(u->shortcut, x) : x;
-    return tg__nn_bn_add_relu(u->bn2, ctx, h, sc);
+    if (!sc)
+        return NULL;
+    return tg__nn_conv_bn(u->conv2, u->bn2, ctx, h, sc, true);
 }
 
 static const tg_module_vtable block_vt = {sizeof(tg_module_vtable), "BasicBlock", block_forward,

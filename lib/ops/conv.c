@@ -20,6 +20,8 @@
 
 #include "kernels/kernels.h"
 
+#include <math.h>
+
 typedef struct {
     int64_t N, C, H, W, O, kh, kw, Ho, Wo;
     int64_t s, p, d, groups;
@@ -287,6 +289,7 @@ typedef struct {
     const float *wp;   /* per group: W (forward) or W^T (backward data), packed */
     int64_t wp_stride; /* floats of one group's packed weights */
     tg_ctx *ctx;
+    const tg__conv_epi *epi; /* forward: batch norm, residual, ReLU (NULL: none) */
 } conv_job;
 
 /* Per-thread scratch: [GEMM panels][padded sample][unfolded sample, packed
@@ -342,6 +345,12 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                 tg__sgemm_papb(g->Cog, g->P, g->Kg, j->wp + gr * j->wp_stride, bp,
                                j->b ? 1.0f : 0.0f, yo, g->P);
             }
+            if (j->epi) /* the sample's output is still in cache */
+                for (int64_t co = 0; co < g->Cog; co++) {
+                    const int64_t off = (n * g->O + gr * g->Cog + co) * g->P;
+                    tg__conv_epi_row(j->epi, gr * g->Cog + co, j->y + off,
+                                     j->epi->res ? j->epi->res + off : NULL, g->P);
+                }
         }
 }
 
@@ -510,7 +519,7 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
     conv_job j = {g, x->data, w->data, NULL, out->grad, NULL, gx, gx && tg__grad_fresh(x),
                   w->requires_grad, b && b->requires_grad, w->numel,
                   n_chunks(g->N, w->numel, g->O), had_part ? aux + wt_floats : NULL, NULL, 0,
-                  ctx};
+                  ctx, NULL};
     if (!j.part) /* no parameter needed a gradient at forward time */
         j.need_dw = j.need_db = false;
     if (!j.need_dw && !j.need_db)
@@ -559,7 +568,7 @@ static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
         tg__conv_geom bg = wino_bwd_geom(g);
         bool store = tg__grad_fresh(x);
         tg__conv_wino_weights(&bg, w->data, true, a->wt);
-        tg__conv_wino(ctx, &bg, out->grad, relu_y, a->wt, NULL, x->grad, false, !store);
+        tg__conv_wino(ctx, &bg, out->grad, relu_y, a->wt, NULL, x->grad, NULL, !store);
     }
 }
 
@@ -640,9 +649,11 @@ static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, in
 enum { PREP_WINO = 1, PREP_GEMM = 2 };
 
 /* conv2d, with ReLU fused into the result when relu is set (the fused op
- * exists only on the direct path; elsewhere it is conv2d then relu). */
+ * exists only on the direct path; elsewhere it is conv2d then relu). With
+ * epi, the op fop whose result needs no gradient (tg__conv2d_bn_eval). */
 static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b,
-                               int stride, int padding, int dilation, int groups, bool relu)
+                               int stride, int padding, int dilation, int groups, bool relu,
+                               const tg__op_def *fop, const tg__conv_epi *epi)
 {
     if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w) ||
         !conv_check(ctx, x, w, b, stride, padding, dilation, groups))
@@ -652,11 +663,16 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     tg__conv_geom dg, wg;
     bool direct = direct_geom(&g, &dg), wino = wino_geom(&g, &wg);
     if (relu && !direct)
-        return tg_relu(ctx, conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
+        return tg_relu(ctx, conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false,
+                                         NULL, NULL));
     int64_t shape[4] = {g.N, g.O, g.Ho, g.Wo};
-    tg_tensor *out = tg__op_result(ctx, relu ? &conv2d_relu_op : &conv2d_op, 4, shape, x, w, b);
+    tg_tensor *out = tg__op_result(ctx, epi ? fop : relu ? &conv2d_relu_op : &conv2d_op, 4, shape,
+                                   x, w, b);
     if (!out)
         return NULL;
+    const tg__conv_epi relu_epi = {.relu = relu};
+    if (!epi && relu)
+        epi = &relu_epi;
     out->bwd_stores = true; /* conv_backward stores or settles a fresh dx */
     out->p.i[0] = stride;
     out->p.i[1] = padding;
@@ -691,7 +707,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         }
         if (fresh)
             tg__conv_wino_weights(&wg, w->data, false, up);
-        tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, relu, false);
+        tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, epi, false);
     } else if (direct) {
         float *ws = NULL;
         if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
@@ -700,7 +716,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         }
         out->aux = ws;
         tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL,
-                                out->data, relu);
+                                out->data, epi);
     } else {
         size_t need = scratch_floats(&g, out->requires_grad);
         bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
@@ -724,7 +740,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         if (fresh)
             pack_w(&g, w->data, false, wpf);
         conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false,
-                      false, false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx};
+                      false, false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx,
+                      epi};
         tg__parallel_for(ctx, g.N, fwd_range, &j);
     }
     return out;
@@ -733,11 +750,87 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
 tg_tensor *tg_conv2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                      int padding, int dilation, int groups)
 {
-    TG__OP(ctx, "conv2d", conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false));
+    TG__OP(ctx, "conv2d",
+           conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false, NULL, NULL));
 }
 
 tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                            int padding, int dilation, int groups)
 {
-    return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, true);
+    return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, true, NULL, NULL);
+}
+
+/* Results of the fused form never need a gradient (see fusable), so these
+ * ops are never differentiated; they name the fusion in profiles. */
+static const tg__op_def conv_bn_op = {"conv2d_bn", NULL};
+static const tg__op_def conv_bn_relu_op = {"conv2d_bn_relu", NULL};
+static const tg__op_def conv_bn_add_relu_op = {"conv2d_bn_add_relu", NULL};
+
+static bool needs_grad(const tg_ctx *ctx, const tg_tensor *t)
+{
+    return t && ctx->grad_enabled && t->requires_grad;
+}
+
+static bool is_vec(const tg_tensor *t, int64_t n) { return t->ndim == 1 && t->shape[0] == n; }
+
+/* Whether the fused form computes exactly what the unfused ops would:
+ * nothing to differentiate or trace, BN tensors [O], res of the output's
+ * shape. Anything else goes to the unfused ops, which also report errors. */
+static bool fusable(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                    int padding, int dilation, const tg__bn_eval *bn, tg_tensor *res)
+{
+    if (ctx->trace || !x || !w || !bn || !bn->running_mean || !bn->running_var)
+        return false;
+    if (needs_grad(ctx, x) || needs_grad(ctx, w) || needs_grad(ctx, b) ||
+        needs_grad(ctx, bn->weight) || needs_grad(ctx, bn->bias) || needs_grad(ctx, res))
+        return false;
+    if (x->ndim != 4 || w->ndim != 4 || stride < 1 || dilation < 1)
+        return false;
+    const int64_t O = w->shape[0];
+    if (!is_vec(bn->running_mean, O) || !is_vec(bn->running_var, O) ||
+        (bn->weight && !is_vec(bn->weight, O)) || (bn->bias && !is_vec(bn->bias, O)) ||
+        !(bn->eps >= 0.0f) || isinf(bn->eps))
+        return false;
+    if (!res)
+        return true;
+    /* the output's shape, as geom_init computes it (conv_check vets the rest) */
+    const int64_t span_h = (int64_t)dilation * (w->shape[2] - 1) + 1;
+    const int64_t span_w = (int64_t)dilation * (w->shape[3] - 1) + 1;
+    const int64_t ho = (x->shape[2] + 2 * (int64_t)padding - span_h) / stride + 1;
+    const int64_t wo = (x->shape[3] + 2 * (int64_t)padding - span_w) / stride + 1;
+    return res->ndim == 4 && res->shape[0] == x->shape[0] && res->shape[1] == O &&
+           res->shape[2] == ho && res->shape[3] == wo;
+}
+
+tg_tensor *tg__conv2d_bn_eval(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
+                              int padding, int dilation, int groups, const tg__bn_eval *bn,
+                              tg_tensor *res, bool relu)
+{
+    if (!ctx)
+        return NULL;
+    if (!fusable(ctx, x, w, b, stride, padding, dilation, bn, res)) {
+        tg_tensor *y = tg_conv2d(ctx, x, w, b, stride, padding, dilation, groups);
+        tg_tensor *bw = bn ? bn->weight : NULL, *bb = bn ? bn->bias : NULL;
+        tg_tensor *rm = bn ? bn->running_mean : NULL, *rv = bn ? bn->running_var : NULL;
+        const float eps = bn ? bn->eps : 1e-5f;
+        if (res && y && tg__same_shape(y, res))
+            return tg__batch_norm2d_add_relu(ctx, y, bw, bb, rm, rv, false, 0.0f, eps, res);
+        if (res)
+            return tg_relu(ctx, tg_add(ctx, tg_batch_norm2d(ctx, y, bw, bb, rm, rv, false, 0.0f,
+                                                            eps),
+                                       res));
+        return relu ? tg__batch_norm2d_relu(ctx, y, bw, bb, rm, rv, false, 0.0f, eps)
+                    : tg_batch_norm2d(ctx, y, bw, bb, rm, rv, false, 0.0f, eps);
+    }
+    const int64_t O = w->shape[0];
+    float *k = tg__arena_alloc(ctx, 2 * (size_t)O * sizeof(float));
+    if (!k) {
+        tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory");
+        return NULL;
+    }
+    tg__bn_eval_coeffs(O, bn->weight ? bn->weight->data : NULL, bn->bias ? bn->bias->data : NULL,
+                       bn->running_mean->data, bn->running_var->data, bn->eps, k, k + O);
+    const tg__conv_epi epi = {k, k + O, res ? res->data : NULL, relu || res};
+    const tg__op_def *op = res ? &conv_bn_add_relu_op : relu ? &conv_bn_relu_op : &conv_bn_op;
+    return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false, op, &epi);
 }

@@ -325,6 +325,27 @@ static bool check_vec(tg_ctx *ctx, const char *what, const tg_tensor *t, int64_t
     return false;
 }
 
+static float eval_invstd(float var, float eps) { return (float)(1.0 / sqrt((double)var + eps)); }
+
+/* y = x * ka[c] + kb[c] normalises x given mean and invstd. */
+static void coeffs(int64_t C, const float *w, const float *b, const float *mean,
+                   const float *invstd, float *ka, float *kb)
+{
+    for (int64_t c = 0; c < C; c++) {
+        float a = invstd[c] * (w ? w[c] : 1.0f);
+        ka[c] = a;
+        kb[c] = (b ? b[c] : 0.0f) - mean[c] * a;
+    }
+}
+
+void tg__bn_eval_coeffs(int64_t C, const float *weight, const float *bias, const float *mean,
+                        const float *var, float eps, float *ka, float *kb)
+{
+    for (int64_t c = 0; c < C; c++)
+        ka[c] = eval_invstd(var[c], eps); /* invstd, then overwritten in place */
+    coeffs(C, weight, bias, mean, ka, ka, kb);
+}
+
 static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_tensor *bias,
                                tg_tensor *running_mean, tg_tensor *running_var, bool training,
                                float momentum, float eps, bool relu, tg_tensor *res)
@@ -421,14 +442,10 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
     } else {
         for (int64_t c = 0; c < C; c++) {
             j.mean[c] = running_mean->data[c];
-            j.invstd[c] = (float)(1.0 / sqrt((double)running_var->data[c] + eps));
+            j.invstd[c] = eval_invstd(running_var->data[c], eps);
         }
     }
-    for (int64_t c = 0; c < C; c++) {
-        float a = j.invstd[c] * (j.w ? j.w[c] : 1.0f);
-        j.ka[c] = a;
-        j.kb[c] = (j.b ? j.b[c] : 0.0f) - j.mean[c] * a;
-    }
+    coeffs(C, j.w, j.b, j.mean, j.invstd, j.ka, j.kb);
     tg__parallel_for_elems(ctx, N * C, x->numel, fwd_apply_range, &j);
     out->aux = stats;
     out->bwd_stores = true;
