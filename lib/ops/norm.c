@@ -95,30 +95,45 @@ static double plane_sqdev(const float *restrict x, int64_t n, float mu)
 
 static inline void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
 
+/* The fused ReLU's output x * fa + fb before the ReLU (the forward's
+ * arithmetic), whose sign is the ReLU's mask: recomputed from x, which the
+ * passes read anyway, instead of reading the result. */
+static inline v4f pre_relu4(v4f x, float fa, float fb)
+{
+    return x * (v4f){fa, fa, fa, fa} + (v4f){fb, fb, fb, fb};
+}
+
 /* *sg += sum g[i], *sgd += sum g[i] * (x[i] - mu); with y (a fused ReLU's
- * result) g[i] counts only where y[i] > 0. With gr (the gradient of a fused
- * residual input) the masked g is also stored into gr, or added (add). */
+ * result) g[i] counts only where y[i] > 0, with relu_x only where
+ * x[i] * fa + fb > 0 (the same mask, without y). With gr (the gradient of
+ * a fused residual input) the masked g is also stored into gr, or added
+ * (add). */
 static void plane_grad_sums(const float *restrict x, const float *restrict g0,
-                            const float *restrict y, float *restrict gr, bool add, int64_t n,
-                            float mu, double *sg, double *sgd)
+                            const float *restrict y, bool relu_x, float fa, float fb,
+                            float *restrict gr, bool add, int64_t n, float mu, double *sg,
+                            double *sgd)
 {
     const v4f m = {mu, mu, mu, mu};
     v4f a[NV] = {{0}}, b[NV] = {{0}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < NV; k++) {
-            v4f g = ld4(g0 + i + 4 * k);
+            v4f g = ld4(g0 + i + 4 * k), xv = ld4(x + i + 4 * k);
             if (y)
                 g = relu_mask4(g, ld4(y + i + 4 * k));
+            else if (relu_x)
+                g = relu_mask4(g, pre_relu4(xv, fa, fb));
             if (gr)
                 st4(gr + i + 4 * k, add ? ld4(gr + i + 4 * k) + g : g);
             a[k] += g;
-            b[k] += g * (ld4(x + i + 4 * k) - m);
+            b[k] += g * (xv - m);
         }
     float tg[LANES], tb[LANES];
     for (int64_t l = 0; l < n - i; l++) {
         float g = g0[i + l];
         if (y && y[i + l] <= 0.0f)
+            g = 0.0f;
+        else if (!y && relu_x && x[i + l] * fa + fb <= 0.0f)
             g = 0.0f;
         if (gr)
             gr[i + l] = add ? gr[i + l] + g : g;
@@ -140,10 +155,12 @@ typedef struct {
     bool add_r;              /* backward: add into gr (it is not fresh) */
     float *mean, *invstd;    /* [C] each */
     float *ka, *kb, *kc;     /* [C] each: per-channel coefficients of a pass */
+    const float *fa, *fb;    /* backward: the forward's ka, kb (the ReLU's mask) */
     double *ps, *pss;        /* [N*C] each: per-plane sums */
     bool training;
     bool store;              /* backward: gx is fresh, store instead of adding */
     bool relu;               /* fused ReLU: y = max(bn, 0); backward masks gy by y > 0 */
+    bool mask_y;             /* backward: the mask from y (with a residual; else from x) */
 } bn_job;
 
 /* The passes run over planes p = n*C + c in memory order (a channel's planes
@@ -200,10 +217,13 @@ static void grad_sums_range(void *arg, int64_t pb, int64_t pe, int tid)
     (void)tid;
     const bn_job *j = arg;
     for (int64_t p = pb; p < pe; p++) {
+        const int64_t c = p % j->C;
         double sg = 0, sgd = 0;
-        plane_grad_sums(j->x + p * j->HW, j->gy + p * j->HW, j->relu ? j->y + p * j->HW : NULL,
-                        j->gr ? j->gr + p * j->HW : NULL, j->add_r, j->HW, j->mean[p % j->C],
-                        &sg, &sgd);
+        /* the residual form's mask needs y; the plain ReLU's is recomputed */
+        plane_grad_sums(j->x + p * j->HW, j->gy + p * j->HW,
+                        j->mask_y ? j->y + p * j->HW : NULL, j->relu, j->fa[c], j->fb[c],
+                        j->gr ? j->gr + p * j->HW : NULL, j->add_r, j->HW, j->mean[c], &sg,
+                        &sgd);
         j->ps[p] = sg;
         j->pss[p] = sgd;
     }
@@ -230,7 +250,7 @@ static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
             else
                 for (int64_t i = 0; i < j->HW; i++)
                     gx[i] += k * (gm[i] - mg) - kx * (x[i] - mu);
-        } else if (j->relu) {
+        } else if (j->mask_y) { /* a residual that needs no gradient */
             const float *restrict y = j->y + p * j->HW;
             if (j->store)
                 for (int64_t i = 0; i < j->HW; i++) {
@@ -244,6 +264,20 @@ static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
                     float gm = y[i] <= 0.0f ? 0.0f : gi;
                     gx[i] += k * (gm - mg) - kx * (x[i] - mu);
                 }
+        } else if (j->relu) { /* the mask from x, as plane_grad_sums */
+            const float fa = j->fa[c], fb = j->fb[c];
+            if (j->store)
+                for (int64_t i = 0; i < j->HW; i++) {
+                    float gi = g[i];
+                    float gm = x[i] * fa + fb <= 0.0f ? 0.0f : gi;
+                    gx[i] = k * (gm - mg) - kx * (x[i] - mu);
+                }
+            else
+                for (int64_t i = 0; i < j->HW; i++) {
+                    float gi = g[i];
+                    float gm = x[i] * fa + fb <= 0.0f ? 0.0f : gi;
+                    gx[i] += k * (gm - mg) - kx * (x[i] - mu);
+                }
         } else if (j->store)
             for (int64_t i = 0; i < j->HW; i++)
                 gx[i] = k * (g[i] - mg) - kx * (x[i] - mu);
@@ -253,11 +287,12 @@ static void bwd_apply_range(void *arg, int64_t pb, int64_t pe, int tid)
     }
 }
 
-/* Scratch saved with the result (aux): mean, invstd, ka, kb, kc as [C]
- * floats (padded to an even count), then ps and pss as [N*C] doubles. */
+/* Scratch saved with the result (aux): mean, invstd, the forward's ka and
+ * kb, kc, the backward's ka and kb as [C] floats (padded to an even
+ * count), then ps and pss as [N*C] doubles. */
 static size_t floats_of(int64_t C)
 {
-    return (size_t)(5 * C + 1) & ~(size_t)1;
+    return (size_t)(7 * C + 1) & ~(size_t)1;
 }
 
 static void bn_backward(tg_ctx *ctx, tg_tensor *out)
@@ -272,9 +307,11 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
         .gx = x->requires_grad ? x->grad : NULL,
         .gw = w && w->requires_grad ? w->grad : NULL,
         .gb = b && b->requires_grad ? b->grad : NULL,
-        .mean = f, .invstd = f + C, .ka = f + 2 * C, .kb = f + 3 * C, .kc = f + 4 * C,
+        .mean = f, .invstd = f + C, .fa = f + 2 * C, .fb = f + 3 * C, .kc = f + 4 * C,
+        .ka = f + 5 * C, .kb = f + 6 * C,
         .ps = d, .pss = d + N * C,
         .training = out->p.i[0] != 0, .relu = out->p.i[2] != 0, .y = out->data,
+        .mask_y = out->p.i[3] != 0,
     };
     if (r && r->requires_grad) { /* the residual's gradient is written by the first pass */
         j.gr = r->grad;
@@ -451,6 +488,7 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
     out->bwd_stores = true;
     out->p.i[0] = training;
     out->p.i[2] = relu; /* p.f[1] holds eps */
+    out->p.i[3] = res != NULL;
     out->p.f[1] = eps; /* read by ONNX export */
     return out;
 }
