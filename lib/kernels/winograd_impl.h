@@ -11,19 +11,24 @@
  *   y (2x2 per tile)   = A^T m A, plus bias, then the epilogue (ReLU, or
  *                        batch norm, residual and ReLU); or added into y. */
 
-/* Row transform of one padded input row (the B^T d B product along a row):
- * t[j * ts + tx] for the four columns j of every tile tx. */
-static void FN(wino_row)(const float *restrict r, int64_t tw, float *restrict t, int64_t ts)
+/* Row transforms (the B^T d B product along a row) of n padded input rows
+ * at stride rs from r: t0..t3[i * tw + tx] for the four columns of tile tx
+ * of row i. A call per row (tw of 4-16 tiles, 0-2 vectors) spent about as
+ * long in the vector loop's set-up, and its alias checks, as in the loop;
+ * the four outputs as restrict parameters need no checks. */
+static void FN(wino_rows)(const float *restrict r, int64_t rs, int64_t n, int64_t tw,
+                          float *restrict t0, float *restrict t1, float *restrict t2,
+                          float *restrict t3)
 {
-    float *restrict t0 = t, *restrict t1 = t + ts, *restrict t2 = t + 2 * ts,
-                    *restrict t3 = t + 3 * ts;
-    for (int64_t tx = 0; tx < tw; tx++) {
-        float d0 = r[2 * tx], d1 = r[2 * tx + 1], d2 = r[2 * tx + 2], d3 = r[2 * tx + 3];
-        t0[tx] = d0 - d2;
-        t1[tx] = d1 + d2;
-        t2[tx] = d2 - d1;
-        t3[tx] = d1 - d3;
-    }
+    for (int64_t i = 0; i < n; i++, r += rs)
+        for (int64_t tx = 0; tx < tw; tx++) {
+            float d0 = r[2 * tx], d1 = r[2 * tx + 1], d2 = r[2 * tx + 2], d3 = r[2 * tx + 3];
+            const int64_t o = i * tw + tx;
+            t0[o] = d0 - d2;
+            t1[o] = d1 + d2;
+            t2[o] = d2 - d1;
+            t3[o] = d1 - d3;
+        }
 }
 
 /* Column transform of tiles [t0, t0 + len) of a block (len <= NR, one
@@ -196,10 +201,9 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
     const int64_t NR = tg__kernels_get()->gemm_nr, es = (j->rows + 1) * tw;
     for (int64_t c = 0; c < C; c++) {
         const float *pl = xp + (c * j->hp + 2 * ty0) * wp;
-        for (int64_t r = 0; r <= ty1 - ty0; r++) {
-            FN(wino_row)(pl + 2 * r * wp, tw, rte + r * tw, es);
-            FN(wino_row)(pl + (2 * r + 1) * wp, tw, rto + r * tw, es);
-        }
+        const int64_t n = ty1 - ty0 + 1; /* even rows, then odd rows */
+        FN(wino_rows)(pl, 2 * wp, n, tw, rte, rte + es, rte + 2 * es, rte + 3 * es);
+        FN(wino_rows)(pl + wp, 2 * wp, n, tw, rto, rto + es, rto + 2 * es, rto + 3 * es);
         if (ldv)
             FN(wino_col)(rte, rto, es, tw, 0, nt, v + c * ldv, j->vxi);
         else
