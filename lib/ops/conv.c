@@ -777,14 +777,15 @@ static bool is_vec(const tg_tensor *t, int64_t n) { return t->ndim == 1 && t->sh
  * nothing to differentiate or trace, BN tensors [O], res of the output's
  * shape. Anything else goes to the unfused ops, which also report errors. */
 static bool fusable(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
-                    int padding, int dilation, const tg__bn_eval *bn, tg_tensor *res)
+                    int padding, int dilation, int groups, const tg__bn_eval *bn,
+                    tg_tensor *res)
 {
     if (ctx->trace || !x || !w || !bn || !bn->running_mean || !bn->running_var)
         return false;
     if (needs_grad(ctx, x) || needs_grad(ctx, w) || needs_grad(ctx, b) ||
         needs_grad(ctx, bn->weight) || needs_grad(ctx, bn->bias) || needs_grad(ctx, res))
         return false;
-    if (x->ndim != 4 || w->ndim != 4 || stride < 1 || dilation < 1)
+    if (x->ndim != 4 || w->ndim != 4 || stride < 1 || dilation < 1 || groups < 1)
         return false;
     const int64_t O = w->shape[0];
     if (!is_vec(bn->running_mean, O) || !is_vec(bn->running_var, O) ||
@@ -793,13 +794,10 @@ static bool fusable(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int s
         return false;
     if (!res)
         return true;
-    /* the output's shape, as geom_init computes it (conv_check vets the rest) */
-    const int64_t span_h = (int64_t)dilation * (w->shape[2] - 1) + 1;
-    const int64_t span_w = (int64_t)dilation * (w->shape[3] - 1) + 1;
-    const int64_t ho = (x->shape[2] + 2 * (int64_t)padding - span_h) / stride + 1;
-    const int64_t wo = (x->shape[3] + 2 * (int64_t)padding - span_w) / stride + 1;
-    return res->ndim == 4 && res->shape[0] == x->shape[0] && res->shape[1] == O &&
-           res->shape[2] == ho && res->shape[3] == wo;
+    conv_geom g; /* the output's shape (conv_check vets the rest) */
+    geom_init(&g, x, w, stride, padding, dilation, groups);
+    return res->ndim == 4 && res->shape[0] == g.N && res->shape[1] == g.O &&
+           res->shape[2] == g.Ho && res->shape[3] == g.Wo;
 }
 
 tg_tensor *tg__conv2d_bn_eval(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
@@ -808,7 +806,7 @@ tg_tensor *tg__conv2d_bn_eval(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor
 {
     if (!ctx)
         return NULL;
-    if (!fusable(ctx, x, w, b, stride, padding, dilation, bn, res)) {
+    if (!fusable(ctx, x, w, b, stride, padding, dilation, groups, bn, res)) {
         tg_tensor *y = tg_conv2d(ctx, x, w, b, stride, padding, dilation, groups);
         tg_tensor *bw = bn ? bn->weight : NULL, *bb = bn ? bn->bias : NULL;
         tg_tensor *rm = bn ? bn->running_mean : NULL, *rv = bn ? bn->running_var : NULL;
