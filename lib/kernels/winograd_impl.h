@@ -191,11 +191,11 @@ static void FN(wino_v_tail)(float *v, int64_t vxi, int64_t C, int64_t nt)
 
 /* V = B^T d B of the tiles of tile rows [ty0, ty1) of every channel of the
  * padded planes xp, nt of them: in the packed-B panels of tg__sgemm_papb
- * (ldv 0) or as rows of ldv floats per channel (the tiles at v); 16
- * transform points at stride vxi. rte/rto: scratch for 4 x (rows + 1) x tw
- * floats each. */
+ * as the block's tiles [base, base + nt) (ldv 0), or as rows of ldv floats
+ * per channel (the tiles at v); 16 transform points at stride vxi.
+ * rte/rto: scratch for 4 x (rows + 1) x tw floats each. */
 static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, int64_t ty1,
-                           int64_t ldv, float *rte, float *rto, float *v)
+                           int64_t base, int64_t ldv, float *rte, float *rto, float *v)
 {
     const int64_t C = j->g->cin, tw = j->tw, wp = j->wp, nt = (ty1 - ty0) * tw;
     const int64_t NR = tg__kernels_get()->gemm_nr, es = (j->rows + 1) * tw;
@@ -206,10 +206,13 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
         FN(wino_rows)(pl + wp, 2 * wp, n, tw, rto, rto + es, rto + 2 * es, rto + 3 * es);
         if (ldv)
             FN(wino_col)(rte, rto, es, tw, 0, nt, v + c * ldv, j->vxi);
-        else
-            for (int64_t t0 = 0; t0 < nt; t0 += NR)
-                FN(wino_col)(rte, rto, es, tw, t0, nt - t0 < NR ? nt - t0 : NR,
-                             v + t0 * C + c * NR, j->vxi);
+        else /* in pieces that stay within one NR-tile panel */
+            for (int64_t t0 = 0, len; t0 < nt; t0 += len) {
+                const int64_t lane = (base + t0) % NR;
+                len = nt - t0 < NR - lane ? nt - t0 : NR - lane;
+                FN(wino_col)(rte, rto, es, tw, t0, len,
+                             v + (base + t0 - lane) * C + c * NR + lane, j->vxi);
+            }
     }
 }
 
@@ -228,34 +231,46 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     const tg__conv_epi *e = j->epi;
     const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
-    for (int64_t n = n0; n < n1; n++) {
-        FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL, C, H, W,
-                     j->wp, j->hp * j->wp, xp);
-        float *yn = j->y + n * K * H * W;
+    /* Small planes run spb samples per block: one 8x8 sample is 16 tiles,
+     * half of an AVX-512 GEMM panel. */
+    const int64_t spb = j->rows == j->th ? j->spb : 1;
+    for (int64_t nb = n0; nb < n1; nb += spb) {
+        const int64_t cnt = n1 - nb < spb ? n1 - nb : spb;
         for (int64_t ty0 = 0; ty0 < j->th; ty0 += j->rows) {
             const int64_t ty1 = ty0 + j->rows < j->th ? ty0 + j->rows : j->th;
-            const int64_t nt = (ty1 - ty0) * tw;
-            FN(wino_input)(j, xp, ty0, ty1, 0, rte, rto, v);
+            const int64_t ns = (ty1 - ty0) * tw, nt = cnt * ns; /* tiles: sample, block */
+            for (int64_t s = 0; s < cnt; s++) {
+                const int64_t n = nb + s;
+                if (ty0 == 0) /* blocks of tile rows share one sample's planes */
+                    FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL,
+                                 C, H, W, j->wp, j->hp * j->wp, xp);
+                FN(wino_input)(j, xp, ty0, ty1, s * ns, 0, rte, rto, v);
+            }
             FN(wino_v_tail)(v, j->vxi, C, nt);
             for (int xi = 0; xi < 16; xi++)
                 tg__sgemm_papb(K, nt, C, j->up + xi * j->uxi, v + xi * j->vxi, 0.0f,
                                m + xi * j->mxi, nt);
-            for (int64_t k = 0; k < K; k++) {
-                const float bias = j->b ? j->b[k] : 0.0f;
-                FN(wino_out)(m + k * nt, j->mxi, nt, ot, ot + ots, ot + 2 * ots, ot + 3 * ots);
-                for (int64_t ty = ty0; ty < ty1; ty++) {
-                    const int64_t o = (ty - ty0) * tw;
-                    float *out = yn + (k * H + 2 * ty) * W;
-                    FN(wino_put)(out, ot + o, ot + ots + o, W, bias, relu, j->add);
-                    if (2 * ty + 1 < H)
-                        FN(wino_put)(out + W, ot + 2 * ots + o, ot + 3 * ots + o, W, bias, relu,
-                                     j->add);
-                }
-                if (full) { /* the block's rows of channel k, still in L1 */
-                    const int64_t r0 = (k * H + 2 * ty0) * W;
-                    const int64_t len = ((2 * ty1 < H ? 2 * ty1 : H) - 2 * ty0) * W;
-                    tg__conv_epi_row(e, k, yn + r0, e->res ? e->res + n * K * H * W + r0 : NULL,
-                                     len);
+            for (int64_t s = 0; s < cnt; s++) {
+                const int64_t n = nb + s;
+                float *yn = j->y + n * K * H * W;
+                for (int64_t k = 0; k < K; k++) {
+                    const float bias = j->b ? j->b[k] : 0.0f;
+                    FN(wino_out)(m + k * nt + s * ns, j->mxi, ns, ot, ot + ots, ot + 2 * ots,
+                                 ot + 3 * ots);
+                    for (int64_t ty = ty0; ty < ty1; ty++) {
+                        const int64_t o = (ty - ty0) * tw;
+                        float *out = yn + (k * H + 2 * ty) * W;
+                        FN(wino_put)(out, ot + o, ot + ots + o, W, bias, relu, j->add);
+                        if (2 * ty + 1 < H)
+                            FN(wino_put)(out + W, ot + 2 * ots + o, ot + 3 * ots + o, W, bias,
+                                         relu, j->add);
+                    }
+                    if (full) { /* the block's rows of channel k, still in L1 */
+                        const int64_t r0 = (k * H + 2 * ty0) * W;
+                        const int64_t len = ((2 * ty1 < H ? 2 * ty1 : H) - 2 * ty0) * W;
+                        tg__conv_epi_row(e, k, yn + r0,
+                                         e->res ? e->res + n * K * H * W + r0 : NULL, len);
+                    }
                 }
             }
         }
@@ -373,7 +388,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 for (int64_t s = 0; s < cnt; s++) { /* V of every sample's tiles */
                     const int64_t n = n0 + s;
                     FN(wino_pad)(j->x + n * C * H * W, NULL, C, H, W, j->wp, j->hp * j->wp, xp);
-                    FN(wino_input)(j, xp, ty0, ty1, nt, rte, rto, v + s * tp);
+                    FN(wino_input)(j, xp, ty0, ty1, 0, nt, rte, rto, v + s * tp);
                 }
                 for (int64_t k = 0; k < K; k++) {
                     const float *a = dq + k * ks + ty0 * tw;
