@@ -4,7 +4,7 @@
  * checked the CPU. */
 #include "kernels.h"
 
-#include <immintrin.h>
+#include "kernels_x86.h"
 
 typedef __m256 vf;
 #define SFX avx2
@@ -22,31 +22,8 @@ typedef __m256 vf;
 #define GEMM_MR 6
 #define GEMM_NV 2
 
-/* Lanes summed pairwise in a fixed order. */
-static inline float hsum_avx2(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 #define VKEEP(v) __asm__("" : "+x"(v))
 #define VHSUM(v) hsum_avx2(v)
-
-/* hsum_avx2 of four vectors at once, as lanes 0-3: the halves added, a 4x4
- * transpose, then the same pairs added in the same order (same bits). */
-static inline __m128 hsum4_avx2(__m256 a, __m256 b, __m256 c, __m256 d)
-{
-    __m128 sa = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    __m128 sb = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
-    __m128 sc = _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
-    __m128 sd = _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
-    __m128 ab01 = _mm_unpacklo_ps(sa, sb), cd01 = _mm_unpacklo_ps(sc, sd);
-    __m128 ab23 = _mm_unpackhi_ps(sa, sb), cd23 = _mm_unpackhi_ps(sc, sd);
-    __m128 l0 = _mm_movelh_ps(ab01, cd01), l1 = _mm_movehl_ps(cd01, ab01);
-    __m128 l2 = _mm_movelh_ps(ab23, cd23), l3 = _mm_movehl_ps(cd23, ab23);
-    return _mm_add_ps(_mm_add_ps(l0, l2), _mm_add_ps(l1, l3));
-}
 #define VHSUM4(a, b, c, d) hsum4_avx2((a), (b), (c), (d))
 
 /* a0 a2 a4 a6 b1 b3 b5 b7: shuffle within 128-bit halves, then order the

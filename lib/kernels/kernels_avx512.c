@@ -4,7 +4,7 @@
  * checked the CPU. */
 #include "kernels.h"
 
-#include <immintrin.h>
+#include "kernels_x86.h"
 
 typedef __m512 vf;
 #define SFX avx512
@@ -17,7 +17,25 @@ typedef __m512 vf;
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VADD(a, b) _mm512_add_ps((a), (b))
 #define VKEEP(v) __asm__("" : "+v"(v))
-#define VHSUM(v) _mm512_reduce_add_ps(v)
+/* The 256-bit halves added, then hsum_avx2: the order of GCC's
+ * _mm512_reduce_add_ps, written out so that clang builds sum in it too and
+ * VHSUM4 gives the same bits as VHSUM. */
+static inline __m256 halves_avx512(__m512 v)
+{
+    return _mm256_add_ps(_mm512_castps512_ps256(v),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+#define VHSUM(v) hsum_avx2(halves_avx512(v))
+#define VHSUM4(a, b, c, d)                                                                     \
+    hsum4_avx2(halves_avx512(a), halves_avx512(b), halves_avx512(c), halves_avx512(d))
+
+/* Lanes 0, 2, .., 14 of a, then 1, 3, .., 15 of b (the stride-2 gather). */
+static inline __m512 even_odd_avx512(__m512 a, __m512 b)
+{
+    const __m512i ix = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_ps(a, ix, b);
+}
+#define VEVEN_ODD(a, b) even_odd_avx512(a, b)
 #define FWD_NV(c) ((c) <= 6 ? 4 : 2)
 #define FWD_COB_MAX 12
 #define WG_ACC 27
