@@ -229,8 +229,9 @@ END_TEST
  * odd heights and widths (a last tile half outside), tile rows that straddle
  * the GEMM's packed panels (width 37: 19 tiles per row), more than one block
  * of tile rows (13x37: 7 tile rows in blocks of 6), whole samples per block
- * (8x8, 2x3, and two samples in one block: 8 x 6x5), channel counts that
- * are not multiples of the micro-tile. The output is also added to the
+ * in the forward, backward-data and weight-gradient passes (8x8, 2x3, and
+ * blocks of 2 to 4 samples whose tiles straddle the packed panels: 3 x 8x8,
+ * 8 x 6x5), channel counts that are not multiples of the micro-tile. The output is also added to the
  * input (y + x when C == O), so that dx is once stored and once added.
  * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
