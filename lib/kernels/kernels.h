@@ -214,6 +214,8 @@ typedef struct tg__wino_job {
     int64_t rows;            /* tile rows per block (V and M stay in L2) */
     int64_t spb;             /* samples per block of the weight gradient (small
                                 planes: whole samples, so dot products are long) */
+    int64_t fspb;            /* samples per block of the forward: enough to fill
+                                a GEMM panel (an 8x8 sample is 16 tiles) */
     int64_t uxi, vxi, mxi;   /* floats per transform point of U, V, M */
     const float *x, *mask;   /* input; mask: zero x where mask <= 0 (ReLU) */
     const float *up, *b;     /* packed transformed weights; bias or NULL */

@@ -125,6 +125,11 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g)
     j->spb = j->rows == j->th ? bt / (j->th * j->tw) : 1;
     if (j->spb < 1)
         j->spb = 1;
+    /* The forward's blocks: whole samples, as few as fill a GEMM panel (an
+     * 8x8 sample is 16 tiles, half of AVX-512's 32); more made no
+     * difference (64 channels on 8x8, 2-8 samples). */
+    const int64_t ns = j->th * j->tw, fill = (NR + ns - 1) / ns;
+    j->fspb = j->rows < j->th ? 1 : fill < j->spb ? fill : j->spb;
     const int64_t nt = j->spb * j->rows * j->tw;
     j->uxi = uxi_floats(g);
     j->vxi = xi_stride(g->cin * ((nt + NR - 1) / NR * NR));
