@@ -259,17 +259,18 @@ START_TEST(gemm_micro_matches)
         int64_t kc = kcs[q];
         float *a = rand_buf((size_t)(kc * mr), 31), *b = rand_buf((size_t)(kc * nr), 32);
         int64_t ldc = nr + 3;
-        const int ns[] = {nr, 1, nr - 1 > 0 ? nr - 1 : 1};
+        /* nr / 2: one vector of columns on AVX2 and AVX-512 (a kernel of its own) */
+        const int ns[] = {nr, 1, nr - 1 > 0 ? nr - 1 : 1, nr / 2 > 0 ? nr / 2 : 1};
         /* alpha 1.5 / beta 0, 0.75: the general store; alpha 1 / beta 0, 1 on a
          * full-width tile: the direct store. Every row count (partial tiles
          * run a shorter kernel: rows 2, 4, 8 or MR). */
         const float alphas[] = {1.5f, 1.5f, 1.0f, 1.0f}, betas[] = {0.0f, 0.75f, 0.0f, 1.0f};
-        float *fulls = malloc((size_t)(12 * mr * ldc) * 4); /* per (n, alpha/beta) */
-        for (int t = 0; t < 3 * mr; t++) /* m = mr (t < 3) first */
+        float *fulls = malloc((size_t)(16 * mr * ldc) * 4); /* per (n, alpha/beta) */
+        for (int t = 0; t < 4 * mr; t++) /* m = mr (t < 4) first, n = nr (t = 0) first */
             for (int ab = 0; ab < 4; ab++) {
                 float alpha = alphas[ab], beta = betas[ab];
-                int m = mr - t / 3, n = ns[t % 3];
-                float *full = fulls + (t % 3 * 4 + ab) * mr * ldc;
+                int m = mr - t / 4, n = ns[t % 4];
+                float *full = fulls + (t % 4 * 4 + ab) * mr * ldc;
                 float *c = rand_buf((size_t)(mr * ldc), 33), *want = malloc((size_t)(mr * ldc) * 4);
                 if (beta == 0.0f)
                     for (int64_t i = 0; i < mr * ldc; i++)
@@ -286,9 +287,16 @@ START_TEST(gemm_micro_matches)
                 if (m == mr) /* a full tile's rows, for the bits of the shorter ones */
                     memcpy(full, c, (size_t)(mr * ldc) * 4);
                 kt->gemm_micro(kc, alpha, a, b, beta, m == mr ? full : c, ldc, m, n);
-                if (m == mr)
+                if (m == mr) {
                     memcpy(c, full, (size_t)(mr * ldc) * 4);
-                else /* a row's result does not depend on how many rows ran */
+                    /* nor a column's on how many columns ran (the same C at the start) */
+                    for (int i = 0; i < mr && n < nr; i++)
+                        ck_assert_msg(memcmp(full + i * ldc, fulls + ab * mr * ldc + i * ldc,
+                                             (size_t)n * 4) == 0,
+                                      "isa %s kc %lld n %d: row %d differs from the full "
+                                      "width's",
+                                      kt->name, (long long)kc, n, i);
+                } else /* a row's result does not depend on how many rows ran */
                     for (int i = 0; i < m; i++)
                         ck_assert_msg(memcmp(c + i * ldc, full + i * ldc, (size_t)n * 4) == 0,
                                       "isa %s kc %lld m %d: row %d differs from the full tile's",

@@ -233,39 +233,41 @@ static void FN(conv_wgrad)(int cin, int cout, int k, int64_t wp, int64_t len, co
 
 #define GEMM_NR (GEMM_NV * VW)
 
-/* The tile's first R rows (R <= GEMM_MR, a constant after inlining); A's
- * panel keeps its GEMM_MR-row layout. Each C element is the same FMA chain
- * over p whatever R is, so the row count never changes a result. */
-TGK_INLINE void FN(gemm_micro_rows)(const int R, int64_t kc, float alpha, const float *a,
-                                    const float *b, float beta, float *c, int64_t ldc, int m,
-                                    int n)
+/* The tile's first R rows (R <= GEMM_MR, a constant after inlining) and
+ * first NV vectors of columns (NV <= GEMM_NV); A's and B's panels keep
+ * their GEMM_MR-row and GEMM_NR-column layouts. Each C element is the same
+ * FMA chain over p whatever R and NV are, so the tile's shape never changes
+ * a result. */
+TGK_INLINE void FN(gemm_micro_rows)(const int R, const int NV, int64_t kc, float alpha,
+                                    const float *a, const float *b, float beta, float *c,
+                                    int64_t ldc, int m, int n)
 {
     vf acc[GEMM_MR][GEMM_NV];
 TGK_UNROLL
     for (int i = 0; i < R; i++)
 TGK_UNROLL
-        for (int v = 0; v < GEMM_NV; v++)
+        for (int v = 0; v < NV; v++)
             acc[i][v] = VZERO();
     for (int64_t p = 0; p < kc; p++) {
         vf bv[GEMM_NV];
 TGK_UNROLL
-        for (int v = 0; v < GEMM_NV; v++)
+        for (int v = 0; v < NV; v++)
             bv[v] = VLOAD(b + p * GEMM_NR + v * VW);
 TGK_UNROLL
         for (int i = 0; i < R; i++) {
             vf s = VSET1(a[p * GEMM_MR + i]);
 TGK_UNROLL
-            for (int v = 0; v < GEMM_NV; v++)
+            for (int v = 0; v < NV; v++)
                 acc[i][v] = VFMA(s, bv[v], acc[i][v]);
         }
     }
-    if (n == GEMM_NR && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
-        /* full-width tile: straight to C (the same sums as the general path) */
+    if (n == NV * VW && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+        /* whole vectors: straight to C (the same sums as the general path) */
 TGK_UNROLL
         for (int i = 0; i < R; i++)
             if (i < m)
 TGK_UNROLL
-                for (int v = 0; v < GEMM_NV; v++) {
+                for (int v = 0; v < NV; v++) {
                     float *cv = c + i * ldc + v * VW;
                     VSTORE(cv, beta == 0.0f ? acc[i][v] : VADD(acc[i][v], VLOAD(cv)));
                 }
@@ -275,7 +277,7 @@ TGK_UNROLL
 TGK_UNROLL
     for (int i = 0; i < R; i++)
 TGK_UNROLL
-        for (int v = 0; v < GEMM_NV; v++)
+        for (int v = 0; v < NV; v++)
             VSTORE(tile + i * GEMM_NR + v * VW, acc[i][v]);
     for (int i = 0; i < m; i++) {
         float *ci = c + i * ldc;
@@ -293,17 +295,30 @@ TGK_UNROLL
  * AVX2, 12 + 4 on AVX-512) runs a kernel of 2, 4 or 8 rows when that covers
  * them, instead of multiplying zero rows (ResNet-8's forward convolutions
  * -2.7% per step on AVX2). */
+TGK_INLINE void FN(gemm_micro_nv)(const int NV, int64_t kc, float alpha, const float *a,
+                                  const float *b, float beta, float *c, int64_t ldc, int m,
+                                  int n)
+{
+    if (m <= 2 && GEMM_MR > 2)
+        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+    else if (m <= 4 && GEMM_MR > 4)
+        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+    else if (m <= 8 && GEMM_MR > 8)
+        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+    else
+        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+}
+
+/* Likewise a tile of at most one vector of columns runs one: a Winograd
+ * block of one 8x8 sample is 16 tiles, half of AVX-512's 32 columns (at
+ * batch 1, ResNet-8's 64-channel layer took twice the AVX2 kernels' time). */
 static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float *b, float beta,
                            float *c, int64_t ldc, int m, int n)
 {
-    if (m <= 2 && GEMM_MR > 2)
-        FN(gemm_micro_rows)(2, kc, alpha, a, b, beta, c, ldc, m, n);
-    else if (m <= 4 && GEMM_MR > 4)
-        FN(gemm_micro_rows)(4, kc, alpha, a, b, beta, c, ldc, m, n);
-    else if (m <= 8 && GEMM_MR > 8)
-        FN(gemm_micro_rows)(8, kc, alpha, a, b, beta, c, ldc, m, n);
+    if (GEMM_NV == 2 && n <= VW)
+        FN(gemm_micro_nv)(1, kc, alpha, a, b, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_rows)(GEMM_MR, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, beta, c, ldc, m, n);
 }
 
 /* ---- C = alpha * A B^T + beta * C for few columns -------------------------
