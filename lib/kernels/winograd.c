@@ -35,14 +35,20 @@ bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int grou
     return g->h >= 2 && g->w >= 2 && g->h * g->w <= 128 * 128;
 }
 
-/* Floats per point of U: an odd number of cache lines, as xi_stride below
- * (the weight transform writes the 16 points at once; 18 KB apart, a
- * 12-row packing's 64 x 64, they shared two L1 sets and the transform took
- * 39 us instead of 22). */
+/* Stride of the 16 transform points of U, V and M: an odd number of cache
+ * lines, so the 16 streams the transforms read or write at once fall in
+ * different L1 sets (at a multiple of 4 KB they all shared one set: 16
+ * channels, 128 tiles made 8 KB; U of 64 x 64 in 12-row panels, 18 KB
+ * apart, shared two, and the weight transform took 39 us instead of 22). */
+static int64_t xi_stride(int64_t floats)
+{
+    int64_t s = tg__round16(floats);
+    return s / 16 % 2 ? s : s + 16;
+}
+
 static int64_t uxi_floats(const tg__conv_geom *g)
 {
-    int64_t s = tg__round16(tg__sgemm_pack_a_floats(g->cout, g->cin));
-    return s / 16 % 2 ? s : s + 16;
+    return xi_stride(tg__sgemm_pack_a_floats(g->cout, g->cin));
 }
 
 int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g) { return 16 * uxi_floats(g); }
@@ -107,16 +113,6 @@ void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, fl
                 }
         }
     }
-}
-
-/* Stride of the 16 transform points of V and M: an odd number of cache
- * lines, so the 16 streams the transforms read or write at once fall in
- * different L1 sets (at a multiple of 4 KB they all shared one set: 16
- * channels, 128 tiles made 8 KB). */
-static int64_t xi_stride(int64_t floats)
-{
-    int64_t s = tg__round16(floats);
-    return s / 16 % 2 ? s : s + 16;
 }
 
 static void job_init(tg__wino_job *j, const tg__conv_geom *g)

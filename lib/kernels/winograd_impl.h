@@ -231,9 +231,8 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     const tg__conv_epi *e = j->epi;
     const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
-    const int64_t spb = j->fspb;
-    for (int64_t nb = n0; nb < n1; nb += spb) {
-        const int64_t cnt = n1 - nb < spb ? n1 - nb : spb;
+    for (int64_t nb = n0; nb < n1; nb += j->fspb) {
+        const int64_t cnt = n1 - nb < j->fspb ? n1 - nb : j->fspb;
         for (int64_t ty0 = 0; ty0 < j->th; ty0 += j->rows) {
             const int64_t ty1 = ty0 + j->rows < j->th ? ty0 + j->rows : j->th;
             const int64_t ns = (ty1 - ty0) * tw, nt = cnt * ns; /* tiles: sample, block */
