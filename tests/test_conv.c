@@ -224,6 +224,49 @@ START_TEST(conv_grad_large_matches_reference)
 }
 END_TEST
 
+/* Strided layers whose forward multiplies straight from phase planes (at
+ * most 1/16 of the extended columns wasted, AVX2 and AVX-512 kernels; the
+ * plain C kernels unfold): two K blocks (Kg 288), groups with odd W,
+ * dilation 2 with padding 2, stride 3 (the scalar split), and 1x1 stride 2
+ * written straight to y, each on 1 and 2 threads (same bits) against the
+ * double-precision reference. */
+static const conv_case phased_cases[] = {
+    {2, 32, 32, 32, 5, 3, 3, 2, 1, 1, 1, true},  /* Kg 288, Lx 272 */
+    {2, 8, 34, 33, 6, 3, 3, 2, 1, 1, 2, true},   /* groups 2, Wp 35 */
+    {1, 2, 72, 72, 3, 3, 3, 2, 2, 2, 1, false},  /* dilation 2, pad 2 */
+    {1, 4, 50, 50, 3, 3, 3, 3, 1, 1, 1, true},   /* stride 3 */
+    {2, 16, 16, 16, 32, 1, 1, 2, 0, 1, 1, true}, /* 1x1 stride 2 */
+};
+
+START_TEST(conv_phased_matches_reference)
+{
+    const conv_case *c = &phased_cases[_i];
+    int64_t Ho = out_size(c->H, c->kh, c), Wo = out_size(c->W, c->kw, c);
+    size_t n = (size_t)(c->N * c->O * Ho * Wo);
+    float *y1 = malloc(n * sizeof *y1), *want = malloc(n * sizeof *want);
+    for (int t = 1; t <= 2; t++) {
+        tg_ctx *ctx = tgt_ctx_threads(500 + (uint64_t)_i, t);
+        tg_tensor *in[3];
+        make_inputs(ctx, c, in);
+        tg_tensor *y = tg_conv2d(ctx, in[0], in[1], in[2], c->s, c->p, c->d, c->g);
+        ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+        ck_assert_int_eq(tg_tensor_numel(y), (int64_t)n);
+        if (t == 1) {
+            memcpy(y1, tg_tensor_data(y), n * sizeof *y1);
+            ref_conv(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]),
+                     in[2] ? tg_tensor_data(in[2]) : NULL, want);
+            tgt_assert_close(y1, want, n, 1e-5, 1e-5);
+        } else {
+            ck_assert_msg(memcmp(y1, tg_tensor_data(y), n * sizeof *y1) == 0,
+                          "case %d differs between 1 and 2 threads", _i);
+        }
+        tg_ctx_destroy(ctx);
+    }
+    free(y1);
+    free(want);
+}
+END_TEST
+
 /* Layers the Winograd F(2x2, 3x3) path takes (3x3, stride 1, padding 1, at
  * least 16 channels each way), against the double-precision reference:
  * odd heights and widths (a last tile half outside), tile rows that straddle
@@ -501,6 +544,8 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, conv_threads, 0, 2);
     tcase_add_loop_test(tc, conv_grad_large_matches_reference, 0,
                         (int)(sizeof big_cases / sizeof *big_cases));
+    tcase_add_loop_test(tc, conv_phased_matches_reference, 0,
+                        (int)(sizeof phased_cases / sizeof *phased_cases));
     tcase_add_loop_test(tc, conv_winograd_matches_reference, 0,
                         (int)(sizeof wino_cases / sizeof *wino_cases));
     tcase_add_loop_test(tc, conv_fresh_dx_overwrites_stale, 0,

@@ -510,9 +510,11 @@ START_TEST(max_pool2x2_matches)
 }
 END_TEST
 
-/* The stride-2 gather of every ISA copies exactly src[r * ld + 2 i], for
- * widths around the vector lengths; the source ends at the last element
- * copied, so a load past it shows up under ASan/valgrind. */
+/* The stride-2 gather of every ISA copies exactly src[r * ld + 2 i] to
+ * dst[r * ldd + i], for widths around the vector lengths (and AVX-512's
+ * 8-wide step), and leaves the gaps between destination rows alone; the
+ * source ends at the last element copied, so a load past it shows up under
+ * ASan/valgrind. */
 START_TEST(gather_s2_matches)
 {
     const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
@@ -524,11 +526,14 @@ START_TEST(gather_s2_matches)
             float *src = malloc((size_t)len * sizeof *src); /* no slack */
             for (int64_t i = 0; i < len; i++)
                 src[i] = (float)i + 0.25f;
-            float *dst = malloc((size_t)(rows * n) * sizeof *dst);
-            kt->gather_s2(src, ld, rows, n, dst);
+            const int64_t ldd = n + rows - 1; /* gaps of rows - 1 */
+            float *dst = malloc((size_t)(rows * ldd) * sizeof *dst);
+            for (int64_t i = 0; i < rows * ldd; i++)
+                dst[i] = -1.0f;
+            kt->gather_s2(src, ld, rows, n, dst, ldd);
             for (int64_t r = 0; r < rows; r++)
-                for (int64_t i = 0; i < n; i++)
-                    ck_assert_msg(dst[r * n + i] == src[r * ld + 2 * i],
+                for (int64_t i = 0; i < ldd; i++)
+                    ck_assert_msg(dst[r * ldd + i] == (i < n ? src[r * ld + 2 * i] : -1.0f),
                                   "isa %s n %lld row %lld col %lld", kt->name, (long long)n,
                                   (long long)r, (long long)i);
             free(src);

@@ -306,6 +306,33 @@ void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const floa
     }
 }
 
+void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const float *b,
+                      const int64_t *off, float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    const tg__kernels *kt = tg__kernels_get();
+    if (K == 0) {
+        gemm_args g = {false, false, M, N, K, 1.0f, beta, NULL, NULL, 0, 0, ldc, C, kt};
+        scale_c(&g, 0, M, 0, N);
+        return;
+    }
+    const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr, mround = (M + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        int64_t kc = K - pc < KC ? K - pc : KC;
+        float bt = pc == 0 ? beta : 1.0f;
+        const float *apc = ap + pc * mround;
+        for (int64_t jr = 0; jr < N; jr += NR) {
+            int nr = (int)(N - jr < NR ? N - jr : NR);
+            for (int64_t ir = 0; ir < M; ir += MR) {
+                int mr = (int)(M - ir < MR ? M - ir : MR);
+                kt->gemm_micro_ind(kc, apc + ir * kc, b + jr, off + pc, bt,
+                                   C + ir * ldc + jr, ldc, mr, nr);
+            }
+        }
+    }
+}
+
 void tg__sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                   int64_t ldc, float *work)

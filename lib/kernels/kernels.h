@@ -57,6 +57,11 @@ typedef void (*tg__conv_wgrad_fn)(int cin, int cout, int k, int64_t wp, int64_t 
 #define TG__GEMM_NR_LCM 32
 typedef void (*tg__gemm_micro_fn)(int64_t kc, float alpha, const float *a, const float *b,
                                   float beta, float *c, int64_t ldc, int m, int n);
+/* The same with B unpacked: row p of the kc x NR tile is the NR contiguous
+ * floats at b + off[p] (all NR are read, even past n); alpha is 1. */
+typedef void (*tg__gemm_micro_ind_fn)(int64_t kc, const float *a, const float *b,
+                                      const int64_t *off, float beta, float *c, int64_t ldc,
+                                      int m, int n);
 
 /* ---- single-threaded GEMM drivers with caller workspace (kernels/gemm.c) --
  * For per-sample GEMMs inside a parallel loop (convolution): the workspace
@@ -83,6 +88,11 @@ int64_t tg__sgemm_pack_b_floats(int64_t K, int64_t N);
  * the layout above); no workspace. */
 void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const float *bp,
                     float beta, float *C, int64_t ldc);
+/* C = A B + beta * C with A packed by tg__sgemm_pack_a and B not packed:
+ * B[p][j] = b[off[p] + j]. Reads b up to max(off) + round(N, NR) floats.
+ * Only where the kernels have gemm_micro_ind. */
+void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const float *b,
+                      const int64_t *off, float beta, float *C, int64_t ldc);
 /* tg__sgemm_st with caller workspace (TG__SGEMM_WORK_FLOATS). */
 void tg__sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
@@ -105,10 +115,11 @@ void tg__max_pool2x2_generic(const float *x, float *y, int32_t *idx, int64_t W, 
 void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
                           int64_t Wo);
 
-/* dst[r * n + i] = src[r * ld + 2 * i] for r < rows, i < n: the rows of a
- * stride-2 unfold. Reads no further than the last element it copies. */
+/* dst[r * ldd + i] = src[r * ld + 2 * i] for r < rows, i < n: the rows of
+ * a stride-2 unfold or phase plane. Reads no further than the last element
+ * it copies. */
 typedef void (*tg__gather_s2_fn)(const float *src, int64_t ld, int64_t rows, int64_t n,
-                                 float *dst);
+                                 float *dst, int64_t ldd);
 
 typedef struct tg__conv_flat_geom {
     int64_t hp, wp;     /* padded input plane */
@@ -241,6 +252,7 @@ typedef struct tg__kernels {
     tg__range_fn conv_wino_wgrad_range; /* over chunks, tg__wino_job */
     int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
     tg__gemm_micro_fn gemm_micro;
+    tg__gemm_micro_ind_fn gemm_micro_ind; /* NULL: none (generic) */
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
     tg__max_pool2x2_fn max_pool2x2;
     tg__gather_s2_fn gather_s2;

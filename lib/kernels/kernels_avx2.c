@@ -26,13 +26,6 @@ typedef __m256 vf;
 #define VHSUM(v) hsum_avx2(v)
 #define VHSUM4(a, b, c, d) hsum4_avx2((a), (b), (c), (d))
 
-/* a0 a2 a4 a6 b1 b3 b5 b7: shuffle within 128-bit halves, then order the
- * 64-bit pairs (a0 a2 | b1 b3 | a4 a6 | b5 b7 -> a0 a2 a4 a6 b1 b3 b5 b7). */
-static inline __m256 even_odd_avx2(__m256 a, __m256 b)
-{
-    __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
 #define VEVEN_ODD(a, b) even_odd_avx2(a, b)
 
 /* 2x2 max pooling, 8 outputs per step: the template's branch-free scalar

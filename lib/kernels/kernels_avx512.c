@@ -36,6 +36,9 @@ static inline __m512 even_odd_avx512(__m512 a, __m512 b)
     return _mm512_permutex2var_ps(a, ix, b);
 }
 #define VEVEN_ODD(a, b) even_odd_avx512(a, b)
+/* 8 at once below a whole vector: 8x8 maps' rows are 8 outputs */
+#define GATHER8(src, dst)                                                                     \
+    _mm256_storeu_ps((dst), even_odd_avx2(_mm256_loadu_ps(src), _mm256_loadu_ps((src) + 7)))
 #define FWD_NV(c) ((c) <= 6 ? 4 : 2)
 #define FWD_COB_MAX 12
 #define WG_ACC 27

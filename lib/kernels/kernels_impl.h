@@ -17,6 +17,7 @@
  * and may define:
  *   VEVEN_ODD(a, b)  the even lanes of a, then the odd lanes of b (the
  *                    stride-2 gather's vector step)
+ *   GATHER8(s, d)    d[i] = s[2 * i] for i < 8 (its step for a part vector)
  *   POOL_FN_OVERRIDE its own 2x2 max pooling function
  * Loops over register tiles have compile-time trip counts once the
  * always-inline tile functions are instantiated from the switches below, so
@@ -237,10 +238,12 @@ static void FN(conv_wgrad)(int cin, int cout, int k, int64_t wp, int64_t len, co
  * first NV vectors of columns (NV <= GEMM_NV); A's and B's panels keep
  * their GEMM_MR-row and GEMM_NR-column layouts. Each C element is the same
  * FMA chain over p whatever R and NV are, so the tile's shape never changes
- * a result. */
+ * a result. With off (not NULL), B is not packed: row p's columns are the
+ * contiguous floats at b + off[p] (the strided convolution's phase planes),
+ * with the same chains. */
 TGK_INLINE void FN(gemm_micro_rows)(const int R, const int NV, int64_t kc, float alpha,
-                                    const float *a, const float *b, float beta, float *c,
-                                    int64_t ldc, int m, int n)
+                                    const float *a, const float *b, const int64_t *off,
+                                    float beta, float *c, int64_t ldc, int m, int n)
 {
     vf acc[GEMM_MR][GEMM_NV];
 TGK_UNROLL
@@ -252,7 +255,7 @@ TGK_UNROLL
         vf bv[GEMM_NV];
 TGK_UNROLL
         for (int v = 0; v < NV; v++)
-            bv[v] = VLOAD(b + p * GEMM_NR + v * VW);
+            bv[v] = VLOAD(b + (off ? off[p] : p * GEMM_NR) + v * VW);
 TGK_UNROLL
         for (int i = 0; i < R; i++) {
             vf s = VSET1(a[p * GEMM_MR + i]);
@@ -296,17 +299,17 @@ TGK_UNROLL
  * them, instead of multiplying zero rows (ResNet-8's forward convolutions
  * -2.7% per step on AVX2). */
 TGK_INLINE void FN(gemm_micro_nv)(const int NV, int64_t kc, float alpha, const float *a,
-                                  const float *b, float beta, float *c, int64_t ldc, int m,
-                                  int n)
+                                  const float *b, const int64_t *off, float beta, float *c,
+                                  int64_t ldc, int m, int n)
 {
     if (m <= 2 && GEMM_MR > 2)
-        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
     else if (m <= 4 && GEMM_MR > 4)
-        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
     else if (m <= 8 && GEMM_MR > 8)
-        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
 }
 
 /* Likewise a tile of at most one vector of columns runs one: a Winograd
@@ -316,10 +319,28 @@ static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float 
                            float *c, int64_t ldc, int m, int n)
 {
     if (GEMM_NV == 2 && n <= VW)
-        FN(gemm_micro_nv)(1, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(1, kc, alpha, a, b, NULL, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, NULL, beta, c, ldc, m, n);
 }
+
+/* gemm_micro with B's row p at b + off[p] (alpha 1); reads GEMM_NR floats
+ * from each even when n is less. Vector ISAs only: the plain C kernel
+ * relies on the compiler vectorising its columns, which it did not do
+ * through off (a strided layer's forward 2.5x slower). */
+#if VW > 1
+#  define GEMM_MICRO_IND FN(gemm_micro_ind)
+static void FN(gemm_micro_ind)(int64_t kc, const float *a, const float *b, const int64_t *off,
+                               float beta, float *c, int64_t ldc, int m, int n)
+{
+    if (GEMM_NV == 2 && n <= VW)
+        FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, beta, c, ldc, m, n);
+    else
+        FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, beta, c, ldc, m, n);
+}
+#else
+#  define GEMM_MICRO_IND NULL
+#endif
 
 /* ---- C = alpha * A B^T + beta * C for few columns -------------------------
  * Rows of A and B are both contiguous along K, so each C element is a dot
@@ -419,13 +440,19 @@ static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const flo
  * lanes are the even elements of the second half: no load reaches past the
  * last element copied (src may be the caller's tensor). */
 static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
-                          float *restrict dst)
+                          float *restrict dst, int64_t ldd)
 {
-    for (int64_t r = 0; r < rows; r++, src += ld, dst += n) {
+    for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd) {
         int64_t i = 0;
 #ifdef VEVEN_ODD
         for (; i + VW <= n; i += VW)
             VSTORE(dst + i, VEVEN_ODD(VLOAD(src + 2 * i), VLOAD(src + 2 * i + VW - 1)));
+#endif
+#ifdef GATHER8
+        if (i + 8 <= n) {
+            GATHER8(src + 2 * i, dst + i);
+            i += 8;
+        }
 #endif
         for (; i < n; i++)
             dst[i] = src[2 * i];
@@ -500,6 +527,7 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .gemm_mr = GEMM_MR,
     .gemm_nr = GEMM_NR,
     .gemm_micro = FN(gemm_micro),
+    .gemm_micro_ind = GEMM_MICRO_IND,
     .gemm_abt = FN(gemm_abt),
     .gather_s2 = FN(gather_s2),
     .max_pool2x2 = POOL_FN,
