@@ -224,14 +224,18 @@ START_TEST(conv_grad_large_matches_reference)
 }
 END_TEST
 
-/* Strided layers whose forward multiplies straight from phase planes (at
- * most 1/16 of the extended columns wasted, AVX2 and AVX-512 kernels; the
- * plain C kernels unfold): two K blocks (Kg 288), groups with odd W,
- * dilation 2 with padding 2, stride 3 (the scalar split), and 1x1 stride 2
- * written straight to y, each on 1 and 2 threads (same bits) against the
- * double-precision reference. */
+/* Strided layers whose forward multiplies straight from phase planes (AVX2
+ * and AVX-512 kernels; the plain C kernels unfold). Output rows of whole
+ * vectors are read as runs: two K blocks (Kg 288) on 16 columns, 8 columns
+ * (AVX2; AVX-512 unfolds), 32 columns (tiles inside a row). Other widths
+ * compute Wph columns per row and drop the extra: groups with odd W,
+ * dilation 2 with padding 2, stride 3 (the scalar split). 1x1 stride 2 is
+ * written straight to y either way. Each on 1 and 2 threads (same bits)
+ * against the double-precision reference. */
 static const conv_case phased_cases[] = {
-    {2, 32, 32, 32, 5, 3, 3, 2, 1, 1, 1, true},  /* Kg 288, Lx 272 */
+    {2, 32, 32, 32, 5, 3, 3, 2, 1, 1, 1, true},  /* Kg 288, Wo 16 */
+    {2, 8, 16, 16, 5, 3, 3, 2, 1, 1, 1, true},   /* Wo 8 */
+    {1, 4, 64, 64, 3, 3, 3, 2, 1, 1, 1, false},  /* Wo 32 */
     {2, 8, 34, 33, 6, 3, 3, 2, 1, 1, 2, true},   /* groups 2, Wp 35 */
     {1, 2, 72, 72, 3, 3, 3, 2, 2, 2, 1, false},  /* dilation 2, pad 2 */
     {1, 4, 50, 50, 3, 3, 3, 3, 1, 1, 1, true},   /* stride 3 */

@@ -307,7 +307,8 @@ void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const floa
 }
 
 void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const float *b,
-                      const int64_t *off, float beta, float *C, int64_t ldc)
+                      const int64_t *off, int64_t wrow, int64_t brow, float beta, float *C,
+                      int64_t ldc)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -318,15 +319,17 @@ void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const fl
         return;
     }
     const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr, mround = (M + MR - 1) / MR * MR;
+    const int64_t VWd = kt->gemm_vw, vstep = VWd / wrow * brow + VWd % wrow;
     for (int64_t pc = 0; pc < K; pc += KC) {
         int64_t kc = K - pc < KC ? K - pc : KC;
         float bt = pc == 0 ? beta : 1.0f;
         const float *apc = ap + pc * mround;
         for (int64_t jr = 0; jr < N; jr += NR) {
             int nr = (int)(N - jr < NR ? N - jr : NR);
+            const float *bj = b + jr / wrow * brow + jr % wrow;
             for (int64_t ir = 0; ir < M; ir += MR) {
                 int mr = (int)(M - ir < MR ? M - ir : MR);
-                kt->gemm_micro_ind(kc, apc + ir * kc, b + jr, off + pc, bt,
+                kt->gemm_micro_ind(kc, apc + ir * kc, bj, off + pc, vstep, bt,
                                    C + ir * ldc + jr, ldc, mr, nr);
             }
         }

@@ -238,12 +238,13 @@ static void FN(conv_wgrad)(int cin, int cout, int k, int64_t wp, int64_t len, co
  * first NV vectors of columns (NV <= GEMM_NV); A's and B's panels keep
  * their GEMM_MR-row and GEMM_NR-column layouts. Each C element is the same
  * FMA chain over p whatever R and NV are, so the tile's shape never changes
- * a result. With off (not NULL), B is not packed: row p's columns are the
- * contiguous floats at b + off[p] (the strided convolution's phase planes),
- * with the same chains. */
+ * a result. With off (not NULL), B is not packed: row p's vector v is the
+ * VW floats at b + off[p] + v * vstep (the strided convolution's phase
+ * planes), with the same chains. */
 TGK_INLINE void FN(gemm_micro_rows)(const int R, const int NV, int64_t kc, float alpha,
                                     const float *a, const float *b, const int64_t *off,
-                                    float beta, float *c, int64_t ldc, int m, int n)
+                                    int64_t vstep, float beta, float *c, int64_t ldc, int m,
+                                    int n)
 {
     vf acc[GEMM_MR][GEMM_NV];
 TGK_UNROLL
@@ -255,7 +256,7 @@ TGK_UNROLL
         vf bv[GEMM_NV];
 TGK_UNROLL
         for (int v = 0; v < NV; v++)
-            bv[v] = VLOAD(b + (off ? off[p] : p * GEMM_NR) + v * VW);
+            bv[v] = VLOAD(b + (off ? off[p] : p * GEMM_NR) + v * vstep);
 TGK_UNROLL
         for (int i = 0; i < R; i++) {
             vf s = VSET1(a[p * GEMM_MR + i]);
@@ -299,17 +300,17 @@ TGK_UNROLL
  * them, instead of multiplying zero rows (ResNet-8's forward convolutions
  * -2.7% per step on AVX2). */
 TGK_INLINE void FN(gemm_micro_nv)(const int NV, int64_t kc, float alpha, const float *a,
-                                  const float *b, const int64_t *off, float beta, float *c,
-                                  int64_t ldc, int m, int n)
+                                  const float *b, const int64_t *off, int64_t vstep,
+                                  float beta, float *c, int64_t ldc, int m, int n)
 {
     if (m <= 2 && GEMM_MR > 2)
-        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
     else if (m <= 4 && GEMM_MR > 4)
-        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
     else if (m <= 8 && GEMM_MR > 8)
-        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
 }
 
 /* Likewise a tile of at most one vector of columns runs one: a Winograd
@@ -319,24 +320,26 @@ static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float 
                            float *c, int64_t ldc, int m, int n)
 {
     if (GEMM_NV == 2 && n <= VW)
-        FN(gemm_micro_nv)(1, kc, alpha, a, b, NULL, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(1, kc, alpha, a, b, NULL, VW, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, NULL, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, NULL, VW, beta, c, ldc, m, n);
 }
 
-/* gemm_micro with B's row p at b + off[p] (alpha 1); reads GEMM_NR floats
- * from each even when n is less. Vector ISAs only: the plain C kernel
- * relies on the compiler vectorising its columns, which it did not do
- * through off (a strided layer's forward 2.5x slower). */
+/* gemm_micro with B's row p at b + off[p], its second vector vstep floats
+ * after the first (alpha 1); reads all GEMM_NV vectors even when n is
+ * less. Vector ISAs only: the plain C kernel relies on the compiler
+ * vectorising its columns, which it did not do through off (a strided
+ * layer's forward 2.5x slower). */
 #if VW > 1
+_Static_assert(GEMM_NV <= 2, "gemm_micro_ind: vector offsets are 0 and vstep");
 #  define GEMM_MICRO_IND FN(gemm_micro_ind)
 static void FN(gemm_micro_ind)(int64_t kc, const float *a, const float *b, const int64_t *off,
-                               float beta, float *c, int64_t ldc, int m, int n)
+                               int64_t vstep, float beta, float *c, int64_t ldc, int m, int n)
 {
     if (GEMM_NV == 2 && n <= VW)
-        FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, vstep, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, vstep, beta, c, ldc, m, n);
 }
 #else
 #  define GEMM_MICRO_IND NULL
@@ -526,6 +529,7 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .conv_wino_wgrad_range = FN(wino_wgrad_range),
     .gemm_mr = GEMM_MR,
     .gemm_nr = GEMM_NR,
+    .gemm_vw = VW,
     .gemm_micro = FN(gemm_micro),
     .gemm_micro_ind = GEMM_MICRO_IND,
     .gemm_abt = FN(gemm_abt),

@@ -29,7 +29,8 @@ typedef struct {
     int64_t Cig, Cog, Kg, P; /* channels per group, unfolded rows, output pixels */
     bool direct;             /* 1x1, stride 1, no padding: no unfold needed */
     bool phased;             /* forward from phase planes (see phase_split) */
-    int64_t Hph, Wph, Lx;    /* phase plane rows, columns; GEMM columns Ho * Wph */
+    bool rowed;              /* ... one run per output row, straight into y */
+    int64_t Hph, Wph, Lx;    /* phase plane rows, columns; Ho * Wph */
 } conv_geom;
 
 static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int stride,
@@ -56,10 +57,14 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
     g->Hph = (g->H + 2 * g->p + g->s - 1) / g->s;
     g->Wph = (g->W + 2 * g->p + g->s - 1) / g->s;
     g->Lx = g->Ho * g->Wph;
-    /* at most 1/16 of the GEMM's columns wasted (Wph - Wo per output row):
-     * 32x32 -> 16x16 at 3x3 forward 1.84 -> 1.68 ms (batch 64, AVX-512);
-     * 16x16 -> 8x8, 1/8 wasted, 1.87 -> 1.90 */
-    g->phased = g->s >= 2 && (g->Lx - g->P) * 16 <= g->P && tg__kernels_get()->gemm_micro_ind;
+    /* Output rows of whole vectors that tile the kernels' NR columns are
+     * read as runs of Wo (tg__sgemm_pa_ind's wrow); otherwise the GEMM
+     * computes Wph columns per row and drops the extra ones, if they are
+     * at most 1/16 (16x16 -> 8x8 at 3x3 on AVX-512, 1/8 wasted: forward
+     * 1.87 -> 1.90 ms at batch 64). */
+    const tg__kernels *kt = tg__kernels_get();
+    g->rowed = g->Wo % kt->gemm_vw == 0 && (kt->gemm_nr % g->Wo == 0 || g->Wo % kt->gemm_nr == 0);
+    g->phased = g->s >= 2 && kt->gemm_micro_ind && (g->rowed || (g->Lx - g->P) * 16 <= g->P);
 }
 
 /* Output columns ow whose input column ow*s + off falls inside [0, W). */
@@ -186,20 +191,22 @@ static void im2col(const conv_geom *g, const float *restrict src, float *restric
  * With stride s, input (padded) pixel (s*oh + ki*d, s*ow + kj*d) is pixel
  * (oh + ki*d/s, ow + kj*d/s) of phase plane (ki*d%s, kj*d%s), the plane of
  * pixels (s*i + a, s*j + b). Laid out as rows of Wph floats, the plane
- * gives unfold row (c, ki, kj) for all outputs at once as one contiguous run
- * if each output row is extended to Wph columns (the Wph - Wo extra ones
- * wrap into the next plane row and are dropped). The GEMM reads those runs
- * in place (tg__sgemm_pa_ind): the s*s planes of a sample are about its own
- * size, where the unfold was k*k/(s*s) times that and was written twice
- * (unfolded, then packed). The products are the packed path's, in the same
- * order: the same bits. */
+ * gives unfold row (c, ki, kj) as Ho runs of Wo floats, Wph apart, or as
+ * one contiguous run if each output row is extended to Wph columns (the
+ * Wph - Wo extra ones wrap into the next plane row and are dropped). The
+ * GEMM reads those runs in place (tg__sgemm_pa_ind): the s*s planes of a
+ * sample are about its own size, where the unfold was k*k/(s*s) times that
+ * and was written twice (unfolded, then packed). The products are the
+ * packed path's, in the same order: the same bits. */
 
 /* Floats of one sample's s*s planes per channel, and past the last one
- * what a GEMM tile of NR columns reads beyond the last output. */
+ * what a GEMM tile of NR columns reads beyond the last output (less than
+ * round(Lx, NR) + NR after a run's start in either layout). */
 static int64_t phase_floats(const conv_geom *g)
 {
     const int64_t NR = tg__kernels_get()->gemm_nr;
-    return tg__round16(g->s * g->s * g->Cig * g->Hph * g->Wph + (g->Lx + NR - 1) / NR * NR);
+    return tg__round16(g->s * g->s * g->Cig * g->Hph * g->Wph + (g->Lx + NR - 1) / NR * NR +
+                       NR);
 }
 
 /* Where unfold row p = (c, ki, kj) starts in the planes. */
@@ -405,21 +412,23 @@ static int64_t n_chunks(int64_t N, int64_t wn, int64_t O)
 }
 
 /* Rows of one sample's output from its phase planes: bias first (the
- * packed path's beta), the GEMM over Lx columns, then each output row's Wo. */
+ * packed path's beta), then the GEMM, either over Wo-column runs into y or
+ * over Lx columns into ct and then each output row's Wo. */
 static void fwd_phased(const conv_job *j, int64_t gr, const float *xin, float *yo, float *ph,
                        const int64_t *offs, float *ct)
 {
     const conv_geom *g = j->g;
     phase_split(g, xin, ph);
-    if (g->Lx == g->P) /* rows need no trimming (1x1, unpadded): straight to y */
+    if (g->rowed || g->Lx == g->P) /* nothing to trim */
         ct = yo;
+    const int64_t N = g->rowed ? g->P : g->Lx;
     for (int64_t co = 0; co < g->Cog && j->b; co++) {
         float bv = j->b[gr * g->Cog + co];
-        for (int64_t q = 0; q < g->Lx; q++)
-            ct[co * g->Lx + q] = bv;
+        for (int64_t q = 0; q < N; q++)
+            ct[co * N + q] = bv;
     }
-    tg__sgemm_pa_ind(g->Cog, g->Lx, g->Kg, j->wp + gr * j->wp_stride, ph, offs,
-                     j->b ? 1.0f : 0.0f, ct, g->Lx);
+    tg__sgemm_pa_ind(g->Cog, N, g->Kg, j->wp + gr * j->wp_stride, ph, offs,
+                     g->rowed ? g->Wo : N, g->rowed ? g->Wph : N, j->b ? 1.0f : 0.0f, ct, N);
     for (int64_t r = 0; r < g->Cog * g->Ho && ct != yo; r++) { /* short rows: no memcpy */
         const float *restrict cr = ct + r / g->Ho * g->Lx + r % g->Ho * g->Wph;
         float *restrict yr = yo + r * g->Wo;
