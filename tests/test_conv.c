@@ -227,7 +227,7 @@ END_TEST
 /* Strided layers whose forward multiplies straight from phase planes (AVX2
  * and AVX-512 kernels; the plain C kernels unfold). Output rows of whole
  * vectors are read as runs: two K blocks (Kg 288) on 16 columns, 8 columns
- * (AVX2; AVX-512 unfolds), 32 columns (tiles inside a row). Other widths
+ * (AVX2; half vectors on AVX-512), 32 columns (tiles inside a row). Other widths
  * compute Wph columns per row and drop the extra: groups with odd W,
  * dilation 2 with padding 2, stride 3 (the scalar split). 1x1 stride 2 is
  * written straight to y either way. Each on 1 and 2 threads (same bits)

@@ -320,6 +320,7 @@ void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const fl
     }
     const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr, mround = (M + MR - 1) / MR * MR;
     const int64_t VWd = kt->gemm_vw, vstep = VWd / wrow * brow + VWd % wrow;
+    const int64_t hstep = wrow != brow && 2 * wrow == VWd ? brow : 0; /* rows of half vectors */
     for (int64_t pc = 0; pc < K; pc += KC) {
         int64_t kc = K - pc < KC ? K - pc : KC;
         float bt = pc == 0 ? beta : 1.0f;
@@ -329,7 +330,7 @@ void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const fl
             const float *bj = b + jr / wrow * brow + jr % wrow;
             for (int64_t ir = 0; ir < M; ir += MR) {
                 int mr = (int)(M - ir < MR ? M - ir : MR);
-                kt->gemm_micro_ind(kc, apc + ir * kc, bj, off + pc, vstep, bt,
+                kt->gemm_micro_ind(kc, apc + ir * kc, bj, off + pc, vstep, hstep, bt,
                                    C + ir * ldc + jr, ldc, mr, nr);
             }
         }

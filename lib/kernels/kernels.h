@@ -59,10 +59,11 @@ typedef void (*tg__gemm_micro_fn)(int64_t kc, float alpha, const float *a, const
                                   float beta, float *c, int64_t ldc, int m, int n);
 /* The same with B unpacked: row p of the kc x NR tile is its vectors at
  * b + off[p] and b + off[p] + vstep (NR = 2 vectors; all are read, even
- * past n); alpha is 1. */
+ * past n), with hstep > 0 (gemm_ind_halves kernels) each vector's upper
+ * half hstep floats after its lower half; alpha is 1. */
 typedef void (*tg__gemm_micro_ind_fn)(int64_t kc, const float *a, const float *b,
-                                      const int64_t *off, int64_t vstep, float beta, float *c,
-                                      int64_t ldc, int m, int n);
+                                      const int64_t *off, int64_t vstep, int64_t hstep,
+                                      float beta, float *c, int64_t ldc, int m, int n);
 
 /* ---- single-threaded GEMM drivers with caller workspace (kernels/gemm.c) --
  * For per-sample GEMMs inside a parallel loop (convolution): the workspace
@@ -92,9 +93,11 @@ void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const floa
 /* C = A B + beta * C with A packed by tg__sgemm_pack_a and B not packed:
  * B[p][j] = b[off[p] + j / wrow * brow + j % wrow], B's rows cut into runs
  * of wrow columns brow floats apart (wrow == brow: one contiguous run).
- * Unless wrow == brow, wrow is a multiple of the kernels' gemm_vw and
- * divides or is a multiple of gemm_nr. Reads past column N up to the end of
- * its last NR-column tile. Only where the kernels have gemm_micro_ind. */
+ * Unless wrow == brow, wrow is a multiple of the kernels' gemm_vw, or half
+ * of it with gemm_ind_halves, and divides or is a multiple of gemm_nr.
+ * Reads past column N up to the end of its last NR-column tile (less than
+ * NR + 4 * brow floats past run Ho's start). Only where the kernels have
+ * gemm_micro_ind. */
 void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const float *b,
                       const int64_t *off, int64_t wrow, int64_t brow, float beta, float *C,
                       int64_t ldc);
@@ -257,6 +260,7 @@ typedef struct tg__kernels {
     tg__range_fn conv_wino_wgrad_range; /* over chunks, tg__wino_job */
     int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
     int gemm_vw;               /* floats per vector (gemm_nr is 2 of them) */
+    bool gemm_ind_halves;      /* gemm_micro_ind takes hstep */
     tg__gemm_micro_fn gemm_micro;
     tg__gemm_micro_ind_fn gemm_micro_ind; /* NULL: none (generic) */
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */

@@ -36,6 +36,11 @@ static inline __m512 even_odd_avx512(__m512 a, __m512 b)
     return _mm512_permutex2var_ps(a, ix, b);
 }
 #define VEVEN_ODD(a, b) even_odd_avx512(a, b)
+/* Two 8-float rows as one vector (AVX512F's 64x4 insert; 32x8 is DQ) */
+#define VLOAD_HALVES(p, q)                                                                    \
+    _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(              \
+                                            _mm256_loadu_ps(p))),                             \
+                                        _mm256_castps_pd(_mm256_loadu_ps(q)), 1))
 /* 8 at once below a whole vector: 8x8 maps' rows are 8 outputs */
 #define GATHER8(src, dst)                                                                     \
     _mm256_storeu_ps((dst), even_odd_avx2(_mm256_loadu_ps(src), _mm256_loadu_ps((src) + 7)))

@@ -18,6 +18,7 @@
  *   VEVEN_ODD(a, b)  the even lanes of a, then the odd lanes of b (the
  *                    stride-2 gather's vector step)
  *   GATHER8(s, d)    d[i] = s[2 * i] for i < 8 (its step for a part vector)
+ *   VLOAD_HALVES(p, q) a vector of VW/2 floats from p, then VW/2 from q
  *   POOL_FN_OVERRIDE its own 2x2 max pooling function
  * Loops over register tiles have compile-time trip counts once the
  * always-inline tile functions are instantiated from the switches below, so
@@ -240,11 +241,11 @@ static void FN(conv_wgrad)(int cin, int cout, int k, int64_t wp, int64_t len, co
  * FMA chain over p whatever R and NV are, so the tile's shape never changes
  * a result. With off (not NULL), B is not packed: row p's vector v is the
  * VW floats at b + off[p] + v * vstep (the strided convolution's phase
- * planes), with the same chains. */
+ * planes), or with HALF its two halves, hstep apart, with the same chains. */
 TGK_INLINE void FN(gemm_micro_rows)(const int R, const int NV, int64_t kc, float alpha,
                                     const float *a, const float *b, const int64_t *off,
-                                    int64_t vstep, float beta, float *c, int64_t ldc, int m,
-                                    int n)
+                                    int64_t vstep, const bool HALF, int64_t hstep, float beta,
+                                    float *c, int64_t ldc, int m, int n)
 {
     vf acc[GEMM_MR][GEMM_NV];
 TGK_UNROLL
@@ -256,7 +257,12 @@ TGK_UNROLL
         vf bv[GEMM_NV];
 TGK_UNROLL
         for (int v = 0; v < NV; v++)
-            bv[v] = VLOAD(b + (off ? off[p] : p * GEMM_NR) + v * vstep);
+#ifdef VLOAD_HALVES
+            if (HALF)
+                bv[v] = VLOAD_HALVES(b + off[p] + v * vstep, b + off[p] + v * vstep + hstep);
+            else
+#endif
+                bv[v] = VLOAD(b + (off ? off[p] : p * GEMM_NR) + v * vstep);
 TGK_UNROLL
         for (int i = 0; i < R; i++) {
             vf s = VSET1(a[p * GEMM_MR + i]);
@@ -301,16 +307,17 @@ TGK_UNROLL
  * -2.7% per step on AVX2). */
 TGK_INLINE void FN(gemm_micro_nv)(const int NV, int64_t kc, float alpha, const float *a,
                                   const float *b, const int64_t *off, int64_t vstep,
-                                  float beta, float *c, int64_t ldc, int m, int n)
+                                  const bool HALF, int64_t hstep, float beta, float *c,
+                                  int64_t ldc, int m, int n)
 {
     if (m <= 2 && GEMM_MR > 2)
-        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(2, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
     else if (m <= 4 && GEMM_MR > 4)
-        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(4, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
     else if (m <= 8 && GEMM_MR > 8)
-        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, vstep, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
 }
 
 /* Likewise a tile of at most one vector of columns runs one: a Winograd
@@ -320,26 +327,40 @@ static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float 
                            float *c, int64_t ldc, int m, int n)
 {
     if (GEMM_NV == 2 && n <= VW)
-        FN(gemm_micro_nv)(1, kc, alpha, a, b, NULL, VW, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(1, kc, alpha, a, b, NULL, VW, false, 0, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, NULL, VW, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, NULL, VW, false, 0, beta, c, ldc, m, n);
 }
 
 /* gemm_micro with B's row p at b + off[p], its second vector vstep floats
- * after the first (alpha 1); reads all GEMM_NV vectors even when n is
- * less. Vector ISAs only: the plain C kernel relies on the compiler
- * vectorising its columns, which it did not do through off (a strided
- * layer's forward 2.5x slower). */
+ * after the first (alpha 1), and with hstep > 0 each vector's upper half
+ * hstep floats after its lower half (ISAs with VLOAD_HALVES; 8-float rows
+ * in 16-float vectors); reads all GEMM_NV vectors even when n is less.
+ * Vector ISAs only: the plain C kernel relies on the compiler vectorising
+ * its columns, which it did not do through off (a strided layer's forward
+ * 2.5x slower). */
 #if VW > 1
 _Static_assert(GEMM_NV <= 2, "gemm_micro_ind: vector offsets are 0 and vstep");
 #  define GEMM_MICRO_IND FN(gemm_micro_ind)
 static void FN(gemm_micro_ind)(int64_t kc, const float *a, const float *b, const int64_t *off,
-                               int64_t vstep, float beta, float *c, int64_t ldc, int m, int n)
+                               int64_t vstep, int64_t hstep, float beta, float *c, int64_t ldc,
+                               int m, int n)
 {
-    if (GEMM_NV == 2 && n <= VW)
-        FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, vstep, beta, c, ldc, m, n);
+    const int nv = GEMM_NV == 2 && n <= VW ? 1 : GEMM_NV;
+#  ifdef VLOAD_HALVES
+    if (hstep) {
+        if (nv == 1)
+            FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, vstep, true, hstep, beta, c, ldc, m, n);
+        else
+            FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, vstep, true, hstep, beta, c, ldc,
+                              m, n);
+        return;
+    }
+#  endif
+    if (nv == 1)
+        FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, vstep, false, 0, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, vstep, beta, c, ldc, m, n);
+        FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, vstep, false, 0, beta, c, ldc, m, n);
 }
 #else
 #  define GEMM_MICRO_IND NULL
@@ -530,6 +551,9 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .gemm_mr = GEMM_MR,
     .gemm_nr = GEMM_NR,
     .gemm_vw = VW,
+#ifdef VLOAD_HALVES
+    .gemm_ind_halves = true,
+#endif
     .gemm_micro = FN(gemm_micro),
     .gemm_micro_ind = GEMM_MICRO_IND,
     .gemm_abt = FN(gemm_abt),

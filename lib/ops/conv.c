@@ -57,13 +57,15 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
     g->Hph = (g->H + 2 * g->p + g->s - 1) / g->s;
     g->Wph = (g->W + 2 * g->p + g->s - 1) / g->s;
     g->Lx = g->Ho * g->Wph;
-    /* Output rows of whole vectors that tile the kernels' NR columns are
-     * read as runs of Wo (tg__sgemm_pa_ind's wrow); otherwise the GEMM
+    /* Output rows of whole vectors (or of half vectors where the kernels
+     * load halves: 8x8 maps on AVX-512) that tile the kernels' NR columns
+     * are read as runs of Wo (tg__sgemm_pa_ind's wrow); otherwise the GEMM
      * computes Wph columns per row and drops the extra ones, if they are
      * at most 1/16 (16x16 -> 8x8 at 3x3 on AVX-512, 1/8 wasted: forward
      * 1.87 -> 1.90 ms at batch 64). */
     const tg__kernels *kt = tg__kernels_get();
-    g->rowed = g->Wo % kt->gemm_vw == 0 && (kt->gemm_nr % g->Wo == 0 || g->Wo % kt->gemm_nr == 0);
+    g->rowed = (g->Wo % kt->gemm_vw == 0 || (kt->gemm_ind_halves && 2 * g->Wo == kt->gemm_vw)) &&
+               (kt->gemm_nr % g->Wo == 0 || g->Wo % kt->gemm_nr == 0);
     g->phased = g->s >= 2 && kt->gemm_micro_ind && (g->rowed || (g->Lx - g->P) * 16 <= g->P);
 }
 
@@ -200,13 +202,13 @@ static void im2col(const conv_geom *g, const float *restrict src, float *restric
  * packed path's, in the same order: the same bits. */
 
 /* Floats of one sample's s*s planes per channel, and past the last one
- * what a GEMM tile of NR columns reads beyond the last output (less than
- * round(Lx, NR) + NR after a run's start in either layout). */
+ * what a GEMM tile of NR columns reads beyond the last output (see
+ * tg__sgemm_pa_ind). */
 static int64_t phase_floats(const conv_geom *g)
 {
     const int64_t NR = tg__kernels_get()->gemm_nr;
     return tg__round16(g->s * g->s * g->Cig * g->Hph * g->Wph + (g->Lx + NR - 1) / NR * NR +
-                       NR);
+                       NR + 4 * g->Wph);
 }
 
 /* Where unfold row p = (c, ki, kj) starts in the planes. */
