@@ -389,6 +389,54 @@ END_TEST
 
 /* The few-columns A B^T path of every ISA against a naive product, and
  * through tg__sgemm with 1..3 threads and tg__sgemm_st: same bits. */
+/* The unpacked-B micro-kernel (the strided convolution's phase planes) has
+ * the packed one's bits: B's rows at irregular offsets, its two vectors
+ * contiguous or vstep apart, and (AVX-512) each vector's halves hstep
+ * apart, against the same values packed; every row count, full and part
+ * tiles, beta 0 (C not read) and 1. */
+START_TEST(gemm_micro_ind_matches)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt || !kt->gemm_micro_ind)
+        return;
+    const int mr = kt->gemm_mr, nr = kt->gemm_nr, vw = kt->gemm_vw;
+    ck_assert_int_eq(nr, 2 * vw);
+    const int64_t kc = 37, gap = 3 * nr + 5, ldc = nr + 3;
+    float *a = rand_buf((size_t)(kc * mr), 41), *bb = rand_buf((size_t)(kc * gap + 4 * nr), 42);
+    float *b = malloc((size_t)(kc * nr) * sizeof *b);
+    int64_t off[37];
+    for (int64_t p = 0; p < kc; p++)
+        off[p] = p * gap + p % 3;
+    /* mode 0: one run; 1: vectors vw + 5 apart; 2: halves nr + 1 apart */
+    for (int mode = 0; mode < 3; mode++) {
+        if (mode == 2 && !kt->gemm_ind_halves)
+            continue;
+        const int64_t vstep = mode == 0 ? vw : vw + 5, hstep = mode == 2 ? nr + 1 : 0;
+        for (int64_t p = 0; p < kc; p++)
+            for (int j = 0; j < nr; j++) {
+                int64_t v = j / vw, l = j % vw, h = hstep && l >= vw / 2;
+                b[p * nr + j] = bb[off[p] + v * vstep + (h ? hstep + l - vw / 2 : l)];
+            }
+        const int ns[] = {nr, vw, 1};
+        for (int m = 1; m <= mr; m++)
+            for (int q = 0; q < 3; q++)
+                for (int beta = 0; beta < 2; beta++) {
+                    float *c1 = rand_buf((size_t)(mr * ldc), 43);
+                    float *c2 = malloc((size_t)(mr * ldc) * sizeof *c2);
+                    memcpy(c2, c1, (size_t)(mr * ldc) * sizeof *c2);
+                    kt->gemm_micro(kc, 1.0f, a, b, (float)beta, c1, ldc, m, ns[q]);
+                    kt->gemm_micro_ind(kc, a, bb, off, vstep, hstep, (float)beta, c2, ldc, m,
+                                       ns[q]);
+                    ck_assert_msg(memcmp(c1, c2, (size_t)(mr * ldc) * sizeof *c1) == 0,
+                                  "isa %s mode %d m %d n %d beta %d", kt->name, mode, m, ns[q],
+                                  beta);
+                    free(c1), free(c2);
+                }
+    }
+    free(a), free(bb), free(b);
+}
+END_TEST
+
 START_TEST(gemm_abt_matches)
 {
     const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
@@ -887,6 +935,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, direct_conv_matches_naive, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, flat_kernels_match, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, gemm_micro_matches, 0, TG__ISA_COUNT);
+    tcase_add_loop_test(tc, gemm_micro_ind_matches, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, gemm_abt_matches, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, gemm_abt_columns_independent, 0, TG__ISA_COUNT);
     tcase_add_test(tc, gemm_abt_thread_independent);

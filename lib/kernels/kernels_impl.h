@@ -317,7 +317,8 @@ TGK_INLINE void FN(gemm_micro_nv)(const int NV, int64_t kc, float alpha, const f
     else if (m <= 8 && GEMM_MR > 8)
         FN(gemm_micro_rows)(8, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
     else
-        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
+        FN(gemm_micro_rows)(GEMM_MR, NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc,
+                            m, n);
 }
 
 /* Likewise a tile of at most one vector of columns runs one: a Winograd
