@@ -278,17 +278,26 @@ int64_t tg__sgemm_pack_b_floats(int64_t K, int64_t N)
     return (N + NR - 1) / NR * NR * (K > 0 ? K : 1);
 }
 
+/* The pre-packed drivers' cases with nothing to multiply: true when done
+ * (an empty C, or C = beta * C for K == 0). */
+static bool packed_trivial(int64_t M, int64_t N, int64_t K, float beta, float *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0)
+        return true;
+    if (K > 0)
+        return false;
+    gemm_args g = {false, false, M, N, K, 1.0f, beta, NULL, NULL, 0, 0, ldc, C,
+                   tg__kernels_get()};
+    scale_c(&g, 0, M, 0, N);
+    return true;
+}
+
 void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const float *bp,
                     float beta, float *C, int64_t ldc)
 {
-    if (M <= 0 || N <= 0)
+    if (packed_trivial(M, N, K, beta, C, ldc))
         return;
     const tg__kernels *kt = tg__kernels_get();
-    if (K == 0) {
-        gemm_args g = {false, false, M, N, K, 1.0f, beta, NULL, NULL, 0, 0, ldc, C, kt};
-        scale_c(&g, 0, M, 0, N);
-        return;
-    }
     const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr;
     const int64_t mround = (M + MR - 1) / MR * MR, nround = (N + NR - 1) / NR * NR;
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -310,14 +319,9 @@ void tg__sgemm_pa_ind(int64_t M, int64_t N, int64_t K, const float *ap, const fl
                       const int64_t *off, int64_t wrow, int64_t brow, float beta, float *C,
                       int64_t ldc)
 {
-    if (M <= 0 || N <= 0)
+    if (packed_trivial(M, N, K, beta, C, ldc))
         return;
     const tg__kernels *kt = tg__kernels_get();
-    if (K == 0) {
-        gemm_args g = {false, false, M, N, K, 1.0f, beta, NULL, NULL, 0, 0, ldc, C, kt};
-        scale_c(&g, 0, M, 0, N);
-        return;
-    }
     const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr, mround = (M + MR - 1) / MR * MR;
     const int64_t VWd = kt->gemm_vw, vstep = VWd / wrow * brow + VWd % wrow;
     const int64_t hstep = wrow != brow && 2 * wrow == VWd ? brow : 0; /* rows of half vectors */
