@@ -534,6 +534,12 @@ START_TEST(conv_bn_eval_falls_back)
     ck_assert_ptr_null(tg__conv2d_bn_eval(ctx, x, w, NULL, 0, 1, 1, 1, &bn, NULL, true));
     ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "conv2d:"));
+    /* a kernel wider than the padded input, with a residual (whose shape
+     * the fused form checks against an output width of 0): conv2d's error */
+    tg_tensor *w7 = tgt_rand(ctx, 4, (int64_t[]){4, 3, 7, 7}, -1, 1, false);
+    ck_assert_ptr_null(tg__conv2d_bn_eval(ctx, x, w7, NULL, 1, 0, 1, 1, &bn, res, true));
+    ck_assert_int_eq(tg_ctx_last_status(ctx), TG_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tg_ctx_last_error(ctx), "conv2d: kernel 7x7"));
     tg_ctx_destroy(ctx);
 }
 END_TEST

@@ -64,9 +64,12 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * at most 1/16 (16x16 -> 8x8 at 3x3 on AVX-512, 1/8 wasted: forward
      * 1.87 -> 1.90 ms at batch 64). */
     const tg__kernels *kt = tg__kernels_get();
-    g->rowed = (g->Wo % kt->gemm_vw == 0 || (kt->gemm_ind_halves && 2 * g->Wo == kt->gemm_vw)) &&
+    const bool some = g->Ho > 0 && g->Wo > 0; /* tg__conv2d_bn_eval asks before conv_check */
+    g->rowed = some &&
+               (g->Wo % kt->gemm_vw == 0 || (kt->gemm_ind_halves && 2 * g->Wo == kt->gemm_vw)) &&
                (kt->gemm_nr % g->Wo == 0 || g->Wo % kt->gemm_nr == 0);
-    g->phased = g->s >= 2 && kt->gemm_micro_ind && (g->rowed || (g->Lx - g->P) * 16 <= g->P);
+    g->phased = some && g->s >= 2 && kt->gemm_micro_ind &&
+                (g->rowed || (g->Lx - g->P) * 16 <= g->P);
 }
 
 /* Output columns ow whose input column ow*s + off falls inside [0, W). */
