@@ -324,13 +324,22 @@ TGK_INLINE void FN(gemm_micro_nv)(const int NV, int64_t kc, float alpha, const f
 /* Likewise a tile of at most one vector of columns runs one: a Winograd
  * block of one 8x8 sample is 16 tiles, half of AVX-512's 32 columns (at
  * batch 1, ResNet-8's 64-channel layer took twice the AVX2 kernels' time). */
+TGK_INLINE void FN(gemm_micro_tile)(int64_t kc, float alpha, const float *a, const float *b,
+                                    const int64_t *off, int64_t vstep, const bool HALF,
+                                    int64_t hstep, float beta, float *c, int64_t ldc, int m,
+                                    int n)
+{
+    if (GEMM_NV == 2 && n <= VW)
+        FN(gemm_micro_nv)(1, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m, n);
+    else
+        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, off, vstep, HALF, hstep, beta, c, ldc, m,
+                          n);
+}
+
 static void FN(gemm_micro)(int64_t kc, float alpha, const float *a, const float *b, float beta,
                            float *c, int64_t ldc, int m, int n)
 {
-    if (GEMM_NV == 2 && n <= VW)
-        FN(gemm_micro_nv)(1, kc, alpha, a, b, NULL, VW, false, 0, beta, c, ldc, m, n);
-    else
-        FN(gemm_micro_nv)(GEMM_NV, kc, alpha, a, b, NULL, VW, false, 0, beta, c, ldc, m, n);
+    FN(gemm_micro_tile)(kc, alpha, a, b, NULL, VW, false, 0, beta, c, ldc, m, n);
 }
 
 /* gemm_micro with B's row p at b + off[p], its second vector vstep floats
@@ -347,21 +356,13 @@ static void FN(gemm_micro_ind)(int64_t kc, const float *a, const float *b, const
                                int64_t vstep, int64_t hstep, float beta, float *c, int64_t ldc,
                                int m, int n)
 {
-    const int nv = GEMM_NV == 2 && n <= VW ? 1 : GEMM_NV;
 #  ifdef VLOAD_HALVES
     if (hstep) {
-        if (nv == 1)
-            FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, vstep, true, hstep, beta, c, ldc, m, n);
-        else
-            FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, vstep, true, hstep, beta, c, ldc,
-                              m, n);
+        FN(gemm_micro_tile)(kc, 1.0f, a, b, off, vstep, true, hstep, beta, c, ldc, m, n);
         return;
     }
 #  endif
-    if (nv == 1)
-        FN(gemm_micro_nv)(1, kc, 1.0f, a, b, off, vstep, false, 0, beta, c, ldc, m, n);
-    else
-        FN(gemm_micro_nv)(GEMM_NV, kc, 1.0f, a, b, off, vstep, false, 0, beta, c, ldc, m, n);
+    FN(gemm_micro_tile)(kc, 1.0f, a, b, off, vstep, false, 0, beta, c, ldc, m, n);
 }
 #else
 #  define GEMM_MICRO_IND NULL

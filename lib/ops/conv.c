@@ -416,6 +416,17 @@ static int64_t n_chunks(int64_t N, int64_t wn, int64_t O)
     return c < N ? c : N;
 }
 
+/* Rows of group gr's output channels, n floats each at dst, set to their
+ * bias (the GEMMs then add into them with beta 1). */
+static void fill_bias(const conv_job *j, int64_t gr, float *dst, int64_t n)
+{
+    for (int64_t co = 0; co < j->g->Cog; co++) {
+        float bv = j->b[gr * j->g->Cog + co];
+        for (int64_t q = 0; q < n; q++)
+            dst[co * n + q] = bv;
+    }
+}
+
 /* Rows of one sample's output from its phase planes: bias first (the
  * packed path's beta), then the GEMM, either over Wo-column runs into y or
  * over Lx columns into ct and then each output row's Wo. */
@@ -427,11 +438,8 @@ static void fwd_phased(const conv_job *j, int64_t gr, const float *xin, float *y
     if (g->rowed || g->Lx == g->P) /* nothing to trim */
         ct = yo;
     const int64_t N = g->rowed ? g->P : g->Lx;
-    for (int64_t co = 0; co < g->Cog && j->b; co++) {
-        float bv = j->b[gr * g->Cog + co];
-        for (int64_t q = 0; q < N; q++)
-            ct[co * N + q] = bv;
-    }
+    if (j->b)
+        fill_bias(j, gr, ct, N);
     tg__sgemm_pa_ind(g->Cog, N, g->Kg, j->wp + gr * j->wp_stride, ph, offs,
                      g->rowed ? g->Wo : N, g->rowed ? g->Wph : N, j->b ? 1.0f : 0.0f, ct, N);
     for (int64_t r = 0; r < g->Cog * g->Ho && ct != yo; r++) { /* short rows: no memcpy */
@@ -447,8 +455,6 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
     const conv_job *j = arg;
     const conv_geom *g = j->g;
     float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *xp = pad_of(j, tid);
-    if (!g->phased)
-        memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     int64_t *offs = NULL;
     float *ct = NULL;
     if (g->phased) { /* [planes][offsets][GEMM result] in col's place */
@@ -456,6 +462,8 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
         offs = (int64_t *)(col + phase_floats(g));
         ct = col + phase_floats(g) + tg__round16(2 * g->Kg);
         phase_offsets(g, offs);
+    } else {
+        memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     }
     for (int64_t n = nb; n < ne; n++)
         for (int64_t gr = 0; gr < g->groups; gr++) {
@@ -465,12 +473,7 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                 fwd_phased(j, gr, xin, yo, col, offs, ct);
             } else {
                 if (j->b)
-                    for (int64_t co = 0; co < g->Cog; co++) {
-                        float bv = j->b[gr * g->Cog + co];
-                        float *r = yo + co * g->P;
-                        for (int64_t q = 0; q < g->P; q++)
-                            r[q] = bv;
-                    }
+                    fill_bias(j, gr, yo, g->P);
                 if (g->direct) { /* the input already is the column matrix */
                     tg__sgemm_pa(g->Cog, g->P, g->Kg, 1.0f, j->wp + gr * j->wp_stride, false,
                                  xin, g->P, j->b ? 1.0f : 0.0f, yo, g->P, work);
