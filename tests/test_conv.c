@@ -169,6 +169,8 @@ static const conv_case big_cases[] = {
     {2, 3, 9, 7, 5, 1, 1, 2, 0, 1, 1, true},     /* 1x1 s2, H and W odd */
     {2, 5, 20, 19, 3, 3, 3, 1, 2, 2, 1, true},   /* dilation 2: P = 380 */
     {8, 128, 8, 8, 64, 3, 3, 2, 1, 1, 1, true},  /* P = 16: 2 samples per dot */
+    {2, 3, 16, 32, 8, 3, 3, 1, 1, 1, 1, true},   /* GEMM forward, direct backward */
+    {2, 80, 8, 8, 8, 3, 3, 1, 1, 1, 1, false},   /* phase-plane forward, unfold backward */
 };
 
 static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,
@@ -230,8 +232,10 @@ END_TEST
  * (AVX2; half vectors on AVX-512), 32 columns (tiles inside a row). Other widths
  * compute Wph columns per row and drop the extra: groups with odd W,
  * dilation 2 with padding 2, stride 3 (the scalar split). 1x1 stride 2 is
- * written straight to y either way. Each on 1 and 2 threads (same bits)
- * against the double-precision reference. */
+ * written straight to y either way. Stride 1 reads whole-vector rows from
+ * the padded sample (one plane): a layer of the direct kernels (3 channels),
+ * one of the unfold (80 channels, 8 columns), a 5x5 kernel. Each on 1 and 2
+ * threads (same bits) against the double-precision reference. */
 static const conv_case phased_cases[] = {
     {2, 32, 32, 32, 5, 3, 3, 2, 1, 1, 1, true},  /* Kg 288, Wo 16 */
     {2, 8, 16, 16, 5, 3, 3, 2, 1, 1, 1, true},   /* Wo 8 */
@@ -240,6 +244,9 @@ static const conv_case phased_cases[] = {
     {1, 2, 72, 72, 3, 3, 3, 2, 2, 2, 1, false},  /* dilation 2, pad 2 */
     {1, 4, 50, 50, 3, 3, 3, 3, 1, 1, 1, true},   /* stride 3 */
     {2, 16, 16, 16, 32, 1, 1, 2, 0, 1, 1, true}, /* 1x1 stride 2 */
+    {2, 3, 16, 16, 16, 3, 3, 1, 1, 1, 1, true},  /* stride 1, few channels */
+    {1, 80, 8, 8, 8, 3, 3, 1, 1, 1, 1, true},    /* stride 1, unfold's layer, Wo 8 */
+    {1, 3, 32, 32, 8, 5, 5, 1, 2, 1, 1, false},  /* 5x5 stride 1, Wo 32 */
 };
 
 START_TEST(conv_phased_matches_reference)
@@ -436,6 +443,7 @@ END_TEST
  * a NaN in the input must come out where the unfused ops put it. */
 static const conv_case bn_cases[] = {
     {3, 3, 12, 10, 8, 3, 3, 1, 1, 1, 1, true},    /* direct */
+    {3, 3, 16, 16, 8, 3, 3, 1, 1, 1, 1, true},    /* GEMM from the padded sample */
     {3, 16, 9, 7, 16, 3, 3, 1, 1, 1, 1, false},   /* Winograd */
     {3, 16, 9, 9, 32, 3, 3, 2, 1, 1, 1, false},   /* unfold + GEMM, stride 2 */
     {3, 16, 9, 9, 32, 1, 1, 2, 0, 1, 1, true},    /* 1x1 stride 2 (the shortcut) */

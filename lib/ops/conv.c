@@ -68,8 +68,13 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
     g->rowed = some &&
                (g->Wo % kt->gemm_vw == 0 || (kt->gemm_ind_halves && 2 * g->Wo == kt->gemm_vw)) &&
                (kt->gemm_nr % g->Wo == 0 || g->Wo % kt->gemm_nr == 0);
-    g->phased = some && g->s >= 2 && kt->gemm_micro_ind &&
-                (g->rowed || (g->Lx - g->P) * 16 <= g->P);
+    /* Stride 1 (the padded sample is the one plane): only with whole-vector
+     * rows, where it beat both the direct kernels and the unfold (3 -> 16
+     * channels on 32x32, batch 64: forward 0.69 -> 0.64 ms; 300 -> 64 on
+     * 16x16: 61 -> 52 ms); with columns to trim it lost to the direct
+     * kernels (3 -> 16 on 62x62: 0.64 -> 0.71 ms). */
+    g->phased = some && kt->gemm_micro_ind &&
+                (g->s >= 2 ? g->rowed || (g->Lx - g->P) * 16 <= g->P : g->rowed && !g->direct);
 }
 
 /* Output columns ow whose input column ow*s + off falls inside [0, W). */
@@ -251,6 +256,11 @@ static void phase_split(const conv_geom *g, const float *restrict x, float *rest
             for (int64_t c = 0; c < g->Cig; c++) {
                 const float *sp = x + (c * g->H + s * i0 + a - g->p) * g->W + s * j0 + b - g->p;
                 float *dp = ph + ((a * s + b) * g->Cig + c) * PL + i0 * g->Wph + j0;
+                if (s == 1) { /* the padded sample */
+                    for (int64_t i = 0; i < i1 - i0; i++)
+                        memcpy(dp + i * g->Wph, sp + i * g->W, (size_t)(j1 - j0) * sizeof *dp);
+                    continue;
+                }
                 if (s == 2) {
                     tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, dp, g->Wph);
                     continue;
@@ -849,7 +859,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         if (fresh)
             tg__conv_wino_weights(&wg, w->data, false, up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, epi, false);
-    } else if (direct) {
+    } else if (direct && !g.phased) {
         float *ws = NULL;
         if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
@@ -859,19 +869,27 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL,
                                 out->data, epi);
     } else {
-        size_t need = scratch_floats(&g, out->requires_grad);
-        bool want_part = out->requires_grad && (w->requires_grad || (b && b->requires_grad));
+        /* The GEMM forward; a layer the direct kernels take (few channels)
+         * comes here only when it reads whole-vector rows from the padded
+         * sample, and keeps their backward (its workspace is taken now). */
+        const bool gemm_bwd = out->requires_grad && !direct;
+        size_t need = scratch_floats(&g, gemm_bwd);
+        bool want_part = gemm_bwd && (w->requires_grad || (b && b->requires_grad));
         out->p.i[5] = want_part;
         bool fresh;
         float *wpf = tg__prep_get(ctx, w->data, PREP_GEMM, g.Cog, g.Kg,
                                   (size_t)(g.groups * packed_w_floats(&g, false)), &fresh);
         bool ok = wpf != NULL;
-        if (out->requires_grad) {
+        if (gemm_bwd) {
             size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O))
                                   : 0;
             np += (size_t)(g.groups * packed_w_floats(&g, true));
             out->aux = tg__arena_alloc(ctx, np * sizeof(float));
             ok = ok && out->aux;
+        } else if (direct) {
+            float *ws = NULL;
+            ok = ok && tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws);
+            out->aux = ws;
         }
         if (!ok || !tg__scratch_reserve(ctx, need * sizeof(float))) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for %zu bytes of scratch",
