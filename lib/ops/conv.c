@@ -70,9 +70,10 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
                (kt->gemm_nr % g->Wo == 0 || g->Wo % kt->gemm_nr == 0);
     /* Stride 1 (the padded sample is the one plane): only with whole-vector
      * rows, where it beat both the direct kernels and the unfold (3 -> 16
-     * channels on 32x32, batch 64: forward 0.69 -> 0.64 ms; 300 -> 64 on
-     * 16x16: 61 -> 52 ms); with columns to trim it lost to the direct
-     * kernels (3 -> 16 on 62x62: 0.64 -> 0.71 ms). */
+     * channels on 32x32, batch 64: forward 0.70 -> 0.55-0.63 ms; 300 -> 64
+     * on 16x16: 61.5 -> 50.8 ms); with columns to trim it lost to the
+     * direct kernels (3 -> 16 on 62x62: 0.64 -> 0.71 ms; the seed CNN's
+     * rows of 28). */
     g->phased = some && kt->gemm_micro_ind &&
                 (g->s >= 2 ? g->rowed || (g->Lx - g->P) * 16 <= g->P : g->rowed && !g->direct);
 }
