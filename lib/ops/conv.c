@@ -4,8 +4,9 @@
  * its sample into its own scratch and runs the single-threaded GEMM. For a
  * small CNN (C_out <= 16, 28x28 maps) a per-sample GEMM is tiny, so splitting
  * samples beats splitting each GEMM. A 1x1, stride-1, unpadded convolution
- * skips the unfold (the input already is the column matrix); a strided one
- * multiplies straight from the sample's phase planes (phase_split).
+ * skips the unfold (the input already is the column matrix); a strided one,
+ * or a stride-1 one with whole-vector output rows, multiplies straight from
+ * the sample's phase planes (phase_split).
  *
  * Backward: dx by GEMM (W^T dY) + col2im added into the input gradient,
  * disjoint per sample. dW and db: the batch is cut into a fixed number of
@@ -198,10 +199,10 @@ static void im2col(const conv_geom *g, const float *restrict src, float *restric
                 unfold_row(g, src, c, ki, kj, col + r * ld);
 }
 
-/* ---- strided forward from phase planes -------------------------------------
+/* ---- forward from phase planes ---------------------------------------------
  * With stride s, input (padded) pixel (s*oh + ki*d, s*ow + kj*d) is pixel
  * (oh + ki*d/s, ow + kj*d/s) of phase plane (ki*d%s, kj*d%s), the plane of
- * pixels (s*i + a, s*j + b). Laid out as rows of Wph floats, the plane
+ * pixels (s*i + a, s*j + b); at stride 1 the one plane is the padded sample. Laid out as rows of Wph floats, the plane
  * gives unfold row (c, ki, kj) as Ho runs of Wo floats, Wph apart, or as
  * one contiguous run if each output row is extended to Wph columns (the
  * Wph - Wo extra ones wrap into the next plane row and are dropped). The
