@@ -161,7 +161,8 @@ END_TEST
  * products longer than the vector loop with a tail (P > 256 output pixels,
  * odd) or over two samples (P = 16, 4 chunks of 2), the 3x3 stride-2 fold
  * with an odd width and 1x1 stride-2 shortcuts (one with odd H and W, whose
- * fresh dx is written in one pass). Loss sum(y * r): dy = r. */
+ * fresh dx is written in one pass), and stride-2 layers whose dx is four
+ * phase GEMMs. Loss sum(y * r): dy = r. */
 static const conv_case big_cases[] = {
     {2, 3, 34, 33, 5, 3, 3, 2, 1, 1, 1, true},  /* 3x3 s2: P = 289, W odd */
     {2, 16, 16, 16, 8, 3, 3, 2, 1, 1, 1, false}, /* 3x3 s2, Kg 144, W even */
@@ -171,28 +172,43 @@ static const conv_case big_cases[] = {
     {8, 128, 8, 8, 64, 3, 3, 2, 1, 1, 1, true},  /* P = 16: 2 samples per dot */
     {2, 3, 16, 32, 8, 3, 3, 1, 1, 1, 1, true},   /* GEMM forward, direct backward */
     {2, 80, 8, 8, 8, 3, 3, 1, 1, 1, 1, false},   /* phase-plane forward, unfold backward */
+    /* AVX2 and AVX-512 kernels, output rows of 16 or 32 floats: dx by
+     * phases at stride 2 (H = 2 Ho, W = 2 Wo), and dW from runs of the
+     * phase planes (wgrad_dots) */
+    {2, 16, 32, 32, 32, 3, 3, 2, 1, 1, 1, true}, /* ResNet's 16 -> 32 on 32x32 */
+    {2, 8, 32, 32, 8, 3, 3, 2, 1, 1, 2, false},  /* groups 2 */
+    {3, 4, 6, 32, 8, 3, 3, 2, 1, 1, 1, true},    /* P = 48: GEMM tiles past the rows */
+    {8, 128, 6, 32, 64, 3, 3, 2, 1, 1, 1, false}, /* ... 4 chunks of 2 samples per dot */
+    {2, 4, 32, 32, 6, 4, 4, 2, 1, 1, 1, true},   /* 4x4: two taps per phase, dy padded before */
+    {2, 4, 16, 32, 5, 2, 2, 2, 0, 1, 1, false},  /* 2x2, no padding: one tap per phase */
+    {1, 3, 32, 32, 4, 5, 5, 2, 2, 1, 1, true},   /* 5x5 */
+    {1, 130, 32, 32, 80, 3, 3, 2, 1, 1, 1, false}, /* 4 x 80 = 320 rows: two K blocks */
+    {1, 300, 16, 16, 8, 3, 3, 1, 1, 1, 1, false}, /* stride 1, the padded sample's runs */
+    {1, 4, 20, 32, 3, 3, 3, 1, 2, 2, 1, true},   /* stride 1, dilation 2 */
+    {2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2: dW by runs, dx in one pass */
 };
 
 static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,
                            float *dx, float *dw)
 {
     int64_t Ho = out_size(c->H, c->kh, c), Wo = out_size(c->W, c->kw, c);
-    int64_t nx = c->N * c->C * c->H * c->W, nw = c->O * c->C * c->kh * c->kw;
+    int64_t cig = c->C / c->g, cog = c->O / c->g;
+    int64_t nx = c->N * c->C * c->H * c->W, nw = c->O * cig * c->kh * c->kw;
     double *gx = calloc((size_t)nx, sizeof *gx), *gw = calloc((size_t)nw, sizeof *gw);
     for (int64_t n = 0; n < c->N; n++)
         for (int64_t o = 0; o < c->O; o++)
             for (int64_t oh = 0; oh < Ho; oh++)
                 for (int64_t ow = 0; ow < Wo; ow++) {
                     double g = r[((n * c->O + o) * Ho + oh) * Wo + ow];
-                    for (int64_t ci = 0; ci < c->C; ci++)
+                    for (int64_t ci = 0; ci < cig; ci++)
                         for (int64_t i = 0; i < c->kh; i++)
                             for (int64_t j = 0; j < c->kw; j++) {
                                 int64_t ih = oh * c->s - c->p + i * c->d;
                                 int64_t iw = ow * c->s - c->p + j * c->d;
                                 if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
                                     continue;
-                                int64_t xi = ((n * c->C + ci) * c->H + ih) * c->W + iw;
-                                int64_t wi = ((o * c->C + ci) * c->kh + i) * c->kw + j;
+                                int64_t xi = ((n * c->C + o / cog * cig + ci) * c->H + ih) * c->W + iw;
+                                int64_t wi = ((o * cig + ci) * c->kh + i) * c->kw + j;
                                 gx[xi] += g * w[wi];
                                 gw[wi] += g * x[xi];
                             }

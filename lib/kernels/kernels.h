@@ -113,6 +113,18 @@ typedef void (*tg__gemm_abt_fn)(int64_t M, int64_t N, int64_t K, float alpha, co
                                 int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                                 int64_t ldc);
 
+/* gemm_abt (alpha 1) with B's rows read in place: row j's element t at
+ * B + off[j] + (t / wrow / rows) * bstride + (t / wrow % rows) * brow
+ * + t % wrow, i.e. runs of wrow floats (a multiple of the vector width;
+ * K a multiple of wrow), rows runs per block (a sample's output rows),
+ * blocks bstride apart (samples' planes). */
+typedef struct {
+    int64_t wrow, brow, rows, bstride;
+} tg__abt_runs;
+typedef void (*tg__gemm_abt_ind_fn)(int64_t M, int64_t N, int64_t K, const float *A,
+                                    int64_t lda, const float *B, const int64_t *off,
+                                    const tg__abt_runs *rn, float beta, float *C, int64_t ldc);
+
 /* 2x2, stride 2, unpadded max pooling of one plane (row width W) into Ho x Wo
  * with argmax indices into the plane (idx may be NULL). */
 typedef void (*tg__max_pool2x2_fn)(const float *x, float *y, int32_t *idx, int64_t W,
@@ -264,6 +276,7 @@ typedef struct tg__kernels {
     tg__gemm_micro_fn gemm_micro;
     tg__gemm_micro_ind_fn gemm_micro_ind; /* NULL: none (generic) */
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
+    tg__gemm_abt_ind_fn gemm_abt_ind;
     tg__max_pool2x2_fn max_pool2x2;
     tg__gather_s2_fn gather_s2;
 } tg__kernels;

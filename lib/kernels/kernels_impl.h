@@ -372,11 +372,13 @@ static void FN(gemm_micro_ind)(int64_t kc, const float *a, const float *b, const
  * Rows of A and B are both contiguous along K, so each C element is a dot
  * product; tiles of 3 rows of A x 4 rows of B share their loads. Lanes are
  * summed in a fixed order, then the K tail in order: deterministic, and each
- * element's arithmetic does not depend on the tiling. */
+ * element's arithmetic does not depend on the tiling. With rn (gemm_abt_ind)
+ * B's rows are runs read in place at boff (see tg__abt_runs): the same
+ * vectors in the same order as from a contiguous copy, so the same bits. */
 
 TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, float alpha, const float *a,
-                             int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                             int64_t ldc)
+                             int64_t lda, const float *b, int64_t ldb, const int64_t *boff,
+                             const tg__abt_runs *rn, float beta, float *c, int64_t ldc)
 {
     vf acc[3][4];
 TGK_UNROLL
@@ -385,20 +387,48 @@ TGK_UNROLL
         for (int j = 0; j < nt; j++)
             acc[i][j] = VZERO();
     int64_t k = 0;
-    for (; k + VW <= K; k += VW) {
-        vf av[3];
+    if (rn) { /* blocks of rows runs of wrow floats; K is a whole number of runs */
+        const int64_t wrow = rn->wrow;
+        const float *bp[4]; /* in registers: a load of boff[j] per vector made AVX2 */
+TGK_UNROLL                  /* (one vector per 8-float run) slower than the unfold */
+        for (int j = 0; j < nt; j++)
+            bp[j] = b + boff[j];
+        for (int64_t bo = 0; k < K; bo += rn->bstride)
+            for (int64_t r = 0; r < rn->rows && k < K; r++, k += wrow) {
+                const int64_t o = bo + r * rn->brow;
+                for (int64_t v = 0; v < wrow; v += VW) {
+                    vf av[3];
 TGK_UNROLL
-        for (int i = 0; i < mt; i++) {
-            av[i] = VLOAD(a + i * lda + k);
-            VKEEP(av[i]);
-        }
+                    for (int i = 0; i < mt; i++) {
+                        av[i] = VLOAD(a + i * lda + k + v);
+                        VKEEP(av[i]);
+                    }
 TGK_UNROLL
-        for (int j = 0; j < nt; j++) {
-            vf bv = VLOAD(b + j * ldb + k);
-            VKEEP(bv);
+                    for (int j = 0; j < nt; j++) {
+                        vf bv = VLOAD(bp[j] + o + v);
+                        VKEEP(bv);
 TGK_UNROLL
-            for (int i = 0; i < mt; i++)
-                acc[i][j] = VFMA(av[i], bv, acc[i][j]);
+                        for (int i = 0; i < mt; i++)
+                            acc[i][j] = VFMA(av[i], bv, acc[i][j]);
+                    }
+                }
+            }
+    } else {
+        for (; k + VW <= K; k += VW) {
+            vf av[3];
+TGK_UNROLL
+            for (int i = 0; i < mt; i++) {
+                av[i] = VLOAD(a + i * lda + k);
+                VKEEP(av[i]);
+            }
+TGK_UNROLL
+            for (int j = 0; j < nt; j++) {
+                vf bv = VLOAD(b + j * ldb + k);
+                VKEEP(bv);
+TGK_UNROLL
+                for (int i = 0; i < mt; i++)
+                    acc[i][j] = VFMA(av[i], bv, acc[i][j]);
+            }
         }
     }
     /* Results go straight to C: staged in a float array, the 4 scalar
@@ -431,31 +461,46 @@ TGK_UNROLL
  * than a 1-row tile. */
 static inline int FN(abt_rows)(int64_t r) { return r >= 5 || r == 3 ? 3 : r >= 2 ? 2 : 1; }
 
-static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                         int64_t ldc)
+static void FN(abt_drive)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                          int64_t lda, const float *B, int64_t ldb, const int64_t *off,
+                          const tg__abt_runs *rn, float beta, float *C, int64_t ldc)
 {
     for (int64_t m = 0; m < M; m += FN(abt_rows)(M - m)) {
         const int mt = FN(abt_rows)(M - m);
         for (int64_t n = 0; n < N;) {
             const int nt = N - n >= 4 ? 4 : 1; /* 4 columns, or one at a time */
-            const float *a = A + m * lda, *b = B + n * ldb;
+            const float *a = A + m * lda, *b = rn ? B : B + n * ldb;
+            const int64_t *bo = rn ? off + n : NULL;
             float *c = C + m * ldc + n;
             if (mt == 3 && nt == 4)
-                FN(abt_tile)(3, 4, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                FN(abt_tile)(3, 4, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
             else if (mt == 3)
-                FN(abt_tile)(3, 1, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                FN(abt_tile)(3, 1, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
             else if (mt == 2 && nt == 4)
-                FN(abt_tile)(2, 4, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                FN(abt_tile)(2, 4, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
             else if (mt == 2)
-                FN(abt_tile)(2, 1, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                FN(abt_tile)(2, 1, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
             else if (nt == 4)
-                FN(abt_tile)(1, 4, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                FN(abt_tile)(1, 4, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
             else
-                FN(abt_tile)(1, 1, K, alpha, a, lda, b, ldb, beta, c, ldc);
+                FN(abt_tile)(1, 1, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
             n += nt;
         }
     }
+}
+
+static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc)
+{
+    FN(abt_drive)(M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc);
+}
+
+static void FN(gemm_abt_ind)(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                             const float *B, const int64_t *off, const tg__abt_runs *rn,
+                             float beta, float *C, int64_t ldc)
+{
+    FN(abt_drive)(M, N, K, 1.0f, A, lda, B, 0, off, rn, beta, C, ldc);
 }
 
 #include "winograd_impl.h"
@@ -559,6 +604,7 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .gemm_micro = FN(gemm_micro),
     .gemm_micro_ind = GEMM_MICRO_IND,
     .gemm_abt = FN(gemm_abt),
+    .gemm_abt_ind = FN(gemm_abt_ind),
     .gather_s2 = FN(gather_s2),
     .max_pool2x2 = POOL_FN,
 };

@@ -9,7 +9,9 @@
  * the sample's phase planes (phase_split).
  *
  * Backward: dx by GEMM (W^T dY) + col2im added into the input gradient,
- * disjoint per sample. dW and db: the batch is cut into a fixed number of
+ * disjoint per sample, or at stride 2 as four phase GEMMs read from a padded
+ * dY (dx_phased); dW as dot products with the unfold's rows, read in place
+ * from the phase planes where output rows are whole vectors. dW and db: the batch is cut into a fixed number of
  * chunks (set by the sizes, never by the thread count), each chunk sums into
  * its own partial buffer, and the partials are added to the gradients in
  * chunk order. Results are therefore bit-identical for every thread count.
@@ -32,7 +34,38 @@ typedef struct {
     bool phased;             /* forward from phase planes (see phase_split) */
     bool rowed;              /* ... one run per output row, straight into y */
     int64_t Hph, Wph, Lx;    /* phase plane rows, columns; Ho * Wph */
+    bool wgruns;             /* dW reads the unfold's rows as runs of phase planes */
+    bool dxphased;           /* backward data by phases (see dx_phased) */
+    int64_t Pt, Pl, Hd, Wd;  /* ... dy's zero padding: top, left; padded rows, columns */
 } conv_geom;
+
+/* Phase a (0 or 1) of a stride-2 input gradient along one axis: its taps
+ * are r, r + 2, .. (t of them, below k) and tap r + 2m reads dy at i + q - m
+ * for dx at 2i + a. */
+typedef struct {
+    int64_t r, q, t;
+} dx_phase;
+
+static dx_phase dx_phase_of(int64_t a, int64_t p, int64_t k)
+{
+    dx_phase f = {(a + p) % 2, (a + p) / 2, 0};
+    f.t = f.r < k ? (k - f.r + 1) / 2 : 0;
+    return f;
+}
+
+/* dy's zero padding before (*lo) and after (*hi) along one axis, so that
+ * every phase's shifted reads stay inside. */
+static void dx_pads(int64_t p, int64_t k, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = 0;
+    for (int64_t a = 0; a < 2; a++) {
+        dx_phase f = dx_phase_of(a, p, k);
+        if (f.t - 1 - f.q > *lo)
+            *lo = f.t - 1 - f.q;
+        if (f.q > *hi)
+            *hi = f.q;
+    }
+}
 
 static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int stride,
                       int padding, int dilation, int groups)
@@ -77,6 +110,27 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * rows of 28). */
     g->phased = some && kt->gemm_micro_ind &&
                 (g->s >= 2 ? g->rowed || (g->Lx - g->P) * 16 <= g->P : g->rowed && !g->direct);
+    /* The weight gradient's dot products read output rows of whole vectors,
+     * at least 16 floats, from the phase planes (wgrad_dots) instead of an
+     * unfold that is written and then read once (2.25 times the input of
+     * a 3x3 stride-2 layer, 9 times at stride 1): backward, batch 16, 300 ->
+     * 64 on 16x16 37-39 -> 30-32 ms, 8 -> 16 5x5 on 64x64 14.4 -> 11.5 ms;
+     * rows of one 8-float vector (AVX2) were slower, 4.0 -> 4.2 ms, and
+     * so were the plain C kernels (5-7%). */
+    g->wgruns = some && !g->direct && kt->gemm_vw > 1 && g->Wo % kt->gemm_vw == 0 &&
+                g->Wo >= 16;
+    /* dx by phases (dx_phased): every phase has a tap (k >= 2) and the same
+     * Ho x Wo pixels, rows of at least 16 floats (8: no faster) */
+    g->dxphased = g->phased && g->rowed && g->s == 2 && g->d == 1 && g->kh >= 2 &&
+                  g->kw >= 2 && g->H == 2 * g->Ho && g->W == 2 * g->Wo && g->Wo >= 16;
+    int64_t pb = 0, pr = 0;
+    g->Pt = g->Pl = 0;
+    if (g->dxphased) {
+        dx_pads(g->p, g->kh, &g->Pt, &pb);
+        dx_pads(g->p, g->kw, &g->Pl, &pr);
+    }
+    g->Hd = g->Ho + g->Pt + pb;
+    g->Wd = g->Wo + g->Pl + pr;
 }
 
 /* Output columns ow whose input column ow*s + off falls inside [0, W). */
@@ -505,17 +559,137 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
         }
 }
 
-/* dW_g += dY col^T for samples [n0, n0 + cnt) as dot products along their
- * output pixels (no packing): cnt samples' unfolds side by side in col
- * (Kg x cnt*P), their dY rows copied side by side into dyg. */
-static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, float *xp,
-                       float *col, float *dyg, float *dwg)
+/* ---- backward data by phases ----------------------------------------------
+ * At stride 2, dx at (2i + a, 2j + b) takes W[k][c][ki][kj] dy[k][oh][ow]
+ * only from the taps ki = r_a + 2m, kj = r_b + 2n, at oh = i + q_a - m,
+ * ow = j + q_b - n (dx_phase_of): each of dx's four phases is a stride-1
+ * correlation of dy with a quarter of the taps. Where dx is twice the
+ * output (H = 2 Ho, W = 2 Wo) and output rows are runs the GEMM reads in
+ * place (rowed), a phase is one GEMM, W_ab^T (Cig x Cog * taps) times runs
+ * of a zero-padded copy of dy, and a pass interleaves the four into dx: no
+ * unfold-sized dcol to write and fold back. Sums run over (k, m, n) in one
+ * FMA chain per element, whatever the thread count. */
+
+/* Scratch of one sample: padded dy (and what a GEMM tile reads past its
+ * last row), the B-row offsets of the four GEMMs, their Cig x P results. */
+static int64_t dx_dyp_floats(const conv_geom *g)
+{
+    return tg__round16(g->Cog * g->Hd * g->Wd + 2 * g->Wd + tg__kernels_get()->gemm_nr);
+}
+
+static int64_t dx_phased_floats(const conv_geom *g)
+{
+    return dx_dyp_floats(g) + tg__round16(2 * g->Cog * g->kh * g->kw) + 4 * g->Cig * g->P;
+}
+
+/* Taps of phase (a, b). */
+static int64_t dx_taps(const conv_geom *g, int64_t a, int64_t b)
+{
+    return dx_phase_of(a, g->p, g->kh).t * dx_phase_of(b, g->p, g->kw).t;
+}
+
+/* One group's packed W_ab^T, phases in order (a, b) = (0, 0), (0, 1), .. */
+static int64_t dx_w_floats(const conv_geom *g)
+{
+    int64_t n = 0;
+    for (int64_t ph = 0; ph < 4; ph++)
+        n += tg__sgemm_pack_a_floats(g->Cig, g->Cog * dx_taps(g, ph / 2, ph % 2));
+    return n;
+}
+
+/* W_ab^T of every group into dst (dx_w_floats apart); tmp: Cig x Cog x
+ * taps floats. Column (k, m, n) of phase (a, b), row c: W[k][c][r_a + 2m][r_b + 2n]. */
+static void dx_pack_w(const conv_geom *g, const float *w, float *tmp, float *dst)
+{
+    for (int64_t gr = 0; gr < g->groups; gr++)
+        for (int64_t ph = 0; ph < 4; ph++) {
+            dx_phase fa = dx_phase_of(ph / 2, g->p, g->kh), fb = dx_phase_of(ph % 2, g->p, g->kw);
+            const int64_t K = g->Cog * fa.t * fb.t;
+            for (int64_t c = 0; c < g->Cig; c++)
+                for (int64_t k = 0, col = 0; k < g->Cog; k++)
+                    for (int64_t m = 0; m < fa.t; m++)
+                        for (int64_t n = 0; n < fb.t; n++, col++)
+                            tmp[c * K + col] =
+                                w[(((gr * g->Cog + k) * g->Cig + c) * g->kh + fa.r + 2 * m) *
+                                      g->kw +
+                                  fb.r + 2 * n];
+            tg__sgemm_pack_a(false, g->Cig, K, tmp, K, dst);
+            dst += tg__sgemm_pack_a_floats(g->Cig, K);
+        }
+}
+
+/* B row (k, m, n) of each phase: where its runs start in the padded dy. */
+static void dx_offsets(const conv_geom *g, int64_t *off)
+{
+    for (int64_t ph = 0; ph < 4; ph++) {
+        dx_phase fa = dx_phase_of(ph / 2, g->p, g->kh), fb = dx_phase_of(ph % 2, g->p, g->kw);
+        for (int64_t k = 0; k < g->Cog; k++)
+            for (int64_t m = 0; m < fa.t; m++)
+                for (int64_t n = 0; n < fb.t; n++)
+                    *off++ = k * g->Hd * g->Wd + (g->Pt + fa.q - m) * g->Wd + g->Pl + fb.q - n;
+    }
+}
+
+/* dx (stored if fresh, else added) of sample n, group gr; buf: dx_phased_floats
+ * of scratch whose padding the caller zeroed and whose offsets it set. */
+static void dx_phased(const conv_job *j, int64_t n, int64_t gr, float *buf, float *gx)
 {
     const conv_geom *g = j->g;
-    const int64_t L = cnt * g->P;
+    const int64_t Wo = g->Wo, P = g->P, W = g->W;
+    const float *dy = j->gy + (n * g->O + gr * g->Cog) * P;
+    float *dyp = buf;
+    const int64_t *off = (const int64_t *)(buf + dx_dyp_floats(g));
+    float *out = buf + dx_dyp_floats(g) + tg__round16(2 * g->Cog * g->kh * g->kw);
+    for (int64_t k = 0; k < g->Cog; k++)
+        for (int64_t oh = 0; oh < g->Ho; oh++)
+            memcpy(dyp + (k * g->Hd + g->Pt + oh) * g->Wd + g->Pl, dy + k * P + oh * Wo,
+                   (size_t)Wo * sizeof *dy);
+    const float *wp = j->wp + gr * j->wp_stride;
+    for (int64_t ph = 0; ph < 4; ph++) {
+        const int64_t K = g->Cog * dx_taps(g, ph / 2, ph % 2);
+        tg__sgemm_pa_ind(g->Cig, P, K, wp, dyp, off, Wo, g->Wd, 0.0f, out + ph * g->Cig * P, P);
+        wp += tg__sgemm_pack_a_floats(g->Cig, K);
+        off += K;
+    }
+    for (int64_t c = 0; c < g->Cig; c++)
+        for (int64_t ih = 0; ih < g->H; ih++) {
+            const float *restrict e = out + (2 * (ih % 2) * g->Cig + c) * P + ih / 2 * Wo;
+            const float *restrict o = e + g->Cig * P;
+            float *restrict xr = gx + (c * g->H + ih) * W;
+            if (j->gx_store)
+                for (int64_t q = 0; q < Wo; q++) {
+                    xr[2 * q] = e[q];
+                    xr[2 * q + 1] = o[q];
+                }
+            else
+                for (int64_t q = 0; q < Wo; q++) {
+                    xr[2 * q] += e[q];
+                    xr[2 * q + 1] += o[q];
+                }
+        }
+}
+
+/* Floats of one sample's phase planes for dW (wgruns). */
+static int64_t wg_plane_floats(const conv_geom *g)
+{
+    return tg__round16(g->s * g->s * g->Cig * g->Hph * g->Wph);
+}
+
+/* dW_g += dY col^T for samples [n0, n0 + cnt) as dot products along their
+ * output pixels (no packing): cnt samples' unfolds side by side in col
+ * (Kg x cnt*P), or with wgruns their phase planes in wgb (the unfold rows'
+ * offsets after them), and their dY rows copied side by side into dyg. */
+static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, float *xp,
+                       float *col, float *dyg, float *dwg, float *wgb)
+{
+    const conv_geom *g = j->g;
+    const int64_t L = cnt * g->P, S = wg_plane_floats(g);
     for (int64_t s = 0; s < cnt; s++) {
         const float *xin = j->x + ((n0 + s) * g->C + gr * g->Cig) * g->H * g->W;
-        im2col(g, pad_sample(g, xin, xp), col + s * g->P, L);
+        if (g->wgruns)
+            phase_split(g, xin, wgb + s * S);
+        else
+            im2col(g, pad_sample(g, xin, xp), col + s * g->P, L);
     }
     const float *dy = j->gy + (n0 * g->O + gr * g->Cog) * g->P;
     if (cnt > 1) {
@@ -525,13 +699,20 @@ static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, f
                        (size_t)g->P * sizeof(float));
         dy = dyg;
     }
+    if (g->wgruns) {
+        const tg__abt_runs rn = {g->Wo, g->Wph, g->Ho, S};
+        tg__kernels_get()->gemm_abt_ind(g->Cog, g->Kg, L, dy, L, wgb,
+                                        (const int64_t *)(wgb + wgrad_group(g) * S), &rn, 1.0f,
+                                        dwg, g->Kg);
+        return;
+    }
     tg__kernels_get()->gemm_abt(g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg);
 }
 
 /* db and dx of sample n, group gr: db's partial += row sums of dY; dx (+)=
  * col2im(W^T dY), with dcol as the unfold's gradient. */
 static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, float *work,
-                       float *dcol)
+                       float *dcol, float *dxb)
 {
     const conv_geom *g = j->g;
     const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
@@ -550,6 +731,10 @@ static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, fl
     if (g->direct) {
         tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, j->gx_store ? 0.0f : 1.0f,
                      gx, g->P, work);
+        return;
+    }
+    if (g->dxphased) {
+        dx_phased(j, n, gr, dxb, gx);
         return;
     }
     tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f, dcol, g->P, work);
@@ -572,6 +757,16 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
     float *dyg = col + g->Kg * G * g->P;
     float *xp = pad_of(j, tid);
     memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
+    float *dxb = col + (g->Kg + g->Cog) * G * g->P; /* after dW's operands and dcol */
+    if (g->dxphased && j->gx) {
+        memset(dxb, 0, (size_t)dx_dyp_floats(g) * sizeof *dxb);
+        dx_offsets(g, (int64_t *)(dxb + dx_dyp_floats(g)));
+    }
+    float *wgb = dxb + (g->dxphased ? dx_phased_floats(g) : 0); /* dW's planes, offsets */
+    if (g->wgruns && j->need_dw) {
+        memset(wgb, 0, (size_t)(G * wg_plane_floats(g)) * sizeof *wgb);
+        phase_offsets(g, (int64_t *)(wgb + G * wg_plane_floats(g)));
+    }
     for (int64_t ch = cb; ch < ce; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */
         int64_t q = g->N / j->nchunks, r = g->N % j->nchunks;
@@ -590,11 +785,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                                      j->x + (n * g->C + gr * g->Cig) * g->H * g->W, g->P,
                                      1.0f, dwg, g->Kg, work);
                 else
-                    wgrad_dots(j, n0, cnt, gr, xp, col, dyg, dwg);
+                    wgrad_dots(j, n0, cnt, gr, xp, col, dyg, dwg, wgb);
             }
             for (int64_t n = n0; n < n0 + cnt; n++)
                 for (int64_t gr = 0; gr < g->groups; gr++)
-                    bwd_sample(j, n, gr, part, work, dcol);
+                    bwd_sample(j, n, gr, part, work, dcol, dxb);
         }
     }
 }
@@ -608,6 +803,10 @@ static size_t scratch_floats(const conv_geom *g, bool backward)
                   : g->phased ? phased_floats(g)
                               : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
     int64_t bwd = backward && !g->direct ? (g->Kg + g->Cog) * wgrad_group(g) * g->P : 0;
+    if (backward && g->dxphased)
+        bwd += dx_phased_floats(g);
+    if (backward && g->wgruns)
+        bwd += wgrad_group(g) * wg_plane_floats(g) + tg__round16(2 * g->Kg);
     return (size_t)(TG__SGEMM_WORK_FLOATS + padded_floats(g) + (col > bwd ? col : bwd));
 }
 
@@ -616,6 +815,15 @@ static int64_t packed_w_floats(const conv_geom *g, bool transposed)
 {
     return transposed ? tg__sgemm_pack_a_floats(g->Kg, g->Cog)
                       : tg__sgemm_pack_a_floats(g->Cog, g->Kg);
+}
+
+/* Floats of the backward data pass's packed weights (all groups), and of
+ * the phases' packing space after them. */
+static int64_t bwd_w_floats(const conv_geom *g)
+{
+    if (g->dxphased)
+        return g->groups * dx_w_floats(g) + g->Cig * g->Cog * g->kh * g->kw;
+    return g->groups * packed_w_floats(g, true);
 }
 
 static void pack_w(const conv_geom *g, const float *w, bool transposed, float *dst)
@@ -665,10 +873,10 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
                           float *aux)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
-    /* aux (taken at forward time): [packed W^T][partials if a parameter
-     * needed a gradient then] */
+    /* aux (taken at forward time): [packed W^T, or the phases' W_ab^T and
+     * their packing space][partials if a parameter needed a gradient then] */
     bool had_part = out->p.i[5] != 0;
-    int64_t wt_floats = g->groups * packed_w_floats(g, true);
+    int64_t wt_floats = bwd_w_floats(g);
     conv_job j = {g, x->data, w->data, NULL, out->grad, NULL, gx, gx && tg__grad_fresh(x),
                   w->requires_grad, b && b->requires_grad, w->numel,
                   n_chunks(g->N, w->numel, g->O), had_part ? aux + wt_floats : NULL, NULL, 0,
@@ -679,7 +887,11 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
         j.part = NULL;
     if (!j.gx && !j.part)
         return;
-    if (j.gx) {
+    if (j.gx && g->dxphased) {
+        j.wp_stride = dx_w_floats(g);
+        dx_pack_w(g, w->data, aux + g->groups * j.wp_stride, aux);
+        j.wp = aux;
+    } else if (j.gx) {
         pack_w(g, w->data, true, aux);
         j.wp = aux;
         j.wp_stride = packed_w_floats(g, true);
@@ -885,7 +1097,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         if (gemm_bwd) {
             size_t np = want_part ? (size_t)(n_chunks(g.N, w->numel, g.O) * (w->numel + g.O))
                                   : 0;
-            np += (size_t)(g.groups * packed_w_floats(&g, true));
+            np += (size_t)bwd_w_floats(&g);
             out->aux = tg__arena_alloc(ctx, np * sizeof(float));
             ok = ok && out->aux;
         } else if (direct) {
