@@ -261,6 +261,25 @@ typedef struct tg__wino_job {
     bool want_w, want_b;
 } tg__wino_job;
 
+/* A batch-norm pass over planes p = n * C + c of HW floats (ops/norm.c;
+ * kernels/norm_impl.h). */
+typedef struct tg__bn_job {
+    int64_t N, C, HW;
+    const float *x, *w, *b, *gy;
+    const float *r;          /* fused residual: y = max(bn + r, 0) */
+    float *y, *gx, *gw, *gb;
+    float *gr;               /* backward: the residual's gradient (NULL: none) */
+    bool add_r;              /* backward: add into gr (it is not fresh) */
+    float *mean, *invstd;    /* [C] each */
+    float *ka, *kb, *kc;     /* [C] each: per-channel coefficients of a pass */
+    const float *fa, *fb;    /* backward: the forward's ka, kb (the ReLU's mask) */
+    double *ps, *pss;        /* [N*C] each: per-plane sums */
+    bool training;
+    bool store;              /* backward: gx is fresh, store instead of adding */
+    bool relu;               /* fused ReLU: y = max(bn, 0); backward masks gy by y > 0 */
+    bool mask_y;             /* backward: the mask from y (with a residual; else from x) */
+} tg__bn_job;
+
 typedef struct tg__kernels {
     const char *name;          /* "generic", "avx2", "avx512" */
     tg__isa isa;
@@ -277,6 +296,9 @@ typedef struct tg__kernels {
     tg__gemm_micro_ind_fn gemm_micro_ind; /* NULL: none (generic) */
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
     tg__gemm_abt_ind_fn gemm_abt_ind;
+    /* batch norm, over planes, tg__bn_job: sums, squared deviations,
+     * y = x * ka + kb (ReLU, residual), gradient sums, dx */
+    tg__range_fn bn_sum_range, bn_sqdev_range, bn_fwd_range, bn_gsum_range, bn_bwd_range;
     tg__max_pool2x2_fn max_pool2x2;
     tg__gather_s2_fn gather_s2;
 } tg__kernels;

@@ -505,6 +505,8 @@ static void FN(gemm_abt_ind)(int64_t M, int64_t N, int64_t K, const float *A, in
 
 #include "winograd_impl.h"
 
+#include "norm_impl.h"
+
 /* ---- stride-2 gather (the unfold of ops/conv.c) ---------------------------
  * With VEVEN_ODD(a, b) (the even lanes of a, then the odd lanes of b), a
  * vector of outputs comes from src[2i..] and src[2i + VW - 1..], whose odd
@@ -605,6 +607,11 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .gemm_micro_ind = GEMM_MICRO_IND,
     .gemm_abt = FN(gemm_abt),
     .gemm_abt_ind = FN(gemm_abt_ind),
+    .bn_sum_range = FN(bn_sum_range),
+    .bn_sqdev_range = FN(bn_sqdev_range),
+    .bn_fwd_range = FN(bn_fwd_range),
+    .bn_gsum_range = FN(bn_gsum_range),
+    .bn_bwd_range = FN(bn_bwd_range),
     .gather_s2 = FN(gather_s2),
     .max_pool2x2 = POOL_FN,
 };
