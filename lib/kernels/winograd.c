@@ -132,9 +132,11 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
     bt = bt < 128 ? 128 : bt > 256 ? 256 : bt;
     /* The weight gradient's dot products end in horizontal sums once per
      * block: where a block holds several samples (16x16 planes or smaller),
-     * twice as many tiles made them 2-5% faster (32 and 64 channels, batch
-     * 64); on 32x32 planes, no faster. */
-    if (wgrad && j->th * j->tw * 2 <= bt)
+     * twice as many tiles made its backward 2-5% faster (32 and 64
+     * channels, batch 64; on 32x32 planes, no faster). Only while V and M
+     * stay within the largest forward block's (1 MB): 64 channels' 2 MB
+     * added 1.2 MB to ResNet-8's peak RSS. */
+    if (wgrad && j->th * j->tw * 2 <= bt && 2 * bt * 16 * (g->cin + g->cout) <= 2 * WINO_FLOATS)
         bt *= 2;
     j->rows = bt / j->tw < 1 ? 1 : bt / j->tw;
     if (j->rows > j->th)
