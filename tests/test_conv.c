@@ -185,7 +185,7 @@ static const conv_case big_cases[] = {
     {1, 130, 32, 32, 80, 3, 3, 2, 1, 1, 1, false}, /* 4 x 80 = 320 rows: two K blocks */
     {1, 300, 16, 16, 8, 3, 3, 1, 1, 1, 1, false}, /* stride 1, the padded sample's runs */
     {1, 4, 20, 32, 3, 3, 3, 1, 2, 2, 1, true},   /* stride 1, dilation 2 */
-    {2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2: dW by runs, dx in one pass */
+    {2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2, rows of 16: unfold, one-pass dx */
 };
 
 static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,

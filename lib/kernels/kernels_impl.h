@@ -372,67 +372,17 @@ static void FN(gemm_micro_ind)(int64_t kc, const float *a, const float *b, const
  * Rows of A and B are both contiguous along K, so each C element is a dot
  * product; tiles of 3 rows of A x 4 rows of B share their loads. Lanes are
  * summed in a fixed order, then the K tail in order: deterministic, and each
- * element's arithmetic does not depend on the tiling. With rn (gemm_abt_ind)
- * B's rows are runs read in place at boff (see tg__abt_runs): the same
- * vectors in the same order as from a contiguous copy, so the same bits. */
+ * element's arithmetic does not depend on the tiling. gemm_abt_ind reads
+ * B's rows as runs in place (tg__abt_runs): the same vectors in the same
+ * order as from a contiguous copy, so the same bits. */
 
-TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, float alpha, const float *a,
-                             int64_t lda, const float *b, int64_t ldb, const int64_t *boff,
-                             const tg__abt_runs *rn, float beta, float *c, int64_t ldc)
+/* The tile's sums from its accumulators (k: where the vector loop ended),
+ * straight to C: staged in a float array, the 4 scalar stores and the
+ * 4-wide reload of a row stalled store forwarding. */
+TGK_INLINE void FN(abt_store)(const int mt, const int nt, vf acc[3][4], int64_t k, int64_t K,
+                              float alpha, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    vf acc[3][4];
-TGK_UNROLL
-    for (int i = 0; i < mt; i++)
-TGK_UNROLL
-        for (int j = 0; j < nt; j++)
-            acc[i][j] = VZERO();
-    int64_t k = 0;
-    if (rn) { /* blocks of rows runs of wrow floats; K is a whole number of runs */
-        const int64_t wrow = rn->wrow;
-        const float *bp[4]; /* in registers: a load of boff[j] per vector made AVX2 */
-TGK_UNROLL                  /* (one vector per 8-float run) slower than the unfold */
-        for (int j = 0; j < nt; j++)
-            bp[j] = b + boff[j];
-        for (int64_t bo = 0; k < K; bo += rn->bstride)
-            for (int64_t r = 0; r < rn->rows && k < K; r++, k += wrow) {
-                const int64_t o = bo + r * rn->brow;
-                for (int64_t v = 0; v < wrow; v += VW) {
-                    vf av[3];
-TGK_UNROLL
-                    for (int i = 0; i < mt; i++) {
-                        av[i] = VLOAD(a + i * lda + k + v);
-                        VKEEP(av[i]);
-                    }
-TGK_UNROLL
-                    for (int j = 0; j < nt; j++) {
-                        vf bv = VLOAD(bp[j] + o + v);
-                        VKEEP(bv);
-TGK_UNROLL
-                        for (int i = 0; i < mt; i++)
-                            acc[i][j] = VFMA(av[i], bv, acc[i][j]);
-                    }
-                }
-            }
-    } else {
-        for (; k + VW <= K; k += VW) {
-            vf av[3];
-TGK_UNROLL
-            for (int i = 0; i < mt; i++) {
-                av[i] = VLOAD(a + i * lda + k);
-                VKEEP(av[i]);
-            }
-TGK_UNROLL
-            for (int j = 0; j < nt; j++) {
-                vf bv = VLOAD(b + j * ldb + k);
-                VKEEP(bv);
-TGK_UNROLL
-                for (int i = 0; i < mt; i++)
-                    acc[i][j] = VFMA(av[i], bv, acc[i][j]);
-            }
-        }
-    }
-    /* Results go straight to C: staged in a float array, the 4 scalar
-     * stores and the 4-wide reload of a row stalled store forwarding. */
 TGK_UNROLL
     for (int i = 0; i < mt; i++) {
         float *ci = c + i * ldc;
@@ -457,50 +407,133 @@ TGK_UNROLL
     }
 }
 
+TGK_INLINE void FN(abt_tile)(const int mt, const int nt, int64_t K, float alpha, const float *a,
+                             int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                             int64_t ldc)
+{
+    vf acc[3][4];
+TGK_UNROLL
+    for (int i = 0; i < mt; i++)
+TGK_UNROLL
+        for (int j = 0; j < nt; j++)
+            acc[i][j] = VZERO();
+    int64_t k = 0;
+    for (; k + VW <= K; k += VW) {
+        vf av[3];
+TGK_UNROLL
+        for (int i = 0; i < mt; i++) {
+            av[i] = VLOAD(a + i * lda + k);
+            VKEEP(av[i]);
+        }
+TGK_UNROLL
+        for (int j = 0; j < nt; j++) {
+            vf bv = VLOAD(b + j * ldb + k);
+            VKEEP(bv);
+TGK_UNROLL
+            for (int i = 0; i < mt; i++)
+                acc[i][j] = VFMA(av[i], bv, acc[i][j]);
+        }
+    }
+    FN(abt_store)(mt, nt, acc, k, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* abt_tile (alpha 1) with B's rows at b + boff[j], as runs: blocks of
+ * rn->rows runs of rn->wrow floats (a multiple of VW; K a whole number of
+ * runs). */
+TGK_INLINE void FN(abt_tile_runs)(const int mt, const int nt, int64_t K, const float *a,
+                                  int64_t lda, const float *b, const int64_t *boff,
+                                  const tg__abt_runs *rn, float beta, float *c, int64_t ldc)
+{
+    vf acc[3][4];
+TGK_UNROLL
+    for (int i = 0; i < mt; i++)
+TGK_UNROLL
+        for (int j = 0; j < nt; j++)
+            acc[i][j] = VZERO();
+    const int64_t wrow = rn->wrow;
+    const float *bp[4]; /* in registers: a load of boff[j] per vector made AVX2 */
+TGK_UNROLL              /* (one vector per 8-float run) slower than the unfold */
+    for (int j = 0; j < nt; j++)
+        bp[j] = b + boff[j];
+    int64_t k = 0;
+    for (int64_t bo = 0; k < K; bo += rn->bstride)
+        for (int64_t r = 0; r < rn->rows && k < K; r++, k += wrow) {
+            const int64_t o = bo + r * rn->brow;
+            for (int64_t v = 0; v < wrow; v += VW) {
+                vf av[3];
+TGK_UNROLL
+                for (int i = 0; i < mt; i++) {
+                    av[i] = VLOAD(a + i * lda + k + v);
+                    VKEEP(av[i]);
+                }
+TGK_UNROLL
+                for (int j = 0; j < nt; j++) {
+                    vf bv = VLOAD(bp[j] + o + v);
+                    VKEEP(bv);
+TGK_UNROLL
+                    for (int i = 0; i < mt; i++)
+                        acc[i][j] = VFMA(av[i], bv, acc[i][j]);
+                }
+            }
+        }
+    FN(abt_store)(mt, nt, acc, K, K, 1.0f, a, lda, b, 0, beta, c, ldc);
+}
+
 /* Rows of A per tile: 3 (12 accumulators), ending in 2 + 2 or 2 rather
  * than a 1-row tile. */
 static inline int FN(abt_rows)(int64_t r) { return r >= 5 || r == 3 ? 3 : r >= 2 ? 2 : 1; }
 
-static void FN(abt_drive)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                          int64_t lda, const float *B, int64_t ldb, const int64_t *off,
-                          const tg__abt_runs *rn, float beta, float *C, int64_t ldc)
+/* One tile of either form (RUNS a constant after inlining). */
+#define ABT_TILE(MT, NT)                                                                           \
+    do {                                                                                           \
+        if (RUNS)                                                                                  \
+            FN(abt_tile_runs)(MT, NT, K, a, lda, B, off + n, rn, beta, c, ldc);                    \
+        else                                                                                       \
+            FN(abt_tile)(MT, NT, K, alpha, a, lda, B + n * ldb, ldb, beta, c, ldc);                \
+    } while (0)
+
+TGK_INLINE void FN(abt_drive)(const bool RUNS, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const float *B, int64_t ldb,
+                              const int64_t *off, const tg__abt_runs *rn, float beta, float *C,
+                              int64_t ldc)
 {
     for (int64_t m = 0; m < M; m += FN(abt_rows)(M - m)) {
         const int mt = FN(abt_rows)(M - m);
         for (int64_t n = 0; n < N;) {
             const int nt = N - n >= 4 ? 4 : 1; /* 4 columns, or one at a time */
-            const float *a = A + m * lda, *b = rn ? B : B + n * ldb;
-            const int64_t *bo = rn ? off + n : NULL;
+            const float *a = A + m * lda;
             float *c = C + m * ldc + n;
             if (mt == 3 && nt == 4)
-                FN(abt_tile)(3, 4, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
+                ABT_TILE(3, 4);
             else if (mt == 3)
-                FN(abt_tile)(3, 1, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
+                ABT_TILE(3, 1);
             else if (mt == 2 && nt == 4)
-                FN(abt_tile)(2, 4, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
+                ABT_TILE(2, 4);
             else if (mt == 2)
-                FN(abt_tile)(2, 1, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
+                ABT_TILE(2, 1);
             else if (nt == 4)
-                FN(abt_tile)(1, 4, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
+                ABT_TILE(1, 4);
             else
-                FN(abt_tile)(1, 1, K, alpha, a, lda, b, ldb, bo, rn, beta, c, ldc);
+                ABT_TILE(1, 1);
             n += nt;
         }
     }
 }
 
+#undef ABT_TILE
+
 static void FN(gemm_abt)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                          int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                          int64_t ldc)
 {
-    FN(abt_drive)(M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc);
+    FN(abt_drive)(false, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc);
 }
 
 static void FN(gemm_abt_ind)(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                              const float *B, const int64_t *off, const tg__abt_runs *rn,
                              float beta, float *C, int64_t ldc)
 {
-    FN(abt_drive)(M, N, K, 1.0f, A, lda, B, 0, off, rn, beta, C, ldc);
+    FN(abt_drive)(true, M, N, K, 1.0f, A, lda, B, 0, off, rn, beta, C, ldc);
 }
 
 #include "winograd_impl.h"

@@ -116,9 +116,10 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * a 3x3 stride-2 layer, 9 times at stride 1): backward, batch 16, 300 ->
      * 64 on 16x16 37-39 -> 30-32 ms, 8 -> 16 5x5 on 64x64 14.4 -> 11.5 ms;
      * rows of one 8-float vector (AVX2) were slower, 4.0 -> 4.2 ms, and
-     * so were the plain C kernels (5-7%). */
+     * so were the plain C kernels (5-7%) and 1x1 layers, whose unfold is
+     * a quarter of the input (16 -> 32 channels at stride 2: 2%). */
     g->wgruns = some && !g->direct && kt->gemm_vw > 1 && g->Wo % kt->gemm_vw == 0 &&
-                g->Wo >= 16;
+                g->Wo >= 16 && g->kh * g->kw > 1;
     /* dx by phases (dx_phased): every phase has a tap (k >= 2) and the same
      * Ho x Wo pixels, rows of at least 16 floats (8: no faster) */
     g->dxphased = g->phased && g->rowed && g->s == 2 && g->d == 1 && g->kh >= 2 &&
