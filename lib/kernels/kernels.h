@@ -295,7 +295,7 @@ typedef struct tg__kernels {
     tg__gemm_micro_fn gemm_micro;
     tg__gemm_micro_ind_fn gemm_micro_ind; /* NULL: none (generic) */
     tg__gemm_abt_fn gemm_abt;  /* dot-product path for few columns */
-    tg__gemm_abt_ind_fn gemm_abt_ind;
+    tg__gemm_abt_ind_fn gemm_abt_ind; /* ... B's rows read as runs in place */
     /* batch norm, over planes, tg__bn_job: sums, squared deviations,
      * y = x * ka + kb (ReLU, residual), gradient sums, dx */
     tg__range_fn bn_sum_range, bn_sqdev_range, bn_fwd_range, bn_gsum_range, bn_bwd_range;

@@ -3,9 +3,9 @@
  * included by kernels_impl.h once per ISA. Each plane (one sample's channel)
  * is summed in BN_LANES interleaved float lanes, four vectors of BN_VL
  * (GCC/clang vector extensions): 16 lanes on the plain C path (SSE2-sized
- * vectors), 32 with AVX2 or AVX-512 (256-bit vectors: the backward's sums
- * and passes -6 to -20% per layer; the forward's sums were bound by the
- * latency of 16 lanes' additions). Lane l is element l % BN_VL of vector
+ * vectors), 32 with AVX2 or AVX-512 (256-bit vectors: the fused ReLU's
+ * backward -15% per ResNet-8 step; more lanes because the sums are bound
+ * by the latency of their additions). Lane l is element l % BN_VL of vector
  * l / BN_VL, and every lane adds its terms in order; the lanes are then
  * combined in a fixed order in double. Written as a loop over scalar
  * lanes, gcc had vectorised the loop over blocks instead, with stride-16
@@ -119,9 +119,9 @@ static inline bnv bn_pre_relu(bnv x, float fa, float fb)
  * a fused residual input) the masked g is also stored into gr, or added
  * (add). */
 static void bn_plane_grad_sums(const float *restrict x, const float *restrict g0,
-                            const float *restrict y, bool relu_x, float fa, float fb,
-                            float *restrict gr, bool add, int64_t n, float mu, double *sg,
-                            double *sgd)
+                               const float *restrict y, bool relu_x, float fa, float fb,
+                               float *restrict gr, bool add, int64_t n, float mu, double *sg,
+                               double *sgd)
 {
     const bnv m = bn_set(mu);
     bnv a[BN_NV] = {{0}}, b[BN_NV] = {{0}};
@@ -155,7 +155,6 @@ static void bn_plane_grad_sums(const float *restrict x, const float *restrict g0
     *sg += bn_lanes_sum(a);
     *sgd += bn_lanes_sum(b);
 }
-
 
 /* The passes run over planes p = n*C + c in memory order (a channel's planes
  * are C*HW floats apart: walking them channel by channel defeated the
