@@ -451,8 +451,10 @@ TGK_UNROLL
         for (int j = 0; j < nt; j++)
             acc[i][j] = VZERO();
     const int64_t wrow = rn->wrow;
-    const float *bp[4]; /* in registers: a load of boff[j] per vector made AVX2 */
-TGK_UNROLL              /* (one vector per 8-float run) slower than the unfold */
+    /* The rows' starts, in registers: loading boff[j] for every vector made
+     * one-vector runs (AVX2, 8-float rows) slower than the unfold. */
+    const float *bp[4];
+TGK_UNROLL
     for (int j = 0; j < nt; j++)
         bp[j] = b + boff[j];
     int64_t k = 0;
