@@ -257,7 +257,7 @@ static void FN(bn_bwd_range)(void *arg, int64_t pb, int64_t pe, int tid)
                     float gm = y[i] <= 0.0f ? 0.0f : gi;
                     gx[i] += k * (gm - mg) - kx * (x[i] - mu);
                 }
-        } else if (j->relu) { /* the mask from x, as plane_grad_sums */
+        } else if (j->relu) { /* the mask from x, as bn_plane_grad_sums */
             const float fa = j->fa[c], fb = j->fb[c];
             if (j->store)
                 for (int64_t i = 0; i < j->HW; i++) {

@@ -20,9 +20,6 @@
  * 128 for 32 and 64; the weight gradient's dot products run over a block's
  * tiles, so longer blocks pay for their horizontal sums less often). */
 #define WINO_FLOATS ((int64_t)1 << 17)
-#ifndef WG_MUL
-#define WG_MUL 1
-#endif
 
 bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int groups)
 {

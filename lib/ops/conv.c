@@ -11,10 +11,11 @@
  * Backward: dx by GEMM (W^T dY) + col2im added into the input gradient,
  * disjoint per sample, or at stride 2 as four phase GEMMs read from a padded
  * dY (dx_phased); dW as dot products with the unfold's rows, read in place
- * from the phase planes where output rows are whole vectors. dW and db: the batch is cut into a fixed number of
- * chunks (set by the sizes, never by the thread count), each chunk sums into
- * its own partial buffer, and the partials are added to the gradients in
- * chunk order. Results are therefore bit-identical for every thread count.
+ * from the phase planes where output rows are whole vectors. dW and db:
+ * the batch is cut into a fixed number of chunks (set by the sizes, never
+ * by the thread count), each chunk sums into its own partial buffer, and
+ * the partials are added to the gradients in chunk order. Results are
+ * therefore bit-identical for every thread count.
  *
  * Few channels, stride 1 (the MNIST CNNs): the direct kernels of
  * kernels/conv_direct.c instead, which skip the k*k-times larger unfolded
@@ -257,8 +258,8 @@ static void im2col(const conv_geom *g, const float *restrict src, float *restric
 /* ---- forward from phase planes ---------------------------------------------
  * With stride s, input (padded) pixel (s*oh + ki*d, s*ow + kj*d) is pixel
  * (oh + ki*d/s, ow + kj*d/s) of phase plane (ki*d%s, kj*d%s), the plane of
- * pixels (s*i + a, s*j + b); at stride 1 the one plane is the padded sample. Laid out as rows of Wph floats, the plane
- * gives unfold row (c, ki, kj) as Ho runs of Wo floats, Wph apart, or as
+ * pixels (s*i + a, s*j + b); at stride 1 the one plane is the padded
+ * sample. Laid out as rows of Wph floats, the plane gives unfold row (c, ki, kj) as Ho runs of Wo floats, Wph apart, or as
  * one contiguous run if each output row is extended to Wph columns (the
  * Wph - Wo extra ones wrap into the next plane row and are dropped). The
  * GEMM reads those runs in place (tg__sgemm_pa_ind): the s*s planes of a
@@ -583,6 +584,17 @@ static int64_t dx_phased_floats(const conv_geom *g)
     return dx_dyp_floats(g) + tg__round16(2 * g->Cog * g->kh * g->kw) + 4 * g->Cig * g->P;
 }
 
+/* Where that scratch (buf) keeps the offsets, and the GEMMs' results. */
+static int64_t *dx_offs_of(const conv_geom *g, float *buf)
+{
+    return (int64_t *)(buf + dx_dyp_floats(g));
+}
+
+static float *dx_out_of(const conv_geom *g, float *buf)
+{
+    return buf + dx_dyp_floats(g) + tg__round16(2 * g->Cog * g->kh * g->kw);
+}
+
 /* Taps of phase (a, b). */
 static int64_t dx_taps(const conv_geom *g, int64_t a, int64_t b)
 {
@@ -638,9 +650,8 @@ static void dx_phased(const conv_job *j, int64_t n, int64_t gr, float *buf, floa
     const conv_geom *g = j->g;
     const int64_t Wo = g->Wo, P = g->P, W = g->W;
     const float *dy = j->gy + (n * g->O + gr * g->Cog) * P;
-    float *dyp = buf;
-    const int64_t *off = (const int64_t *)(buf + dx_dyp_floats(g));
-    float *out = buf + dx_dyp_floats(g) + tg__round16(2 * g->Cog * g->kh * g->kw);
+    float *dyp = buf, *out = dx_out_of(g, buf);
+    const int64_t *off = dx_offs_of(g, buf);
     for (int64_t k = 0; k < g->Cog; k++)
         for (int64_t oh = 0; oh < g->Ho; oh++)
             memcpy(dyp + (k * g->Hd + g->Pt + oh) * g->Wd + g->Pl, dy + k * P + oh * Wo,
@@ -670,10 +681,16 @@ static void dx_phased(const conv_job *j, int64_t n, int64_t gr, float *buf, floa
         }
 }
 
-/* Floats of one sample's phase planes for dW (wgruns). */
+/* Floats of one sample's phase planes for dW (wgruns), and where the
+ * unfold rows' offsets follow a sample group's planes in wgb. */
 static int64_t wg_plane_floats(const conv_geom *g)
 {
     return tg__round16(g->s * g->s * g->Cig * g->Hph * g->Wph);
+}
+
+static int64_t *wg_offs_of(const conv_geom *g, float *wgb)
+{
+    return (int64_t *)(wgb + wgrad_group(g) * wg_plane_floats(g));
 }
 
 /* dW_g += dY col^T for samples [n0, n0 + cnt) as dot products along their
@@ -702,9 +719,8 @@ static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, f
     }
     if (g->wgruns) {
         const tg__abt_runs rn = {g->Wo, g->Wph, g->Ho, S};
-        tg__kernels_get()->gemm_abt_ind(g->Cog, g->Kg, L, dy, L, wgb,
-                                        (const int64_t *)(wgb + wgrad_group(g) * S), &rn, 1.0f,
-                                        dwg, g->Kg);
+        tg__kernels_get()->gemm_abt_ind(g->Cog, g->Kg, L, dy, L, wgb, wg_offs_of(g, wgb), &rn,
+                                        1.0f, dwg, g->Kg);
         return;
     }
     tg__kernels_get()->gemm_abt(g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg);
@@ -761,12 +777,12 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
     float *dxb = col + (g->Kg + g->Cog) * G * g->P; /* after dW's operands and dcol */
     if (g->dxphased && j->gx) {
         memset(dxb, 0, (size_t)dx_dyp_floats(g) * sizeof *dxb);
-        dx_offsets(g, (int64_t *)(dxb + dx_dyp_floats(g)));
+        dx_offsets(g, dx_offs_of(g, dxb));
     }
     float *wgb = dxb + (g->dxphased ? dx_phased_floats(g) : 0); /* dW's planes, offsets */
     if (g->wgruns && j->need_dw) {
         memset(wgb, 0, (size_t)(G * wg_plane_floats(g)) * sizeof *wgb);
-        phase_offsets(g, (int64_t *)(wgb + G * wg_plane_floats(g)));
+        phase_offsets(g, wg_offs_of(g, wgb));
     }
     for (int64_t ch = cb; ch < ce; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */
