@@ -301,8 +301,10 @@ END_TEST
  * of tile rows (13x37: 7 tile rows in blocks of 6), whole samples per block
  * in the forward, backward-data and weight-gradient passes (8x8, 2x3, and
  * blocks of 2 to 4 samples whose tiles straddle the packed panels: 3 x 8x8,
- * 8 x 6x5), channel counts that are not multiples of the micro-tile. The output is also added to the
- * input (y + x when C == O), so that dx is once stored and once added.
+ * 8 x 6x5), channel counts that are not multiples of the micro-tile, rows
+ * of tiles that are whole vectors (32 and 16 wide: the transforms in
+ * registers). The output is also added to the input (y + x when C == O), so
+ * that dx is once stored and once added.
  * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
     {2, 32, 9, 7, 32, 3, 3, 1, 1, 1, 1, true},
@@ -311,6 +313,8 @@ static const conv_case wino_cases[] = {
     {3, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, true},
     {2, 33, 2, 3, 50, 3, 3, 1, 1, 1, 1, true},
     {8, 64, 6, 5, 64, 3, 3, 1, 1, 1, 1, true}, /* 4 chunks of 2 samples */
+    {2, 16, 33, 32, 16, 3, 3, 1, 1, 1, 1, true}, /* whole vectors of tiles, last row half */
+    {2, 24, 15, 16, 40, 3, 3, 1, 1, 1, 1, true}, /* the same on AVX2: rows of 8 tiles */
 };
 
 START_TEST(conv_winograd_matches_reference)
@@ -452,8 +456,9 @@ END_TEST
 /* The convolution with evaluation-mode batch norm, residual add and ReLU
  * fused into its output (tg__conv2d_bn_eval, inference) gives the bits of
  * the unfused public ops, on every convolution path: direct kernels (few
- * channels), Winograd (16 channels, odd sizes), unfold + GEMM (stride 2, 1x1
- * stride 2, groups) and the 1x1 GEMM without unfold. _i % N_BN: the layer;
+ * channels), Winograd (16 channels, odd sizes, whole vectors of tiles),
+ * unfold + GEMM (stride 2, 1x1 stride 2, groups) and the 1x1 GEMM without
+ * unfold. _i % N_BN: the layer;
  * _i / N_BN % 3: plain, ReLU, residual + ReLU; _i / (3 * N_BN): threads - 1. The conv
  * bias and the BN affine parameters are there in some cases, not in others;
  * a NaN in the input must come out where the unfused ops put it. */
@@ -466,6 +471,8 @@ static const conv_case bn_cases[] = {
     {3, 8, 6, 6, 8, 3, 3, 1, 1, 1, 2, true},      /* groups 2 */
     {3, 16, 5, 5, 16, 1, 1, 1, 0, 1, 1, false},   /* 1x1: no unfold */
     {1, 16, 39, 38, 16, 3, 3, 1, 1, 1, 1, true},  /* Winograd, two blocks of tile rows */
+    {2, 16, 33, 32, 16, 3, 3, 1, 1, 1, 1, true},  /* Winograd, whole vectors of tiles */
+    {2, 16, 15, 16, 24, 3, 3, 1, 1, 1, 1, false}, /* the same on AVX2 */
 };
 #define N_BN ((int)(sizeof bn_cases / sizeof *bn_cases))
 

@@ -638,9 +638,12 @@ START_TEST(conv_relu_matches_unfused)
 {
     /* _i 0: the direct path; 1: the Winograd path; 2: rows of 16, whole
      * vectors: the forward reads the padded sample as a GEMM (AVX2, AVX-512),
-     * the backward is the direct kernels' */
-    static const int64_t xss[3][4] = {{5, 3, 28, 28}, {5, 32, 14, 14}, {5, 3, 16, 16}},
-                         wss[3][4] = {{6, 3, 3, 3}, {32, 32, 3, 3}, {6, 3, 3, 3}};
+     * the backward is the direct kernels'; 3: Winograd with rows of 16 tiles
+     * (whole vectors, on AVX2 and AVX-512), an odd height */
+    static const int64_t xss[4][4] = {{5, 3, 28, 28}, {5, 32, 14, 14}, {5, 3, 16, 16},
+                                      {5, 16, 31, 32}},
+                         wss[4][4] = {{6, 3, 3, 3}, {32, 32, 3, 3}, {6, 3, 3, 3},
+                                      {16, 16, 3, 3}};
     const int64_t *xs = xss[_i], *ws = wss[_i], bs[1] = {ws[0]};
     for (int stride = 1; stride <= 2; stride++) {
         float *got[4], *want[4];
@@ -948,7 +951,7 @@ static Suite *suite(void)
     tcase_add_test(tc, direct_conv_rejects);
     tcase_add_test(tc, dispatch_follows_env);
     tcase_add_loop_test(tc, conv_relu_gradcheck, 0, 2);
-    tcase_add_loop_test(tc, conv_relu_matches_unfused, 0, 3);
+    tcase_add_loop_test(tc, conv_relu_matches_unfused, 0, 4);
     tcase_add_test(tc, sequential_fuses_conv_relu);
     tcase_add_test(tc, sequential_tiled_inference);
     tcase_add_test(tc, resnet_tiled_inference);

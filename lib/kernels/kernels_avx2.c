@@ -129,4 +129,17 @@ void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int
 }
 #define POOL_FN_OVERRIDE tg__max_pool2x2_avx2
 
+/* a0 b0 a1 b1 .. a7 b7 as two vectors (the Winograd output's even and odd
+ * columns back into a row) */
+static inline void interleave_avx2(__m256 a, __m256 b, __m256 *lo, __m256 *hi)
+{
+    __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);
+    *lo = _mm256_permute2f128_ps(l, h, 0x20);
+    *hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+#define VDEINT(lo, hi, odd) deint_avx2(lo, hi, odd)
+#define VINTERLEAVE(a, b, lo, hi) interleave_avx2(a, b, lo, hi)
+/* max(v, 0) as `v < 0 ? 0 : v`: NaN (the second operand) and -0 stay */
+#define VRELU(v) _mm256_max_ps(_mm256_setzero_ps(), (v))
+
 #include "kernels_impl.h"

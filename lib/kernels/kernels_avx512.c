@@ -103,4 +103,24 @@ void tg__max_pool2x2_avx512(const float *x, float *y, int32_t *idx, int64_t W, i
 }
 
 #define POOL_FN_OVERRIDE tg__max_pool2x2_avx512
+
+/* The even (odd) lanes of lo, then those of hi. */
+static inline __m512 deint_avx512(__m512 lo, __m512 hi, int odd)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    return _mm512_permutex2var_ps(lo, odd ? od : ev, hi);
+}
+/* a0 b0 a1 b1 .. a15 b15 as two vectors */
+static inline void interleave_avx512(__m512 a, __m512 b, __m512 *lo, __m512 *hi)
+{
+    const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i ih = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    *lo = _mm512_permutex2var_ps(a, il, b);
+    *hi = _mm512_permutex2var_ps(a, ih, b);
+}
+#define VDEINT(lo, hi, odd) deint_avx512(lo, hi, odd)
+#define VINTERLEAVE(a, b, lo, hi) interleave_avx512(a, b, lo, hi)
+/* max(v, 0) as `v < 0 ? 0 : v`: NaN (the second operand) and -0 stay */
+#define VRELU(v) _mm512_max_ps(_mm512_setzero_ps(), (v))
 #include "kernels_impl.h"

@@ -216,6 +216,138 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
     }
 }
 
+#ifdef VDEINT
+/* Whole vectors of tiles (rows of tiles a multiple of VW, W even): the
+ * input transform straight from the padded planes to V and the output
+ * transform straight to y, each tile row's transforms kept in registers
+ * (the loops above stage them in scratch: on 32x32 maps with 16 channels
+ * the transforms took as long as the GEMMs). Same operations in the same
+ * order, so the same bits. */
+static bool FN(wino_vec_ok)(const tg__wino_job *j)
+{
+    return j->tw % VW == 0 && j->g->w % 2 == 0;
+}
+
+/* Row transform of the VW tiles whose columns start at p (as wino_rows). */
+TGK_INLINE void FN(wino_row_vec)(const float *p, vf t[4])
+{
+    vf a = VLOAD(p), b = VLOAD(p + VW), c = VLOAD(p + 2), d = VLOAD(p + 2 + VW);
+    vf d0 = VDEINT(a, b, 0), d1 = VDEINT(a, b, 1), d2 = VDEINT(c, d, 0), d3 = VDEINT(c, d, 1);
+    t[0] = d0 - d2;
+    t[1] = d1 + d2;
+    t[2] = d2 - d1;
+    t[3] = d1 - d3;
+}
+
+/* wino_input's V (same arguments, less the row scratch), a vector of tiles
+ * of one tile row at a time; the two padded rows a tile row shares with
+ * the next stay in registers. */
+static void FN(wino_input_vec)(const tg__wino_job *j, const float *xp, int64_t ty0, int64_t ty1,
+                               int64_t base, int64_t ldv, float *v)
+{
+    const int64_t C = j->g->cin, tw = j->tw, wp = j->wp, vxi = j->vxi, NR = GEMM_NR;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
+            const float *p = xp + (c * j->hp + 2 * ty0) * wp + 2 * tx0;
+            vf r0[4], r1[4];
+            FN(wino_row_vec)(p, r0);
+            FN(wino_row_vec)(p + wp, r1);
+            for (int64_t ty = ty0; ty < ty1; ty++) {
+                vf r2[4], r3[4];
+                p += 2 * wp;
+                FN(wino_row_vec)(p, r2);
+                FN(wino_row_vec)(p + wp, r3);
+                const int64_t t = base + (ty - ty0) * tw + tx0;
+                float *d = v + (ldv ? c * ldv + t : t / NR * C * NR + c * NR + t % NR);
+TGK_UNROLL
+                for (int q = 0; q < 4; q++) { /* as wino_col_n */
+                    VSTORE(d + q * vxi, r0[q] - r2[q]);
+                    VSTORE(d + (4 + q) * vxi, r1[q] + r2[q]);
+                    VSTORE(d + (8 + q) * vxi, r2[q] - r1[q]);
+                    VSTORE(d + (12 + q) * vxi, r1[q] - r3[q]);
+                    r0[q] = r2[q];
+                    r1[q] = r3[q];
+                }
+            }
+        }
+}
+
+/* Output row of VW tiles: their even and odd columns e, o interleaved into
+ * out (2 VW floats), then as wino_put (bias, ReLU, or added into out) and,
+ * with e a full epilogue, as tg__conv_epi_row on the result (r: the
+ * residual's matching floats). */
+TGK_INLINE void FN(wino_put_vec)(float *out, vf e, vf o, vf bias, const tg__conv_epi *ep,
+                                 const bool full, const bool relu, const bool add, vf sa,
+                                 vf sh, const float *r)
+{
+    vf y[2];
+    VINTERLEAVE(e, o, &y[0], &y[1]);
+TGK_UNROLL
+    for (int h = 0; h < 2; h++) {
+        vf u;
+        if (add) {
+            u = VLOAD(out + h * VW) + y[h];
+        } else {
+            u = y[h] + bias;
+            if (full) {
+                if (ep->scale)
+                    u = u * sa + sh;
+                if (ep->res)
+                    u = u + VLOAD(r + h * VW);
+            }
+            if (relu)
+                u = VRELU(u);
+        }
+        VSTORE(out + h * VW, u);
+    }
+}
+
+/* wino_range's output stage for this path: A^T m A of channel k's tiles of
+ * one sample's block (m: its first tile, points at stride mxi, tile rows
+ * at stride tw) into rows 2 ty0 .. of yn's channel k. */
+static void FN(wino_output_vec)(const tg__wino_job *j, int64_t k, const float *m, int64_t ty0,
+                                int64_t ty1, float *yn, const float *resn)
+{
+    const tg__conv_geom *g = j->g;
+    const int64_t H = g->h, W = g->w, tw = j->tw, mxi = j->mxi;
+    const tg__conv_epi *e = j->epi;
+    const bool full = tg__conv_epi_full(e), relu = e && e->relu, add = j->add;
+    const vf bias = VSET1(j->b ? j->b[k] : 0.0f);
+    const vf sa = VSET1(full && e->scale ? e->scale[k] : 1.0f);
+    const vf sh = VSET1(full && e->scale ? e->shift[k] : 0.0f);
+    for (int64_t ty = ty0; ty < ty1; ty++)
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
+            const float *mt = m + (ty - ty0) * tw + tx0;
+            vf s0[4], s1[4];
+TGK_UNROLL
+            for (int q = 0; q < 4; q++) { /* as wino_out */
+                vf m0 = VLOAD(mt + q * mxi), m1 = VLOAD(mt + (4 + q) * mxi);
+                vf m2 = VLOAD(mt + (8 + q) * mxi), m3 = VLOAD(mt + (12 + q) * mxi);
+                s0[q] = (m0 + m1) + m2;
+                s1[q] = (m1 - m2) - m3;
+            }
+            const int64_t o = (k * H + 2 * ty) * W + 2 * tx0;
+            const float *r = e && e->res ? resn + o : NULL;
+            if (full)
+                FN(wino_put_vec)(yn + o, (s0[0] + s0[1]) + s0[2], (s0[1] - s0[2]) - s0[3],
+                                 bias, e, true, relu, false, sa, sh, r);
+            else
+                FN(wino_put_vec)(yn + o, (s0[0] + s0[1]) + s0[2], (s0[1] - s0[2]) - s0[3],
+                                 bias, e, false, relu, add, sa, sh, NULL);
+            if (2 * ty + 1 >= H)
+                continue;
+            if (full)
+                FN(wino_put_vec)(yn + o + W, (s1[0] + s1[1]) + s1[2],
+                                 (s1[1] - s1[2]) - s1[3], bias, e, true, relu, false, sa, sh,
+                                 r ? r + W : NULL);
+            else
+                FN(wino_put_vec)(yn + o + W, (s1[0] + s1[1]) + s1[2],
+                                 (s1[1] - s1[2]) - s1[3], bias, e, false, relu, add, sa, sh,
+                                 NULL);
+        }
+}
+#endif
+
 static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
 {
     const tg__wino_job *j = arg;
@@ -230,6 +362,9 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     const int64_t ots = j->rows * tw;
     const tg__conv_epi *e = j->epi;
     const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
+#ifdef VDEINT
+    const bool vec = FN(wino_vec_ok)(j);
+#endif
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     for (int64_t nb = n0; nb < n1; nb += j->fspb) {
         const int64_t cnt = n1 - nb < j->fspb ? n1 - nb : j->fspb;
@@ -241,6 +376,12 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                 if (ty0 == 0) /* blocks of tile rows share one sample's planes */
                     FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL,
                                  C, H, W, j->wp, j->hp * j->wp, xp);
+#ifdef VDEINT
+                if (vec) {
+                    FN(wino_input_vec)(j, xp, ty0, ty1, s * ns, 0, v);
+                    continue;
+                }
+#endif
                 FN(wino_input)(j, xp, ty0, ty1, s * ns, 0, rte, rto, v);
             }
             FN(wino_v_tail)(v, j->vxi, C, nt);
@@ -250,6 +391,14 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
             for (int64_t s = 0; s < cnt; s++) {
                 const int64_t n = nb + s;
                 float *yn = j->y + n * K * H * W;
+#ifdef VDEINT
+                if (vec) {
+                    const float *resn = e && e->res ? e->res + n * K * H * W : NULL;
+                    for (int64_t k = 0; k < K; k++)
+                        FN(wino_output_vec)(j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
+                    continue;
+                }
+#endif
                 for (int64_t k = 0; k < K; k++) {
                     const float bias = j->b ? j->b[k] : 0.0f;
                     FN(wino_out)(m + k * nt + s * ns, j->mxi, ns, ot, ot + ots, ot + 2 * ots,
@@ -352,6 +501,9 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
     float *v = rto + 4 * es;
     float *m = v + 16 * j->vxi;
     float *dq = m + 16 * j->mxi; /* dy's four tile planes */
+#ifdef VDEINT
+    const bool vec = FN(wino_vec_ok)(j);
+#endif
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
     for (int64_t ch = c0; ch < c1; ch++) {
@@ -385,6 +537,12 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 for (int64_t s = 0; s < cnt; s++) { /* V of every sample's tiles */
                     const int64_t n = n0 + s;
                     FN(wino_pad)(j->x + n * C * H * W, NULL, C, H, W, j->wp, j->hp * j->wp, xp);
+#ifdef VDEINT
+                    if (vec) {
+                        FN(wino_input_vec)(j, xp, ty0, ty1, 0, nt, v + s * tp);
+                        continue;
+                    }
+#endif
                     FN(wino_input)(j, xp, ty0, ty1, 0, nt, rte, rto, v + s * tp);
                 }
                 for (int64_t k = 0; k < K; k++) {
