@@ -302,8 +302,8 @@ END_TEST
  * in the forward, backward-data and weight-gradient passes (8x8, 2x3, and
  * blocks of 2 to 4 samples whose tiles straddle the packed panels: 3 x 8x8,
  * 8 x 6x5), channel counts that are not multiples of the micro-tile, rows
- * of tiles that are whole vectors (32 and 16 wide: the transforms in
- * registers). The output is also added to the input (y + x when C == O), so
+ * of tiles that are whole vectors or two rows a vector (32, 16 and 8
+ * wide: the transforms in registers). The output is also added to the input (y + x when C == O), so
  * that dx is once stored and once added.
  * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
@@ -315,6 +315,7 @@ static const conv_case wino_cases[] = {
     {8, 64, 6, 5, 64, 3, 3, 1, 1, 1, 1, true}, /* 4 chunks of 2 samples */
     {2, 16, 33, 32, 16, 3, 3, 1, 1, 1, 1, true}, /* whole vectors of tiles, last row half */
     {2, 24, 15, 16, 40, 3, 3, 1, 1, 1, 1, true}, /* the same on AVX2: rows of 8 tiles */
+    {3, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, true}, /* AVX-512: two rows of 8 tiles a vector */
 };
 
 START_TEST(conv_winograd_matches_reference)
@@ -473,6 +474,8 @@ static const conv_case bn_cases[] = {
     {1, 16, 39, 38, 16, 3, 3, 1, 1, 1, 1, true},  /* Winograd, two blocks of tile rows */
     {2, 16, 33, 32, 16, 3, 3, 1, 1, 1, 1, true},  /* Winograd, whole vectors of tiles */
     {2, 16, 15, 16, 24, 3, 3, 1, 1, 1, 1, false}, /* the same on AVX2 */
+    {2, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, true},  /* two tile rows a vector (AVX-512) */
+    {3, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, false},   /* the same on AVX2 */
 };
 #define N_BN ((int)(sizeof bn_cases / sizeof *bn_cases))
 

@@ -138,6 +138,12 @@ static inline void interleave_avx2(__m256 a, __m256 b, __m256 *lo, __m256 *hi)
     *hi = _mm256_permute2f128_ps(l, h, 0x31);
 }
 #define VDEINT(lo, hi, odd) deint_avx2(lo, hi, odd)
+/* Two rows of 4 tiles (8x8 maps): a vector of p's 4 floats, then q's; the
+ * even (odd) lanes of each 128-bit half of lo, then of hi, per half. */
+#define VLOAD_PAIR(p, q) _mm256_loadu2_m128((q), (p))
+#define VDEINT_PAIR(lo, hi, odd)                                                              \
+    ((odd) ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))                                \
+           : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)))
 #define VINTERLEAVE(a, b, lo, hi) interleave_avx2(a, b, lo, hi)
 /* max(v, 0) as `v < 0 ? 0 : v`: NaN (the second operand) and -0 stay */
 #define VRELU(v) _mm256_max_ps(_mm256_setzero_ps(), (v))

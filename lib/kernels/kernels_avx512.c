@@ -120,6 +120,15 @@ static inline void interleave_avx512(__m512 a, __m512 b, __m512 *lo, __m512 *hi)
     *hi = _mm512_permutex2var_ps(a, ih, b);
 }
 #define VDEINT(lo, hi, odd) deint_avx512(lo, hi, odd)
+/* The same per 256-bit half (two rows of 8 tiles, 16x16 maps) */
+static inline __m512 deint_pair_avx512(__m512 lo, __m512 hi, int odd)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 14, 12, 10, 8, 22, 20, 18, 16, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 15, 13, 11, 9, 23, 21, 19, 17, 7, 5, 3, 1);
+    return _mm512_permutex2var_ps(lo, odd ? od : ev, hi);
+}
+#define VLOAD_PAIR(p, q) VLOAD_HALVES(p, q)
+#define VDEINT_PAIR(lo, hi, odd) deint_pair_avx512(lo, hi, odd)
 #define VINTERLEAVE(a, b, lo, hi) interleave_avx512(a, b, lo, hi)
 /* max(v, 0) as `v < 0 ? 0 : v`: NaN (the second operand) and -0 stay */
 #define VRELU(v) _mm512_max_ps(_mm512_setzero_ps(), (v))

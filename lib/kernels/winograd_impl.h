@@ -217,105 +217,163 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
 }
 
 #ifdef VDEINT
-/* Whole vectors of tiles (rows of tiles a multiple of VW, W even): the
- * input transform straight from the padded planes to V and the output
- * transform straight to y, each tile row's transforms kept in registers
- * (the loops above stage them in scratch: on 32x32 maps with 16 channels
- * the transforms took as long as the GEMMs). Same operations in the same
- * order, so the same bits. */
-static bool FN(wino_vec_ok)(const tg__wino_job *j)
+/* Whole vectors of tiles: the input transform straight from the padded
+ * planes to V and the output transform straight to y, each tile row's
+ * transforms kept in registers (the loops above stage them in scratch: on
+ * 32x32 maps with 16 channels the transforms took as long as the GEMMs).
+ * Same operations in the same order, so the same bits. A vector holds one
+ * row of tiles or part of it (R = 1: rows of a multiple of VW tiles), or
+ * two rows of VW / 2 tiles (R = 2: 16x16 maps on AVX-512, 8x8 on AVX2; an
+ * even number of tile rows per block). 0: the loops above. */
+static int FN(wino_vec_rows)(const tg__wino_job *j)
 {
-    return j->tw % VW == 0 && j->g->w % 2 == 0;
+    if (j->g->w % 2 != 0)
+        return 0;
+    if (j->tw % VW == 0)
+        return 1;
+#  ifdef VDEINT_PAIR
+    if (2 * j->tw == VW && j->g->h % 2 == 0 && j->th % 2 == 0 && j->rows % 2 == 0)
+        return 2;
+#  endif
+    return 0;
 }
 
-/* Row transform of the VW tiles whose columns start at p (as wino_rows). */
-TGK_INLINE void FN(wino_row_vec)(const float *p, vf t[4])
+/* Row transform (as wino_rows) of the VW tiles whose columns start at p;
+ * with R = 2, the second half's at p + ps. */
+TGK_INLINE void FN(wino_row_vec)(const int R, const float *p, int64_t ps, vf t[4])
 {
-    vf a = VLOAD(p), b = VLOAD(p + VW), c = VLOAD(p + 2), d = VLOAD(p + 2 + VW);
-    vf d0 = VDEINT(a, b, 0), d1 = VDEINT(a, b, 1), d2 = VDEINT(c, d, 0), d3 = VDEINT(c, d, 1);
+    vf d0, d1, d2, d3;
+    if (R == 1) {
+        vf a = VLOAD(p), b = VLOAD(p + VW), c = VLOAD(p + 2), d = VLOAD(p + 2 + VW);
+        d0 = VDEINT(a, b, 0), d1 = VDEINT(a, b, 1), d2 = VDEINT(c, d, 0), d3 = VDEINT(c, d, 1);
+    } else {
+#  ifdef VDEINT_PAIR
+        const int h = VW / 2;
+        vf a = VLOAD_PAIR(p, p + ps), b = VLOAD_PAIR(p + h, p + ps + h);
+        vf c = VLOAD_PAIR(p + 2, p + ps + 2), d = VLOAD_PAIR(p + 2 + h, p + ps + 2 + h);
+        d0 = VDEINT_PAIR(a, b, 0), d1 = VDEINT_PAIR(a, b, 1);
+        d2 = VDEINT_PAIR(c, d, 0), d3 = VDEINT_PAIR(c, d, 1);
+#  else
+        d0 = d1 = d2 = d3 = VZERO();
+#  endif
+    }
     t[0] = d0 - d2;
     t[1] = d1 + d2;
     t[2] = d2 - d1;
     t[3] = d1 - d3;
 }
 
-/* wino_input's V (same arguments, less the row scratch), a vector of tiles
- * of one tile row at a time; the two padded rows a tile row shares with
- * the next stay in registers. */
-static void FN(wino_input_vec)(const tg__wino_job *j, const float *xp, int64_t ty0, int64_t ty1,
-                               int64_t base, int64_t ldv, float *v)
+/* The 16 points of a vector of tiles from the row transforms of its four
+ * input rows (as wino_col_n), to d (stride vxi). */
+TGK_INLINE void FN(wino_col_vec)(const vf r0[4], const vf r1[4], const vf r2[4], const vf r3[4],
+                                 float *d, int64_t vxi)
+{
+TGK_UNROLL
+    for (int q = 0; q < 4; q++) {
+        VSTORE(d + q * vxi, r0[q] - r2[q]);
+        VSTORE(d + (4 + q) * vxi, r1[q] + r2[q]);
+        VSTORE(d + (8 + q) * vxi, r2[q] - r1[q]);
+        VSTORE(d + (12 + q) * vxi, r1[q] - r3[q]);
+    }
+}
+
+/* wino_input's V (same arguments, less the row scratch). R = 1: the two
+ * padded rows a tile row shares with the next stay in registers. */
+TGK_INLINE void FN(wino_input_vec_r)(const int R, const tg__wino_job *j, const float *xp,
+                                     int64_t ty0, int64_t ty1, int64_t base, int64_t ldv,
+                                     float *v)
 {
     const int64_t C = j->g->cin, tw = j->tw, wp = j->wp, vxi = j->vxi, NR = GEMM_NR;
     for (int64_t c = 0; c < C; c++)
         for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
             const float *p = xp + (c * j->hp + 2 * ty0) * wp + 2 * tx0;
-            vf r0[4], r1[4];
-            FN(wino_row_vec)(p, r0);
-            FN(wino_row_vec)(p + wp, r1);
-            for (int64_t ty = ty0; ty < ty1; ty++) {
-                vf r2[4], r3[4];
-                p += 2 * wp;
-                FN(wino_row_vec)(p, r2);
-                FN(wino_row_vec)(p + wp, r3);
+            vf r0[4], r1[4], r2[4], r3[4];
+            if (R == 1) {
+                FN(wino_row_vec)(1, p, 0, r0);
+                FN(wino_row_vec)(1, p + wp, 0, r1);
+            }
+            for (int64_t ty = ty0; ty < ty1; ty += R) {
                 const int64_t t = base + (ty - ty0) * tw + tx0;
                 float *d = v + (ldv ? c * ldv + t : t / NR * C * NR + c * NR + t % NR);
+                if (R == 1) {
+                    p += 2 * wp;
+                    FN(wino_row_vec)(1, p, 0, r2);
+                    FN(wino_row_vec)(1, p + wp, 0, r3);
+                    FN(wino_col_vec)(r0, r1, r2, r3, d, vxi);
 TGK_UNROLL
-                for (int q = 0; q < 4; q++) { /* as wino_col_n */
-                    VSTORE(d + q * vxi, r0[q] - r2[q]);
-                    VSTORE(d + (4 + q) * vxi, r1[q] + r2[q]);
-                    VSTORE(d + (8 + q) * vxi, r2[q] - r1[q]);
-                    VSTORE(d + (12 + q) * vxi, r1[q] - r3[q]);
-                    r0[q] = r2[q];
-                    r1[q] = r3[q];
+                    for (int q = 0; q < 4; q++) {
+                        r0[q] = r2[q];
+                        r1[q] = r3[q];
+                    }
+                } else { /* tile rows ty, ty + 1: padded rows 2 ty + i, 2 ty + 2 + i */
+                    FN(wino_row_vec)(2, p, 2 * wp, r0);
+                    FN(wino_row_vec)(2, p + wp, 2 * wp, r1);
+                    FN(wino_row_vec)(2, p + 2 * wp, 2 * wp, r2);
+                    FN(wino_row_vec)(2, p + 3 * wp, 2 * wp, r3);
+                    FN(wino_col_vec)(r0, r1, r2, r3, d, vxi);
+                    p += 4 * wp;
                 }
             }
         }
 }
 
-/* Output row of VW tiles: their even and odd columns e, o interleaved into
- * out (2 VW floats), then as wino_put (bias, ReLU, or added into out) and,
- * with e a full epilogue, as tg__conv_epi_row on the result (r: the
- * residual's matching floats). */
-TGK_INLINE void FN(wino_put_vec)(float *out, vf e, vf o, vf bias, const tg__conv_epi *ep,
-                                 const bool full, const bool relu, const bool add, vf sa,
-                                 vf sh, const float *r)
+static void FN(wino_input_vec)(int R, const tg__wino_job *j, const float *xp, int64_t ty0,
+                               int64_t ty1, int64_t base, int64_t ldv, float *v)
+{
+    if (R == 1)
+        FN(wino_input_vec_r)(1, j, xp, ty0, ty1, base, ldv, v);
+    else
+        FN(wino_input_vec_r)(2, j, xp, ty0, ty1, base, ldv, v);
+}
+
+/* Two output rows' worth of VW tiles: their even and odd columns e, o
+ * interleaved; the first VW floats to o0, the next to o1 (R = 1: o0 + VW;
+ * R = 2: the next tile row's). Then as wino_put (bias, ReLU, or added into
+ * the output) and, with ep a full epilogue, as tg__conv_epi_row (r0, r1:
+ * the residual's matching floats). */
+TGK_INLINE void FN(wino_put_vec)(float *o0, float *o1, vf e, vf o, vf bias,
+                                 const tg__conv_epi *ep, const bool full, const bool relu,
+                                 const bool add, vf sa, vf sh, const float *r0, const float *r1)
 {
     vf y[2];
     VINTERLEAVE(e, o, &y[0], &y[1]);
 TGK_UNROLL
     for (int h = 0; h < 2; h++) {
+        float *out = h ? o1 : o0;
         vf u;
         if (add) {
-            u = VLOAD(out + h * VW) + y[h];
+            u = VLOAD(out) + y[h];
         } else {
             u = y[h] + bias;
             if (full) {
                 if (ep->scale)
                     u = u * sa + sh;
                 if (ep->res)
-                    u = u + VLOAD(r + h * VW);
+                    u = u + VLOAD(h ? r1 : r0);
             }
             if (relu)
                 u = VRELU(u);
         }
-        VSTORE(out + h * VW, u);
+        VSTORE(out, u);
     }
 }
 
 /* wino_range's output stage for this path: A^T m A of channel k's tiles of
  * one sample's block (m: its first tile, points at stride mxi, tile rows
  * at stride tw) into rows 2 ty0 .. of yn's channel k. */
-static void FN(wino_output_vec)(const tg__wino_job *j, int64_t k, const float *m, int64_t ty0,
-                                int64_t ty1, float *yn, const float *resn)
+TGK_INLINE void FN(wino_output_vec_r)(const int R, const bool full, const tg__wino_job *j,
+                                      int64_t k, const float *m, int64_t ty0, int64_t ty1,
+                                      float *yn, const float *resn)
 {
     const tg__conv_geom *g = j->g;
     const int64_t H = g->h, W = g->w, tw = j->tw, mxi = j->mxi;
+    const int64_t next = R == 1 ? VW : 2 * W; /* the second half's output */
     const tg__conv_epi *e = j->epi;
-    const bool full = tg__conv_epi_full(e), relu = e && e->relu, add = j->add;
+    const bool relu = e && e->relu, add = j->add && !full;
     const vf bias = VSET1(j->b ? j->b[k] : 0.0f);
     const vf sa = VSET1(full && e->scale ? e->scale[k] : 1.0f);
     const vf sh = VSET1(full && e->scale ? e->shift[k] : 0.0f);
-    for (int64_t ty = ty0; ty < ty1; ty++)
+    for (int64_t ty = ty0; ty < ty1; ty += R)
         for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
             const float *mt = m + (ty - ty0) * tw + tx0;
             vf s0[4], s1[4];
@@ -327,24 +385,30 @@ TGK_UNROLL
                 s1[q] = (m1 - m2) - m3;
             }
             const int64_t o = (k * H + 2 * ty) * W + 2 * tx0;
-            const float *r = e && e->res ? resn + o : NULL;
-            if (full)
-                FN(wino_put_vec)(yn + o, (s0[0] + s0[1]) + s0[2], (s0[1] - s0[2]) - s0[3],
-                                 bias, e, true, relu, false, sa, sh, r);
-            else
-                FN(wino_put_vec)(yn + o, (s0[0] + s0[1]) + s0[2], (s0[1] - s0[2]) - s0[3],
-                                 bias, e, false, relu, add, sa, sh, NULL);
-            if (2 * ty + 1 >= H)
+            const float *r = full && e->res ? resn + o : NULL;
+            FN(wino_put_vec)(yn + o, yn + o + next, (s0[0] + s0[1]) + s0[2],
+                             (s0[1] - s0[2]) - s0[3], bias, e, full, relu, add, sa, sh, r,
+                             r ? r + next : NULL);
+            if (2 * ty + 1 >= H) /* R = 1 only: R = 2 takes even heights */
                 continue;
-            if (full)
-                FN(wino_put_vec)(yn + o + W, (s1[0] + s1[1]) + s1[2],
-                                 (s1[1] - s1[2]) - s1[3], bias, e, true, relu, false, sa, sh,
-                                 r ? r + W : NULL);
-            else
-                FN(wino_put_vec)(yn + o + W, (s1[0] + s1[1]) + s1[2],
-                                 (s1[1] - s1[2]) - s1[3], bias, e, false, relu, add, sa, sh,
-                                 NULL);
+            FN(wino_put_vec)(yn + o + W, yn + o + W + next, (s1[0] + s1[1]) + s1[2],
+                             (s1[1] - s1[2]) - s1[3], bias, e, full, relu, add, sa, sh,
+                             r ? r + W : NULL, r ? r + W + next : NULL);
         }
+}
+
+static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const float *m,
+                                int64_t ty0, int64_t ty1, float *yn, const float *resn)
+{
+    const bool full = tg__conv_epi_full(j->epi);
+    if (R == 1 && full)
+        FN(wino_output_vec_r)(1, true, j, k, m, ty0, ty1, yn, resn);
+    else if (R == 1)
+        FN(wino_output_vec_r)(1, false, j, k, m, ty0, ty1, yn, resn);
+    else if (full)
+        FN(wino_output_vec_r)(2, true, j, k, m, ty0, ty1, yn, resn);
+    else
+        FN(wino_output_vec_r)(2, false, j, k, m, ty0, ty1, yn, resn);
 }
 #endif
 
@@ -363,7 +427,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     const tg__conv_epi *e = j->epi;
     const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
 #ifdef VDEINT
-    const bool vec = FN(wino_vec_ok)(j);
+    const int vec = FN(wino_vec_rows)(j);
 #endif
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     for (int64_t nb = n0; nb < n1; nb += j->fspb) {
@@ -378,7 +442,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                                  C, H, W, j->wp, j->hp * j->wp, xp);
 #ifdef VDEINT
                 if (vec) {
-                    FN(wino_input_vec)(j, xp, ty0, ty1, s * ns, 0, v);
+                    FN(wino_input_vec)(vec, j, xp, ty0, ty1, s * ns, 0, v);
                     continue;
                 }
 #endif
@@ -395,7 +459,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                 if (vec) {
                     const float *resn = e && e->res ? e->res + n * K * H * W : NULL;
                     for (int64_t k = 0; k < K; k++)
-                        FN(wino_output_vec)(j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
+                        FN(wino_output_vec)(vec, j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
                     continue;
                 }
 #endif
@@ -502,7 +566,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
     float *m = v + 16 * j->vxi;
     float *dq = m + 16 * j->mxi; /* dy's four tile planes */
 #ifdef VDEINT
-    const bool vec = FN(wino_vec_ok)(j);
+    const int vec = FN(wino_vec_rows)(j);
 #endif
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
@@ -539,7 +603,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                     FN(wino_pad)(j->x + n * C * H * W, NULL, C, H, W, j->wp, j->hp * j->wp, xp);
 #ifdef VDEINT
                     if (vec) {
-                        FN(wino_input_vec)(j, xp, ty0, ty1, 0, nt, v + s * tp);
+                        FN(wino_input_vec)(vec, j, xp, ty0, ty1, 0, nt, v + s * tp);
                         continue;
                     }
 #endif
