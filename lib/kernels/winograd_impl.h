@@ -327,41 +327,42 @@ static void FN(wino_input_vec)(int R, const tg__wino_job *j, const float *xp, in
 }
 
 /* Two output rows' worth of VW tiles: their even and odd columns e, o
- * interleaved; the first VW floats to o0, the next to o1 (R = 1: o0 + VW;
- * R = 2: the next tile row's). Then as wino_put (bias, ReLU, or added into
- * the output) and, with ep a full epilogue, as tg__conv_epi_row (r0, r1:
- * the residual's matching floats). */
-TGK_INLINE void FN(wino_put_vec)(float *o0, float *o1, vf e, vf o, vf bias,
-                                 const tg__conv_epi *ep, const bool full, const bool relu,
-                                 const bool add, vf sa, vf sh, const float *r0, const float *r1)
+ * interleaved; the first VW floats to out, the next to out + next (R = 1:
+ * VW; R = 2: the next tile row's). Then as wino_put (bias, ReLU, or added
+ * into the output) and, with a full epilogue, as tg__conv_epi_row: scale
+ * and shift, the residual (r: its floats matching out), ReLU. The flags are
+ * constants in each instance (tested per vector, they cost a fifth of the
+ * stage). */
+TGK_INLINE void FN(wino_put_vec)(float *out, int64_t next, vf e, vf o, vf bias, const bool add,
+                                 const bool scale, const bool res, const bool relu, vf sa,
+                                 vf sh, const float *r)
 {
     vf y[2];
     VINTERLEAVE(e, o, &y[0], &y[1]);
 TGK_UNROLL
     for (int h = 0; h < 2; h++) {
-        float *out = h ? o1 : o0;
+        float *p = out + h * next;
         vf u;
         if (add) {
-            u = VLOAD(out) + y[h];
+            u = VLOAD(p) + y[h];
         } else {
             u = y[h] + bias;
-            if (full) {
-                if (ep->scale)
-                    u = u * sa + sh;
-                if (ep->res)
-                    u = u + VLOAD(h ? r1 : r0);
-            }
+            if (scale)
+                u = u * sa + sh;
+            if (res)
+                u = u + VLOAD(r + h * next);
             if (relu)
                 u = VRELU(u);
         }
-        VSTORE(out, u);
+        VSTORE(p, u);
     }
 }
 
 /* wino_range's output stage for this path: A^T m A of channel k's tiles of
  * one sample's block (m: its first tile, points at stride mxi, tile rows
  * at stride tw) into rows 2 ty0 .. of yn's channel k. */
-TGK_INLINE void FN(wino_output_vec_r)(const int R, const bool full, const tg__wino_job *j,
+TGK_INLINE void FN(wino_output_vec_r)(const int R, const bool add, const bool scale,
+                                      const bool res, const bool relu, const tg__wino_job *j,
                                       int64_t k, const float *m, int64_t ty0, int64_t ty1,
                                       float *yn, const float *resn)
 {
@@ -369,10 +370,8 @@ TGK_INLINE void FN(wino_output_vec_r)(const int R, const bool full, const tg__wi
     const int64_t H = g->h, W = g->w, tw = j->tw, mxi = j->mxi;
     const int64_t next = R == 1 ? VW : 2 * W; /* the second half's output */
     const tg__conv_epi *e = j->epi;
-    const bool relu = e && e->relu, add = j->add && !full;
     const vf bias = VSET1(j->b ? j->b[k] : 0.0f);
-    const vf sa = VSET1(full && e->scale ? e->scale[k] : 1.0f);
-    const vf sh = VSET1(full && e->scale ? e->shift[k] : 0.0f);
+    const vf sa = VSET1(scale ? e->scale[k] : 1.0f), sh = VSET1(scale ? e->shift[k] : 0.0f);
     for (int64_t ty = ty0; ty < ty1; ty += R)
         for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
             const float *mt = m + (ty - ty0) * tw + tx0;
@@ -385,30 +384,36 @@ TGK_UNROLL
                 s1[q] = (m1 - m2) - m3;
             }
             const int64_t o = (k * H + 2 * ty) * W + 2 * tx0;
-            const float *r = full && e->res ? resn + o : NULL;
-            FN(wino_put_vec)(yn + o, yn + o + next, (s0[0] + s0[1]) + s0[2],
-                             (s0[1] - s0[2]) - s0[3], bias, e, full, relu, add, sa, sh, r,
-                             r ? r + next : NULL);
+            const float *r = res ? resn + o : NULL;
+            FN(wino_put_vec)(yn + o, next, (s0[0] + s0[1]) + s0[2], (s0[1] - s0[2]) - s0[3],
+                             bias, add, scale, res, relu, sa, sh, r);
             if (2 * ty + 1 >= H) /* R = 1 only: R = 2 takes even heights */
                 continue;
-            FN(wino_put_vec)(yn + o + W, yn + o + W + next, (s1[0] + s1[1]) + s1[2],
-                             (s1[1] - s1[2]) - s1[3], bias, e, full, relu, add, sa, sh,
-                             r ? r + W : NULL, r ? r + W + next : NULL);
+            FN(wino_put_vec)(yn + o + W, next, (s1[0] + s1[1]) + s1[2], (s1[1] - s1[2]) - s1[3],
+                             bias, add, scale, res, relu, sa, sh, res ? r + W : NULL);
         }
 }
 
 static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const float *m,
                                 int64_t ty0, int64_t ty1, float *yn, const float *resn)
 {
-    const bool full = tg__conv_epi_full(j->epi);
-    if (R == 1 && full)
-        FN(wino_output_vec_r)(1, true, j, k, m, ty0, ty1, yn, resn);
-    else if (R == 1)
-        FN(wino_output_vec_r)(1, false, j, k, m, ty0, ty1, yn, resn);
-    else if (full)
-        FN(wino_output_vec_r)(2, true, j, k, m, ty0, ty1, yn, resn);
-    else
-        FN(wino_output_vec_r)(2, false, j, k, m, ty0, ty1, yn, resn);
+    const tg__conv_epi *e = j->epi;
+    const bool add = j->add, scale = e && e->scale, res = e && e->res, relu = e && e->relu;
+    const int f = add ? 8 : (scale ? 4 : 0) | (res ? 2 : 0) | (relu ? 1 : 0);
+#  define WINO_OUT(r_, f_)                                                                    \
+      case (r_) * 16 + (f_):                                                                 \
+          FN(wino_output_vec_r)(r_, (f_) == 8, (f_) & 4, (f_) & 2, (f_) & 1, j, k, m, ty0, ty1, \
+                                yn, resn);                                                   \
+          return;
+#  define WINO_OUTS(r_)                                                                       \
+      WINO_OUT(r_, 0) WINO_OUT(r_, 1) WINO_OUT(r_, 2) WINO_OUT(r_, 3) WINO_OUT(r_, 4)          \
+      WINO_OUT(r_, 5) WINO_OUT(r_, 6) WINO_OUT(r_, 7) WINO_OUT(r_, 8)
+    switch (R * 16 + f) {
+        WINO_OUTS(1)
+        WINO_OUTS(2)
+    }
+#  undef WINO_OUTS
+#  undef WINO_OUT
 }
 #endif
 
