@@ -302,8 +302,8 @@ END_TEST
  * in the forward, backward-data and weight-gradient passes (8x8, 2x3, and
  * blocks of 2 to 4 samples whose tiles straddle the packed panels: 3 x 8x8,
  * 8 x 6x5), channel counts that are not multiples of the micro-tile, rows
- * of tiles that are whole vectors or two rows a vector (32, 16 and 8
- * wide: the transforms in registers). The output is also added to the input (y + x when C == O), so
+ * of tiles that are whole vectors or two or four rows a vector (32, 16,
+ * 8 and 4 wide: the transforms in registers). The output is also added to the input (y + x when C == O), so
  * that dx is once stored and once added.
  * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
@@ -316,6 +316,7 @@ static const conv_case wino_cases[] = {
     {2, 16, 33, 32, 16, 3, 3, 1, 1, 1, 1, true}, /* whole vectors of tiles, last row half */
     {2, 24, 15, 16, 40, 3, 3, 1, 1, 1, 1, true}, /* the same on AVX2: rows of 8 tiles */
     {3, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, true}, /* AVX-512: two rows of 8 tiles a vector */
+    {3, 16, 16, 8, 24, 3, 3, 1, 1, 1, 1, true},  /* AVX-512: four rows of 4 tiles a vector */
 };
 
 START_TEST(conv_winograd_matches_reference)
@@ -475,7 +476,7 @@ static const conv_case bn_cases[] = {
     {2, 16, 33, 32, 16, 3, 3, 1, 1, 1, 1, true},  /* Winograd, whole vectors of tiles */
     {2, 16, 15, 16, 24, 3, 3, 1, 1, 1, 1, false}, /* the same on AVX2 */
     {2, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, true},  /* two tile rows a vector (AVX-512) */
-    {3, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, false},   /* the same on AVX2 */
+    {3, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, false},   /* the same on AVX2; four rows (AVX-512) */
 };
 #define N_BN ((int)(sizeof bn_cases / sizeof *bn_cases))
 

@@ -129,6 +129,22 @@ static inline __m512 deint_pair_avx512(__m512 lo, __m512 hi, int odd)
 }
 #define VLOAD_PAIR(p, q) VLOAD_HALVES(p, q)
 #define VDEINT_PAIR(lo, hi, odd) deint_pair_avx512(lo, hi, odd)
+#define VSTORE_HALVES(p, q, v)                                                                \
+    (_mm256_storeu_ps((p), _mm512_castps512_ps256(v)),                                        \
+     _mm256_storeu_ps((q), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))))
+/* Four rows of 4 tiles (8x8 maps): 4 floats from each of p, p + s, p + 2s,
+ * p + 3s; the even (odd) lanes of each 128-bit quarter of lo, then of hi. */
+static inline __m512 load_quad_avx512(const float *p, int64_t s)
+{
+    __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(p));
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(p + s), 1);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(p + 2 * s), 2);
+    return _mm512_insertf32x4(v, _mm_loadu_ps(p + 3 * s), 3);
+}
+#define VLOAD_QUAD(p, s) load_quad_avx512(p, s)
+#define VDEINT_QUAD(lo, hi, odd)                                                              \
+    ((odd) ? _mm512_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))                                \
+           : _mm512_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)))
 #define VINTERLEAVE(a, b, lo, hi) interleave_avx512(a, b, lo, hi)
 /* max(v, 0) as `v < 0 ? 0 : v`: NaN (the second operand) and -0 stay */
 #define VRELU(v) _mm512_max_ps(_mm512_setzero_ps(), (v))

@@ -223,8 +223,9 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
  * 32x32 maps with 16 channels the transforms took as long as the GEMMs).
  * Same operations in the same order, so the same bits. A vector holds one
  * row of tiles or part of it (R = 1: rows of a multiple of VW tiles), or
- * two rows of VW / 2 tiles (R = 2: 16x16 maps on AVX-512, 8x8 on AVX2; an
- * even number of tile rows per block). 0: the loops above. */
+ * R rows of VW / R tiles (R = 2: 16x16 maps on AVX-512, 8x8 on AVX2; R = 4:
+ * 8x8 on AVX-512; a multiple of R tile rows per block). 0: the loops
+ * above. */
 static int FN(wino_vec_rows)(const tg__wino_job *j)
 {
     if (j->g->w % 2 != 0)
@@ -235,17 +236,30 @@ static int FN(wino_vec_rows)(const tg__wino_job *j)
     if (2 * j->tw == VW && j->g->h % 2 == 0 && j->th % 2 == 0 && j->rows % 2 == 0)
         return 2;
 #  endif
+#  ifdef VDEINT_QUAD
+    if (4 * j->tw == VW && j->g->h % 2 == 0 && j->th % 4 == 0 && j->rows % 4 == 0)
+        return 4;
+#  endif
     return 0;
 }
 
 /* Row transform (as wino_rows) of the VW tiles whose columns start at p;
- * with R = 2, the second half's at p + ps. */
+ * with R > 1, the second of its R parts' at p + ps, and so on. */
 TGK_INLINE void FN(wino_row_vec)(const int R, const float *p, int64_t ps, vf t[4])
 {
     vf d0, d1, d2, d3;
     if (R == 1) {
         vf a = VLOAD(p), b = VLOAD(p + VW), c = VLOAD(p + 2), d = VLOAD(p + 2 + VW);
         d0 = VDEINT(a, b, 0), d1 = VDEINT(a, b, 1), d2 = VDEINT(c, d, 0), d3 = VDEINT(c, d, 1);
+    } else if (R == 4) {
+#  ifdef VDEINT_QUAD
+        vf a = VLOAD_QUAD(p, ps), b = VLOAD_QUAD(p + 4, ps);
+        vf c = VLOAD_QUAD(p + 2, ps), d = VLOAD_QUAD(p + 6, ps);
+        d0 = VDEINT_QUAD(a, b, 0), d1 = VDEINT_QUAD(a, b, 1);
+        d2 = VDEINT_QUAD(c, d, 0), d3 = VDEINT_QUAD(c, d, 1);
+#  else
+        d0 = d1 = d2 = d3 = VZERO();
+#  endif
     } else {
 #  ifdef VDEINT_PAIR
         const int h = VW / 2;
@@ -305,13 +319,13 @@ TGK_UNROLL
                         r0[q] = r2[q];
                         r1[q] = r3[q];
                     }
-                } else { /* tile rows ty, ty + 1: padded rows 2 ty + i, 2 ty + 2 + i */
-                    FN(wino_row_vec)(2, p, 2 * wp, r0);
-                    FN(wino_row_vec)(2, p + wp, 2 * wp, r1);
-                    FN(wino_row_vec)(2, p + 2 * wp, 2 * wp, r2);
-                    FN(wino_row_vec)(2, p + 3 * wp, 2 * wp, r3);
+                } else { /* tile rows ty + q (q < R): padded rows 2 (ty + q) + i */
+                    FN(wino_row_vec)(R, p, 2 * wp, r0);
+                    FN(wino_row_vec)(R, p + wp, 2 * wp, r1);
+                    FN(wino_row_vec)(R, p + 2 * wp, 2 * wp, r2);
+                    FN(wino_row_vec)(R, p + 3 * wp, 2 * wp, r3);
                     FN(wino_col_vec)(r0, r1, r2, r3, d, vxi);
-                    p += 4 * wp;
+                    p += 2 * R * wp;
                 }
             }
         }
@@ -322,20 +336,30 @@ static void FN(wino_input_vec)(int R, const tg__wino_job *j, const float *xp, in
 {
     if (R == 1)
         FN(wino_input_vec_r)(1, j, xp, ty0, ty1, base, ldv, v);
-    else
+    else if (R == 2)
         FN(wino_input_vec_r)(2, j, xp, ty0, ty1, base, ldv, v);
+    else
+        FN(wino_input_vec_r)(4, j, xp, ty0, ty1, base, ldv, v);
 }
 
 /* Two output rows' worth of VW tiles: their even and odd columns e, o
  * interleaved; the first VW floats to out, the next to out + next (R = 1:
- * VW; R = 2: the next tile row's). Then as wino_put (bias, ReLU, or added
+ * VW; R = 2: the next tile row's; R = 4: each VW floats as halves, the
+ * second hs floats after the first). Then as wino_put (bias, ReLU, or added
  * into the output) and, with a full epilogue, as tg__conv_epi_row: scale
  * and shift, the residual (r: its floats matching out), ReLU. The flags are
  * constants in each instance (tested per vector, they cost a fifth of the
  * stage). */
-TGK_INLINE void FN(wino_put_vec)(float *out, int64_t next, vf e, vf o, vf bias, const bool add,
-                                 const bool scale, const bool res, const bool relu, vf sa,
-                                 vf sh, const float *r)
+#  ifdef VSTORE_HALVES
+#    define WINO_LOAD(p, hs) ((hs) ? VLOAD_HALVES(p, (p) + (hs)) : VLOAD(p))
+#    define WINO_STORE(p, hs, v) ((hs) ? VSTORE_HALVES(p, (p) + (hs), v) : VSTORE(p, v))
+#  else
+#    define WINO_LOAD(p, hs) VLOAD(p)
+#    define WINO_STORE(p, hs, v) VSTORE(p, v)
+#  endif
+TGK_INLINE void FN(wino_put_vec)(float *out, int64_t next, const int64_t hs, vf e, vf o, vf bias,
+                                 const bool add, const bool scale, const bool res,
+                                 const bool relu, vf sa, vf sh, const float *r)
 {
     vf y[2];
     VINTERLEAVE(e, o, &y[0], &y[1]);
@@ -344,17 +368,17 @@ TGK_UNROLL
         float *p = out + h * next;
         vf u;
         if (add) {
-            u = VLOAD(p) + y[h];
+            u = WINO_LOAD(p, hs) + y[h];
         } else {
             u = y[h] + bias;
             if (scale)
                 u = u * sa + sh;
             if (res)
-                u = u + VLOAD(r + h * next);
+                u = u + WINO_LOAD(r + h * next, hs);
             if (relu)
                 u = VRELU(u);
         }
-        VSTORE(p, u);
+        WINO_STORE(p, hs, u);
     }
 }
 
@@ -368,7 +392,9 @@ TGK_INLINE void FN(wino_output_vec_r)(const int R, const bool add, const bool sc
 {
     const tg__conv_geom *g = j->g;
     const int64_t H = g->h, W = g->w, tw = j->tw, mxi = j->mxi;
-    const int64_t next = R == 1 ? VW : 2 * W; /* the second half's output */
+    /* where the second half of the interleaved output goes, and with R = 4
+     * the upper half of each */
+    const int64_t next = R == 1 ? VW : R == 2 ? 2 * W : 4 * W, hs = R == 4 ? 2 * W : 0;
     const tg__conv_epi *e = j->epi;
     const vf bias = VSET1(j->b ? j->b[k] : 0.0f);
     const vf sa = VSET1(scale ? e->scale[k] : 1.0f), sh = VSET1(scale ? e->shift[k] : 0.0f);
@@ -385,12 +411,13 @@ TGK_UNROLL
             }
             const int64_t o = (k * H + 2 * ty) * W + 2 * tx0;
             const float *r = res ? resn + o : NULL;
-            FN(wino_put_vec)(yn + o, next, (s0[0] + s0[1]) + s0[2], (s0[1] - s0[2]) - s0[3],
-                             bias, add, scale, res, relu, sa, sh, r);
-            if (2 * ty + 1 >= H) /* R = 1 only: R = 2 takes even heights */
+            FN(wino_put_vec)(yn + o, next, hs, (s0[0] + s0[1]) + s0[2],
+                             (s0[1] - s0[2]) - s0[3], bias, add, scale, res, relu, sa, sh, r);
+            if (2 * ty + 1 >= H) /* R = 1 only: R > 1 takes even heights */
                 continue;
-            FN(wino_put_vec)(yn + o + W, next, (s1[0] + s1[1]) + s1[2], (s1[1] - s1[2]) - s1[3],
-                             bias, add, scale, res, relu, sa, sh, res ? r + W : NULL);
+            FN(wino_put_vec)(yn + o + W, next, hs, (s1[0] + s1[1]) + s1[2],
+                             (s1[1] - s1[2]) - s1[3], bias, add, scale, res, relu, sa, sh,
+                             res ? r + W : NULL);
         }
 }
 
@@ -411,10 +438,13 @@ static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const f
     switch (R * 16 + f) {
         WINO_OUTS(1)
         WINO_OUTS(2)
+        WINO_OUTS(4)
     }
 #  undef WINO_OUTS
 #  undef WINO_OUT
 }
+#  undef WINO_LOAD
+#  undef WINO_STORE
 #endif
 
 static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
