@@ -560,33 +560,43 @@ END_TEST
 
 /* The stride-2 gather of every ISA copies exactly src[r * ld + 2 i] to
  * dst[r * ldd + i], for widths around the vector lengths (and AVX-512's
- * 8-wide step), and leaves the gaps between destination rows alone; the
- * source ends at the last element copied, so a load past it shows up under
- * ASan/valgrind. */
+ * 8-wide step), and leaves the gaps between destination rows alone; with
+ * a second destination (n2 of n - 1, n, n + 1), src[r * ld + 2 i + 1] to
+ * it as well. The source ends at the last element copied, so a load past
+ * it shows up under ASan/valgrind. */
 START_TEST(gather_s2_matches)
 {
     const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
     if (!kt)
         return;
     for (int64_t n = 1; n <= 40; n++)
-        for (int64_t rows = 1; rows <= 3; rows++) {
-            const int64_t ld = 2 * n + 3, len = (rows - 1) * ld + 2 * (n - 1) + 1;
-            float *src = malloc((size_t)len * sizeof *src); /* no slack */
-            for (int64_t i = 0; i < len; i++)
-                src[i] = (float)i + 0.25f;
-            const int64_t ldd = n + rows - 1; /* gaps of rows - 1 */
-            float *dst = malloc((size_t)(rows * ldd) * sizeof *dst);
-            for (int64_t i = 0; i < rows * ldd; i++)
-                dst[i] = -1.0f;
-            kt->gather_s2(src, ld, rows, n, dst, ldd);
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t i = 0; i < ldd; i++)
-                    ck_assert_msg(dst[r * ldd + i] == (i < n ? src[r * ld + 2 * i] : -1.0f),
-                                  "isa %s n %lld row %lld col %lld", kt->name, (long long)n,
-                                  (long long)r, (long long)i);
-            free(src);
-            free(dst);
-        }
+        for (int64_t rows = 1; rows <= 3; rows++)
+            for (int64_t n2 = n - 2; n2 <= n + 1; n2++) { /* n - 2: no dst2 */
+                const bool two = n2 >= n - 1 && n2 > 0;
+                const int64_t last = two && 2 * n2 - 1 > 2 * (n - 1) ? 2 * n2 - 1 : 2 * (n - 1);
+                const int64_t ld = 2 * n + 5, len = (rows - 1) * ld + last + 1;
+                float *src = malloc((size_t)len * sizeof *src); /* no slack */
+                for (int64_t i = 0; i < len; i++)
+                    src[i] = (float)i + 0.25f;
+                const int64_t ldd = n + rows; /* gaps of rows (n2 <= n + 1) */
+                float *dst = malloc((size_t)(2 * rows * ldd) * sizeof *dst), *dst2 = dst + rows * ldd;
+                for (int64_t i = 0; i < 2 * rows * ldd; i++)
+                    dst[i] = -1.0f;
+                kt->gather_s2(src, ld, rows, n, dst, ldd, two ? n2 : 0, two ? dst2 : NULL);
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t i = 0; i < ldd; i++) {
+                        ck_assert_msg(dst[r * ldd + i] == (i < n ? src[r * ld + 2 * i] : -1.0f),
+                                      "isa %s n %lld row %lld col %lld", kt->name, (long long)n,
+                                      (long long)r, (long long)i);
+                        const float want2 = two && i < n2 ? src[r * ld + 2 * i + 1] : -1.0f;
+                        ck_assert_msg(dst2[r * ldd + i] == want2,
+                                      "isa %s n %lld n2 %lld row %lld col %lld (second)",
+                                      kt->name, (long long)n, (long long)n2, (long long)r,
+                                      (long long)i);
+                    }
+                free(src);
+                free(dst);
+            }
 }
 END_TEST
 

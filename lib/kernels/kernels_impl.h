@@ -547,23 +547,40 @@ static void FN(gemm_abt_ind)(int64_t M, int64_t N, int64_t K, const float *A, in
  * vector of outputs comes from src[2i..] and src[2i + VW - 1..], whose odd
  * lanes are the even elements of the second half: no load reaches past the
  * last element copied (src may be the caller's tensor). */
+TGK_INLINE void FN(gather_s2_row)(const float *restrict src, int64_t i, int64_t n,
+                                  float *restrict dst)
+{
+#ifdef VEVEN_ODD
+    for (; i + VW <= n; i += VW)
+        VSTORE(dst + i, VEVEN_ODD(VLOAD(src + 2 * i), VLOAD(src + 2 * i + VW - 1)));
+#endif
+#ifdef GATHER8
+    if (i + 8 <= n) {
+        GATHER8(src + 2 * i, dst + i);
+        i += 8;
+    }
+#endif
+    for (; i < n; i++)
+        dst[i] = src[2 * i];
+}
+
 static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
-                          float *restrict dst, int64_t ldd)
+                          float *restrict dst, int64_t ldd, int64_t n2, float *restrict dst2)
 {
     for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd) {
         int64_t i = 0;
-#ifdef VEVEN_ODD
-        for (; i + VW <= n; i += VW)
-            VSTORE(dst + i, VEVEN_ODD(VLOAD(src + 2 * i), VLOAD(src + 2 * i + VW - 1)));
+        if (dst2) { /* both column phases: each whole source vector loaded once */
+#ifdef VDEINT
+            for (const int64_t m = n < n2 ? n : n2; i + VW <= m; i += VW) {
+                vf a = VLOAD(src + 2 * i), b = VLOAD(src + 2 * i + VW);
+                VSTORE(dst + i, VDEINT(a, b, 0));
+                VSTORE(dst2 + i, VDEINT(a, b, 1));
+            }
 #endif
-#ifdef GATHER8
-        if (i + 8 <= n) {
-            GATHER8(src + 2 * i, dst + i);
-            i += 8;
+            FN(gather_s2_row)(src + 1, i, n2, dst2);
+            dst2 += ldd;
         }
-#endif
-        for (; i < n; i++)
-            dst[i] = src[2 * i];
+        FN(gather_s2_row)(src, i, n, dst);
     }
 }
 

