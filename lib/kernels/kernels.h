@@ -302,6 +302,10 @@ typedef struct tg__kernels {
     tg__range_fn bn_sum_range, bn_sqdev_range, bn_fwd_range, bn_gsum_range, bn_bwd_range;
     tg__max_pool2x2_fn max_pool2x2;
     tg__gather_s2_fn gather_s2;
+    /* tg__conv_epi_row on nk output planes of P floats (channels k0 ..),
+     * y and res (NULL: none) at their first */
+    void (*conv_epi)(const tg__conv_epi *e, int64_t k0, int64_t nk, float *y, const float *res,
+                     int64_t P);
 } tg__kernels;
 
 /* The table the library uses (chosen once per process; thread-safe). */

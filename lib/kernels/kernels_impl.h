@@ -584,6 +584,16 @@ static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, i
     }
 }
 
+/* The GEMM paths' epilogue (ops/conv.c), vectorised for the ISA: the
+ * same elementwise operations, so the same bits (the SSE loops of the
+ * generic build took 2.5% of ResNet-8's batched inference). */
+static void FN(conv_epi)(const tg__conv_epi *e, int64_t k0, int64_t nk, float *y,
+                         const float *res, int64_t P)
+{
+    for (int64_t k = 0; k < nk; k++)
+        tg__conv_epi_row(e, k0 + k, y + k * P, res ? res + k * P : NULL, P);
+}
+
 /* ---- max pooling 2x2 stride 2 (ops/pool.c) ------------------------------- */
 
 /* 2x2, stride 2, no padding (the usual CNN pool): the same comparisons as
@@ -665,5 +675,6 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .bn_gsum_range = FN(bn_gsum_range),
     .bn_bwd_range = FN(bn_bwd_range),
     .gather_s2 = FN(gather_s2),
+    .conv_epi = FN(conv_epi),
     .max_pool2x2 = POOL_FN,
 };

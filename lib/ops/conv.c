@@ -580,12 +580,11 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                                    j->b ? 1.0f : 0.0f, yo, g->P);
                 }
             }
-            if (j->epi) /* the sample's output is still in cache */
-                for (int64_t co = 0; co < g->Cog; co++) {
-                    const int64_t off = (n * g->O + gr * g->Cog + co) * g->P;
-                    tg__conv_epi_row(j->epi, gr * g->Cog + co, j->y + off,
-                                     j->epi->res ? j->epi->res + off : NULL, g->P);
-                }
+            if (j->epi) { /* the sample's output is still in cache */
+                const int64_t off = (n * g->O + gr * g->Cog) * g->P;
+                tg__kernels_get()->conv_epi(j->epi, gr * g->Cog, g->Cog, j->y + off,
+                                            j->epi->res ? j->epi->res + off : NULL, g->P);
+            }
         }
 }
 
