@@ -302,6 +302,11 @@ typedef struct tg__kernels {
     tg__range_fn bn_sum_range, bn_sqdev_range, bn_fwd_range, bn_gsum_range, bn_bwd_range;
     tg__max_pool2x2_fn max_pool2x2;
     tg__gather_s2_fn gather_s2;
+    /* out[r * ldo + 2 i] (+)= e[r * ld + i], out[r * ldo + 2 i + 1] (+)=
+     * o[r * ld + i] for r < rows, i < n: stride-2 dx's column phases back
+     * into its rows (add: into the values there) */
+    void (*interleave2)(const float *e, const float *o, int64_t ld, int64_t rows, int64_t n,
+                        float *out, int64_t ldo, bool add);
     /* tg__conv_epi_row on nk output planes of P floats (channels k0 ..),
      * y and res (NULL: none) at their first */
     void (*conv_epi)(const tg__conv_epi *e, int64_t k0, int64_t nk, float *y, const float *res,

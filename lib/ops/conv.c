@@ -691,20 +691,10 @@ static void dx_phased(const conv_job *j, int64_t n, int64_t gr, float *buf, floa
         off += K;
     }
     for (int64_t c = 0; c < g->Cig; c++)
-        for (int64_t ih = 0; ih < g->H; ih++) {
-            const float *restrict e = out + (2 * (ih % 2) * g->Cig + c) * P + ih / 2 * Wo;
-            const float *restrict o = e + g->Cig * P;
-            float *restrict xr = gx + (c * g->H + ih) * W;
-            if (j->gx_store)
-                for (int64_t q = 0; q < Wo; q++) {
-                    xr[2 * q] = e[q];
-                    xr[2 * q + 1] = o[q];
-                }
-            else
-                for (int64_t q = 0; q < Wo; q++) {
-                    xr[2 * q] += e[q];
-                    xr[2 * q + 1] += o[q];
-                }
+        for (int64_t a = 0; a < 2; a++) { /* rows 2 i + a: phases (a, 0) and (a, 1) */
+            const float *e = out + (2 * a * g->Cig + c) * P;
+            tg__kernels_get()->interleave2(e, e + g->Cig * P, Wo, g->H / 2, Wo,
+                                           gx + (c * g->H + a) * W, 2 * W, !j->gx_store);
         }
 }
 
