@@ -348,8 +348,8 @@ static void FN(wino_input_vec)(int R, const tg__wino_job *j, const float *xp, in
  * second hs floats after the first). Then as wino_put (bias, ReLU, or added
  * into the output) and, with a full epilogue, as tg__conv_epi_row: scale
  * and shift, the residual (r: its floats matching out), ReLU. The flags are
- * constants in each instance (tested per vector, they cost a fifth of the
- * stage). */
+ * constants in each instance (tested per vector, their branches and
+ * reloads were the stage's hottest instructions). */
 #  ifdef VSTORE_HALVES
 #    define WINO_LOAD(p, hs) ((hs) ? VLOAD_HALVES(p, (p) + (hs)) : VLOAD(p))
 #    define WINO_STORE(p, hs, v) ((hs) ? VSTORE_HALVES(p, (p) + (hs), v) : VSTORE(p, v))
