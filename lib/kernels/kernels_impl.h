@@ -567,19 +567,21 @@ TGK_INLINE void FN(gather_s2_row)(const float *restrict src, int64_t i, int64_t 
 static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
                           float *restrict dst, int64_t ldd, int64_t n2, float *restrict dst2)
 {
-    for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd) {
-        int64_t i = 0;
-        if (dst2) { /* both column phases: each whole source vector loaded once */
+    if (!dst2) {
+        for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd)
+            FN(gather_s2_row)(src, 0, n, dst);
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd, dst2 += ldd) {
+        int64_t i = 0; /* both column phases: each whole source vector loaded once */
 #ifdef VDEINT
-            for (const int64_t m = n < n2 ? n : n2; i + VW <= m; i += VW) {
-                vf a = VLOAD(src + 2 * i), b = VLOAD(src + 2 * i + VW);
-                VSTORE(dst + i, VDEINT(a, b, 0));
-                VSTORE(dst2 + i, VDEINT(a, b, 1));
-            }
-#endif
-            FN(gather_s2_row)(src + 1, i, n2, dst2);
-            dst2 += ldd;
+        for (const int64_t m = n < n2 ? n : n2; i + VW <= m; i += VW) {
+            vf a = VLOAD(src + 2 * i), b = VLOAD(src + 2 * i + VW);
+            VSTORE(dst + i, VDEINT(a, b, 0));
+            VSTORE(dst2 + i, VDEINT(a, b, 1));
         }
+#endif
+        FN(gather_s2_row)(src + 1, i, n2, dst2);
         FN(gather_s2_row)(src, i, n, dst);
     }
 }
