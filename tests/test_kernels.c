@@ -560,9 +560,9 @@ END_TEST
 
 /* The stride-2 gather of every ISA copies exactly src[r * ld + 2 i] to
  * dst[r * ldd + i], for widths around the vector lengths (and AVX-512's
- * 8-wide step), and leaves the gaps between destination rows alone; with
- * a second destination (n2 of n - 1, n, n + 1), src[r * ld + 2 i + 1] to
- * it as well. The source ends at the last element copied, so a load past
+ * 8-wide step), and leaves the gaps between destination rows alone; the
+ * pair version (n2 of n - 1, n, n + 1) also src[r * ld + 2 i + 1] to its
+ * second destination. The source ends at the last element copied, so a load past
  * it shows up under ASan/valgrind. */
 START_TEST(gather_s2_matches)
 {
@@ -582,7 +582,10 @@ START_TEST(gather_s2_matches)
                 float *dst = malloc((size_t)(2 * rows * ldd) * sizeof *dst), *dst2 = dst + rows * ldd;
                 for (int64_t i = 0; i < 2 * rows * ldd; i++)
                     dst[i] = -1.0f;
-                kt->gather_s2(src, ld, rows, n, dst, ldd, two ? n2 : 0, two ? dst2 : NULL);
+                if (two)
+                    kt->gather_s2_pair(src, ld, rows, n, dst, ldd, n2, dst2);
+                else
+                    kt->gather_s2(src, ld, rows, n, dst, ldd);
                 for (int64_t r = 0; r < rows; r++)
                     for (int64_t i = 0; i < ldd; i++) {
                         ck_assert_msg(dst[r * ldd + i] == (i < n ? src[r * ld + 2 * i] : -1.0f),

@@ -136,11 +136,14 @@ void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int
                           int64_t Wo);
 
 /* dst[r * ldd + i] = src[r * ld + 2 * i] for r < rows, i < n: the rows of
- * a stride-2 unfold or phase plane; with dst2, also dst2[r * ldd + i] =
- * src[r * ld + 2 * i + 1] for i < n2 (the other column phase, from the
- * same loads). Reads no further than the last element it copies. */
+ * a stride-2 unfold or phase plane. Reads no further than the last element
+ * it copies. */
 typedef void (*tg__gather_s2_fn)(const float *src, int64_t ld, int64_t rows, int64_t n,
-                                 float *dst, int64_t ldd, int64_t n2, float *dst2);
+                                 float *dst, int64_t ldd);
+/* The same, and dst2[r * ldd + i] = src[r * ld + 2 * i + 1] for i < n2
+ * (the other column phase, from the same loads). */
+typedef void (*tg__gather_s2_pair_fn)(const float *src, int64_t ld, int64_t rows, int64_t n,
+                                      float *dst, int64_t ldd, int64_t n2, float *dst2);
 
 typedef struct tg__conv_flat_geom {
     int64_t hp, wp;     /* padded input plane */
@@ -302,6 +305,7 @@ typedef struct tg__kernels {
     tg__range_fn bn_sum_range, bn_sqdev_range, bn_fwd_range, bn_gsum_range, bn_bwd_range;
     tg__max_pool2x2_fn max_pool2x2;
     tg__gather_s2_fn gather_s2;
+    tg__gather_s2_pair_fn gather_s2_pair;
     /* out[r * ldo + 2 i] (+)= e[r * ld + i], out[r * ldo + 2 i + 1] (+)=
      * o[r * ld + i] for r < rows, i < n: stride-2 dx's column phases back
      * into its rows (add: into the values there) */

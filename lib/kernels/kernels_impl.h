@@ -547,43 +547,53 @@ static void FN(gemm_abt_ind)(int64_t M, int64_t N, int64_t K, const float *A, in
  * vector of outputs comes from src[2i..] and src[2i + VW - 1..], whose odd
  * lanes are the even elements of the second half: no load reaches past the
  * last element copied (src may be the caller's tensor). */
-TGK_INLINE void FN(gather_s2_row)(const float *restrict src, int64_t i, int64_t n,
-                                  float *restrict dst)
+static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
+                          float *restrict dst, int64_t ldd)
 {
+    for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd) {
+        int64_t i = 0;
 #ifdef VEVEN_ODD
-    for (; i + VW <= n; i += VW)
-        VSTORE(dst + i, VEVEN_ODD(VLOAD(src + 2 * i), VLOAD(src + 2 * i + VW - 1)));
+        for (; i + VW <= n; i += VW)
+            VSTORE(dst + i, VEVEN_ODD(VLOAD(src + 2 * i), VLOAD(src + 2 * i + VW - 1)));
 #endif
 #ifdef GATHER8
-    if (i + 8 <= n) {
-        GATHER8(src + 2 * i, dst + i);
-        i += 8;
-    }
-#endif
-    for (; i < n; i++)
-        dst[i] = src[2 * i];
-}
-
-static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
-                          float *restrict dst, int64_t ldd, int64_t n2, float *restrict dst2)
-{
-    if (!dst2) {
-        for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd)
-            FN(gather_s2_row)(src, 0, n, dst);
-        return;
-    }
-    for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd, dst2 += ldd) {
-        int64_t i = 0; /* both column phases: each whole source vector loaded once */
-#ifdef VDEINT
-        for (const int64_t m = n < n2 ? n : n2; i + VW <= m; i += VW) {
-            vf a = VLOAD(src + 2 * i), b = VLOAD(src + 2 * i + VW);
-            VSTORE(dst + i, VDEINT(a, b, 0));
-            VSTORE(dst2 + i, VDEINT(a, b, 1));
+        if (i + 8 <= n) {
+            GATHER8(src + 2 * i, dst + i);
+            i += 8;
         }
 #endif
-        FN(gather_s2_row)(src + 1, i, n2, dst2);
-        FN(gather_s2_row)(src, i, n, dst);
+        for (; i < n; i++)
+            dst[i] = src[2 * i];
     }
+}
+
+/* Both column phases of rows of at least a vector from the same loads;
+ * shorter rows one phase after the other (8-float rows on AVX-512 were
+ * 18% slower in one loop). Its own function: with both in one, the
+ * one-destination loop's codegen got 17% slower. */
+static void FN(gather_s2_pair)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
+                               float *restrict dst, int64_t ldd, int64_t n2,
+                               float *restrict dst2)
+{
+#ifdef VDEINT
+    if (n >= VW && n2 >= VW) {
+        for (int64_t r = 0; r < rows; r++, src += ld, dst += ldd, dst2 += ldd) {
+            int64_t i = 0;
+            for (const int64_t m = n < n2 ? n : n2; i + VW <= m; i += VW) {
+                vf a = VLOAD(src + 2 * i), b = VLOAD(src + 2 * i + VW);
+                VSTORE(dst + i, VDEINT(a, b, 0));
+                VSTORE(dst2 + i, VDEINT(a, b, 1));
+            }
+            for (int64_t k = i; k < n; k++)
+                dst[k] = src[2 * k];
+            for (int64_t k = i; k < n2; k++)
+                dst2[k] = src[2 * k + 1];
+        }
+        return;
+    }
+#endif
+    FN(gather_s2)(src, ld, rows, n, dst, ldd);
+    FN(gather_s2)(src + 1, ld, rows, n2, dst2, ldd);
 }
 
 /* The interleave of ops/conv.c's dx by phases (the generic build's SSE
@@ -709,6 +719,7 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .bn_gsum_range = FN(bn_gsum_range),
     .bn_bwd_range = FN(bn_bwd_range),
     .gather_s2 = FN(gather_s2),
+    .gather_s2_pair = FN(gather_s2_pair),
     .interleave2 = FN(interleave2),
     .conv_epi = FN(conv_epi),
     .max_pool2x2 = POOL_FN,

@@ -182,7 +182,7 @@ static void unfold_row(const conv_geom *g, const float *restrict src, int64_t c,
     const int64_t s = g->s, Wo = g->Wo, Hp = g->H + 2 * g->p, Wp = g->W + 2 * g->p;
     const float *base = src + (c * Hp + ki * g->d) * Wp + kj * g->d;
     if (s == 2) { /* vector shuffles per ISA: the SSE code gcc made was 2x slower */
-        tg__kernels_get()->gather_s2(base, s * Wp, g->Ho, Wo, row, Wo, 0, NULL);
+        tg__kernels_get()->gather_s2(base, s * Wp, g->Ho, Wo, row, Wo);
         return;
     }
     for (int64_t oh = 0; oh < g->Ho; oh++) {
@@ -333,8 +333,8 @@ static void phase_split(const conv_geom *g, const float *restrict x, float *rest
                     const float *sp = x + (c * g->H + s * i0 + a - g->p) * g->W;
                     float *de = ph + ((a * s + be) * g->Cig + c) * PL + i0 * g->Wph + j0;
                     float *dodd = ph + ((a * s + bo) * g->Cig + c) * PL + i0 * g->Wph + cj0[bo];
-                    tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, de, g->Wph,
-                                                 cj1[bo] - cj0[bo], dodd);
+                    tg__kernels_get()->gather_s2_pair(sp, 2 * g->W, i1 - i0, j1 - j0, de,
+                                                      g->Wph, cj1[bo] - cj0[bo], dodd);
                 }
                 continue;
             }
@@ -347,8 +347,7 @@ static void phase_split(const conv_geom *g, const float *restrict x, float *rest
                     continue;
                 }
                 if (s == 2) {
-                    tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, dp, g->Wph, 0,
-                                                 NULL);
+                    tg__kernels_get()->gather_s2(sp, 2 * g->W, i1 - i0, j1 - j0, dp, g->Wph);
                     continue;
                 }
                 for (int64_t i = 0; i < i1 - i0; i++)
