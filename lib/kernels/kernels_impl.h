@@ -569,8 +569,8 @@ static void FN(gather_s2)(const float *restrict src, int64_t ld, int64_t rows, i
 
 /* Both column phases of rows of at least a vector from the same loads;
  * shorter rows one phase after the other (8-float rows on AVX-512 were
- * 18% slower in one loop). Its own function: with both in one, the
- * one-destination loop's codegen got 17% slower. */
+ * about 20% slower in one loop). Its own function: with both in one, the
+ * one-destination loop's codegen got 17-26% slower. */
 static void FN(gather_s2_pair)(const float *restrict src, int64_t ld, int64_t rows, int64_t n,
                                float *restrict dst, int64_t ldd, int64_t n2,
                                float *restrict dst2)
@@ -596,8 +596,8 @@ static void FN(gather_s2_pair)(const float *restrict src, int64_t ld, int64_t ro
     FN(gather_s2)(src + 1, ld, rows, n2, dst2, ldd);
 }
 
-/* The interleave of ops/conv.c's dx by phases (the generic build's SSE
- * loop took 2% of a ResNet-8 training step). */
+/* The interleave of ops/conv.c's dx by phases (as SSE code in the generic
+ * build it was most of bwd_range's 2.3% of a ResNet-8 training step). */
 static void FN(interleave2)(const float *e, const float *o, int64_t ld, int64_t rows, int64_t n,
                             float *out, int64_t ldo, bool add)
 {
@@ -629,8 +629,9 @@ static void FN(interleave2)(const float *e, const float *o, int64_t ld, int64_t 
 }
 
 /* The GEMM paths' epilogue (ops/conv.c), vectorised for the ISA: the
- * same elementwise operations, so the same bits (the SSE loops of the
- * generic build took 2.5% of ResNet-8's batched inference). */
+ * same elementwise operations, so the same bits (as SSE code in the
+ * generic build it was most of fwd_range's 2.5% of ResNet-8's batched
+ * inference). */
 static void FN(conv_epi)(const tg__conv_epi *e, int64_t k0, int64_t nk, float *y,
                          const float *res, int64_t P)
 {
