@@ -303,8 +303,8 @@ END_TEST
  * blocks of 2 to 4 samples whose tiles straddle the packed panels: 3 x 8x8,
  * 8 x 6x5), channel counts that are not multiples of the micro-tile, rows
  * of tiles that are whole vectors or two or four rows a vector (32, 16,
- * 8 and 4 wide: the transforms in registers). The output is also added to the input (y + x when C == O), so
- * that dx is once stored and once added.
+ * 8 and 4 wide: the transforms in registers). The output is also added to
+ * the input (y + x when C == O), so that dx is once stored and once added.
  * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
     {2, 32, 9, 7, 32, 3, 3, 1, 1, 1, 1, true},

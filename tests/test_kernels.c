@@ -562,8 +562,8 @@ END_TEST
  * dst[r * ldd + i], for widths around the vector lengths (and AVX-512's
  * 8-wide step), and leaves the gaps between destination rows alone; the
  * pair version (n2 of n - 1, n, n + 1) also src[r * ld + 2 i + 1] to its
- * second destination. The source ends at the last element copied, so a load past
- * it shows up under ASan/valgrind. */
+ * second destination. The source ends at the last element copied, so a
+ * load past it shows up under ASan/valgrind. */
 START_TEST(gather_s2_matches)
 {
     const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
@@ -579,7 +579,8 @@ START_TEST(gather_s2_matches)
                 for (int64_t i = 0; i < len; i++)
                     src[i] = (float)i + 0.25f;
                 const int64_t ldd = n + rows; /* gaps of rows (n2 <= n + 1) */
-                float *dst = malloc((size_t)(2 * rows * ldd) * sizeof *dst), *dst2 = dst + rows * ldd;
+                float *dst = malloc((size_t)(2 * rows * ldd) * sizeof *dst);
+                float *dst2 = dst + rows * ldd;
                 for (int64_t i = 0; i < 2 * rows * ldd; i++)
                     dst[i] = -1.0f;
                 if (two)

@@ -115,7 +115,8 @@ static inline __m512 deint_avx512(__m512 lo, __m512 hi, int odd)
 static inline void interleave_avx512(__m512 a, __m512 b, __m512 *lo, __m512 *hi)
 {
     const __m512i il = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i ih = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512i ih =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     *lo = _mm512_permutex2var_ps(a, il, b);
     *hi = _mm512_permutex2var_ps(a, ih, b);
 }
