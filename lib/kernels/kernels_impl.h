@@ -20,6 +20,13 @@
  *   GATHER8(s, d)    d[i] = s[2 * i] for i < 8 (its step for a part vector)
  *   VLOAD_HALVES(p, q) a vector of VW/2 floats from p, then VW/2 from q
  *   POOL_FN_OVERRIDE its own 2x2 max pooling function
+ *   VDEINT(lo, hi, odd) the even (odd) lanes of lo, then of hi; with it also
+ *                    VINTERLEAVE(a, b, &lo, &hi) (a0 b0 a1 b1 ... as two
+ *                    vectors), VRELU(v) (max(v, 0), NaN kept), and for two
+ *                    half-vector rows VLOAD_PAIR(p, q) and VDEINT_PAIR (the
+ *                    same per half): the Winograd transforms in registers
+ *   VLOAD_QUAD(p, s), VDEINT_QUAD, VSTORE_HALVES(p, q, v) four quarter-vector
+ *                    rows (p + i s) and halves out: their R = 4 form
  * Loops over register tiles have compile-time trip counts once the
  * always-inline tile functions are instantiated from the switches below, so
  * the accumulators live in registers. */

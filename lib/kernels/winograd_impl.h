@@ -217,6 +217,9 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
 }
 
 #ifdef VDEINT
+#  if !defined(VDEINT_PAIR) || !defined(VLOAD_PAIR) || !defined(VINTERLEAVE) || !defined(VRELU)
+#    error "an ISA with VDEINT defines VDEINT_PAIR, VLOAD_PAIR, VINTERLEAVE and VRELU too"
+#  endif
 /* Whole vectors of tiles: the input transform straight from the padded
  * planes to V and the output transform straight to y, each tile row's
  * transforms kept in registers (the loops above stage them in scratch: on
@@ -232,10 +235,8 @@ static int FN(wino_vec_rows)(const tg__wino_job *j)
         return 0;
     if (j->tw % VW == 0)
         return 1;
-#  ifdef VDEINT_PAIR
     if (2 * j->tw == VW && j->g->h % 2 == 0 && j->th % 2 == 0 && j->rows % 2 == 0)
         return 2;
-#  endif
 #  ifdef VDEINT_QUAD
     if (4 * j->tw == VW && j->g->h % 2 == 0 && j->th % 4 == 0 && j->rows % 4 == 0)
         return 4;
@@ -251,25 +252,19 @@ TGK_INLINE void FN(wino_row_vec)(const int R, const float *p, int64_t ps, vf t[4
     if (R == 1) {
         vf a = VLOAD(p), b = VLOAD(p + VW), c = VLOAD(p + 2), d = VLOAD(p + 2 + VW);
         d0 = VDEINT(a, b, 0), d1 = VDEINT(a, b, 1), d2 = VDEINT(c, d, 0), d3 = VDEINT(c, d, 1);
-    } else if (R == 4) {
 #  ifdef VDEINT_QUAD
+    } else if (R == 4) {
         vf a = VLOAD_QUAD(p, ps), b = VLOAD_QUAD(p + 4, ps);
         vf c = VLOAD_QUAD(p + 2, ps), d = VLOAD_QUAD(p + 6, ps);
         d0 = VDEINT_QUAD(a, b, 0), d1 = VDEINT_QUAD(a, b, 1);
         d2 = VDEINT_QUAD(c, d, 0), d3 = VDEINT_QUAD(c, d, 1);
-#  else
-        d0 = d1 = d2 = d3 = VZERO();
 #  endif
     } else {
-#  ifdef VDEINT_PAIR
         const int h = VW / 2;
         vf a = VLOAD_PAIR(p, p + ps), b = VLOAD_PAIR(p + h, p + ps + h);
         vf c = VLOAD_PAIR(p + 2, p + ps + 2), d = VLOAD_PAIR(p + 2 + h, p + ps + 2 + h);
         d0 = VDEINT_PAIR(a, b, 0), d1 = VDEINT_PAIR(a, b, 1);
         d2 = VDEINT_PAIR(c, d, 0), d3 = VDEINT_PAIR(c, d, 1);
-#  else
-        d0 = d1 = d2 = d3 = VZERO();
-#  endif
     }
     t[0] = d0 - d2;
     t[1] = d1 + d2;
@@ -336,10 +331,12 @@ static void FN(wino_input_vec)(int R, const tg__wino_job *j, const float *xp, in
 {
     if (R == 1)
         FN(wino_input_vec_r)(1, j, xp, ty0, ty1, base, ldv, v);
-    else if (R == 2)
-        FN(wino_input_vec_r)(2, j, xp, ty0, ty1, base, ldv, v);
-    else
+#  ifdef VDEINT_QUAD
+    else if (R == 4)
         FN(wino_input_vec_r)(4, j, xp, ty0, ty1, base, ldv, v);
+#  endif
+    else
+        FN(wino_input_vec_r)(2, j, xp, ty0, ty1, base, ldv, v);
 }
 
 /* Two output rows' worth of VW tiles: their even and odd columns e, o
@@ -438,7 +435,9 @@ static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const f
     switch (R * 16 + f) {
         WINO_OUTS(1)
         WINO_OUTS(2)
+#  ifdef VDEINT_QUAD
         WINO_OUTS(4)
+#  endif
     }
 #  undef WINO_OUTS
 #  undef WINO_OUT
