@@ -17,6 +17,23 @@ static void FN(pad_planes)(const float *src, int64_t c, int64_t h, int64_t w, in
     }
 }
 
+/* pad_planes of a fused ReLU's masked dy: dy where y > 0 (or NaN), else 0,
+ * as relu_mask, written straight into the padded planes (a masked copy
+ * first, then the padded one, was two passes where one does). */
+static void FN(pad_planes_masked)(const float *src, const float *y, int64_t c, int64_t h,
+                                  int64_t w, int pad, const tg__conv_flat_geom *f, float *dst)
+{
+    for (int64_t ci = 0; ci < c; ci++) {
+        const float *restrict s = src + ci * h * w, *restrict m = y + ci * h * w;
+        float *restrict d = dst + ci * f->in_cs + pad * f->wp + pad;
+        for (int64_t r = 0; r < h; r++, s += w, m += w, d += f->wp)
+            for (int64_t x = 0; x < w; x++) {
+                float g = s[x];
+                d[x] = m[x] <= 0.0f ? 0.0f : g;
+            }
+    }
+}
+
 /* Sum in 8 interleaved partial sums combined in a fixed order: vectorisable
  * (a single running sum is a latency-bound chain) and deterministic. */
 static float FN(sum8)(const float *x, int64_t n)
@@ -115,15 +132,24 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
             memset(dw, 0, (size_t)j->part * sizeof(float));
         for (int64_t n = n0; n < n1; n++) {
             const float *dyn = j->dy + n * g->cout * plane_out;
-            if (j->relu_y) { /* ReLU backward, fused */
-                FN(relu_mask)(dym, dyn, j->relu_y + n * g->cout * plane_out, g->cout * plane_out);
+            const float *ry = j->relu_y ? j->relu_y + n * g->cout * plane_out : NULL;
+            if (use_dyp) { /* dy (masked by the fused ReLU) into the padded planes */
+                if (ry)
+                    FN(pad_planes_masked)(dyn, ry, g->cout, f->ho, f->wo, pad_b, fb, dyp);
+                else
+                    FN(pad_planes)(dyn, g->cout, f->ho, f->wo, pad_b, fb, dyp);
+            } else if (ry) { /* ReLU backward, fused */
+                FN(relu_mask)(dym, dyn, ry, g->cout * plane_out);
                 dyn = dym;
             }
-            if (use_dyp)
-                FN(pad_planes)(dyn, g->cout, f->ho, f->wo, pad_b, fb, dyp);
+            /* the bias gradient over the padded rows where there are some
+             * (their zero borders add nothing), the same sums fused or not */
+            const float *dyr = dyp + pad_b * fb->wp;
+            const int64_t rn = use_dyp ? f->ho * fb->wp : plane_out;
             if (j->want_b)
                 for (int64_t co = 0; co < g->cout; co++)
-                    db[co] += FN(sum8)(dyn + co * plane_out, plane_out);
+                    db[co] += use_dyp ? FN(sum8)(dyr + co * fb->in_cs, rn)
+                                      : FN(sum8)(dyn + co * plane_out, rn);
             if (j->want_w) {
                 FN(pad_planes)(j->x + n * g->cin * plane_in, g->cin, g->h, g->w, g->pad, f, xp);
                 const float *flat_dy;
@@ -131,11 +157,13 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 if (j->shared_dy) {
                     flat_dy = dyp + pad_b * fb->wp + pad_b;
                     dy_cs = fb->in_cs;
-                } else {
+                } else { /* rows of dy, or of its masked copy in dyp */
+                    const float *src = use_dyp ? dyr + pad_b : dyn;
+                    const int64_t cs = use_dyp ? fb->in_cs : plane_out;
+                    const int64_t rs = use_dyp ? fb->wp : f->wo;
                     for (int64_t co = 0; co < g->cout; co++)
                         for (int64_t oy = 0; oy < f->ho; oy++)
-                            memcpy(dyf + co * f->out_cs + oy * f->wp,
-                                   dyn + co * plane_out + oy * f->wo,
+                            memcpy(dyf + co * f->out_cs + oy * f->wp, src + co * cs + oy * rs,
                                    (size_t)f->wo * sizeof(float));
                     flat_dy = dyf;
                     dy_cs = f->out_cs;
