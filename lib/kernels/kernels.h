@@ -243,8 +243,13 @@ typedef struct tg__conv_bwd_job {
 typedef struct tg__wino_job {
     tg_ctx *ctx;
     const tg__conv_geom *g;  /* cin -> cout, 3x3, padding 1 */
-    int64_t th, tw;          /* 2x2 output tiles per column / row */
-    int64_t hp, wp;          /* zero-padded input plane: 2*th+2 x 2*tw+2 */
+    int tall;                /* tiles of 4 output rows (F(4x2, 3x3), the vector
+                                paths' forward), in vectors of 1 or 2 tile rows
+                                (R); 0: 2 rows (F(2x2, 3x3)) */
+    int npts;                /* transform points: 24 tall, else 16 */
+    int64_t th, tw;          /* output tiles (2 columns wide) per column / row */
+    int64_t hp, wp;          /* zero-padded input plane: 4*th+2 (tall) or
+                                2*th+2 x 2*tw+2 */
     int64_t plane_floats;    /* cin padded planes (scratch) */
     int64_t rows;            /* tile rows per block (V and M stay in L2) */
     int64_t spb;             /* samples per block of the weight gradient (small

@@ -51,7 +51,30 @@ static int64_t uxi_floats(const tg__conv_geom *g)
     return xi_stride(tg__sgemm_pack_a_floats(g->cout, g->cin));
 }
 
-int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g) { return 16 * uxi_floats(g); }
+/* The forward's tiles are 4 output rows tall (F(4x2, 3x3), 24 points)
+ * where winograd_impl.h transforms whole vectors of tiles (the vector
+ * ISAs; W even): a row's tiles a multiple of the vector width (R = 1), or
+ * two tile rows per vector (R = 2, whole tile rows: H a multiple of 4, an
+ * even number of tile rows). 3 products per output instead of 4, the
+ * column transform F(4, 3)'s. Else, and for the weight gradient, 2x2 (16
+ * points). Returns R, or 0. */
+static int wino_tall(const tg__conv_geom *g)
+{
+    const tg__kernels *kt = tg__kernels_get();
+    if (kt->isa == TG__ISA_GENERIC || g->w % 2 != 0)
+        return 0;
+    const int64_t tw = g->w / 2, vw = kt->gemm_vw;
+    if (tw % vw == 0)
+        return 1;
+    return 2 * tw == vw && g->h % 4 == 0 && (g->h / 4) % 2 == 0 ? 2 : 0;
+}
+
+static int wino_points(const tg__conv_geom *g) { return wino_tall(g) ? 24 : 16; }
+
+int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g)
+{
+    return wino_points(g) * uxi_floats(g);
+}
 
 /* The 16 points (G f G^T) of one 3x3 filter f (rows at stride 3), to
  * u[xi * us]. */
@@ -72,6 +95,29 @@ static inline void wino_filter(const float *f, float *u, int64_t us)
     }
 }
 
+/* The 24 points (G4 f G^T) of one 3x3 filter for tiles 4 rows tall, with
+ * F(4, 3)'s G4 = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
+ * 1/24 -1/12 1/6; 0 0 1] down the columns (in double, rounded once). */
+static inline void wino_filter_tall(const float *f, float *u, int64_t us)
+{
+    double t[6][3];
+    for (int b = 0; b < 3; b++) {
+        const double f0 = f[b], f1 = f[3 + b], f2 = f[6 + b];
+        t[0][b] = f0 / 4;
+        t[1][b] = -(f0 + f1 + f2) / 6;
+        t[2][b] = -(f0 - f1 + f2) / 6;
+        t[3][b] = f0 / 24 + f1 / 12 + f2 / 6;
+        t[4][b] = f0 / 24 - f1 / 12 + f2 / 6;
+        t[5][b] = f2;
+    }
+    for (int a = 0; a < 6; a++) {
+        u[(a * 4) * us] = (float)t[a][0];
+        u[(a * 4 + 1) * us] = (float)(0.5 * (t[a][0] + t[a][1] + t[a][2]));
+        u[(a * 4 + 2) * us] = (float)(0.5 * (t[a][0] - t[a][1] + t[a][2]));
+        u[(a * 4 + 3) * us] = (float)t[a][2];
+    }
+}
+
 /* U[xi] (K x C) is written straight in tg__sgemm_pack_a's layout (C in
  * blocks of TG__SGEMM_KC columns; per block, panels of MR rows holding MR
  * consecutive rows k for every column c), rows past K zero: a transform
@@ -81,11 +127,12 @@ void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, fl
 {
     const int64_t K = g->cout, C = g->cin, MR = tg__kernels_get()->gemm_mr;
     const int64_t mround = (K + MR - 1) / MR * MR, uxi = uxi_floats(g);
+    const int np = wino_points(g);
     for (int64_t pc = 0; pc < C; pc += TG__SGEMM_KC) {
         const int64_t kc = C - pc < TG__SGEMM_KC ? C - pc : TG__SGEMM_KC;
         float *blk = up + pc * mround;
         if (K < mround) /* the last panel's rows past K */
-            for (int xi = 0; xi < 16; xi++) {
+            for (int xi = 0; xi < np; xi++) {
                 float *last = blk + xi * uxi + (K / MR) * kc * MR;
                 for (int64_t c = 0; c < kc; c++)
                     for (int64_t i = K % MR; i < MR; i++)
@@ -102,14 +149,20 @@ void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, fl
                 for (int64_t k = k0; k < k1; k++) {
                     float *dst = panel + c * MR + (k - k0);
                     if (!flip) {
-                        wino_filter(w + (k * C + pc + c) * 9, dst, uxi);
+                        if (np == 24)
+                            wino_filter_tall(w + (k * C + pc + c) * 9, dst, uxi);
+                        else
+                            wino_filter(w + (k * C + pc + c) * 9, dst, uxi);
                         continue;
                     }
                     const float *s = w + ((pc + c) * K + k) * 9;
                     float f[9];
                     for (int q = 0; q < 9; q++) /* rotated by 180 degrees */
                         f[q] = s[8 - q];
-                    wino_filter(f, dst, uxi);
+                    if (np == 24)
+                        wino_filter_tall(f, dst, uxi);
+                    else
+                        wino_filter(f, dst, uxi);
                 }
         }
     }
@@ -120,13 +173,17 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
     const int64_t NR = tg__kernels_get()->gemm_nr;
     memset(j, 0, sizeof *j);
     j->g = g;
-    j->th = (g->h + 1) / 2;
+    j->tall = wgrad ? 0 : wino_tall(g);
+    j->npts = j->tall ? 24 : 16;
+    const int64_t th_out = j->tall ? 4 : 2;
+    j->th = (g->h + th_out - 1) / th_out;
     j->tw = (g->w + 1) / 2;
-    j->hp = 2 * j->th + 2;
+    j->hp = th_out * j->th + 2;
     j->wp = 2 * j->tw + 2;
     j->plane_floats = tg__round16(g->cin * j->hp * j->wp);
-    int64_t bt = WINO_FLOATS / (16 * (g->cin + g->cout));
-    bt = bt < 128 ? 128 : bt > 256 ? 256 : bt;
+    int64_t bt = WINO_FLOATS / (j->npts * (g->cin + g->cout));
+    const int64_t lo = j->tall ? 64 : 128; /* a tall tile holds two 2x2 tiles' outputs */
+    bt = bt < lo ? lo : bt > 2 * lo ? 2 * lo : bt;
     /* The weight gradient's dot products end in horizontal sums once per
      * block: where a block holds several samples (16x16 planes or smaller),
      * twice as many tiles made its backward 2-5% faster (32 and 64
@@ -138,6 +195,8 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
     j->rows = bt / j->tw < 1 ? 1 : bt / j->tw;
     if (j->rows > j->th)
         j->rows = j->th;
+    if (j->tall == 2 && j->rows % 2) /* blocks of whole vectors */
+        j->rows = j->rows > 1 ? j->rows - 1 : 2;
     j->spb = j->rows == j->th ? bt / (j->th * j->tw) : 1;
     if (j->spb < 1)
         j->spb = 1;
@@ -156,7 +215,7 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
 /* Per-thread scratch of winograd_impl.h's loops, in their order. */
 static int64_t common_floats(const tg__wino_job *j)
 {
-    return j->plane_floats + 8 * (j->rows + 1) * j->tw + 16 * j->vxi + 16 * j->mxi;
+    return j->plane_floats + 8 * (j->rows + 1) * j->tw + j->npts * (j->vxi + j->mxi);
 }
 
 bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad)

@@ -176,12 +176,12 @@ static void FN(wino_border)(float *xp, int64_t c, int64_t h, int64_t w, int64_t 
  * points at stride vxi) when nt is not a multiple of NR: the GEMM reads
  * them (their results are never stored, but stale or uninitialised floats
  * could be slow denormals). */
-static void FN(wino_v_tail)(float *v, int64_t vxi, int64_t C, int64_t nt)
+static void FN(wino_v_tail)(float *v, int64_t vxi, int npts, int64_t C, int64_t nt)
 {
     const int64_t NR = GEMM_NR, l0 = nt % NR;
     if (l0 == 0)
         return;
-    for (int xi = 0; xi < 16; xi++) {
+    for (int xi = 0; xi < npts; xi++) {
         float *p = v + xi * vxi + (nt - l0) * C;
         for (int64_t c = 0; c < C; c++)
             for (int64_t l = l0; l < NR; l++)
@@ -231,6 +231,8 @@ static void FN(wino_input)(const tg__wino_job *j, const float *xp, int64_t ty0, 
  * above. */
 static int FN(wino_vec_rows)(const tg__wino_job *j)
 {
+    if (j->tall)
+        return j->tall;
     if (j->g->w % 2 != 0)
         return 0;
     if (j->tw % VW == 0)
@@ -442,6 +444,123 @@ static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const f
 #  undef WINO_OUTS
 #  undef WINO_OUT
 }
+
+/* ---- tiles 4 output rows tall: F(4x2, 3x3) --------------------------------
+ * Down the columns F(4, 3): 6 input rows per tile (the last two shared with
+ * the next tile row, kept in registers) and
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+ *          0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1];
+ * along the rows F(2, 3) as above. Point xi = 4 i + q: i down, q across.
+ * Vectors as wino_vec_rows's R = 1 and R = 2 (j->tall: job_init makes
+ * tiles tall only there, with whole tile rows where R = 2). */
+TGK_INLINE void FN(wino_input_tall_r)(const int R, const tg__wino_job *j, const float *xp,
+                                      int64_t ty0, int64_t ty1, int64_t base, float *v)
+{
+    const int64_t C = j->g->cin, tw = j->tw, wp = j->wp, vxi = j->vxi, NR = GEMM_NR;
+    const vf two = VSET1(2.0f), four = VSET1(4.0f), five = VSET1(5.0f);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
+            const float *p = xp + (c * j->hp + 4 * ty0) * wp + 2 * tx0;
+            vf r[6][4];
+            if (R == 1) { /* the rows shared with the previous tile row */
+                FN(wino_row_vec)(1, p, 0, r[0]);
+                FN(wino_row_vec)(1, p + wp, 0, r[1]);
+            }
+            for (int64_t ty = ty0; ty < ty1; ty += R, p += 4 * R * wp) {
+                const int64_t t = base + (ty - ty0) * tw + tx0;
+                float *d = v + t / NR * C * NR + c * NR + t % NR;
+TGK_UNROLL
+                for (int i = R == 1 ? 2 : 0; i < 6; i++) /* R = 2: tile rows ty, ty + 1 */
+                    FN(wino_row_vec)(R, p + i * wp, 4 * wp, r[i]);
+TGK_UNROLL
+                for (int q = 0; q < 4; q++) {
+                    const vf d0 = r[0][q], d1 = r[1][q], d2 = r[2][q], d3 = r[3][q],
+                             d4 = r[4][q], d5 = r[5][q];
+                    VSTORE(d + q * vxi, (four * d0 - five * d2) + d4);
+                    VSTORE(d + (4 + q) * vxi, (d3 + d4) - four * (d1 + d2));
+                    VSTORE(d + (8 + q) * vxi, (d4 - d3) + four * (d1 - d2));
+                    VSTORE(d + (12 + q) * vxi, (d4 - d2) + two * (d3 - d1));
+                    VSTORE(d + (16 + q) * vxi, (d4 - d2) - two * (d3 - d1));
+                    VSTORE(d + (20 + q) * vxi, (four * d1 - five * d3) + d5);
+                    r[0][q] = d4;
+                    r[1][q] = d5;
+                }
+            }
+        }
+}
+
+static void FN(wino_input_tall)(const tg__wino_job *j, const float *xp, int64_t ty0,
+                                int64_t ty1, int64_t base, float *v)
+{
+    if (j->tall == 1)
+        FN(wino_input_tall_r)(1, j, xp, ty0, ty1, base, v);
+    else
+        FN(wino_input_tall_r)(2, j, xp, ty0, ty1, base, v);
+}
+
+/* wino_output_vec_r for tall tiles: four output rows per tile row, with
+ * R = 1 those past the image skipped (R = 2 takes whole tile rows). */
+TGK_INLINE void FN(wino_output_tall_r)(const int R, const bool add, const bool scale,
+                                       const bool res, const bool relu, const tg__wino_job *j,
+                                       int64_t k, const float *m, int64_t ty0, int64_t ty1,
+                                       float *yn, const float *resn)
+{
+    const tg__conv_geom *g = j->g;
+    const int64_t H = g->h, W = g->w, tw = j->tw, mxi = j->mxi;
+    const tg__conv_epi *e = j->epi;
+    const vf bias = VSET1(j->b ? j->b[k] : 0.0f);
+    const vf sa = VSET1(scale ? e->scale[k] : 1.0f), sh = VSET1(scale ? e->shift[k] : 0.0f);
+    const vf two = VSET1(2.0f), four = VSET1(4.0f), eight = VSET1(8.0f);
+    const int64_t next = R == 1 ? VW : 4 * W; /* the interleave's second half */
+    for (int64_t ty = ty0; ty < ty1; ty += R)
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
+            const float *mt = m + (ty - ty0) * tw + tx0;
+            vf s[4][4]; /* output row h, point q across */
+TGK_UNROLL
+            for (int q = 0; q < 4; q++) {
+                const vf m0 = VLOAD(mt + q * mxi), m1 = VLOAD(mt + (4 + q) * mxi),
+                         m2 = VLOAD(mt + (8 + q) * mxi), m3 = VLOAD(mt + (12 + q) * mxi),
+                         m4 = VLOAD(mt + (16 + q) * mxi), m5 = VLOAD(mt + (20 + q) * mxi);
+                const vf a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+                s[0][q] = (m0 + a) + c;
+                s[1][q] = b + two * d;
+                s[2][q] = a + four * c;
+                s[3][q] = (b + eight * d) + m5;
+            }
+TGK_UNROLL
+            for (int h = 0; h < 4; h++) {
+                if (R == 1 && 4 * ty + h >= H)
+                    break;
+                const int64_t o = (k * H + 4 * ty + h) * W + 2 * tx0;
+                FN(wino_put_vec)(yn + o, next, 0, (s[h][0] + s[h][1]) + s[h][2],
+                                 (s[h][1] - s[h][2]) - s[h][3], bias, add, scale, res, relu,
+                                 sa, sh, res ? resn + o : NULL);
+            }
+        }
+}
+
+static void FN(wino_output_tall)(const tg__wino_job *j, int64_t k, const float *m, int64_t ty0,
+                                 int64_t ty1, float *yn, const float *resn)
+{
+    const tg__conv_epi *e = j->epi;
+    const bool add = j->add, scale = e && e->scale, res = e && e->res, relu = e && e->relu;
+    const int f = add ? 8 : (scale ? 4 : 0) | (res ? 2 : 0) | (relu ? 1 : 0);
+#  define WINO_OUT(r_, f_)                                                                    \
+      case (r_) * 16 + (f_):                                                                 \
+          FN(wino_output_tall_r)(r_, (f_) == 8, (f_) & 4, (f_) & 2, (f_) & 1, j, k, m, ty0,     \
+                                 ty1, yn, resn);                                              \
+          return;
+#  define WINO_OUTS(r_)                                                                       \
+      WINO_OUT(r_, 0) WINO_OUT(r_, 1) WINO_OUT(r_, 2) WINO_OUT(r_, 3) WINO_OUT(r_, 4)          \
+      WINO_OUT(r_, 5) WINO_OUT(r_, 6) WINO_OUT(r_, 7) WINO_OUT(r_, 8)
+    switch (j->tall * 16 + f) {
+        WINO_OUTS(1)
+        WINO_OUTS(2)
+    }
+#  undef WINO_OUTS
+#  undef WINO_OUT
+}
 #  undef WINO_LOAD
 #  undef WINO_STORE
 #endif
@@ -455,8 +574,8 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
     float *xp = j->ctx->scratch[tid];
     float *rte = xp + j->plane_floats, *rto = rte + 4 * es; /* even / odd rows */
     float *v = rto + 4 * es;
-    float *m = v + 16 * j->vxi;
-    float *ot = m + 16 * j->mxi; /* output transform: 4 x the block's tiles */
+    float *m = v + j->npts * j->vxi;
+    float *ot = m + j->npts * j->mxi; /* output transform: 4 x the block's tiles */
     const int64_t ots = j->rows * tw;
     const tg__conv_epi *e = j->epi;
     const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
@@ -475,6 +594,10 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                     FN(wino_pad)(j->x + n * C * H * W, j->mask ? j->mask + n * C * H * W : NULL,
                                  C, H, W, j->wp, j->hp * j->wp, xp);
 #ifdef VDEINT
+                if (j->tall) {
+                    FN(wino_input_tall)(j, xp, ty0, ty1, s * ns, v);
+                    continue;
+                }
                 if (vec) {
                     FN(wino_input_vec)(vec, j, xp, ty0, ty1, s * ns, 0, v);
                     continue;
@@ -482,8 +605,8 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
 #endif
                 FN(wino_input)(j, xp, ty0, ty1, s * ns, 0, rte, rto, v);
             }
-            FN(wino_v_tail)(v, j->vxi, C, nt);
-            for (int xi = 0; xi < 16; xi++)
+            FN(wino_v_tail)(v, j->vxi, j->npts, C, nt);
+            for (int xi = 0; xi < j->npts; xi++)
                 tg__sgemm_papb(K, nt, C, j->up + xi * j->uxi, v + xi * j->vxi, 0.0f,
                                m + xi * j->mxi, nt);
             for (int64_t s = 0; s < cnt; s++) {
@@ -493,7 +616,11 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                 if (vec) {
                     const float *resn = e && e->res ? e->res + n * K * H * W : NULL;
                     for (int64_t k = 0; k < K; k++)
-                        FN(wino_output_vec)(vec, j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
+                        if (j->tall)
+                            FN(wino_output_tall)(j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
+                        else
+                            FN(wino_output_vec)(vec, j, k, m + k * nt + s * ns, ty0, ty1, yn,
+                                                resn);
                     continue;
                 }
 #endif
@@ -597,8 +724,8 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
     float *xp = j->ctx->scratch[tid];
     float *rte = xp + j->plane_floats, *rto = rte + 4 * es;
     float *v = rto + 4 * es;
-    float *m = v + 16 * j->vxi;
-    float *dq = m + 16 * j->mxi; /* dy's four tile planes */
+    float *m = v + j->npts * j->vxi;
+    float *dq = m + j->npts * j->mxi; /* dy's four tile planes */
 #ifdef VDEINT
     const int vec = FN(wino_vec_rows)(j);
 #endif
