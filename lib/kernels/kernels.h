@@ -264,9 +264,10 @@ typedef struct tg__wino_job {
     bool add;                /* add into y (no bias, no epi) */
     /* weight gradient (tg__conv_wino_wgrad): dy, masked by dy_mask > 0 */
     const float *dy, *dy_mask;
-    int64_t dy_floats;       /* dy's tile planes (scratch): 4 x cout x spb x th x tw */
+    int64_t dy_floats;       /* dy's tile planes (scratch): 2 x (2 or 4 rows) x cout x
+                                spb x th x tw */
     int64_t nchunks, part;   /* batch chunks; floats of one chunk's partial */
-    float *parts;            /* per chunk: dU (16 x cout x cin), then db (cout) */
+    float *parts;            /* per chunk: dU (npts x cout x cin), then db (cout) */
     bool want_w, want_b;
 } tg__wino_job;
 

@@ -51,13 +51,12 @@ static int64_t uxi_floats(const tg__conv_geom *g)
     return xi_stride(tg__sgemm_pack_a_floats(g->cout, g->cin));
 }
 
-/* The forward's tiles are 4 output rows tall (F(4x2, 3x3), 24 points)
- * where winograd_impl.h transforms whole vectors of tiles (the vector
- * ISAs; W even): a row's tiles a multiple of the vector width (R = 1), or
- * two tile rows per vector (R = 2, whole tile rows: H a multiple of 4, an
- * even number of tile rows). 3 products per output instead of 4, the
- * column transform F(4, 3)'s. Else, and for the weight gradient, 2x2 (16
- * points). Returns R, or 0. */
+/* Tiles are 4 output rows tall (F(4x2, 3x3), 24 points) where
+ * winograd_impl.h transforms whole vectors of tiles (the vector ISAs; W
+ * even): a row's tiles a multiple of the vector width (R = 1), or two tile
+ * rows per vector (R = 2, whole tile rows: H a multiple of 4, an even
+ * number of tile rows). 3 products per output instead of 4, the column
+ * transform F(4, 3)'s. Else 2x2 (16 points). Returns R, or 0. */
 static int wino_tall(const tg__conv_geom *g)
 {
     const tg__kernels *kt = tg__kernels_get();
@@ -173,7 +172,7 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
     const int64_t NR = tg__kernels_get()->gemm_nr;
     memset(j, 0, sizeof *j);
     j->g = g;
-    j->tall = wgrad ? 0 : wino_tall(g);
+    j->tall = wino_tall(g);
     j->npts = j->tall ? 24 : 16;
     const int64_t th_out = j->tall ? 4 : 2;
     j->th = (g->h + th_out - 1) / th_out;
@@ -190,7 +189,8 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
      * channels, batch 64; on 32x32 planes, no faster). Only while V and M
      * stay within the largest forward block's (1 MB): 64 channels' 2 MB
      * added 1.2 MB to ResNet-8's peak RSS. */
-    if (wgrad && j->th * j->tw * 2 <= bt && 2 * bt * 16 * (g->cin + g->cout) <= 2 * WINO_FLOATS)
+    if (wgrad && j->th * j->tw * 2 <= bt &&
+        2 * bt * j->npts * (g->cin + g->cout) <= 2 * WINO_FLOATS)
         bt *= 2;
     j->rows = bt / j->tw < 1 ? 1 : bt / j->tw;
     if (j->rows > j->th)
@@ -209,7 +209,7 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
     j->uxi = uxi_floats(g);
     j->vxi = xi_stride(g->cin * ((nt + NR - 1) / NR * NR));
     j->mxi = xi_stride(g->cout * nt);
-    j->dy_floats = tg__round16(4 * g->cout * j->spb * j->th * j->tw);
+    j->dy_floats = tg__round16(2 * th_out * g->cout * j->spb * j->th * j->tw);
 }
 
 /* Per-thread scratch of winograd_impl.h's loops, in their order. */
@@ -258,7 +258,10 @@ void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const fl
  * 1 MB budget ResNet-8's peak RSS grew by 4 MB. */
 #define PART_BUDGET ((int64_t)1 << 16)
 
-static int64_t wgrad_part(const tg__conv_geom *g) { return 16 * g->cout * g->cin + g->cout; }
+static int64_t wgrad_part(const tg__conv_geom *g)
+{
+    return wino_points(g) * g->cout * g->cin + g->cout;
+}
 
 static int64_t wgrad_chunks(const tg__conv_geom *g)
 {
@@ -290,7 +293,7 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
     j.want_b = db != NULL;
     tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
 
-    const int64_t K = g->cout, C = g->cin, nu = 16 * K * C;
+    const int64_t K = g->cout, C = g->cin, nu = j.npts * K * C;
     for (int64_t c = 1; c < j.nchunks; c++) /* in chunk order into the first */
         for (int64_t i = 0; i < j.part; i++)
             workspace[i] += workspace[c * j.part + i];
@@ -299,6 +302,28 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
             db[k] += workspace[nu + k];
     if (!dw)
         return;
+    if (j.tall) { /* dw = G4^T dU G, in double (G4: see wino_filter_tall) */
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t c = 0; c < C; c++) {
+                const float *u = workspace + k * C + c;
+                double t[3][4];
+                for (int q = 0; q < 4; q++) {
+                    double v[6];
+                    for (int i = 0; i < 6; i++)
+                        v[i] = u[(4 * i + q) * K * C];
+                    t[0][q] = v[0] / 4 - (v[1] + v[2]) / 6 + (v[3] + v[4]) / 24;
+                    t[1][q] = (v[2] - v[1]) / 6 + (v[3] - v[4]) / 12;
+                    t[2][q] = (v[3] + v[4] - v[1] - v[2]) / 6 + v[5];
+                }
+                float *d = dw + (k * C + c) * 9;
+                for (int a = 0; a < 3; a++) {
+                    d[a * 3] += (float)(t[a][0] + 0.5 * (t[a][1] + t[a][2]));
+                    d[a * 3 + 1] += (float)(0.5 * (t[a][1] - t[a][2]));
+                    d[a * 3 + 2] += (float)(0.5 * (t[a][1] + t[a][2]) + t[a][3]);
+                }
+            }
+        return;
+    }
     for (int64_t k = 0; k < K; k++)
         for (int64_t c = 0; c < C; c++) {
             const float *u = workspace + k * C + c; /* u[xi * K * C] */

@@ -455,7 +455,8 @@ static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const f
  * Vectors as wino_vec_rows's R = 1 and R = 2 (j->tall: job_init makes
  * tiles tall only there, with whole tile rows where R = 2). */
 TGK_INLINE void FN(wino_input_tall_r)(const int R, const tg__wino_job *j, const float *xp,
-                                      int64_t ty0, int64_t ty1, int64_t base, float *v)
+                                      int64_t ty0, int64_t ty1, int64_t base, int64_t ldv,
+                                      float *v)
 {
     const int64_t C = j->g->cin, tw = j->tw, wp = j->wp, vxi = j->vxi, NR = GEMM_NR;
     const vf two = VSET1(2.0f), four = VSET1(4.0f), five = VSET1(5.0f);
@@ -469,7 +470,7 @@ TGK_INLINE void FN(wino_input_tall_r)(const int R, const tg__wino_job *j, const 
             }
             for (int64_t ty = ty0; ty < ty1; ty += R, p += 4 * R * wp) {
                 const int64_t t = base + (ty - ty0) * tw + tx0;
-                float *d = v + t / NR * C * NR + c * NR + t % NR;
+                float *d = v + (ldv ? c * ldv + t : t / NR * C * NR + c * NR + t % NR);
 TGK_UNROLL
                 for (int i = R == 1 ? 2 : 0; i < 6; i++) /* R = 2: tile rows ty, ty + 1 */
                     FN(wino_row_vec)(R, p + i * wp, 4 * wp, r[i]);
@@ -490,13 +491,14 @@ TGK_UNROLL
         }
 }
 
+/* As wino_input_vec: V into packed panels (ldv 0) or rows of ldv floats. */
 static void FN(wino_input_tall)(const tg__wino_job *j, const float *xp, int64_t ty0,
-                                int64_t ty1, int64_t base, float *v)
+                                int64_t ty1, int64_t base, int64_t ldv, float *v)
 {
     if (j->tall == 1)
-        FN(wino_input_tall_r)(1, j, xp, ty0, ty1, base, v);
+        FN(wino_input_tall_r)(1, j, xp, ty0, ty1, base, ldv, v);
     else
-        FN(wino_input_tall_r)(2, j, xp, ty0, ty1, base, v);
+        FN(wino_input_tall_r)(2, j, xp, ty0, ty1, base, ldv, v);
 }
 
 /* wino_output_vec_r for tall tiles: four output rows per tile row, with
@@ -516,26 +518,38 @@ TGK_INLINE void FN(wino_output_tall_r)(const int R, const bool add, const bool s
     for (int64_t ty = ty0; ty < ty1; ty += R)
         for (int64_t tx0 = 0; tx0 < tw; tx0 += VW) {
             const float *mt = m + (ty - ty0) * tw + tx0;
-            vf s[4][4]; /* output row h, point q across */
+            /* output row h's even and odd columns, (s0 + s1) + s2 and
+             * (s1 - s2) - s3 of its column transforms s_q, formed as the
+             * s_q come (all sixteen at once spilled on AVX2) */
+            vf ev[4], od[4];
 TGK_UNROLL
             for (int q = 0; q < 4; q++) {
                 const vf m0 = VLOAD(mt + q * mxi), m1 = VLOAD(mt + (4 + q) * mxi),
                          m2 = VLOAD(mt + (8 + q) * mxi), m3 = VLOAD(mt + (12 + q) * mxi),
                          m4 = VLOAD(mt + (16 + q) * mxi), m5 = VLOAD(mt + (20 + q) * mxi);
                 const vf a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-                s[0][q] = (m0 + a) + c;
-                s[1][q] = b + two * d;
-                s[2][q] = a + four * c;
-                s[3][q] = (b + eight * d) + m5;
+                const vf s[4] = {(m0 + a) + c, b + two * d, a + four * c, (b + eight * d) + m5};
+TGK_UNROLL
+                for (int h = 0; h < 4; h++) {
+                    if (q == 0)
+                        ev[h] = s[h];
+                    else if (q == 1) {
+                        ev[h] = ev[h] + s[h];
+                        od[h] = s[h];
+                    } else if (q == 2) {
+                        ev[h] = ev[h] + s[h];
+                        od[h] = od[h] - s[h];
+                    } else
+                        od[h] = od[h] - s[h];
+                }
             }
 TGK_UNROLL
             for (int h = 0; h < 4; h++) {
                 if (R == 1 && 4 * ty + h >= H)
                     break;
                 const int64_t o = (k * H + 4 * ty + h) * W + 2 * tx0;
-                FN(wino_put_vec)(yn + o, next, 0, (s[h][0] + s[h][1]) + s[h][2],
-                                 (s[h][1] - s[h][2]) - s[h][3], bias, add, scale, res, relu,
-                                 sa, sh, res ? resn + o : NULL);
+                FN(wino_put_vec)(yn + o, next, 0, ev[h], od[h], bias, add, scale, res, relu, sa,
+                                 sh, res ? resn + o : NULL);
             }
         }
 }
@@ -595,7 +609,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                                  C, H, W, j->wp, j->hp * j->wp, xp);
 #ifdef VDEINT
                 if (j->tall) {
-                    FN(wino_input_tall)(j, xp, ty0, ty1, s * ns, v);
+                    FN(wino_input_tall)(j, xp, ty0, ty1, s * ns, 0, v);
                     continue;
                 }
                 if (vec) {
@@ -650,19 +664,21 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
 
 /* ---- weight gradient ------------------------------------------------------ */
 
-/* dy of one sample as four planes of th x tw per channel (stride qs apart,
- * channels ks apart): the (even row, even column), (even, odd), (odd, even)
- * and (odd, odd) elements of every 2x2 output tile, zero past the image;
+/* dy of one sample as 2 rp planes of th x tw per channel (stride qs apart,
+ * channels ks apart): for each of a tile's rp rows (2, or 4 tall) its even
+ * and its odd column's elements, in that order (2x2: (even row, even
+ * column), (even, odd), (odd, even), (odd, odd)), zero past the image;
  * masked. */
 static void FN(wino_dy_split)(const float *dy, const float *mask, int64_t K, int64_t H,
-                              int64_t W, int64_t tw, int64_t ks, int64_t qs, float *dst)
+                              int64_t W, int64_t rp, int64_t tw, int64_t ks, int64_t qs,
+                              float *dst)
 {
     const int64_t h = W / 2;
     for (int64_t k = 0; k < K; k++)
         for (int64_t y = 0; y < H; y++) {
             const float *restrict r = dy + (k * H + y) * W;
             const float *restrict q = mask ? mask + (k * H + y) * W : NULL;
-            float *restrict e = dst + (y & 1) * 2 * qs + k * ks + y / 2 * tw;
+            float *restrict e = dst + y % rp * 2 * qs + k * ks + y / rp * tw;
             float *restrict o = e + qs;
             if (q) {
                 for (int64_t i = 0; i < h; i++) {
@@ -714,13 +730,45 @@ TGK_UNROLL
     }
 }
 
+/* wino_dy for tiles 4 rows tall: the 24 rows of dM = A4 dy A^T from the
+ * planes at a (stride qs: rows 0-3, even then odd column), with F(4, 3)'s
+ * A4 = (A^T)^T down the columns (see wino_input_tall). nt is a multiple of
+ * VW (tall tiles come in whole vectors). */
+static void FN(wino_dy_tall)(const float *a, int64_t qs, int64_t nt, float *restrict m,
+                             int64_t mxi)
+{
+    const vf zero = VZERO(), two = VSET1(2.0f), four = VSET1(4.0f), eight = VSET1(8.0f);
+    for (int64_t t = 0; t < nt; t += VW) {
+        vf p[2][6];
+TGK_UNROLL
+        for (int c = 0; c < 2; c++) { /* the even, then the odd column */
+            const vf d0 = VLOAD(a + c * qs + t), d1 = VLOAD(a + (2 + c) * qs + t),
+                     d2 = VLOAD(a + (4 + c) * qs + t), d3 = VLOAD(a + (6 + c) * qs + t);
+            p[c][0] = d0;
+            p[c][1] = (d0 + d1) + (d2 + d3);
+            p[c][2] = (d0 - d1) + (d2 - d3);
+            p[c][3] = (d0 + two * d1) + (four * d2 + eight * d3);
+            p[c][4] = (d0 - two * d1) + (four * d2 - eight * d3);
+            p[c][5] = d3;
+        }
+TGK_UNROLL
+        for (int i = 0; i < 6; i++) {
+            VSTORE(m + (4 * i) * mxi + t, p[0][i]);
+            VSTORE(m + (4 * i + 1) * mxi + t, p[0][i] + p[1][i]);
+            VSTORE(m + (4 * i + 2) * mxi + t, p[0][i] - p[1][i]);
+            VSTORE(m + (4 * i + 3) * mxi + t, zero - p[1][i]);
+        }
+    }
+}
+
 static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
 {
     const tg__wino_job *j = arg;
     const tg__conv_geom *g = j->g;
     const int64_t C = g->cin, K = g->cout, H = g->h, W = g->w, tw = j->tw;
     const int64_t es = (j->rows + 1) * tw, tp = j->th * tw;
-    const int64_t ks = j->spb * tp, qs = K * ks; /* dy planes: [4][K][spb x tp] */
+    const int64_t ks = j->spb * tp, qs = K * ks; /* dy planes: [2 rp][K][spb x tp] */
+    const int64_t rp = j->tall ? 4 : 2;
     float *xp = j->ctx->scratch[tid];
     float *rte = xp + j->plane_floats, *rto = rte + 4 * es;
     float *v = rto + 4 * es;
@@ -735,7 +783,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
         /* samples of chunk ch: the same split as the thread pool's */
         int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
         int64_t nb = ch * q + (ch < r ? ch : r), ne = nb + q + (ch < r ? 1 : 0);
-        float *du = j->parts + ch * j->part, *db = du + 16 * K * C;
+        float *du = j->parts + ch * j->part, *db = du + j->npts * K * C;
         memset(du, 0, (size_t)j->part * sizeof(float));
         /* groups of spb samples (small planes), or one sample in blocks of
          * tile rows (spb = 1) */
@@ -744,14 +792,15 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
             for (int64_t s = 0; s < cnt; s++) {
                 const int64_t n = n0 + s;
                 FN(wino_dy_split)(j->dy + n * K * H * W,
-                                  j->dy_mask ? j->dy_mask + n * K * H * W : NULL, K, H, W, tw,
-                                  ks, qs, dq + s * tp);
+                                  j->dy_mask ? j->dy_mask + n * K * H * W : NULL, K, H, W, rp,
+                                  tw, ks, qs, dq + s * tp);
                 if (j->want_b)
                     for (int64_t k = 0; k < K; k++) {
                         const float *p = dq + k * ks + s * tp;
-                        db[k] += ((FN(sum8)(p, tp) + FN(sum8)(p + qs, tp)) +
-                                  FN(sum8)(p + 2 * qs, tp)) +
-                                 FN(sum8)(p + 3 * qs, tp);
+                        float sb = FN(sum8)(p, tp);
+                        for (int64_t pl = 1; pl < 2 * rp; pl++) /* in plane order */
+                            sb += FN(sum8)(p + pl * qs, tp);
+                        db[k] += sb;
                     }
             }
             if (!j->want_w)
@@ -763,6 +812,10 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                     const int64_t n = n0 + s;
                     FN(wino_pad)(j->x + n * C * H * W, NULL, C, H, W, j->wp, j->hp * j->wp, xp);
 #ifdef VDEINT
+                    if (j->tall) {
+                        FN(wino_input_tall)(j, xp, ty0, ty1, 0, nt, v + s * tp);
+                        continue;
+                    }
                     if (vec) {
                         FN(wino_input_vec)(vec, j, xp, ty0, ty1, 0, nt, v + s * tp);
                         continue;
@@ -772,9 +825,12 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 }
                 for (int64_t k = 0; k < K; k++) {
                     const float *a = dq + k * ks + ty0 * tw;
-                    FN(wino_dy)(a, a + qs, a + 2 * qs, a + 3 * qs, nt, m + k * nt, j->mxi);
+                    if (j->tall)
+                        FN(wino_dy_tall)(a, qs, nt, m + k * nt, j->mxi);
+                    else
+                        FN(wino_dy)(a, a + qs, a + 2 * qs, a + 3 * qs, nt, m + k * nt, j->mxi);
                 }
-                for (int xi = 0; xi < 16; xi++) /* dU[xi] += dM[xi] V[xi]^T */
+                for (int xi = 0; xi < j->npts; xi++) /* dU[xi] += dM[xi] V[xi]^T */
                     FN(gemm_abt)(K, C, nt, 1.0f, m + xi * j->mxi, nt, v + xi * j->vxi, nt,
                                  1.0f, du + xi * K * C, C);
             }
