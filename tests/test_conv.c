@@ -294,8 +294,10 @@ START_TEST(conv_phased_matches_reference)
 }
 END_TEST
 
-/* Layers the Winograd F(2x2, 3x3) path takes (3x3, stride 1, padding 1, at
- * least 16 channels each way), against the double-precision reference:
+/* Layers the Winograd path takes (3x3, stride 1, padding 1, at least 16
+ * channels each way), against the double-precision reference, each value
+ * also within 2e-6 of the sum of its terms' magnitudes (a few float
+ * roundings; tiles 4 rows tall measured up to 7.2e-7, 2x2 1.5e-7):
  * odd heights and widths (a last tile half outside), tile rows that straddle
  * the GEMM's packed panels (width 37: 19 tiles per row), more than one block
  * of tile rows (13x37: 7 tile rows in blocks of 6), whole samples per block
@@ -303,7 +305,9 @@ END_TEST
  * blocks of 2 to 4 samples whose tiles straddle the packed panels: 3 x 8x8,
  * 8 x 6x5), channel counts that are not multiples of the micro-tile, rows
  * of tiles that are whole vectors or two or four rows a vector (32, 16,
- * 8 and 4 wide: the transforms in registers). The output is also added to
+ * 8 and 4 wide: the transforms in registers; tiles 4 rows tall where a
+ * vector holds one or two tile rows, in blocks of tile rows on 36x64). The
+ * output is also added to
  * the input (y + x when C == O), so that dx is once stored and once added.
  * Loss sum((y [+ x]) * r). */
 static const conv_case wino_cases[] = {
@@ -317,7 +321,27 @@ static const conv_case wino_cases[] = {
     {2, 24, 15, 16, 40, 3, 3, 1, 1, 1, 1, true}, /* the same on AVX2: rows of 8 tiles */
     {3, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, true}, /* AVX-512: two rows of 8 tiles a vector */
     {3, 16, 16, 8, 24, 3, 3, 1, 1, 1, 1, true},  /* AVX-512: four rows of 4 tiles a vector */
+    {1, 16, 36, 64, 16, 3, 3, 1, 1, 1, 1, true}, /* tall tiles in 3 blocks of tile rows */
 };
+
+/* |got - want| <= 2e-6 * mag + 1e-30 elementwise (mag: the sum of the
+ * terms' magnitudes). */
+static void assert_rounding(const float *got, const float *want, const float *mag, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs((double)got[i] - want[i]) <= 2e-6 * mag[i] + 1e-30,
+                      "element %zu: got %.9g, want %.9g, terms' magnitudes %.3g", i, got[i],
+                      want[i], mag[i]);
+}
+
+static float *abs_copy(const float *x, size_t n)
+{
+    float *a = calloc(n ? n : 1, sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = fabsf(x[i]);
+    return a;
+}
 
 START_TEST(conv_winograd_matches_reference)
 {
@@ -344,6 +368,20 @@ START_TEST(conv_winograd_matches_reference)
             dx[i] += tg_tensor_data(r)[i];
     tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
     tgt_assert_close(tg_tensor_grad(in[1]), dw, nw, 1e-4, 1e-4);
+    /* the same with magnitudes: how far from the exact values rounding took */
+    float *ax = abs_copy(tg_tensor_data(in[0]), nx), *aw = abs_copy(tg_tensor_data(in[1]), nw);
+    float *ab = in[2] ? abs_copy(tg_tensor_data(in[2]), (size_t)c->O) : NULL;
+    float *ar = abs_copy(tg_tensor_data(r), ny), *my = malloc(ny * sizeof *my);
+    float *mx = malloc(nx * sizeof *mx), *mw = malloc(nw * sizeof *mw);
+    ref_conv(c, ax, aw, ab, my);
+    ref_conv_grads(c, ax, aw, ar, mx, mw);
+    if (residual)
+        for (size_t i = 0; i < nx; i++)
+            mx[i] += ar[i];
+    assert_rounding(tg_tensor_data(y), want, my, ny);
+    assert_rounding(tg_tensor_grad(in[0]), dx, mx, nx);
+    assert_rounding(tg_tensor_grad(in[1]), dw, mw, nw);
+    free(ax), free(aw), free(ab), free(ar), free(my), free(mx), free(mw);
     if (in[2]) { /* db[o] = sum of r over samples and pixels */
         int64_t P = c->H * c->W;
         for (int64_t o = 0; o < c->O; o++) {
