@@ -322,6 +322,7 @@ static const conv_case wino_cases[] = {
     {3, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, true}, /* AVX-512: two rows of 8 tiles a vector */
     {3, 16, 16, 8, 24, 3, 3, 1, 1, 1, 1, true},  /* AVX-512: four rows of 4 tiles a vector */
     {1, 16, 36, 64, 16, 3, 3, 1, 1, 1, 1, true}, /* tall tiles in 3 blocks of tile rows */
+    {2, 16, 32, 8, 24, 3, 3, 1, 1, 1, 1, true},  /* AVX2: tall, two tile rows a vector */
 };
 
 /* |got - want| <= 2e-6 * mag + 1e-30 elementwise (mag: the sum of the

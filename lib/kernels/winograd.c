@@ -56,11 +56,19 @@ static int64_t uxi_floats(const tg__conv_geom *g)
  * even): a row's tiles a multiple of the vector width (R = 1), or two tile
  * rows per vector (R = 2, whole tile rows: H a multiple of 4, an even
  * number of tile rows). 3 products per output instead of 4, the column
- * transform F(4, 3)'s. Else 2x2 (16 points). Returns R, or 0. */
+ * transform F(4, 3)'s. Else 2x2 (16 points). Returns R, or 0.
+ * The weights' transform grows by half (24 points, per call) while the
+ * products shrink with the pixels: forward of one layer, 1 thread, 2x2 ->
+ * tall, 16x16 with 32 channels 0.033 -> 0.037 ms at batch 1, 0.107 ->
+ * 0.096 at 4; 8x8 with 64 channels 0.047 -> 0.085 at 1, even at 8, 0.377
+ * -> 0.338 at 16; 32x32 with 16 channels faster from batch 1. The choice
+ * depends on the plane, never on the batch (a sample's result must not
+ * depend on the batch it runs in: tiled inference): tall from 256 pixels.
+ */
 static int wino_tall(const tg__conv_geom *g)
 {
     const tg__kernels *kt = tg__kernels_get();
-    if (kt->isa == TG__ISA_GENERIC || g->w % 2 != 0)
+    if (kt->isa == TG__ISA_GENERIC || g->w % 2 != 0 || g->h * g->w < 256)
         return 0;
     const int64_t tw = g->w / 2, vw = kt->gemm_vw;
     if (tw % vw == 0)
@@ -99,14 +107,15 @@ static inline void wino_filter(const float *f, float *u, int64_t us)
  * 1/24 -1/12 1/6; 0 0 1] down the columns (in double, rounded once). */
 static inline void wino_filter_tall(const float *f, float *u, int64_t us)
 {
+    const double s6 = 1.0 / 6, s12 = 1.0 / 12, s24 = 1.0 / 24; /* no divisions */
     double t[6][3];
     for (int b = 0; b < 3; b++) {
         const double f0 = f[b], f1 = f[3 + b], f2 = f[6 + b];
-        t[0][b] = f0 / 4;
-        t[1][b] = -(f0 + f1 + f2) / 6;
-        t[2][b] = -(f0 - f1 + f2) / 6;
-        t[3][b] = f0 / 24 + f1 / 12 + f2 / 6;
-        t[4][b] = f0 / 24 - f1 / 12 + f2 / 6;
+        t[0][b] = 0.25 * f0;
+        t[1][b] = -(f0 + f1 + f2) * s6;
+        t[2][b] = -(f0 - f1 + f2) * s6;
+        t[3][b] = f0 * s24 + f1 * s12 + f2 * s6;
+        t[4][b] = f0 * s24 - f1 * s12 + f2 * s6;
         t[5][b] = f2;
     }
     for (int a = 0; a < 6; a++) {
@@ -303,6 +312,7 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
     if (!dw)
         return;
     if (j.tall) { /* dw = G4^T dU G, in double (G4: see wino_filter_tall) */
+        const double s6 = 1.0 / 6, s12 = 1.0 / 12, s24 = 1.0 / 24;
         for (int64_t k = 0; k < K; k++)
             for (int64_t c = 0; c < C; c++) {
                 const float *u = workspace + k * C + c;
@@ -311,9 +321,9 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
                     double v[6];
                     for (int i = 0; i < 6; i++)
                         v[i] = u[(4 * i + q) * K * C];
-                    t[0][q] = v[0] / 4 - (v[1] + v[2]) / 6 + (v[3] + v[4]) / 24;
-                    t[1][q] = (v[2] - v[1]) / 6 + (v[3] - v[4]) / 12;
-                    t[2][q] = (v[3] + v[4] - v[1] - v[2]) / 6 + v[5];
+                    t[0][q] = 0.25 * v[0] - (v[1] + v[2]) * s6 + (v[3] + v[4]) * s24;
+                    t[1][q] = (v[2] - v[1]) * s6 + (v[3] - v[4]) * s12;
+                    t[2][q] = (v[3] + v[4] - v[1] - v[2]) * s6 + v[5];
                 }
                 float *d = dw + (k * C + c) * 9;
                 for (int a = 0; a < 3; a++) {
