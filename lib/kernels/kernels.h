@@ -238,8 +238,8 @@ typedef struct tg__conv_bwd_job {
     float *parts;          /* nchunks partials (arena) */
 } tg__conv_bwd_job;
 
-/* Job of the Winograd F(2x2, 3x3) per-sample loop (kernels/winograd.c,
- * winograd_impl.h), run by tg__parallel_for over the batch. */
+/* Job of the Winograd per-sample loop (kernels/winograd.c, winograd_impl.h),
+ * run by tg__parallel_for over the batch. */
 typedef struct tg__wino_job {
     tg_ctx *ctx;
     const tg__conv_geom *g;  /* cin -> cout, 3x3, padding 1 */
@@ -372,14 +372,14 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
                               const float *relu_y, float *dx, bool dx_store, float *dw,
                               float *db, float *workspace);
 
-/* ---- Winograd F(2x2, 3x3) convolution (kernels/winograd.c) -------------
+/* ---- Winograd F(2x2, 3x3) / F(4x2, 3x3) convolution (kernels/winograd.c)
  * 3x3, stride 1, padding 1, dilation 1, groups 1: 16 multiplications per 2x2
- * output tile and channel pair instead of 36. The 16 products are GEMMs of
- * the transformed weights U (K x C) with the transformed input tiles; the
- * transforms are additions only. Rounding differs from the direct sum (the
- * weight transform halves, the tile sums reassociate); the tests hold it to
- * 1e-4 of a double-precision reference. Per-sample work; bit-identical for
- * every thread count. */
+ * output tile and channel pair instead of 36, or on the vector paths' planes
+ * of 256 pixels or more 24 per 4x2 tile instead of 72. The products are
+ * GEMMs of the transformed weights U (K x C) with the transformed input
+ * tiles. Rounding differs from the direct sum (the transforms' constants,
+ * reassociated sums); the tests hold each value to 2e-6 of the sum of its
+ * terms' magnitudes. Per-sample work; bit-identical for every thread count. */
 bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int groups);
 /* Floats of the packed transformed weights of g (cout x cin). */
 int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g);

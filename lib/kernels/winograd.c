@@ -10,6 +10,9 @@
  * The elementwise products summed over input channels are 16 GEMMs
  * M[xi] = U[xi] V[xi], run by the packed GEMM of kernels/gemm.c; the
  * transforms (additions only) are the per-ISA loops of winograd_impl.h.
+ * Where the vector ISAs transform whole vectors of tiles, tiles are 4 rows
+ * tall instead (F(4x2, 3x3): F(4, 3) down the columns, 24 points, 24
+ * products per 8 outputs instead of 32; see wino_tall).
  *
  * The backward data pass of such a layer is the same convolution of dy with
  * the flipped, transposed weights (tg__conv_wino_weights with flip). */

@@ -2,7 +2,9 @@
 /* Per-sample loop of the Winograd F(2x2, 3x3) convolution (kernels/winograd.c
  * sets up the job), included by kernels_impl.h once per ISA: the transforms
  * are plain C loops over a row of tiles, which the ISA's flags vectorise
- * (tiles in the lanes, every access unit-stride after the row transform).
+ * (tiles in the lanes, every access unit-stride after the row transform),
+ * or explicit vectors below; there, tiles 4 rows tall (F(4x2, 3x3), 24
+ * points: see wino_input_tall).
  *
  * Per sample and block of tile rows:
  *   V[xi] (C x tiles)  = B^T d B of every 4x4 input tile, written straight
