@@ -671,9 +671,9 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
  * and its odd column's elements, in that order (2x2: (even row, even
  * column), (even, odd), (odd, even), (odd, odd)), zero past the image;
  * masked. */
-static void FN(wino_dy_split)(const float *dy, const float *mask, int64_t K, int64_t H,
-                              int64_t W, int64_t rp, int64_t tw, int64_t ks, int64_t qs,
-                              float *dst)
+TGK_INLINE void FN(wino_dy_split)(const float *dy, const float *mask, int64_t K, int64_t H,
+                                  int64_t W, const int64_t rp, int64_t tw, int64_t ks,
+                                  int64_t qs, float *dst)
 {
     const int64_t h = W / 2;
     for (int64_t k = 0; k < K; k++)
@@ -793,9 +793,12 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
             const int64_t cnt = ne - n0 < j->spb ? ne - n0 : j->spb;
             for (int64_t s = 0; s < cnt; s++) {
                 const int64_t n = n0 + s;
-                FN(wino_dy_split)(j->dy + n * K * H * W,
-                                  j->dy_mask ? j->dy_mask + n * K * H * W : NULL, K, H, W, rp,
-                                  tw, ks, qs, dq + s * tp);
+                const float *dyn = j->dy + n * K * H * W;
+                const float *mn = j->dy_mask ? j->dy_mask + n * K * H * W : NULL;
+                if (j->tall) /* rp a constant: y % rp, y / rp without divisions */
+                    FN(wino_dy_split)(dyn, mn, K, H, W, 4, tw, ks, qs, dq + s * tp);
+                else
+                    FN(wino_dy_split)(dyn, mn, K, H, W, 2, tw, ks, qs, dq + s * tp);
                 if (j->want_b)
                     for (int64_t k = 0; k < K; k++) {
                         const float *p = dq + k * ks + s * tp;
