@@ -422,31 +422,6 @@ TGK_UNROLL
         }
 }
 
-static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const float *m,
-                                int64_t ty0, int64_t ty1, float *yn, const float *resn)
-{
-    const tg__conv_epi *e = j->epi;
-    const bool add = j->add, scale = e && e->scale, res = e && e->res, relu = e && e->relu;
-    const int f = add ? 8 : (scale ? 4 : 0) | (res ? 2 : 0) | (relu ? 1 : 0);
-#  define WINO_OUT(r_, f_)                                                                    \
-      case (r_) * 16 + (f_):                                                                 \
-          FN(wino_output_vec_r)(r_, (f_) == 8, (f_) & 4, (f_) & 2, (f_) & 1, j, k, m, ty0, ty1, \
-                                yn, resn);                                                   \
-          return;
-#  define WINO_OUTS(r_)                                                                       \
-      WINO_OUT(r_, 0) WINO_OUT(r_, 1) WINO_OUT(r_, 2) WINO_OUT(r_, 3) WINO_OUT(r_, 4)          \
-      WINO_OUT(r_, 5) WINO_OUT(r_, 6) WINO_OUT(r_, 7) WINO_OUT(r_, 8)
-    switch (R * 16 + f) {
-        WINO_OUTS(1)
-        WINO_OUTS(2)
-#  ifdef VDEINT_QUAD
-        WINO_OUTS(4)
-#  endif
-    }
-#  undef WINO_OUTS
-#  undef WINO_OUT
-}
-
 /* ---- tiles 4 output rows tall: F(4x2, 3x3) --------------------------------
  * Down the columns F(4, 3): 6 input rows per tile (the last two shared with
  * the next tile row, kept in registers) and
@@ -556,23 +531,30 @@ TGK_UNROLL
         }
 }
 
-static void FN(wino_output_tall)(const tg__wino_job *j, int64_t k, const float *m, int64_t ty0,
-                                 int64_t ty1, float *yn, const float *resn)
+/* The output stage of a block's channel k: the instance for R, the tile
+ * shape and the epilogue's flags. */
+static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const float *m,
+                                int64_t ty0, int64_t ty1, float *yn, const float *resn)
 {
     const tg__conv_epi *e = j->epi;
     const bool add = j->add, scale = e && e->scale, res = e && e->res, relu = e && e->relu;
     const int f = add ? 8 : (scale ? 4 : 0) | (res ? 2 : 0) | (relu ? 1 : 0);
-#  define WINO_OUT(r_, f_)                                                                    \
-      case (r_) * 16 + (f_):                                                                 \
-          FN(wino_output_tall_r)(r_, (f_) == 8, (f_) & 4, (f_) & 2, (f_) & 1, j, k, m, ty0,     \
-                                 ty1, yn, resn);                                              \
+#  define WINO_OUT(fn_, r_, t_, f_)                                                           \
+      case ((t_) + (r_)) * 16 + (f_):                                                        \
+          FN(fn_)(r_, (f_) == 8, (f_) & 4, (f_) & 2, (f_) & 1, j, k, m, ty0, ty1, yn, resn);   \
           return;
-#  define WINO_OUTS(r_)                                                                       \
-      WINO_OUT(r_, 0) WINO_OUT(r_, 1) WINO_OUT(r_, 2) WINO_OUT(r_, 3) WINO_OUT(r_, 4)          \
-      WINO_OUT(r_, 5) WINO_OUT(r_, 6) WINO_OUT(r_, 7) WINO_OUT(r_, 8)
-    switch (j->tall * 16 + f) {
-        WINO_OUTS(1)
-        WINO_OUTS(2)
+#  define WINO_OUTS(fn_, r_, t_)                                                              \
+      WINO_OUT(fn_, r_, t_, 0) WINO_OUT(fn_, r_, t_, 1) WINO_OUT(fn_, r_, t_, 2)              \
+      WINO_OUT(fn_, r_, t_, 3) WINO_OUT(fn_, r_, t_, 4) WINO_OUT(fn_, r_, t_, 5)              \
+      WINO_OUT(fn_, r_, t_, 6) WINO_OUT(fn_, r_, t_, 7) WINO_OUT(fn_, r_, t_, 8)
+    switch (((j->tall ? 8 : 0) + R) * 16 + f) {
+        WINO_OUTS(wino_output_vec_r, 1, 0)
+        WINO_OUTS(wino_output_vec_r, 2, 0)
+#  ifdef VDEINT_QUAD
+        WINO_OUTS(wino_output_vec_r, 4, 0)
+#  endif
+        WINO_OUTS(wino_output_tall_r, 1, 8)
+        WINO_OUTS(wino_output_tall_r, 2, 8)
     }
 #  undef WINO_OUTS
 #  undef WINO_OUT
@@ -632,11 +614,7 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
                 if (vec) {
                     const float *resn = e && e->res ? e->res + n * K * H * W : NULL;
                     for (int64_t k = 0; k < K; k++)
-                        if (j->tall)
-                            FN(wino_output_tall)(j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
-                        else
-                            FN(wino_output_vec)(vec, j, k, m + k * nt + s * ns, ty0, ty1, yn,
-                                                resn);
+                        FN(wino_output_vec)(vec, j, k, m + k * nt + s * ns, ty0, ty1, yn, resn);
                     continue;
                 }
 #endif
