@@ -142,28 +142,25 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 FN(relu_mask)(dym, dyn, ry, g->cout * plane_out);
                 dyn = dym;
             }
-            /* the bias gradient over the padded rows where there are some
-             * (their zero borders add nothing), the same sums fused or not */
-            const float *dyr = dyp + pad_b * fb->wp;
-            const int64_t rn = use_dyp ? f->ho * fb->wp : plane_out;
+            /* dy as the steps below read it (masked when fused): rows of wo
+             * floats rs apart from dr + lead, channels cs apart; in the
+             * padded planes where there are some (the bias gradient sums
+             * their whole rows: the zero borders add nothing, and the sums
+             * are the same fused or not) */
+            const float *dr = use_dyp ? dyp + pad_b * fb->wp : dyn;
+            const int64_t lead = use_dyp ? pad_b : 0, rs = use_dyp ? fb->wp : f->wo;
+            const int64_t cs = use_dyp ? fb->in_cs : plane_out;
             if (j->want_b)
                 for (int64_t co = 0; co < g->cout; co++)
-                    db[co] += use_dyp ? FN(sum8)(dyr + co * fb->in_cs, rn)
-                                      : FN(sum8)(dyn + co * plane_out, rn);
+                    db[co] += FN(sum8)(dr + co * cs, f->ho * rs);
             if (j->want_w) {
                 FN(pad_planes)(j->x + n * g->cin * plane_in, g->cin, g->h, g->w, g->pad, f, xp);
-                const float *flat_dy;
-                int64_t dy_cs;
-                if (j->shared_dy) {
-                    flat_dy = dyp + pad_b * fb->wp + pad_b;
-                    dy_cs = fb->in_cs;
-                } else { /* rows of dy, or of its masked copy in dyp */
-                    const float *src = use_dyp ? dyr + pad_b : dyn;
-                    const int64_t cs = use_dyp ? fb->in_cs : plane_out;
-                    const int64_t rs = use_dyp ? fb->wp : f->wo;
+                const float *flat_dy = dr + lead;
+                int64_t dy_cs = cs;
+                if (!j->shared_dy) { /* into the flat layout of f */
                     for (int64_t co = 0; co < g->cout; co++)
                         for (int64_t oy = 0; oy < f->ho; oy++)
-                            memcpy(dyf + co * f->out_cs + oy * f->wp, src + co * cs + oy * rs,
+                            memcpy(dyf + co * f->out_cs + oy * f->wp, flat_dy + co * cs + oy * rs,
                                    (size_t)f->wo * sizeof(float));
                     flat_dy = dyf;
                     dy_cs = f->out_cs;
