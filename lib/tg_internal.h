@@ -367,6 +367,13 @@ void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg);
  * more than the work (batch-1 inference was 2x slower on 2 threads). */
 #define TG_PAR_MIN_ELEMS ((int64_t)1 << 15)
 void tg__parallel_for_elems(tg_ctx *ctx, int64_t n, int64_t elems, tg__range_fn fn, void *arg);
+/* How many chunks (partial sums) to cut a batch of n into, given a budget
+ * of about c: at least min(n, 4); a multiple of 4 that divides n where one
+ * not above c does, so 2 or 4 threads get equal shares of the samples
+ * whatever the chunks' order (64 samples in 56 chunks had put the 8 chunks
+ * of two samples first: one of 2 threads took 36 of 64). Depends on n and c
+ * only, never on the thread count. */
+int64_t tg__batch_chunks(int64_t n, int64_t c);
 tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out);
 void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool);
 

@@ -946,6 +946,30 @@ START_TEST(pool_spin_and_sleep)
 }
 END_TEST
 
+/* Chunks of a batch for partial sums: equal shares for 2 and 4 threads
+ * wherever a multiple of 4 not above the budget divides the batch. */
+START_TEST(batch_chunks_even)
+{
+    ck_assert_int_eq(tg__batch_chunks(64, 56), 32); /* was 56: 8 chunks of two first */
+    ck_assert_int_eq(tg__batch_chunks(64, 10), 8);
+    ck_assert_int_eq(tg__batch_chunks(100, 56), 20);
+    ck_assert_int_eq(tg__batch_chunks(3, 100), 3);
+    ck_assert_int_eq(tg__batch_chunks(63, 12), 12); /* no such divisor: the budget */
+    for (int64_t n = 1; n <= 300; n++)
+        for (int64_t c = 0; c <= 80; c++) {
+            const int64_t r = tg__batch_chunks(n, c), c4 = c < 4 ? 4 : (c + 3) / 4 * 4;
+            ck_assert(r >= 1 && r <= n && r <= c4);
+            ck_assert(r >= (n < 4 ? n : 4));
+            bool divisible = c4 >= n;
+            for (int64_t d = 4; d <= c4 && !divisible; d += 4)
+                divisible = n % d == 0;
+            if (divisible && r < n) /* equal chunks, a multiple of 4 of them */
+                ck_assert_msg(n % r == 0 && r % 4 == 0, "n %lld c %lld: %lld chunks",
+                              (long long)n, (long long)c, (long long)r);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -972,6 +996,7 @@ static Suite *suite(void)
     tcase_add_test(tc, prepared_weights);
     tcase_add_test(tc, profile_table);
     tcase_add_test(tc, pool_spin_and_sleep);
+    tcase_add_test(tc, batch_chunks_even);
     suite_add_tcase(s, tc);
     return s;
 }

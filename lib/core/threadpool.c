@@ -309,3 +309,14 @@ void tg__parallel_for_elems(tg_ctx *ctx, int64_t n, int64_t elems, tg__range_fn 
     }
     tg__parallel_for(ctx, n, fn, arg);
 }
+
+int64_t tg__batch_chunks(int64_t n, int64_t c)
+{
+    c = c < 4 ? 4 : (c + 3) / 4 * 4;
+    if (c >= n)
+        return n;
+    for (int64_t d = c; d >= 4; d -= 4)
+        if (n % d == 0)
+            return d;
+    return c; /* no such divisor (n odd, say): as even as range_of makes them */
+}

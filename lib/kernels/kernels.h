@@ -386,7 +386,8 @@ int64_t tg__conv_wino_weights_floats(const tg__conv_geom *g);
 /* up = packed U of w [cout][cin][3][3], or, if @p flip, of the backward-data
  * weights w'[ci][co][ky][kx] = w[co][ci][2-ky][2-kx] (then g is that of the
  * backward-data convolution: cin = the forward's cout). */
-void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *up);
+void tg__conv_wino_weights(tg_ctx *ctx, const tg__conv_geom *g, const float *w, bool flip,
+                           float *up);
 /* Reserve the per-thread scratch of tg__conv_wino (and, with @p wgrad, of
  * tg__conv_wino_wgrad) for g; false on no memory. */
 bool tg__conv_wino_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool wgrad);

@@ -134,49 +134,75 @@ static inline void wino_filter_tall(const float *f, float *u, int64_t us)
  * consecutive rows k for every column c), rows past K zero: a transform
  * into K x C matrices and then 16 packings had cost more than the GEMMs of
  * a batch-1 forward (42% of ResNet-8's inference at batch 1). */
-void tg__conv_wino_weights(const tg__conv_geom *g, const float *w, bool flip, float *up)
+typedef struct {
+    const tg__conv_geom *g;
+    const float *w;
+    bool flip;
+    float *up;
+    int64_t panels; /* panels of MR rows per block of columns */
+} wino_w_job;
+
+/* Panels [pb, pe) of all blocks of columns (block p / panels): each
+ * filter's transform is its own, so the split cannot change a bit. */
+static void wino_weights_range(void *arg, int64_t pb, int64_t pe, int tid)
 {
+    (void)tid;
+    const wino_w_job *wj = arg;
+    const tg__conv_geom *g = wj->g;
     const int64_t K = g->cout, C = g->cin, MR = tg__kernels_get()->gemm_mr;
     const int64_t mround = (K + MR - 1) / MR * MR, uxi = uxi_floats(g);
     const int np = wino_points(g);
-    for (int64_t pc = 0; pc < C; pc += TG__SGEMM_KC) {
+    for (int64_t p = pb; p < pe; p++) {
+        const int64_t pc = p / wj->panels * TG__SGEMM_KC, k0 = p % wj->panels * MR;
         const int64_t kc = C - pc < TG__SGEMM_KC ? C - pc : TG__SGEMM_KC;
-        float *blk = up + pc * mround;
-        if (K < mround) /* the last panel's rows past K */
-            for (int xi = 0; xi < np; xi++) {
-                float *last = blk + xi * uxi + (K / MR) * kc * MR;
+        const int64_t k1 = K - k0 < MR ? K : k0 + MR;
+        float *panel = wj->up + pc * mround + k0 * kc; /* U[.][k][pc + c] at c * MR + k - k0 */
+        if (k1 - k0 < MR) /* the last panel's rows past K */
+            for (int xi = 0; xi < np; xi++)
                 for (int64_t c = 0; c < kc; c++)
-                    for (int64_t i = K % MR; i < MR; i++)
-                        last[c * MR + i] = 0.0f;
-            }
-        /* Per panel, column by column: each point's MR rows of a column are
-         * adjacent, so the 16 streams are written in order (row by row, a
-         * 12-row panel's 16 points spanned 48 KB, more than L1: 64 x 64 on
+                    for (int64_t i = k1 - k0; i < MR; i++)
+                        panel[xi * uxi + c * MR + i] = 0.0f;
+        /* Column by column: each point's MR rows of a column are adjacent,
+         * so the 16 streams are written in order (row by row, a 12-row
+         * panel's 16 points spanned 48 KB, more than L1: 64 x 64 on
          * AVX-512 took 32 us instead of 22). */
-        for (int64_t k0 = 0; k0 < K; k0 += MR) {
-            const int64_t k1 = K - k0 < MR ? K : k0 + MR;
-            float *panel = blk + k0 * kc; /* U[.][k][pc + c] at c * MR + k - k0 */
-            for (int64_t c = 0; c < kc; c++)
-                for (int64_t k = k0; k < k1; k++) {
-                    float *dst = panel + c * MR + (k - k0);
-                    if (!flip) {
-                        if (np == 24)
-                            wino_filter_tall(w + (k * C + pc + c) * 9, dst, uxi);
-                        else
-                            wino_filter(w + (k * C + pc + c) * 9, dst, uxi);
-                        continue;
-                    }
-                    const float *s = w + ((pc + c) * K + k) * 9;
-                    float f[9];
-                    for (int q = 0; q < 9; q++) /* rotated by 180 degrees */
-                        f[q] = s[8 - q];
+        for (int64_t c = 0; c < kc; c++)
+            for (int64_t k = k0; k < k1; k++) {
+                float *dst = panel + c * MR + (k - k0);
+                if (!wj->flip) {
                     if (np == 24)
-                        wino_filter_tall(f, dst, uxi);
+                        wino_filter_tall(wj->w + (k * C + pc + c) * 9, dst, uxi);
                     else
-                        wino_filter(f, dst, uxi);
+                        wino_filter(wj->w + (k * C + pc + c) * 9, dst, uxi);
+                    continue;
                 }
-        }
+                const float *s = wj->w + ((pc + c) * K + k) * 9;
+                float f[9];
+                for (int q = 0; q < 9; q++) /* rotated by 180 degrees */
+                    f[q] = s[8 - q];
+                if (np == 24)
+                    wino_filter_tall(f, dst, uxi);
+                else
+                    wino_filter(f, dst, uxi);
+            }
     }
+}
+
+void tg__conv_wino_weights(tg_ctx *ctx, const tg__conv_geom *g, const float *w, bool flip,
+                           float *up)
+{
+    const int64_t MR = tg__kernels_get()->gemm_mr, K = g->cout, C = g->cin;
+    wino_w_job wj = {g, w, flip, up, (K + MR - 1) / MR};
+    const int64_t units = (C + TG__SGEMM_KC - 1) / TG__SGEMM_KC * wj.panels;
+    /* Split where the layer's own loop splits too (a batch; ResNet-8's
+     * training step spent 0.6% of its time here on one of two threads): a
+     * lone sample runs on the calling thread while the workers sleep, and
+     * waking one cost more than the transform (batch-1 inference, 2 threads,
+     * 4,100 -> 3,200-3,700 samples/s) */
+    if (g->n < 2 || K * C < 256)
+        wino_weights_range(&wj, 0, units, 0);
+    else
+        tg__parallel_for(ctx, units, wino_weights_range, &wj);
 }
 
 static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
@@ -264,8 +290,8 @@ void tg__conv_wino(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const fl
  * dM = A dy A^T per output tile (A = (A^T)^T), dU[xi] = sum over tiles of
  * dM[xi] V[xi]^T (K x C dot products over the tiles), dw = G^T dU G. */
 
-/* Partial-sum budget (floats): at least 4 chunks (a multiple of 4, so 2
- * threads split them evenly), else as few as fit in 256 KB. One partial
+/* Partial-sum budget (floats): as many chunks as fit in 256 KB, at least
+ * 4, cut so that threads get equal shares (tg__batch_chunks). One partial
  * is 16 / 9 times a direct weight gradient's; with the unfold + GEMM path's
  * 1 MB budget ResNet-8's peak RSS grew by 4 MB. */
 #define PART_BUDGET ((int64_t)1 << 16)
@@ -277,9 +303,7 @@ static int64_t wgrad_part(const tg__conv_geom *g)
 
 static int64_t wgrad_chunks(const tg__conv_geom *g)
 {
-    int64_t c = PART_BUDGET / wgrad_part(g);
-    c = c < 4 ? 4 : (c + 3) / 4 * 4;
-    return c < g->n ? c : g->n;
+    return tg__batch_chunks(g->n, PART_BUDGET / wgrad_part(g));
 }
 
 int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g)
@@ -287,36 +311,37 @@ int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g)
     return wgrad_chunks(g) * wgrad_part(g);
 }
 
-void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *dy,
-                         const float *dy_mask, float *dw, float *db, float *workspace)
-{
-    if (!dw && !db)
-        return;
-    tg__wino_job j;
-    job_init(&j, g, true);
-    j.ctx = ctx;
-    j.x = x;
-    j.dy = dy;
-    j.dy_mask = dy_mask;
-    j.nchunks = wgrad_chunks(g);
-    j.part = wgrad_part(g);
-    j.parts = workspace;
-    j.want_w = dw != NULL;
-    j.want_b = db != NULL;
-    tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
+/* The chunks' partial sums of rows [k0, k1) of dU (every point) and of db
+ * added in chunk order into the first chunk's, then dw's rows from them:
+ * each element's sums in the same order for every split. */
+typedef struct {
+    const tg__wino_job *j;
+    float *dw, *db, *ws;
+} wgrad_fin_job;
 
-    const int64_t K = g->cout, C = g->cin, nu = j.npts * K * C;
-    for (int64_t c = 1; c < j.nchunks; c++) /* in chunk order into the first */
-        for (int64_t i = 0; i < j.part; i++)
-            workspace[i] += workspace[c * j.part + i];
-    if (db)
-        for (int64_t k = 0; k < K; k++)
-            db[k] += workspace[nu + k];
+static void wgrad_fin_range(void *arg, int64_t k0, int64_t k1, int tid)
+{
+    (void)tid;
+    const wgrad_fin_job *fj = arg;
+    const tg__wino_job *jp = fj->j;
+    const int64_t K = jp->g->cout, C = jp->g->cin, nu = jp->npts * K * C, part = jp->part;
+    float *dw = fj->dw, *workspace = fj->ws;
+    for (int64_t c = 1; c < jp->nchunks; c++) {
+        const float *src = workspace + c * part;
+        for (int xi = 0; xi < jp->npts; xi++)
+            for (int64_t i = xi * K * C + k0 * C; i < xi * K * C + k1 * C; i++)
+                workspace[i] += src[i];
+        for (int64_t k = k0; k < k1; k++)
+            workspace[nu + k] += src[nu + k];
+    }
+    if (fj->db)
+        for (int64_t k = k0; k < k1; k++)
+            fj->db[k] += workspace[nu + k];
     if (!dw)
         return;
-    if (j.tall) { /* dw = G4^T dU G, in double (G4: see wino_filter_tall) */
+    if (jp->tall) { /* dw = G4^T dU G, in double (G4: see wino_filter_tall) */
         const double s6 = 1.0 / 6, s12 = 1.0 / 12, s24 = 1.0 / 24;
-        for (int64_t k = 0; k < K; k++)
+        for (int64_t k = k0; k < k1; k++)
             for (int64_t c = 0; c < C; c++) {
                 const float *u = workspace + k * C + c;
                 double t[3][4];
@@ -337,7 +362,7 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
             }
         return;
     }
-    for (int64_t k = 0; k < K; k++)
+    for (int64_t k = k0; k < k1; k++)
         for (int64_t c = 0; c < C; c++) {
             const float *u = workspace + k * C + c; /* u[xi * K * C] */
             float t[3][4];
@@ -355,4 +380,26 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
                 d[a * 3 + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
             }
         }
+}
+
+void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, const float *dy,
+                         const float *dy_mask, float *dw, float *db, float *workspace)
+{
+    if (!dw && !db)
+        return;
+    tg__wino_job j;
+    job_init(&j, g, true);
+    j.ctx = ctx;
+    j.x = x;
+    j.dy = dy;
+    j.dy_mask = dy_mask;
+    j.nchunks = wgrad_chunks(g);
+    j.part = wgrad_part(g);
+    j.parts = workspace;
+    j.want_w = dw != NULL;
+    j.want_b = db != NULL;
+    tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
+
+    wgrad_fin_job fj = {&j, dw, db, workspace};
+    tg__parallel_for(ctx, g->cout, wgrad_fin_range, &fj);
 }

@@ -497,18 +497,15 @@ static float *col_of(const conv_job *j, int tid)
 }
 
 /* Partial-sum budget for dW/db: at most this many floats, but at least
- * min(N, 4) chunks so a batch still spreads over a few threads. Each partial
- * is zeroed and then added serially, so a larger budget costs memory traffic
- * (with 1M floats, 4 MB per layer and step in ResNet-8's 64-channel layers). */
+ * min(N, 4) chunks so a batch still spreads over a few threads, cut so that
+ * threads get equal shares (tg__batch_chunks). Each partial is zeroed and
+ * then added, so a larger budget costs memory traffic (with 1M floats, 4 MB
+ * per layer and step in ResNet-8's 64-channel layers). */
 #define PART_BUDGET ((int64_t)1 << 18)
 
 static int64_t n_chunks(int64_t N, int64_t wn, int64_t O)
 {
-    int64_t c = PART_BUDGET / (wn + O);
-    if (c < 4)
-        c = 4;
-    c = (c + 3) / 4 * 4; /* a multiple of 4: 7 chunks left one of 2 threads idle 1/8 */
-    return c < N ? c : N;
+    return tg__batch_chunks(N, PART_BUDGET / (wn + O));
 }
 
 /* Rows of group gr's output channels, n floats each at dst, set to their
@@ -901,6 +898,31 @@ typedef struct {
     float *wt;
 } wino_aux;
 
+/* The chunks' partial sums of dW and db (stride floats apart, db's after
+ * wn of dW's) added into the gradients in chunk order, by blocks of 1024:
+ * each element's sums in the same order for every split. */
+typedef struct {
+    const float *part;
+    int64_t n, stride, wn;
+    float *gw, *gb;
+} part_sum_job;
+
+static void part_sum_range(void *arg, int64_t bb, int64_t be, int tid)
+{
+    (void)tid;
+    const part_sum_job *pj = arg;
+    const int64_t i0 = bb * 1024, i1 = be * 1024 < pj->stride ? be * 1024 : pj->stride;
+    for (int64_t c = 0; c < pj->n; c++) {
+        const float *part = pj->part + c * pj->stride;
+        if (pj->gw)
+            for (int64_t i = i0; i < (i1 < pj->wn ? i1 : pj->wn); i++)
+                pj->gw[i] += part[i];
+        if (pj->gb)
+            for (int64_t i = i0 > pj->wn ? i0 : pj->wn; i < i1; i++)
+                pj->gb[i - pj->wn] += part[i];
+    }
+}
+
 /* dW, db and (with gx) dx by im2col + GEMM; aux from conv_forward. */
 static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float *gx,
                           float *aux)
@@ -938,15 +960,12 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
         return;
     }
     tg__parallel_for(ctx, j.nchunks, bwd_range, &j);
-    for (int64_t c = 0; c < j.nchunks && j.part; c++) {
-        const float *part = j.part + c * (w->numel + g->O);
-        if (j.need_dw)
-            for (int64_t i = 0; i < w->numel; i++)
-                w->grad[i] += part[i];
-        if (j.need_db)
-            for (int64_t i = 0; i < g->O; i++)
-                b->grad[i] += part[w->numel + i];
-    }
+    if (!j.part)
+        return;
+    part_sum_job pj = {j.part, j.nchunks, w->numel + g->O, w->numel,
+                       j.need_dw ? w->grad : NULL, j.need_db ? b->grad : NULL};
+    tg__parallel_for_elems(ctx, (pj.stride + 1023) / 1024, pj.stride * pj.n, part_sum_range,
+                           &pj);
 }
 
 /* Backward of a Winograd layer: dW and db, then dx = conv(dy, flipped W^T),
@@ -965,7 +984,7 @@ static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
     if (x->requires_grad) {
         tg__conv_geom bg = wino_bwd_geom(g);
         bool store = tg__grad_fresh(x);
-        tg__conv_wino_weights(&bg, w->data, true, a->wt);
+        tg__conv_wino_weights(ctx, &bg, w->data, true, a->wt);
         tg__conv_wino(ctx, &bg, out->grad, relu_y, a->wt, NULL, x->grad, NULL, !store);
     }
 }
@@ -1104,7 +1123,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             return NULL;
         }
         if (fresh)
-            tg__conv_wino_weights(&wg, w->data, false, up);
+            tg__conv_wino_weights(ctx, &wg, w->data, false, up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, epi, false);
     } else if (direct && !g.phased) {
         float *ws = NULL;
