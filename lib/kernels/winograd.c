@@ -401,5 +401,8 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
     tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
 
     wgrad_fin_job fj = {&j, dw, db, workspace};
-    tg__parallel_for(ctx, g->cout, wgrad_fin_range, &fj);
+    if (j.nchunks < 2) /* the loop above ran on this thread alone: workers may sleep */
+        wgrad_fin_range(&fj, 0, g->cout, 0);
+    else
+        tg__parallel_for(ctx, g->cout, wgrad_fin_range, &fj);
 }

@@ -964,8 +964,11 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
         return;
     part_sum_job pj = {j.part, j.nchunks, w->numel + g->O, w->numel,
                        j.need_dw ? w->grad : NULL, j.need_db ? b->grad : NULL};
-    tg__parallel_for_elems(ctx, (pj.stride + 1023) / 1024, pj.stride * pj.n, part_sum_range,
-                           &pj);
+    const int64_t blocks = (pj.stride + 1023) / 1024;
+    if (j.nchunks < 2) /* the loop above ran on this thread alone: workers may sleep */
+        part_sum_range(&pj, 0, blocks, 0);
+    else
+        tg__parallel_for_elems(ctx, blocks, pj.stride * pj.n, part_sum_range, &pj);
 }
 
 /* Backward of a Winograd layer: dW and db, then dx = conv(dy, flipped W^T),
