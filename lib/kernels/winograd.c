@@ -316,7 +316,7 @@ int64_t tg__conv_wino_wgrad_floats(const tg__conv_geom *g)
  * each element's sums in the same order for every split. */
 typedef struct {
     const tg__wino_job *j;
-    float *dw, *db, *ws;
+    float *dw, *db;
 } wgrad_fin_job;
 
 static void wgrad_fin_range(void *arg, int64_t k0, int64_t k1, int tid)
@@ -325,7 +325,7 @@ static void wgrad_fin_range(void *arg, int64_t k0, int64_t k1, int tid)
     const wgrad_fin_job *fj = arg;
     const tg__wino_job *jp = fj->j;
     const int64_t K = jp->g->cout, C = jp->g->cin, nu = jp->npts * K * C, part = jp->part;
-    float *dw = fj->dw, *workspace = fj->ws;
+    float *dw = fj->dw, *workspace = jp->parts;
     for (int64_t c = 1; c < jp->nchunks; c++) {
         const float *src = workspace + c * part;
         for (int xi = 0; xi < jp->npts; xi++)
@@ -400,7 +400,7 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
     j.want_b = db != NULL;
     tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
 
-    wgrad_fin_job fj = {&j, dw, db, workspace};
+    wgrad_fin_job fj = {&j, dw, db};
     if (j.nchunks < 2) /* the loop above ran on this thread alone: workers may sleep */
         wgrad_fin_range(&fj, 0, g->cout, 0);
     else
