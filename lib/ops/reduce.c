@@ -70,6 +70,15 @@ static void reduce_backward(tg_ctx *ctx, tg_tensor *out)
         return;
     }
     float scale = kind == RED_MEAN ? 1.0f / (float)n : 1.0f;
+    if (inner == 1) { /* over the last axis (sum_all, mean_all): a row gets one value */
+        for (int64_t o = 0; o < outer; o++) {
+            const float v = kind == RED_MEAN ? g[o] * scale : g[o];
+            float *gk = gx + o * n;
+            for (int64_t k = 0; k < n; k++)
+                gk[k] += v;
+        }
+        return;
+    }
     for (int64_t o = 0; o < outer; o++) {
         const float *go = g + o * inner;
         for (int64_t k = 0; k < n; k++) {
