@@ -252,10 +252,82 @@ static tg_tensor *linear_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
     return tg_linear(ctx, in[0], w, b);
 }
 
+/* The same with W [30,300]: big enough for the two threads to split dx's
+ * rows (tgt_check_fresh_grad's context has two). */
+static tg_tensor *linear_big_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    (void)arg;
+    tg_tensor *w = tg_reshape(ctx, tg_mul_scalar(ctx, tg_arange(ctx, -4500, 4500, 1), 1e-4f), 2,
+                              (int64_t[]){30, 300});
+    return tg_linear(ctx, in[0], w, NULL);
+}
+
 START_TEST(linear_fresh_dx_overwrites_stale)
 {
     tgt_check_fresh_grad(linear_fn, NULL, 2, (int64_t[]){5, 7});
     tgt_check_fresh_grad(linear_fn, NULL, 3, (int64_t[]){2, 4, 7});
+    tgt_check_fresh_grad(linear_big_fn, NULL, 2, (int64_t[]){37, 300});
+}
+END_TEST
+
+/* A linear layer's result and gradients on 1, 2 and 3 threads: the same
+ * bits (dx's rows split by threads, dW's columns). */
+static void linear_run(int threads, float *out)
+{
+    tg_ctx *ctx = tgt_ctx_threads(11, threads);
+    tg_tensor *x0 = tgt_rand(ctx, 2, (int64_t[]){37, 300}, -1, 1, true);
+    tg_tensor *w = tgt_rand(ctx, 2, (int64_t[]){30, 300}, -1, 1, true);
+    tg_tensor *b = tgt_rand(ctx, 1, (int64_t[]){30}, -1, 1, true);
+    tg_tensor *y = tg_linear(ctx, tg_mul_scalar(ctx, x0, 1.0f), w, b);
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+    memcpy(out, tg_tensor_data(y), 1110 * sizeof *out);
+    memcpy(out + 1110, tg_tensor_grad(x0), 11100 * sizeof *out);
+    memcpy(out + 12210, tg_tensor_grad(w), 9000 * sizeof *out);
+    memcpy(out + 21210, tg_tensor_grad(b), 30 * sizeof *out);
+    tg_ctx_destroy(ctx);
+}
+
+START_TEST(linear_threads_same_bits)
+{
+    static float r1[21240], r2[21240];
+    linear_run(1, r1);
+    for (int t = 2; t <= 3; t++) {
+        linear_run(t, r2);
+        ck_assert_msg(memcmp(r1, r2, sizeof r1) == 0, "%d threads", t);
+    }
+}
+END_TEST
+
+/* Weight and bias that are intermediates (W0 * 1, b0 * 1): their gradients
+ * start from zero in every step, although the arena hands back the buffers
+ * of the step before (which hold that step's gradients). */
+START_TEST(linear_intermediate_params_restart)
+{
+    tg_ctx *ctx = tgt_ctx_threads(5, 2);
+    tg_tensor *x = tgt_rand(ctx, 2, (int64_t[]){37, 300}, -1, 1, false);
+    tg_tensor *w0 = tgt_rand(ctx, 2, (int64_t[]){30, 300}, -1, 1, true);
+    tg_tensor *b0 = tgt_rand(ctx, 1, (int64_t[]){30}, -1, 1, true);
+    float *want = malloc(30 * 301 * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    for (int run = 0; run < 3; run++) {
+        tg_tensor *w = run ? tg_mul_scalar(ctx, w0, 1.0f) : w0;
+        tg_tensor *b = run ? tg_mul_scalar(ctx, b0, 1.0f) : b0;
+        tg_tensor *y = tg_linear(ctx, x, w, b);
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+        for (int64_t i = 0; i < 30 * 301; i++) {
+            float g = i < 9000 ? tg_tensor_grad(w0)[i] : tg_tensor_grad(b0)[i - 9000];
+            if (run == 0)
+                want[i] = g;
+            else
+                ck_assert_msg(g == want[i], "run %d: grad %lld = %g, want %g", run,
+                              (long long)i, (double)g, (double)want[i]);
+        }
+        memset(tg_tensor_grad(w0), 0, 9000 * sizeof(float));
+        memset(tg_tensor_grad(b0), 0, 30 * sizeof(float));
+        tg_ctx_reset(ctx);
+    }
+    free(want);
+    tg_ctx_destroy(ctx);
 }
 END_TEST
 
@@ -272,6 +344,8 @@ static Suite *suite(void)
     tcase_add_test(tc, linear_grad);
     tcase_add_test(tc, linear_errors);
     tcase_add_test(tc, linear_fresh_dx_overwrites_stale);
+    tcase_add_test(tc, linear_intermediate_params_restart);
+    tcase_add_test(tc, linear_threads_same_bits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -225,6 +225,8 @@ START_TEST(view_fresh_grad_overwrites_stale)
 {
     tgt_check_fresh_grad(view_fn, NULL, 3, (int64_t[]){2, 4, 5});
     tgt_check_fresh_grad(view_fn, (void *)1, 4, (int64_t[]){2, 3, 4, 5});
+    /* big enough for the two threads to split the copy, with a tail */
+    tgt_check_fresh_grad(view_fn, (void *)1, 4, (int64_t[]){7, 5, 31, 33});
 }
 END_TEST
 

@@ -352,9 +352,11 @@ void tg__sgemm_ws(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
     gemm_block(&g, 0, M, 0, N, MC, KC, NC, work);
 }
 
+enum { SPLIT_STRIPS, SPLIT_COLS, SPLIT_ROWS }; /* MR-row strips, NR-column strips, rows */
+
 typedef struct {
     const gemm_args *g;
-    bool split_rows;   /* units are MR-row strips, else NR-column strips */
+    int split;         /* SPLIT_*: what a unit of the pool's range is */
     tg_ctx *ctx;       /* thread tid packs into ctx->scratch[tid] */
 } par_job;
 
@@ -363,7 +365,9 @@ static void par_range(void *arg, int64_t b, int64_t e, int tid)
     const par_job *j = arg;
     const gemm_args *g = j->g;
     const int64_t MR = g->kt->gemm_mr, NR = g->kt->gemm_nr;
-    if (j->split_rows) {
+    if (j->split == SPLIT_ROWS) {
+        gemm_block(g, b, e, 0, g->N, MC, KC, NC, j->ctx->scratch[tid]);
+    } else if (j->split == SPLIT_STRIPS) {
         int64_t i1 = e * MR < g->M ? e * MR : g->M;
         gemm_block(g, b * MR, i1, 0, g->N, MC, KC, NC, j->ctx->scratch[tid]);
     } else {
@@ -372,15 +376,15 @@ static void par_range(void *arg, int64_t b, int64_t e, int tid)
     }
 }
 
-void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-               float *C, int64_t ldc)
+static void sgemm_split(tg_ctx *ctx, bool by_rows, bool trans_a, bool trans_b, int64_t M,
+                        int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0)
         return;
     gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
                    tg__kernels_get()};
-    if (use_abt(trans_a, trans_b, N, K, alpha)) {
+    if (use_abt(trans_a, trans_b, N, K, alpha)) { /* splits rows (in pairs) anyway */
         abt_job aj = {&g};
         if (ctx->n_threads < 2 || M * N * K < PAR_MIN_FLOPS)
             abt_range(&aj, 0, (M + 1) / 2, 0);
@@ -397,10 +401,26 @@ void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, in
         return;
     }
     int64_t row_units = (M + MR - 1) / MR, col_units = (N + NR - 1) / NR;
-    par_job job = {&g, row_units >= col_units, ctx};
+    par_job job = {&g, by_rows ? SPLIT_ROWS : row_units >= col_units ? SPLIT_STRIPS : SPLIT_COLS,
+                   ctx};
     if (ctx->n_threads < 2 || M * N * K < PAR_MIN_FLOPS) {
         gemm_block(&g, 0, M, 0, N, MC, KC, NC, ctx->scratch[0]);
         return;
     }
-    tg__parallel_for(ctx, job.split_rows ? row_units : col_units, par_range, &job);
+    tg__parallel_for(ctx, job.split == SPLIT_ROWS ? M : job.split == SPLIT_STRIPS ? row_units : col_units,
+                     par_range, &job);
+}
+
+void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc)
+{
+    sgemm_split(ctx, false, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void tg__sgemm_rows(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc)
+{
+    sgemm_split(ctx, true, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

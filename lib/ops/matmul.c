@@ -220,11 +220,19 @@ static void linear_backward(tg_ctx *ctx, tg_tensor *out)
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
     int64_t in = w->shape[1], nout = w->shape[0], M = out->p.l[0];
     const float *g = out->grad;
-    if (x->requires_grad) /* dx += g W */
-        tg__sgemm(ctx, false, false, M, in, nout, 1.0f, g, nout, w->data, in, 1.0f, x->grad, in);
-    if (w->requires_grad) /* dW += g^T x */
+    /* dx (+)= g W, stored when fresh (no zero-fill first); by rows: each
+     * thread writes the samples it owns in the ops around (split by samples
+     * too), not a slice of every sample, which on a host whose two cores
+     * share no cache doubled the layer's neighbours' time */
+    if (x->requires_grad)
+        tg__sgemm_rows(ctx, false, false, M, in, nout, 1.0f, g, nout, w->data, in,
+                       tg__grad_fresh(x) ? 0.0f : 1.0f, x->grad, in);
+    if (w->requires_grad) { /* dW += g^T x */
+        tg__grad_settle(w);
         tg__sgemm(ctx, true, false, nout, in, M, 1.0f, g, nout, x->data, in, 1.0f, w->grad, in);
+    }
     if (b && b->requires_grad) { /* db += column sums of g, rows in order */
+        tg__grad_settle(b);
         float *db = b->grad;
         for (int64_t i = 0; i < M; i++) {
             const float *gi = g + i * nout;
@@ -265,6 +273,7 @@ static tg_tensor *linear_unguarded(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_t
     if (!out)
         return NULL;
     out->p.l[0] = M;
+    out->bwd_stores = true; /* linear_backward stores a fresh dx, settles the others */
     float *y = out->data;
     if (b) /* seed the rows with the bias, then accumulate x W^T on top */
         for (int64_t i = 0; i < M; i++)

@@ -8,16 +8,44 @@
 
 /* ---- views: reshape, flatten ------------------------------------------ */
 
+typedef struct {
+    const float *g;
+    float *ga;
+    bool store;
+    int64_t n_end; /* elements in all */
+} view_job;
+
+static void view_range(void *arg, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    const view_job *j = arg;
+    const int64_t i0 = b * 16, n = j->n_end < e * 16 ? j->n_end - i0 : (e - b) * 16;
+    if (j->store) {
+        memcpy(j->ga + i0, j->g + i0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t i = i0; i < i0 + n; i++)
+        j->ga[i] += j->g[i];
+}
+
+/* The gradient back element for element, stored when fresh (no zero-fill
+ * first), in runs of 16 floats split like a batch: each thread copies the
+ * samples that it owns in the ops before and after. */
 static void view_backward(tg_ctx *ctx, tg_tensor *out)
 {
-    (void)ctx;
     tg_tensor *a = out->src[0];
     if (!a->requires_grad)
         return;
-    const float *g = out->grad;
-    float *ga = a->grad;
-    for (int64_t i = 0; i < out->numel; i++)
-        ga[i] += g[i];
+    view_job j = {out->grad, a->grad, tg__grad_fresh(a), out->numel};
+    tg__parallel_for_elems(ctx, (out->numel + 15) / 16, out->numel, view_range, &j);
+}
+
+/* A view's result: its backward stores into a fresh gradient. */
+static tg_tensor *stores(tg_tensor *t)
+{
+    if (t)
+        t->bwd_stores = true;
+    return t;
 }
 
 static const tg__op_def reshape_op = {"reshape", view_backward};
@@ -69,7 +97,7 @@ static tg_tensor *reshape_unguarded(tg_ctx *ctx, tg_tensor *a, int ndim, const i
     int64_t numel;
     if (!tg__shape_numel(ctx, who, ndim, dims, &numel))
         return NULL;
-    return tg__view(ctx, &reshape_op, a, ndim, dims);
+    return stores(tg__view(ctx, &reshape_op, a, ndim, dims));
 }
 
 tg_tensor *tg_reshape(tg_ctx *ctx, tg_tensor *a, int ndim, const int64_t *shape)
@@ -106,7 +134,7 @@ static tg_tensor *flatten_unguarded(tg_ctx *ctx, tg_tensor *a, int start_dim, in
         for (int i = e + 1; i < a->ndim; i++)
             dims[k++] = a->shape[i];
     }
-    return tg__view(ctx, &flatten_op, a, k, dims);
+    return stores(tg__view(ctx, &flatten_op, a, k, dims));
 }
 
 tg_tensor *tg_flatten(tg_ctx *ctx, tg_tensor *a, int start_dim, int end_dim)
