@@ -121,6 +121,65 @@ START_TEST(builtin_matches_pytorch)
 }
 END_TEST
 
+/* Each built-in on 1 and 3 threads over parameters big enough for the
+ * threads to split the update (each thread a slice of a parameter, which
+ * ends mid-run of 16 floats), one of them without a gradient on the first
+ * step: the same parameters and state, bit for bit. */
+static void threaded_steps(int which, int threads, float *out)
+{
+    static const tg_module_vtable vt = {sizeof(tg_module_vtable), "Three", NULL, NULL};
+    static const int64_t shapes[3][2] = {{150, 211}, {37, 1}, {100, 33}};
+    tg_ctx *ctx = tgt_ctx_threads(1, threads);
+    tg_module *m = NULL;
+    tg_tensor *p[3];
+    ck_assert_int_eq(tg_module_create(ctx, &vt, NULL, &m), TG_OK);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(tg_module_add_param(m, (const char *[]){"a", "b", "c"}[k], 2, shapes[k],
+                                             &p[k]),
+                         TG_OK);
+        for (int64_t i = 0; i < tg_tensor_numel(p[k]); i++)
+            tg_tensor_data(p[k])[i] = (float)((i * 7919 + k) % 2001) * 1e-3f - 1.0f;
+    }
+    tg_optim *o = make_case(ctx, m, which);
+    for (int step = 0; step < 3; step++) {
+        for (int k = 0; k < 3; k++) {
+            if (k == 1 && step == 0)
+                continue;
+            float *g = tg__grad_buffer(ctx, p[k], true);
+            ck_assert_ptr_nonnull(g);
+            for (int64_t i = 0; i < tg_tensor_numel(p[k]); i++)
+                g[i] = (float)((i * 104729 + 31 * step + k) % 1999) * 1e-3f - 0.999f;
+        }
+        ck_assert_int_eq(tg_optim_step(o), TG_OK);
+    }
+    for (int k = 0; k < 3; k++) {
+        const int64_t n = tg_tensor_numel(p[k]);
+        memcpy(out, tg_tensor_data(p[k]), (size_t)n * sizeof *out);
+        out += n;
+        for (int st = 0; st < tg_optim_n_state(o); st++) {
+            const float *state = tg_optim_state(o, (size_t)k, st);
+            ck_assert_ptr_nonnull(state);
+            memcpy(out, state, (size_t)n * sizeof *out);
+            out += n;
+        }
+    }
+    tg_optim_destroy(o);
+    tg_module_destroy(m);
+    tg_ctx_destroy(ctx);
+}
+
+START_TEST(builtin_threads_same_bits)
+{
+    enum { MAXF = 3 * (150 * 211 + 37 + 100 * 33) };
+    static float r1[MAXF], r3[MAXF];
+    memset(r1, 0, sizeof r1);
+    memset(r3, 0, sizeof r3);
+    threaded_steps(_i, 1, r1);
+    threaded_steps(_i, 3, r3);
+    ck_assert_msg(memcmp(r1, r3, sizeof r1) == 0, "case %d", _i);
+}
+END_TEST
+
 START_TEST(sgd_momentum_by_hand)
 {
     /* SGD lr 0.5, momentum 0.5 on p = 1: step 1 buf = g = 2 -> p = 0;
@@ -474,6 +533,7 @@ static Suite *suite(void)
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
     tcase_add_loop_test(tc, builtin_matches_pytorch, 0, 9);
+    tcase_add_loop_test(tc, builtin_threads_same_bits, 0, 9);
     tcase_add_test(tc, sgd_momentum_by_hand);
     tcase_add_test(tc, lr_change_between_steps);
     tcase_add_test(tc, skips_params_without_grad);

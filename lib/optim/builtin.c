@@ -3,7 +3,7 @@
  * the public tg_optim_vtable, with PyTorch 1.13's single-tensor update
  * formulas, operation for operation in float32 (scalar coefficients that
  * PyTorch computes in Python doubles are computed in double here too). */
-#include "tg_internal.h"
+#include "optim_internal.h"
 
 #include <math.h>
 
@@ -343,6 +343,12 @@ void tg_optim_config_init(tg_optim_config *c)
         return;
     memset(c, 0, sizeof *c);
     c->struct_size = sizeof *c;
+}
+
+bool tg__optim_elementwise(const tg_optim_vtable *vt)
+{
+    return vt == &sgd_vtable || vt == &adam_vtable || vt == &adamw_vtable ||
+           vt == &rmsprop_vtable || vt == &adagrad_vtable;
 }
 
 static bool name_is(const char *a, const char *b)
