@@ -9,19 +9,28 @@
  *
  *   bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] [--mode train|infer]
  *         [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] [--json]
+ *   bench --core-latency
  *
  * --steps fixes the timed steps per repeat (for perf stat; default: about
- * S seconds' worth).
+ * S seconds' worth). --core-latency prints the round trip of a cache line
+ * between threads on the first two CPUs the process may use (the median of
+ * 5 runs of 100,000) and exits: on the
+ * same 2-vCPU machine kind it was 55-60 ns at some times and 310-360 ns at
+ * others (the vCPUs then on cores that share no cache), and the seed CNN's
+ * two-thread training was a quarter slower in the second state.
  *
  * Uses only <tinygrad.h>. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _GNU_SOURCE /* clock_gettime; CPU affinity for --core-latency */
 #include <tinygrad.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #  include <immintrin.h>
@@ -333,6 +342,97 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* ---- core-to-core latency ---------------------------------------------------- */
+
+#define PP_TRIPS 1000000
+
+static _Alignas(64) atomic_long pp_flag; /* odd: the main thread's turn is over */
+
+#ifdef __linux__
+#  include <sched.h>
+/* The n-th CPU the process may run on, -1 if none. */
+static int nth_cpu(int n)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set) && n-- == 0)
+            return c;
+    return -1;
+}
+
+static void pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+#endif
+
+static void *pp_echo(void *arg)
+{
+#ifdef __linux__
+    if (*(const int *)arg >= 0)
+        pin_to(*(const int *)arg);
+#else
+    (void)arg;
+#endif
+    for (long i = 0; i < PP_TRIPS; i++) {
+        while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 1)
+            ;
+        atomic_store_explicit(&pp_flag, 2 * i + 2, memory_order_release);
+    }
+    return NULL;
+}
+
+/* ns per round trip of pp_flag between threads on the first two CPUs the
+ * process may use (unpinned, readings of one machine varied 4x); -1 with
+ * one CPU (each trip would be a context switch) or no thread. */
+static double round_trip_ns(void)
+{
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return -1;
+    int cpu[2] = {-1, -1};
+#ifdef __linux__
+    cpu_set_t mine;
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0)
+        return -1;
+    cpu[0] = nth_cpu(0), cpu[1] = nth_cpu(1);
+    if (cpu[1] < 0)
+        return -1;
+    pin_to(cpu[0]);
+#endif
+    atomic_store(&pp_flag, 0);
+    pthread_t t;
+    double ns = -1;
+    if (pthread_create(&t, NULL, pp_echo, &cpu[1]) == 0) {
+        double t0 = now_s();
+        for (long i = 0; i < PP_TRIPS; i++) {
+            atomic_store_explicit(&pp_flag, 2 * i + 1, memory_order_release);
+            while (atomic_load_explicit(&pp_flag, memory_order_acquire) != 2 * i + 2)
+                ;
+        }
+        ns = (now_s() - t0) * 1e9 / PP_TRIPS;
+        pthread_join(t, NULL);
+    }
+#ifdef __linux__
+    pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+#endif
+    return ns;
+}
+
+static int core_latency(void)
+{
+    double r[5];
+    for (int k = 0; k < 5; k++)
+        r[k] = round_trip_ns();
+    qsort(r, 5, sizeof *r, cmp_double);
+    printf("core_round_trip_ns=%.0f\n", r[2]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_name = "seed", *mode = "train";
@@ -359,6 +459,8 @@ int main(int argc, char **argv)
             fixed_steps = atol(argv[++i]);
         else if (strcmp(a, "--json") == 0)
             json = true;
+        else if (strcmp(a, "--core-latency") == 0)
+            return core_latency();
         else if (strcmp(a, "--profile") == 0)
             profile = true;
         else if (strcmp(a, "--epoch") == 0)
@@ -367,7 +469,7 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] "
                     "[--mode train|infer] [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] "
-                    "[--json]\n");
+                    "[--json]\n       bench --core-latency\n");
             return 2;
         }
     }

@@ -33,6 +33,10 @@ tuned="glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=429496
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo unknown)
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), CPU: $cpu, $(nproc) CPUs online, TG_CPU=${TG_CPU:-(unset)}"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
+# Two vCPUs may sit on cores that share a cache or not, and a host may move
+# them (on one machine the round trip went 55-60 <-> 310-360 ns within
+# minutes); two-thread figures of the small CNNs depend on it.
+echo "# core-to-core round trip before: $("$bench" --core-latency | sed 's/.*=//') ns"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for m in $models; do
@@ -58,6 +62,7 @@ for m in $models; do
     done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
+echo "# core-to-core round trip after: $("$bench" --core-latency | sed 's/.*=//') ns"
 
 "$py" - "$out" <<'PYEOF'
 import json, sys

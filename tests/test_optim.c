@@ -334,6 +334,58 @@ START_TEST(user_optimizer)
 }
 END_TEST
 
+/* An empty parameter with a gradient still gets its (empty) update, on
+ * one thread or several, next to one big enough for the threads to split:
+ * a user optimiser is called once per parameter and step, with all of it. */
+static int empty_calls[2];
+
+static void count_update(void *hyper, const tg_optim_update *u)
+{
+    (void)hyper;
+    ck_assert_uint_eq(u->n, u->index == 0 ? 0 : 40000);
+    empty_calls[u->index]++;
+    for (size_t i = 0; i < u->n; i++)
+        u->param[i] -= u->lr * u->grad[i];
+}
+
+static const tg_optim_vtable count_vtable = {sizeof(tg_optim_vtable), "Count", 0, count_update,
+                                             NULL};
+
+START_TEST(empty_param_updated)
+{
+    tg_ctx *ctx = tgt_ctx_threads(1, 2);
+    tg_tensor *p[2] = {tgt_tensor(ctx, 1, (int64_t[]){0}, NULL, true),
+                       tgt_tensor(ctx, 1, (int64_t[]){40000}, NULL, true)};
+    for (int k = 0; k < 2; k++)
+        ck_assert_ptr_nonnull(tg__grad_buffer(ctx, p[k], true));
+    tg_optim *o = NULL;
+    ck_assert_int_eq(tg_optim_create_params(ctx, p, NULL, 2, &count_vtable, NULL, 0.5f, &o),
+                     TG_OK);
+    ck_assert_int_eq(tg_optim_step(o), TG_OK);
+    ck_assert_int_eq(empty_calls[0], 1);
+    ck_assert_int_eq(empty_calls[1], 1);
+    tg_optim_destroy(o);
+    tg_sgd_options so;
+    tg_sgd_options_init(&so);
+    so.momentum = 0.9f;
+    tg_module *m = NULL;
+    static const tg_module_vtable vt = {sizeof(tg_module_vtable), "Two", NULL, NULL};
+    tg_tensor *q[2];
+    ck_assert_int_eq(tg_module_create(ctx, &vt, NULL, &m), TG_OK);
+    ck_assert_int_eq(tg_module_add_param(m, "e", 1, (int64_t[]){0}, &q[0]), TG_OK);
+    ck_assert_int_eq(tg_module_add_param(m, "w", 1, (int64_t[]){40000}, &q[1]), TG_OK);
+    for (int k = 0; k < 2; k++)
+        ck_assert_ptr_nonnull(tg__grad_buffer(ctx, q[k], true));
+    tg_tensor_grad(q[1])[39999] = 1.0f;
+    ck_assert_int_eq(tg_sgd_create(ctx, m, &so, &o), TG_OK);
+    ck_assert_int_eq(tg_optim_step(o), TG_OK);
+    ck_assert_float_eq(tg_tensor_data(q[1])[39999], -so.lr);
+    tg_optim_destroy(o);
+    tg_module_destroy(m);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(state_restore_before_first_step)
 {
     /* Restore a checkpoint: momentum buffer and step count set before the
@@ -538,6 +590,7 @@ static Suite *suite(void)
     tcase_add_test(tc, lr_change_between_steps);
     tcase_add_test(tc, skips_params_without_grad);
     tcase_add_test(tc, user_optimizer);
+    tcase_add_test(tc, empty_param_updated);
     tcase_add_test(tc, state_restore_before_first_step);
     tcase_add_test(tc, invalid_hyper_parameters);
     tcase_add_test(tc, options_defaults);

@@ -407,8 +407,10 @@ static void sgemm_split(tg_ctx *ctx, bool by_rows, bool trans_a, bool trans_b, i
         gemm_block(&g, 0, M, 0, N, MC, KC, NC, ctx->scratch[0]);
         return;
     }
-    tg__parallel_for(ctx, job.split == SPLIT_ROWS ? M : job.split == SPLIT_STRIPS ? row_units : col_units,
-                     par_range, &job);
+    const int64_t units = job.split == SPLIT_ROWS     ? M
+                          : job.split == SPLIT_STRIPS ? row_units
+                                                      : col_units;
+    tg__parallel_for(ctx, units, par_range, &job);
 }
 
 void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

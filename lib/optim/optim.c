@@ -247,7 +247,7 @@ static void update_range(void *arg, int64_t b, int64_t e, int tid)
         const int64_t n = (int64_t)opt->numel[i], runs = (n + 15) / 16;
         const int64_t r0 = b > first ? b - first : 0, r1 = e - first < runs ? e - first : runs;
         first += runs;
-        if (r0 >= r1)
+        if (r0 >= r1) /* not in this range, or empty (optim_step's) */
             continue;
         const int64_t i0 = r0 * 16, i1 = r1 * 16 < n ? r1 * 16 : n;
         float *slots[TG_OPTIM_MAX_STATE] = {0};
@@ -278,12 +278,21 @@ static tg_status optim_step(tg_optim *opt)
                              "optim_step: %s: out of memory for the state of parameter %zu",
                              opt->vt->name, i);
     size_t units = 0, elems = 0; /* runs of 16 floats, per parameter */
-    for (size_t i = 0; i < opt->n; i++)
-        if (opt->params[i]->grad) {
-            ++opt->pstep[i];
-            units += (opt->numel[i] + 15) / 16;
-            elems += opt->numel[i];
+    for (size_t i = 0; i < opt->n; i++) {
+        if (!opt->params[i]->grad)
+            continue;
+        ++opt->pstep[i];
+        units += (opt->numel[i] + 15) / 16;
+        elems += opt->numel[i];
+        if (opt->numel[i] == 0) { /* no runs: its (empty) update here */
+            float *slots[TG_OPTIM_MAX_STATE] = {0};
+            for (int k = 0; k < opt->vt->n_state; k++)
+                slots[k] = opt->state[i];
+            tg_optim_update u = {opt->params[i]->data, opt->params[i]->grad, slots, 0,
+                                 opt->pstep[i], opt->lr, i, opt->names[i]};
+            opt->vt->update(opt->hyper, &u);
         }
+    }
     /* A built-in's update is element by element: the runs of all parameters
      * are split over the pool as one loop, each thread updating its slices
      * (the same bits; the update was serial work on the calling thread, 2.5%
