@@ -417,10 +417,10 @@ tg_status tg__module_trace(tg_module *m, const char *who, int ndim, const int64_
 void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                float *C, int64_t ldc);
-/* tg__sgemm with the threads always splitting C's rows, as evenly as the
- * pool splits a batch: where the rows are samples, each thread writes the
- * rows of the samples it owns in the ops before and after (the same bits as
- * tg__sgemm). */
+/* tg__sgemm with the threads splitting C's rows as evenly as the pool
+ * splits a batch, where each gets at least a micro-tile's rows and K <= M:
+ * where the rows are samples, each thread writes the rows of the samples
+ * it owns in the ops before and after (the same bits as tg__sgemm). */
 void tg__sgemm_rows(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc);
