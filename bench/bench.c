@@ -14,10 +14,10 @@
  * --steps fixes the timed steps per repeat (for perf stat; default: about
  * S seconds' worth). --core-latency prints the round trip of a cache line
  * between threads on the first two CPUs the process may use (the median of
- * 5 runs of 100,000) and exits: on the
- * same 2-vCPU machine kind it was 55-60 ns at some times and 310-360 ns at
- * others (the vCPUs then on cores that share no cache), and the seed CNN's
- * two-thread training was a quarter slower in the second state.
+ * 5 runs of 1,000,000) and exits: on one 2-vCPU machine it was 55-60 ns at
+ * some times and 310-360 ns at others (the vCPUs then on cores that share
+ * no cache), and the seed CNN's two-thread training a quarter slower in the
+ * second state.
  *
  * Uses only <tinygrad.h>. */
 #define _GNU_SOURCE /* clock_gettime; CPU affinity for --core-latency */
@@ -31,6 +31,9 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#  include <sched.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #  include <immintrin.h>
@@ -349,7 +352,6 @@ static int cmp_double(const void *a, const void *b)
 static _Alignas(64) atomic_long pp_flag; /* odd: the main thread's turn is over */
 
 #ifdef __linux__
-#  include <sched.h>
 /* The n-th CPU the process may run on, -1 if none. */
 static int nth_cpu(int n)
 {
