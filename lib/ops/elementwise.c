@@ -98,6 +98,12 @@ static void flat_run(tg_ctx *ctx, tg__range_fn fn, flat_job *j, int64_t n)
         fn(j, 0, n, 0);
 }
 
+void tg__grad_pass(tg_ctx *ctx, float *ga, const float *g, int64_t n, bool store)
+{
+    flat_job j = {.g = g, .ga = ga, .store_a = store};
+    tg__parallel_for_elems(ctx, n, n, flat_bwd_range, &j);
+}
+
 static void binary_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *a = out->src[0], *b = out->src[1];

@@ -46,6 +46,12 @@ static inline void pw_run(tg_ctx *ctx, const pw_job *job, int64_t n)
         pw_range((void *)job, 0, n, 0);
 }
 
+/* ga[i] = g[i] (store: ga is fresh) or ga[i] += g[i], for i < n, in
+ * contiguous shares over the pool from TG_PAR_MIN_ELEMS on: where ga is a
+ * batch, each thread touches the samples it owns in the ops around (a
+ * view's backward; elementwise.c). */
+void tg__grad_pass(tg_ctx *ctx, float *ga, const float *g, int64_t n, bool store);
+
 /* Forward: result of @p op on @p a with parameters p[0..np). NULL on error. */
 static inline tg_tensor *pw_unary(tg_ctx *ctx, const tg__op_def *op, pw_fwd_fn fwd, tg_tensor *a,
                                   const float *p, int np)

@@ -1,43 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Shape ops. reshape and flatten are views: the result shares the input's
  * data (tensors are always contiguous, so any same-numel shape is valid) and
- * backward adds the gradient back element for element. transpose and permute
+ * backward passes the gradient back element for element. transpose and permute
  * copy into a contiguous result, because every op assumes contiguous data;
  * backward scatters the gradient through the inverse permutation. */
-#include "tg_internal.h"
+#include "pointwise.h" /* tg__grad_pass */
 
 /* ---- views: reshape, flatten ------------------------------------------ */
 
-typedef struct {
-    const float *g;
-    float *ga;
-    bool store;
-    int64_t n_end; /* elements in all */
-} view_job;
-
-static void view_range(void *arg, int64_t b, int64_t e, int tid)
-{
-    (void)tid;
-    const view_job *j = arg;
-    const int64_t i0 = b * 16, n = j->n_end < e * 16 ? j->n_end - i0 : (e - b) * 16;
-    if (j->store) {
-        memcpy(j->ga + i0, j->g + i0, (size_t)n * sizeof(float));
-        return;
-    }
-    for (int64_t i = i0; i < i0 + n; i++)
-        j->ga[i] += j->g[i];
-}
-
 /* The gradient back element for element, stored when fresh (no zero-fill
- * first), in runs of 16 floats split like a batch: each thread copies the
- * samples that it owns in the ops before and after. */
+ * first), split like a batch (tg__grad_pass). */
 static void view_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *a = out->src[0];
-    if (!a->requires_grad)
-        return;
-    view_job j = {out->grad, a->grad, tg__grad_fresh(a), out->numel};
-    tg__parallel_for_elems(ctx, (out->numel + 15) / 16, out->numel, view_range, &j);
+    if (a->requires_grad)
+        tg__grad_pass(ctx, a->grad, out->grad, out->numel, tg__grad_fresh(a));
 }
 
 /* A view's result: its backward stores into a fresh gradient. */

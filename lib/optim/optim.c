@@ -233,6 +233,26 @@ tg_status tg_optim_step(tg_optim *opt)
     return s;
 }
 
+/* One update of parameter i's elements [i0, i1) (its state sliced alike). */
+static void update_slice(tg_optim *opt, size_t i, int64_t i0, int64_t i1)
+{
+    tg_tensor *p = opt->params[i];
+    float *slots[TG_OPTIM_MAX_STATE] = {0};
+    for (int k = 0; k < opt->vt->n_state; k++)
+        slots[k] = opt->state[i] + (size_t)k * opt->numel[i] + (size_t)i0;
+    tg_optim_update u = {
+        .param = p->data + i0,
+        .grad = p->grad + i0,
+        .state = slots,
+        .n = (size_t)(i1 - i0),
+        .step = opt->pstep[i],
+        .lr = opt->lr,
+        .index = i,
+        .name = opt->names[i],
+    };
+    opt->vt->update(opt->hyper, &u);
+}
+
 /* Updates runs [b, e) of 16 floats, counted over the parameters that have a
  * gradient, in order; a parameter cut by b or e gets its slice. */
 static void update_range(void *arg, int64_t b, int64_t e, int tid)
@@ -241,29 +261,13 @@ static void update_range(void *arg, int64_t b, int64_t e, int tid)
     tg_optim *opt = arg;
     int64_t first = 0; /* the parameter's first run */
     for (size_t i = 0; i < opt->n && first < e; i++) {
-        tg_tensor *p = opt->params[i];
-        if (!p->grad)
+        if (!opt->params[i]->grad)
             continue;
         const int64_t n = (int64_t)opt->numel[i], runs = (n + 15) / 16;
         const int64_t r0 = b > first ? b - first : 0, r1 = e - first < runs ? e - first : runs;
         first += runs;
-        if (r0 >= r1) /* not in this range, or empty (optim_step's) */
-            continue;
-        const int64_t i0 = r0 * 16, i1 = r1 * 16 < n ? r1 * 16 : n;
-        float *slots[TG_OPTIM_MAX_STATE] = {0};
-        for (int k = 0; k < opt->vt->n_state; k++)
-            slots[k] = opt->state[i] + (size_t)k * (size_t)n + (size_t)i0;
-        tg_optim_update u = {
-            .param = p->data + i0,
-            .grad = p->grad + i0,
-            .state = slots,
-            .n = (size_t)(i1 - i0),
-            .step = opt->pstep[i],
-            .lr = opt->lr,
-            .index = i,
-            .name = opt->names[i],
-        };
-        opt->vt->update(opt->hyper, &u);
+        if (r0 < r1)
+            update_slice(opt, i, r0 * 16, r1 * 16 < n ? r1 * 16 : n);
     }
 }
 
@@ -278,29 +282,24 @@ static tg_status optim_step(tg_optim *opt)
                              "optim_step: %s: out of memory for the state of parameter %zu",
                              opt->vt->name, i);
     size_t units = 0, elems = 0; /* runs of 16 floats, per parameter */
-    for (size_t i = 0; i < opt->n; i++) {
-        if (!opt->params[i]->grad)
-            continue;
-        ++opt->pstep[i];
-        units += (opt->numel[i] + 15) / 16;
-        elems += opt->numel[i];
-        if (opt->numel[i] == 0) { /* no runs: its (empty) update here */
-            float *slots[TG_OPTIM_MAX_STATE] = {0};
-            for (int k = 0; k < opt->vt->n_state; k++)
-                slots[k] = opt->state[i];
-            tg_optim_update u = {opt->params[i]->data, opt->params[i]->grad, slots, 0,
-                                 opt->pstep[i], opt->lr, i, opt->names[i]};
-            opt->vt->update(opt->hyper, &u);
+    for (size_t i = 0; i < opt->n; i++)
+        if (opt->params[i]->grad) {
+            ++opt->pstep[i];
+            units += (opt->numel[i] + 15) / 16;
+            elems += opt->numel[i];
         }
-    }
     /* A built-in's update is element by element: the runs of all parameters
      * are split over the pool as one loop, each thread updating its slices
      * (the same bits; the update was serial work on the calling thread, 2.5%
-     * of LeNet-5's two-thread step, 12% where the two cores share no cache) */
-    if (tg__optim_elementwise(opt->vt) && units > 1)
+     * of LeNet-5's two-thread step, 12% where the two cores share no cache;
+     * an empty parameter's update does nothing). A user's gets each
+     * parameter whole, in order. */
+    if (tg__optim_elementwise(opt->vt))
         tg__parallel_for_elems(ctx, (int64_t)units, (int64_t)elems, update_range, opt);
     else
-        update_range(opt, 0, (int64_t)units, 0);
+        for (size_t i = 0; i < opt->n; i++)
+            if (opt->params[i]->grad)
+                update_slice(opt, i, 0, (int64_t)opt->numel[i]);
     opt->steps++;
     return TG_OK;
 }
