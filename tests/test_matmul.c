@@ -298,6 +298,43 @@ START_TEST(linear_threads_same_bits)
 }
 END_TEST
 
+/* A linear layer's weight gradient against g^T x in double, added into on
+ * the second backward, on 1 and 2 threads, at sizes gradcheck does not
+ * reach: rows and columns that are not multiples of the kernels' tiles, an
+ * odd batch, the seed CNN's layer. */
+START_TEST(linear_dw_values)
+{
+    static const int64_t shapes[][3] = {{37, 300, 30}, {32, 1764, 10}, {64, 17, 3}, {33, 5, 1}};
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+            const int64_t M = shapes[k][0], in = shapes[k][1], nout = shapes[k][2];
+            tg_ctx *ctx = tgt_ctx_threads(7 + k, threads);
+            tg_tensor *x = tgt_rand(ctx, 2, (int64_t[]){M, in}, -1, 1, false);
+            tg_tensor *w = tgt_rand(ctx, 2, (int64_t[]){nout, in}, -1, 1, true);
+            tg_tensor *c = tgt_rand(ctx, 2, (int64_t[]){M, nout}, -1, 1, false);
+            for (int pass = 1; pass <= 2; pass++) { /* sum(y * c): g = c */
+                tg_tensor *y = tg_linear(ctx, x, w, NULL);
+                ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, c))), TG_OK);
+                const float *gx = tg_tensor_data(c), *xd = tg_tensor_data(x);
+                const float *dw = tg_tensor_grad(w);
+                for (int64_t n = 0; n < nout; n++)
+                    for (int64_t i = 0; i < in; i++) {
+                        double want = 0;
+                        for (int64_t m = 0; m < M; m++)
+                            want += (double)gx[m * nout + n] * xd[m * in + i];
+                        want *= pass;
+                        ck_assert_msg(fabs(dw[n * in + i] - want) <= 1e-5 * (1 + fabs(want)),
+                                      "[%lld,%lld,%lld] %d threads, pass %d: dW[%lld,%lld] = "
+                                      "%g, want %g", (long long)M, (long long)in,
+                                      (long long)nout, threads, pass, (long long)n,
+                                      (long long)i, (double)dw[n * in + i], want);
+                    }
+            }
+            tg_ctx_destroy(ctx);
+        }
+}
+END_TEST
+
 /* Weight and bias that are intermediates (W0 * 1, b0 * 1): their gradients
  * start from zero in every step, although the arena hands back the buffers
  * of the step before (which hold that step's gradients). */
@@ -346,6 +383,7 @@ static Suite *suite(void)
     tcase_add_test(tc, linear_fresh_dx_overwrites_stale);
     tcase_add_test(tc, linear_intermediate_params_restart);
     tcase_add_test(tc, linear_threads_same_bits);
+    tcase_add_test(tc, linear_dw_values);
     suite_add_tcase(s, tc);
     return s;
 }

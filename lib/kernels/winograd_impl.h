@@ -780,9 +780,9 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                 if (j->want_b)
                     for (int64_t k = 0; k < K; k++) {
                         const float *p = dq + k * ks + s * tp;
-                        float sb = FN(sum8)(p, tp);
+                        float sb = FN(sum32)(p, tp);
                         for (int64_t pl = 1; pl < 2 * rp; pl++) /* in plane order */
-                            sb += FN(sum8)(p + pl * qs, tp);
+                            sb += FN(sum32)(p + pl * qs, tp);
                         db[k] += sb;
                     }
             }
