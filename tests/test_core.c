@@ -227,6 +227,31 @@ START_TEST(anomaly_names_the_op)
 }
 END_TEST
 
+/* A copy in large enough for the pool to split its rows: every element in
+ * place, for 1 to 3 threads, rows that do not divide evenly (37 = 19 + 18,
+ * 13 + 12 + 12), and a 1-D tensor (one row, copied whole). */
+START_TEST(from_data_split_rows)
+{
+    enum { R = 37, C = 500 };
+    float *d = malloc(R * C * sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    for (int i = 0; i < R * C; i++)
+        d[i] = (float)i - 0.5f;
+    for (int threads = 1; threads <= 3; threads++) {
+        tg_ctx *ctx = tgt_ctx_threads(3, threads);
+        tg_tensor *t = tg_from_data(ctx, 2, (int64_t[]){R, C}, d, R * C);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_int_eq(memcmp(tg_tensor_data(t), d, R * C * sizeof *d), 0);
+        t = tg_from_data(ctx, 3, (int64_t[]){R, 20, 25}, d, R * C);
+        ck_assert_int_eq(memcmp(tg_tensor_data(t), d, R * C * sizeof *d), 0);
+        t = tg_from_data(ctx, 1, (int64_t[]){R * C}, d, R * C);
+        ck_assert_int_eq(memcmp(tg_tensor_data(t), d, R * C * sizeof *d), 0);
+        tg_ctx_destroy(ctx);
+    }
+    free(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -237,6 +262,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tensor_create_and_query);
     tcase_add_test(tc, tensor_create_bad_shapes);
     tcase_add_test(tc, transient_creators);
+    tcase_add_test(tc, from_data_split_rows);
     tcase_add_test(tc, rng_is_seeded);
     tcase_add_test(tc, arena_reuses_memory);
     tcase_add_test(tc, null_inputs_keep_first_error);
