@@ -37,6 +37,9 @@ static void ref_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
 typedef struct { int64_t M, N, K; } dims;
 static const dims sizes[] = {
     {1, 1, 1}, {7, 13, 5}, {67, 129, 33}, {3, 784, 9}, {130, 37, 300}, {5, 300, 520},
+    /* A B^T by dot products in blocks of B's rows, split by them; past
+     * ABT_MAX_M rows, packed */
+    {40, 600, 1030}, {600, 70, 40},
 };
 
 /* Runs one case with padded leading dimensions (lda etc. > the row length)

@@ -58,6 +58,13 @@ typedef struct {
 
 /* Pack rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row micro-panels,
  * zero-padding the last panel. */
+/* Transposing packs read each source row in runs of PACK_RUN floats (a
+ * cache line), row after row. One element per row and step went across up
+ * to NR = 32 rows at once, and at a row length of 1024 floats (4 KB apart)
+ * all of them fell in one L1 set: a 32 x 1024 -> 256 linear layer's
+ * forward took 633 us, 27 GFLOP/s. */
+#define PACK_RUN 16
+
 static void pack_a(const gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                    float *restrict dst)
 {
@@ -66,12 +73,15 @@ static void pack_a(const gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64
         int64_t mr = mc - ir < MR ? mc - ir : MR;
         if (!g->ta) {
             const float *src = g->A + (i0 + ir) * g->lda + p0;
-            for (int64_t p = 0; p < kc; p++) {
+            for (int64_t pb = 0; pb < kc; pb += PACK_RUN) {
+                const int64_t pe = kc - pb < PACK_RUN ? kc : pb + PACK_RUN;
                 int64_t i = 0;
                 for (; i < mr; i++)
-                    dst[p * MR + i] = src[i * g->lda + p];
+                    for (int64_t p = pb; p < pe; p++)
+                        dst[p * MR + i] = src[i * g->lda + p];
                 for (; i < MR; i++)
-                    dst[p * MR + i] = 0.0f;
+                    for (int64_t p = pb; p < pe; p++)
+                        dst[p * MR + i] = 0.0f;
             }
         } else {
             const float *src = g->A + p0 * g->lda + i0 + ir;
@@ -113,12 +123,15 @@ static void pack_b(const gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64
             }
         } else {
             const float *src = g->B + (j0 + jr) * g->ldb + p0;
-            for (int64_t p = 0; p < kc; p++) {
+            for (int64_t pb = 0; pb < kc; pb += PACK_RUN) {
+                const int64_t pe = kc - pb < PACK_RUN ? kc : pb + PACK_RUN;
                 int64_t j = 0;
                 for (; j < nr; j++)
-                    dst[p * NR + j] = src[j * g->ldb + p];
+                    for (int64_t p = pb; p < pe; p++)
+                        dst[p * NR + j] = src[j * g->ldb + p];
                 for (; j < NR; j++)
-                    dst[p * NR + j] = 0.0f;
+                    for (int64_t p = pb; p < pe; p++)
+                        dst[p * NR + j] = 0.0f;
             }
         }
         dst += kc * NR;
@@ -175,30 +188,55 @@ static void gemm_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
     }
 }
 
-/* A B^T with few columns (a linear layer's forward, N = out features): dot
- * products of contiguous rows beat packing B^T into NR-wide panels that are
- * mostly padding (seed CNN inference at batch 1000, 1 thread: 39k -> 60k
- * samples/s). */
+/* A B^T as dot products of contiguous rows (a linear layer's forward, x
+ * W^T): no packing, and B taken in blocks of ABT_NB rows that stay in L2
+ * while every row of A passes. First for few columns, where NR-wide panels
+ * of B^T are mostly padding (seed CNN inference at batch 1000, 1 thread:
+ * 39k -> 60k samples/s); then for any N up to ABT_MAX_M rows on the vector
+ * ISAs, as packing B^T was a transpose element by element: weights not in
+ * cache, 1 thread, AVX-512, packed -> dots: batch 32, 1024 -> 1024 1,679
+ * -> 853 us, 784 -> 1024 2,590 -> 699 us, LeNet-5's 400 -> 120 147 -> 58
+ * us; 512^3 3,633 -> 2,773 us; 1024^3 24.2 -> 22.3 ms (AVX2 kernels:
+ * 22.1 -> 24.3, hence the bound). The plain C path's scalar dots were 2-3x
+ * slower than its packed GEMM: few columns only. Each element's arithmetic
+ * does not depend on the blocking or the split. */
 #define ABT_MAX_N 16
 #define ABT_MIN_K 32
+#define ABT_MAX_M 512
+#define ABT_NB 64
 
-static bool use_abt(bool ta, bool tb, int64_t N, int64_t K, float alpha)
+static bool use_abt(const tg__kernels *kt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                    float alpha)
 {
-    return !ta && tb && N <= ABT_MAX_N && K >= ABT_MIN_K && alpha != 0.0f;
+    if (ta || !tb || K < ABT_MIN_K || alpha == 0.0f)
+        return false;
+    return N <= ABT_MAX_N || (kt->gemm_vw > 1 && M <= ABT_MAX_M);
 }
 
 typedef struct {
     const gemm_args *g;
+    bool by_cols; /* a unit of the pool's range is a block of B's rows, else 2 rows of A */
 } abt_job;
+
+/* Rows [m0, m1) of C, B's rows (C's columns) [n0, n1) in blocks. */
+static void abt_block(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    for (int64_t nb = n0; nb < n1; nb += ABT_NB) {
+        const int64_t nn = n1 - nb < ABT_NB ? n1 - nb : ABT_NB;
+        g->kt->gemm_abt(m1 - m0, nn, g->K, g->alpha, g->A + m0 * g->lda, g->lda,
+                        g->B + nb * g->ldb, g->ldb, g->beta, g->C + m0 * g->ldc + nb, g->ldc);
+    }
+}
 
 static void abt_range(void *arg, int64_t b, int64_t e, int tid)
 {
     (void)tid;
-    const gemm_args *g = ((const abt_job *)arg)->g;
-    /* units of 2 rows: the kernel's row pairing stays the same */
-    int64_t m0 = 2 * b, m1 = 2 * e < g->M ? 2 * e : g->M;
-    g->kt->gemm_abt(m1 - m0, g->N, g->K, g->alpha, g->A + m0 * g->lda, g->lda, g->B, g->ldb,
-                    g->beta, g->C + m0 * g->ldc, g->ldc);
+    const abt_job *j = arg;
+    const gemm_args *g = j->g;
+    if (j->by_cols)
+        abt_block(g, 0, g->M, b * ABT_NB, e * ABT_NB < g->N ? e * ABT_NB : g->N);
+    else /* units of 2 rows: the kernel's row pairing stays the same */
+        abt_block(g, 2 * b, 2 * e < g->M ? 2 * e : g->M, 0, g->N);
 }
 
 void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -207,12 +245,12 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 {
     if (M <= 0 || N <= 0)
         return;
-    if (use_abt(trans_a, trans_b, N, K, alpha)) {
-        tg__kernels_get()->gemm_abt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
     gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
                    tg__kernels_get()};
+    if (use_abt(g.kt, trans_a, trans_b, M, N, K, alpha)) {
+        abt_block(&g, 0, M, 0, N);
+        return;
+    }
     float work[ST_MC * ST_KC + ST_KC * ST_NC];
     gemm_block(&g, 0, M, 0, N, ST_MC, ST_KC, ST_NC, work);
 }
@@ -384,12 +422,15 @@ static void sgemm_split(tg_ctx *ctx, bool by_rows, bool trans_a, bool trans_b, i
         return;
     gemm_args g = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C,
                    tg__kernels_get()};
-    if (use_abt(trans_a, trans_b, N, K, alpha)) { /* splits rows (in pairs) anyway */
-        abt_job aj = {&g};
+    if (use_abt(g.kt, trans_a, trans_b, M, N, K, alpha)) {
+        /* B's row blocks where each thread gets two (each reads its share
+         * of the weights, once), else rows of A in pairs */
+        const int64_t nblocks = (N + ABT_NB - 1) / ABT_NB;
+        abt_job aj = {&g, !by_rows && nblocks >= 2 * ctx->n_threads};
         if (ctx->n_threads < 2 || M * N * K < PAR_MIN_FLOPS)
-            abt_range(&aj, 0, (M + 1) / 2, 0);
+            abt_block(&g, 0, M, 0, N);
         else
-            tg__parallel_for(ctx, (M + 1) / 2, abt_range, &aj);
+            tg__parallel_for(ctx, aj.by_cols ? nblocks : (M + 1) / 2, abt_range, &aj);
         return;
     }
     const int64_t MR = g.kt->gemm_mr, NR = g.kt->gemm_nr;
