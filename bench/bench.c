@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* libtinygrad benchmark: the same measurements as bench/torch_bench.py
- * (training and inference samples/s of the seed MNIST CNN and LeNet-5 on
- * random MNIST-shaped data, and of ResNet-8 on random CIFAR-shaped data),
+ * (training and inference samples/s of the seed MNIST CNN, LeNet-5 and a
+ * 784-1024-1024-10 MLP on random MNIST-shaped data, and of ResNet-8 on
+ * random CIFAR-shaped data),
  * plus peak RSS, heap allocations per step, the
  * fraction of the core's measured FMA peak, a full 60k-sample epoch, and
  * (--profile) the time per op and per Conv2d/Linear layer, forward and
  * backward (tg_profiler_*).
  *
- *   bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] [--mode train|infer]
+ *   bench [--model seed|lenet5|mlp|resnet8] [--threads N] [--batch B] [--mode train|infer]
  *         [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] [--json]
  *   bench --core-latency
  *
@@ -194,8 +195,15 @@ static tg_module *build(tg_ctx *ctx, const char *name, model_info *mi)
         add(ctx, s, linear(ctx, mi, 120, 84));
         add(ctx, s, relu(ctx));
         add(ctx, s, linear(ctx, mi, 84, 10));
+    } else if (strcmp(name, "mlp") == 0) { /* wide linear layers (tables, embeddings) */
+        add(ctx, s, flatten(ctx));
+        add(ctx, s, linear(ctx, mi, 784, 1024));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, linear(ctx, mi, 1024, 1024));
+        add(ctx, s, relu(ctx));
+        add(ctx, s, linear(ctx, mi, 1024, 10));
     } else {
-        fprintf(stderr, "bench: unknown model '%s' (seed, lenet5, resnet8)\n", name);
+        fprintf(stderr, "bench: unknown model '%s' (seed, lenet5, mlp, resnet8)\n", name);
         exit(2);
     }
     return s;
@@ -469,7 +477,7 @@ int main(int argc, char **argv)
             epoch = true;
         else {
             fprintf(stderr,
-                    "usage: bench [--model seed|lenet5|resnet8] [--threads N] [--batch B] "
+                    "usage: bench [--model seed|lenet5|mlp|resnet8] [--threads N] [--batch B] "
                     "[--mode train|infer] [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] "
                     "[--json]\n       bench --core-latency\n");
             return 2;

@@ -16,8 +16,11 @@
 # the CPU, the path and the load average before and after.
 # PyTorch inference at batch >= 256 also runs with glibc's malloc told to keep
 # its memory (PyTorch is much faster that way); the table uses PyTorch's best.
-# Environment: MODELS (default "seed lenet5 resnet8"), THREADS (default
-# "1 2"), PYTHON (/usr/bin/python3). Defaults take about 6 minutes.
+# Environment: MODELS (default "seed lenet5 resnet8"; "mlp" adds the
+# 784-1024-1024-10 MLP, left out by default because Debian's PyTorch runs
+# matrix products on its generic BLAS, 2.5 GFLOP/s, so its ratio says little),
+# THREADS (default "1 2"), PYTHON (/usr/bin/python3). Defaults take about 3
+# minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-"$here/../build"}

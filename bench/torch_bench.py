@@ -37,6 +37,12 @@ def lenet5():
         nn.Linear(84, 10))
 
 
+def mlp():
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+        nn.Linear(1024, 10))
+
+
 class BasicBlock(nn.Module):
     """conv3x3-BN-ReLU-conv3x3-BN + identity or 1x1conv-BN shortcut, ReLU."""
 
@@ -74,9 +80,10 @@ class ResNet8(nn.Module):
         return self.fc(y.reshape(y.shape[0], y.shape[1], -1).mean(2))
 
 
-MODELS = {"seed": seed_cnn, "lenet5": lenet5, "resnet8": ResNet8}
+MODELS = {"seed": seed_cnn, "lenet5": lenet5, "mlp": mlp, "resnet8": ResNet8}
 # Input sample shape and number of random samples (as bench.c).
 SHAPES = {"seed": ((1, 28, 28), 4096), "lenet5": ((1, 28, 28), 4096),
+          "mlp": ((1, 28, 28), 4096),
           "resnet8": ((3, 32, 32), 1024)}
 
 
