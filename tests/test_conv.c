@@ -618,6 +618,55 @@ START_TEST(conv_bn_eval_falls_back)
 }
 END_TEST
 
+/* Weights, bias and batch-norm parameters that are intermediates (p0 * 1):
+ * their gradients (through the multiply, to p0) equal those of the leaves,
+ * step after step, although the arena hands back buffers holding the last
+ * step's values. Convolution and batch norm add into their parameters'
+ * gradients: left "fresh", tg_backward zeroed them after the op had added
+ * (the parameters' gradients were zero). Each convolution path: the direct
+ * kernels (3 channels), Winograd (16, 3x3), the GEMM path (stride 2). */
+static const int64_t inter_cases[][3] = {{3, 5, 1}, {16, 16, 1}, {16, 8, 2}}; /* C, O, stride */
+
+START_TEST(conv_bn_intermediate_params)
+{
+    const int64_t C = inter_cases[_i][0], O = inter_cases[_i][1];
+    const int stride = (int)inter_cases[_i][2];
+    tg_ctx *ctx = tgt_ctx_threads(9, 2);
+    tg_tensor *x = tgt_rand(ctx, 4, (int64_t[]){4, C, 10, 10}, -1, 1, false);
+    tg_tensor *p[4] = {tgt_rand(ctx, 4, (int64_t[]){O, C, 3, 3}, -0.5f, 0.5f, true),
+                       tgt_rand(ctx, 1, (int64_t[]){O}, -0.5f, 0.5f, true),
+                       tgt_rand(ctx, 1, (int64_t[]){O}, 0.5f, 1.5f, true),
+                       tgt_rand(ctx, 1, (int64_t[]){O}, -0.5f, 0.5f, true)};
+    const int64_t n = O * C * 9 + 3 * O;
+    float *want = malloc((size_t)n * sizeof *want), *got = malloc((size_t)n * sizeof *got);
+    ck_assert(want && got);
+    for (int run = 0; run < 4; run++) {
+        tg_tensor *q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = run ? tg_mul_scalar(ctx, p[k], 1.0f) : p[k];
+        tg_tensor *y = tg_conv2d(ctx, x, q[0], q[1], stride, 1, 1, 1);
+        y = tg_batch_norm2d(ctx, y, q[2], q[3], NULL, NULL, true, 0.1f, 1e-5f);
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+        int64_t off = 0;
+        for (int k = 0; k < 4; k++) {
+            memcpy(got + off, tg_tensor_grad(p[k]), (size_t)tg_tensor_numel(p[k]) * sizeof *got);
+            off += tg_tensor_numel(p[k]);
+            tg_tensor_zero_grad(p[k]);
+        }
+        if (run == 0)
+            memcpy(want, got, (size_t)n * sizeof *got);
+        else
+            for (int64_t i = 0; i < n; i++)
+                ck_assert_msg(got[i] == want[i], "case %d run %d: gradient %lld = %g, want %g",
+                              _i, run, (long long)i, (double)got[i], (double)want[i]);
+        tg_ctx_reset(ctx);
+    }
+    free(want);
+    free(got);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv");
@@ -638,6 +687,8 @@ static Suite *suite(void)
     tcase_add_test(tc, conv_errors);
     tcase_add_loop_test(tc, conv_bn_eval_fused_bits, 0, 6 * N_BN);
     tcase_add_test(tc, conv_bn_eval_falls_back);
+    tcase_add_loop_test(tc, conv_bn_intermediate_params, 0,
+                        (int)(sizeof inter_cases / sizeof *inter_cases));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -995,6 +995,12 @@ static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
 static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    /* dW and db are added into: an intermediate's fresh gradient is zeroed
+     * first (left fresh, tg_backward zeroed it after this op had added) */
+    if (w->requires_grad)
+        tg__grad_settle(w);
+    if (b && b->requires_grad)
+        tg__grad_settle(b);
     conv_geom g;
     geom_init(&g, x, w, out->p.i[0], out->p.i[1], out->p.i[2], out->p.i[3]);
     tg__conv_geom dg;

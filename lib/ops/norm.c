@@ -29,6 +29,13 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2], *r = out->src[3];
     int64_t N = x->shape[0], C = x->shape[1];
+    /* weight and bias are added into (an intermediate's fresh gradient
+     * holds stale values: zero it first; left fresh, tg_backward zeroed it
+     * after this op had added into it) */
+    if (w && w->requires_grad)
+        tg__grad_settle(w);
+    if (b && b->requires_grad)
+        tg__grad_settle(b);
     float *f = out->aux;
     double *d = (double *)(f + floats_of(C));
     tg__bn_job j = {
