@@ -229,7 +229,7 @@ END_TEST
 
 /* A copy in large enough for the pool to split its rows: every element in
  * place, for 1 to 3 threads, rows that do not divide evenly (37 = 19 + 18,
- * 13 + 12 + 12), and a 1-D tensor (one row, copied whole). */
+ * 13 + 12 + 12), and a 1-D tensor (rows of one float). */
 START_TEST(from_data_split_rows)
 {
     enum { R = 37, C = 500 };
