@@ -57,9 +57,10 @@ struct tg_tensor {
                                     freed by the next tg_ctx_reset() */
     bool grad_fresh;             /* backward: grad holds stale values; the first op to
                                     reach it stores instead of adding (tg__grad_fresh) */
-    bool bwd_stores;             /* op result whose backward honours grad_fresh on its
-                                    inputs (set by the op; tg_backward zero-fills them
-                                    for the other ops) */
+    uint8_t bwd_stores;          /* op result: bit k (TG__SRC(k)) set where its backward
+                                    honours grad_fresh on src[k], storing into or
+                                    settling it (set by the op); tg_backward zero-fills
+                                    every other fresh input first */
     uint32_t users;              /* persistent: live optimisers holding it */
     uint64_t step;               /* transient: ctx->step when made (stale check) */
     uint64_t used_step;          /* persistent: last step whose graph used it */
@@ -334,7 +335,8 @@ tg_tensor *tg__view(tg_ctx *ctx, const tg__op_def *op, tg_tensor *base, int ndim
 /* Gradient buffer of t, allocated if missing (zero-filled when zero is set,
  * else left as the allocator gave it); NULL on no memory. */
 float *tg__grad_buffer(tg_ctx *ctx, tg_tensor *t, bool zero);
-/* In a backward whose result has bwd_stores: true when the input t's gradient
+#define TG__SRC(k) ((uint8_t)(1u << (k))) /* bwd_stores bit of src[k] */
+/* In a backward whose result has t's bwd_stores bit: true when t's gradient
  * is fresh, i.e. holds stale values that the caller must overwrite (store,
  * not accumulate) in full; clears the flag, so a later consumer of t adds. */
 static inline bool tg__grad_fresh(tg_tensor *t)

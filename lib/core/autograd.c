@@ -127,7 +127,7 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
         tg_tensor *t = order[i];
         /* Intermediates restart from zero, leaves accumulate. An
          * intermediate's zero-fill is deferred, also for a new buffer: the
-         * first op whose backward reaches t either stores (ops with
+         * first op whose backward reaches t either stores (t's bit in its
          * bwd_stores) or has t zero-filled just before it runs. */
         if (!tg__grad_buffer(ctx, t, !t->op))
             return settle_all(order, i,
@@ -147,8 +147,8 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
         tg__grad_settle(t); /* no op reached it: its gradient is zero */
         if (!t->op || !t->op->backward)
             continue;
-        /* Inputs of an op that accumulates, or that appear twice among its
-         * inputs, are zero-filled now. */
+        /* Inputs whose gradient the op adds into (no bwd_stores bit), or
+         * that appear twice among its inputs, are zero-filled now. */
         for (int k = 0; k < TG_MAX_SRC; k++) {
             tg_tensor *s = t->src[k];
             if (!s || !s->grad_fresh)
@@ -156,7 +156,7 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
             bool dup = false;
             for (int m = 0; m < TG_MAX_SRC; m++)
                 dup |= m != k && t->src[m] == s;
-            if (!t->bwd_stores || dup)
+            if (!(t->bwd_stores & TG__SRC(k)) || dup)
                 tg__grad_settle(s);
         }
         if (ctx->prof_on) {

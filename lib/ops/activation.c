@@ -115,7 +115,7 @@ static tg_tensor *relu_unguarded(tg_ctx *ctx, tg_tensor *a)
 {
     tg_tensor *out = pw_unary(ctx, &relu_op, relu_f, a, NULL, 0);
     if (out)
-        out->bwd_stores = true;
+        out->bwd_stores = TG__SRC(0);
     return out;
 }
 

@@ -124,7 +124,7 @@ static tg_tensor *adaptive(tg_ctx *ctx, const tg__op_def *op, tg_tensor *x, int6
     tg_tensor *out = tg__op_result(ctx, op, 4, shape, x, NULL, NULL);
     if (!out)
         return NULL;
-    out->bwd_stores = true; /* ap_backward zeroes a fresh gx plane by plane */
+    out->bwd_stores = TG__SRC(0); /* ap_backward zeroes a fresh gx plane by plane */
     ap_job j = {
         .H = x->shape[2], .W = x->shape[3], .OH = oh, .OW = ow, .x = x->data, .y = out->data,
     };

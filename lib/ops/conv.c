@@ -995,12 +995,6 @@ static void wino_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g)
 static void conv_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
-    /* dW and db are added into: an intermediate's fresh gradient is zeroed
-     * first (left fresh, tg_backward zeroed it after this op had added) */
-    if (w->requires_grad)
-        tg__grad_settle(w);
-    if (b && b->requires_grad)
-        tg__grad_settle(b);
     conv_geom g;
     geom_init(&g, x, w, out->p.i[0], out->p.i[1], out->p.i[2], out->p.i[3]);
     tg__conv_geom dg;
@@ -1099,7 +1093,8 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
     const tg__conv_epi relu_epi = {.relu = relu};
     if (!epi && relu)
         epi = &relu_epi;
-    out->bwd_stores = true; /* conv_backward stores or settles a fresh dx */
+    out->bwd_stores = TG__SRC(0); /* conv_backward stores or settles a fresh dx; dW and db
+                                     are added into (tg_backward zeroes fresh ones) */
     out->p.i[0] = stride;
     out->p.i[1] = padding;
     out->p.i[2] = dilation;

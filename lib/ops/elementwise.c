@@ -166,7 +166,7 @@ static tg_tensor *binary(tg_ctx *ctx, const tg__op_def *op, int kind, tg_tensor 
     if (!out)
         return NULL;
     out->p.i[0] = kind;
-    out->bwd_stores = true; /* binary_backward stores or settles fresh gradients */
+    out->bwd_stores = TG__SRC(0) | TG__SRC(1); /* binary_backward stores or settles fresh gradients */
     if (out->requires_grad) {
         out->aux = tg__arena_alloc(ctx, sizeof bc);
         if (!out->aux) {

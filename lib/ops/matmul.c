@@ -227,12 +227,9 @@ static void linear_backward(tg_ctx *ctx, tg_tensor *out)
     if (x->requires_grad)
         tg__sgemm_rows(ctx, false, false, M, in, nout, 1.0f, g, nout, w->data, in,
                        tg__grad_fresh(x) ? 0.0f : 1.0f, x->grad, in);
-    if (w->requires_grad) { /* dW += g^T x */
-        tg__grad_settle(w);
+    if (w->requires_grad) /* dW += g^T x */
         tg__sgemm(ctx, true, false, nout, in, M, 1.0f, g, nout, x->data, in, 1.0f, w->grad, in);
-    }
     if (b && b->requires_grad) { /* db += column sums of g, rows in order */
-        tg__grad_settle(b);
         float *db = b->grad;
         for (int64_t i = 0; i < M; i++) {
             const float *gi = g + i * nout;
@@ -273,7 +270,8 @@ static tg_tensor *linear_unguarded(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_t
     if (!out)
         return NULL;
     out->p.l[0] = M;
-    out->bwd_stores = true; /* linear_backward stores a fresh dx, settles the others */
+    out->bwd_stores = TG__SRC(0); /* linear_backward stores a fresh dx; dW and db are
+                                     added into (tg_backward zeroes fresh ones) */
     float *y = out->data;
     if (b) /* seed the rows with the bias, then accumulate x W^T on top */
         for (int64_t i = 0; i < M; i++)

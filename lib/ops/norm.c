@@ -29,13 +29,6 @@ static void bn_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2], *r = out->src[3];
     int64_t N = x->shape[0], C = x->shape[1];
-    /* weight and bias are added into (an intermediate's fresh gradient
-     * holds stale values: zero it first; left fresh, tg_backward zeroed it
-     * after this op had added into it) */
-    if (w && w->requires_grad)
-        tg__grad_settle(w);
-    if (b && b->requires_grad)
-        tg__grad_settle(b);
     float *f = out->aux;
     double *d = (double *)(f + floats_of(C));
     tg__bn_job j = {
@@ -222,7 +215,8 @@ static tg_tensor *batch_norm2d(tg_ctx *ctx, tg_tensor *x, tg_tensor *weight, tg_
     coeffs(C, j.w, j.b, j.mean, j.invstd, j.ka, j.kb);
     tg__parallel_for_elems(ctx, N * C, x->numel, tg__kernels_get()->bn_fwd_range, &j);
     out->aux = stats;
-    out->bwd_stores = true;
+    out->bwd_stores = TG__SRC(0) | TG__SRC(3); /* x and the residual; weight and bias
+                                                  are added into */
     out->p.i[0] = training;
     out->p.i[2] = relu; /* p.f[1] holds eps */
     out->p.i[3] = res != NULL;

@@ -177,7 +177,7 @@ static tg_tensor *max_pool2d_unguarded(tg_ctx *ctx, tg_tensor *x, int kernel, in
     tg_tensor *out = tg__op_result(ctx, &max_pool_op, 4, shape, x, NULL, NULL);
     if (!out)
         return NULL;
-    out->bwd_stores = true; /* max_pool_backward zeroes a fresh gx plane by plane */
+    out->bwd_stores = TG__SRC(0); /* max_pool_backward zeroes a fresh gx plane by plane */
     if (out->requires_grad) {
         out->aux = tg__arena_alloc(ctx, (size_t)out->numel * sizeof(int32_t));
         if (!out->aux) {

@@ -21,7 +21,7 @@ static void view_backward(tg_ctx *ctx, tg_tensor *out)
 static tg_tensor *stores(tg_tensor *t)
 {
     if (t)
-        t->bwd_stores = true;
+        t->bwd_stores = TG__SRC(0);
     return t;
 }
 
