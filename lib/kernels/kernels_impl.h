@@ -52,6 +52,12 @@
 #endif
 #define TGK_STR_(x) #x
 #define TGK_STR(x) TGK_STR_(x)
+/* Prefetch for writing, 4 KB ahead of an output written in address order.
+ * A layer's output was last touched a training step earlier and is out of
+ * cache; the stores' reads for ownership stalled the Winograd output stage
+ * (ResNet-8's 16-channel layers, batch 64, 1 thread: forward 2.09-2.27 ->
+ * 1.87-2.01 ms). As an address, not a pointer: it may lie past the buffer. */
+#define TGK_PF_W(p) __builtin_prefetch((const void *)((uintptr_t)(p) + 4096), 1, 3)
 
 #define FWD_NV_MAX 8
 

@@ -367,6 +367,9 @@ TGK_INLINE void FN(wino_put_vec)(float *out, int64_t next, const int64_t hs, vf 
 TGK_UNROLL
     for (int h = 0; h < 2; h++) {
         float *p = out + h * next;
+        TGK_PF_W(p);
+        if (hs)
+            TGK_PF_W(p + hs);
         vf u;
         if (add) {
             u = WINO_LOAD(p, hs) + y[h];
