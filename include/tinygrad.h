@@ -538,6 +538,19 @@ TG_API bool tg_ctx_grad_enabled(const tg_ctx *ctx);
  *  setting. */
 TG_API bool tg_ctx_set_detect_anomaly(tg_ctx *ctx, bool enabled);
 
+/** @brief Whether tg_backward() keeps the gradients of intermediate tensors
+ *  (op results) after it returns; returns the previous setting. On by
+ *  default, as in 0.1.0. Off, as in PyTorch without retain_grad(), an
+ *  intermediate's gradient lives only while backward needs it, from the
+ *  first op that writes it to the op that consumes it; its buffer then takes
+ *  the gradient of a tensor further back, and tg_tensor_grad() returns NULL
+ *  for it afterwards. Leaves (parameters, and inputs marked with
+ *  tg_tensor_set_requires_grad()) keep theirs either way, bit for bit the
+ *  same. Off needs less memory and is faster: most gradients are written
+ *  where earlier ones were just read, still in cache. tg_fit() turns it off
+ *  for its steps. @since 0.2.0 */
+TG_API bool tg_ctx_set_retain_grads(tg_ctx *ctx, bool retain);
+
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -2086,7 +2099,9 @@ typedef struct tg_fit_result {
 
 /** @brief Train @p m with @p opt on @p train for epochs start_epoch+1 ..
  *  epochs. Each step: zero the gradients, forward a batch (train mode),
- *  loss, tg_backward(), tg_optim_step(), tg_ctx_reset(). The batch order of
+ *  loss, tg_backward(), tg_optim_step(), tg_ctx_reset(); backward without
+ *  retained intermediate gradients (tg_ctx_set_retain_grads(), restored
+ *  before returning). The batch order of
  *  epoch e depends only on (seed, e) and the context RNG is re-seeded from
  *  (seed, e) at its start, so a run resumed from a checkpoint is
  *  bit-identical to an uninterrupted one (same thread count). After each

@@ -181,6 +181,7 @@ struct tg_ctx {
     uint64_t mark;               /* last traversal stamp */
     bool grad_enabled;
     bool detect_anomaly;
+    bool drop_grads;             /* backward: intermediates' gradients not retained */
 
     int prep_depth;              /* tg__prep_begin() nesting */
     bool prep_frozen;            /* no new entries (they would be rewound) */

@@ -252,6 +252,160 @@ START_TEST(from_data_split_rows)
 }
 END_TEST
 
+/* Intermediate gradients not retained (tg_ctx_set_retain_grads): a ResNet-8
+ * for 3x16x16 (Winograd, strided and 1x1 layers, batch norm with ReLU and
+ * the residual add, a view), plus a product with the same input twice,
+ * trained three SGD steps beside the same net keeping them. Every
+ * parameter's gradient and value must match bit for bit, on 1 and 2
+ * threads; intermediates keep a gradient only where retained. */
+static tg_tensor *retain_step(tg_ctx *ctx, tg_module *m, tg_optim *opt, const float *xd,
+                              const int32_t *ys)
+{
+    tg_optim_zero_grad(opt);
+    tg_tensor *x = tg_from_data(ctx, 4, (int64_t[]){4, 3, 16, 16}, xd, 4 * 3 * 16 * 16);
+    tg_tensor *logits = tg_module_forward(m, x);
+    tg_tensor *sq = tg_mul_scalar(ctx, tg_sum_all(ctx, tg_mul(ctx, logits, logits)), 0.01f);
+    tg_tensor *loss = tg_add(ctx, tg_cross_entropy(ctx, logits, ys, 4, TG_REDUCTION_MEAN), sq);
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+    return logits;
+}
+
+START_TEST(retain_grads_off_same_bits)
+{
+    const int threads = 1 + _i;
+    tg_ctx *ctx[2];
+    tg_module *m[2];
+    tg_optim *opt[2];
+    for (int k = 0; k < 2; k++) {
+        ctx[k] = tgt_ctx_threads(5, threads);
+        tg_resnet_cifar_options ro;
+        tg_resnet_cifar_options_init(&ro, 8);
+        ck_assert_int_eq(tg_nn_resnet_cifar(ctx[k], &ro, &m[k]), TG_OK);
+        tg_sgd_options so;
+        tg_sgd_options_init(&so);
+        so.lr = 0.1f;
+        so.momentum = 0.9f;
+        ck_assert_int_eq(tg_sgd_create(ctx[k], m[k], &so, &opt[k]), TG_OK);
+    }
+    ck_assert(tg_ctx_set_retain_grads(ctx[1], false)); /* retained by default */
+    ck_assert(!tg_ctx_set_retain_grads(ctx[1], false));
+    float *xd = malloc(4 * 3 * 16 * 16 * sizeof *xd);
+    ck_assert_ptr_nonnull(xd);
+    for (int i = 0; i < 4 * 3 * 16 * 16; i++)
+        xd[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    const int32_t ys[4] = {3, 1, 4, 1};
+    const size_t np = tg_module_n_params(m[0]);
+    for (int step = 0; step < 3; step++) {
+        tg_tensor *logits[2];
+        for (int k = 0; k < 2; k++)
+            logits[k] = retain_step(ctx[k], m[k], opt[k], xd, ys);
+        ck_assert_ptr_nonnull(tg_tensor_grad(logits[0]));
+        ck_assert_ptr_null(tg_tensor_grad(logits[1]));
+        for (size_t i = 0; i < np; i++) {
+            const char *name;
+            tg_tensor *a = tg_module_param(m[0], i, &name), *b = tg_module_param(m[1], i, NULL);
+            const float *ga = tg_tensor_grad(a), *gb = tg_tensor_grad(b);
+            ck_assert_ptr_nonnull(ga);
+            ck_assert_ptr_nonnull(gb);
+            ck_assert_msg(!memcmp(ga, gb, (size_t)tg_tensor_numel(a) * sizeof *ga),
+                          "step %d: gradient of %s differs", step, name);
+        }
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(tg_optim_step(opt[k]), TG_OK);
+            tg_ctx_reset(ctx[k]);
+        }
+        for (size_t i = 0; i < np; i++) {
+            const char *name;
+            tg_tensor *a = tg_module_param(m[0], i, &name), *b = tg_module_param(m[1], i, NULL);
+            ck_assert_msg(!memcmp(tg_tensor_data(a), tg_tensor_data(b),
+                                  (size_t)tg_tensor_numel(a) * sizeof(float)),
+                          "step %d: %s differs", step, name);
+        }
+    }
+    free(xd);
+    for (int k = 0; k < 2; k++)
+        tg_ctx_destroy(ctx[k]);
+}
+END_TEST
+
+/* A graph of 70 [64, 64] results where most have two consumers and many
+ * ops two inputs: not retaining, buffers pass from one result to the next
+ * (never to two live ones: the input's gradient the same bits), and the
+ * arena holds far fewer of them. */
+static tg_tensor *dag_loss(tg_ctx *ctx, tg_tensor *x)
+{
+    tg_tensor *h[24];
+    h[0] = tg_tanh(ctx, x);
+    for (int i = 1; i < 24; i++) {
+        tg_tensor *a = h[i - 1], *b = h[i / 2];
+        h[i] = i % 3 == 0   ? tg_tanh(ctx, tg_mul(ctx, a, b))
+               : i % 3 == 1 ? tg_add(ctx, tg_tanh(ctx, a), b)
+                            : tg_mul(ctx, tg_tanh(ctx, a), tg_tanh(ctx, b));
+    }
+    return tg_sum_all(ctx, h[23]);
+}
+
+START_TEST(retain_grads_off_reuses_buffers)
+{
+    size_t peak[2];
+    float *g[2];
+    const int64_t n = 64 * 64;
+    for (int k = 0; k < 2; k++) {
+        tg_ctx *ctx = tgt_ctx(3);
+        ck_assert(tg_ctx_set_retain_grads(ctx, k == 0));
+        tg_tensor *x = tgt_rand(ctx, 2, (int64_t[]){64, 64}, -1, 1, true);
+        ck_assert_int_eq(tg_backward(ctx, dag_loss(ctx, x)), TG_OK);
+        g[k] = malloc((size_t)n * sizeof(float));
+        ck_assert_ptr_nonnull(g[k]);
+        memcpy(g[k], tg_tensor_grad(x), (size_t)n * sizeof(float));
+        tg_mem_stats ms;
+        tg_ctx_mem_stats(ctx, &ms);
+        peak[k] = ms.arena_peak;
+        tg_ctx_destroy(ctx);
+    }
+    ck_assert(!memcmp(g[0], g[1], (size_t)n * sizeof(float)));
+    const size_t buf = (size_t)n * sizeof(float);
+    ck_assert_msg(peak[0] >= peak[1] + 40 * buf, "arena peak %zu retained, %zu not", peak[0],
+                  peak[1]);
+    free(g[0]);
+    free(g[1]);
+}
+END_TEST
+
+/* Not retained: backward twice on one graph (the leaf accumulates, its
+ * intermediates rebuilt each time); an anomaly leaves no intermediate a
+ * gradient and the leaf's settled. */
+START_TEST(retain_grads_off_twice_and_anomaly)
+{
+    tg_ctx *ctx = tgt_ctx(1);
+    ck_assert(tg_ctx_set_retain_grads(ctx, false));
+    const int64_t s[1] = {4};
+    tg_tensor *p = tgt_tensor(ctx, 1, s, (float[]){1, 2, 3, 4}, true);
+    tg_tensor *h = tg_mul(ctx, p, p);
+    tg_tensor *loss = tg_add(ctx, tg_sum_all(ctx, h), tg_sum_all(ctx, tg_mul_scalar(ctx, h, 2)));
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+    tgt_assert_close(tg_tensor_grad(p), ((float[]){6, 12, 18, 24}), 4, 0, 0);
+    ck_assert_ptr_null(tg_tensor_grad(h));
+    ck_assert_ptr_null(tg_tensor_grad(loss));
+    ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
+    tgt_assert_close(tg_tensor_grad(p), ((float[]){12, 24, 36, 48}), 4, 0, 0);
+    ck_assert_ptr_null(tg_tensor_grad(h));
+    tg_ctx_reset(ctx);
+    tg_tensor_zero_grad(p);
+    ck_assert(!tg_ctx_set_detect_anomaly(ctx, true));
+    const int64_t one[1] = {1};
+    tg_tensor *w = tgt_tensor(ctx, 1, one, (float[]){1e-20f}, true);
+    tg_tensor *q = tg_mul(ctx, tg_sum_all(ctx, p), w);
+    tg_tensor *r = tg_div(ctx, tgt_tensor(ctx, 1, one, (float[]){3}, false), q);
+    ck_assert_int_eq(tg_backward(ctx, r), TG_ERR_NUMERIC); /* d r / d q = -3e-40 / ... inf */
+    ck_assert_ptr_null(tg_tensor_grad(q));
+    ck_assert_ptr_null(tg_tensor_grad(r));
+    for (int i = 0; i < 4; i++)
+        ck_assert(tg_tensor_grad(p)[i] == 0.0f);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -268,6 +422,9 @@ static Suite *suite(void)
     tcase_add_test(tc, null_inputs_keep_first_error);
     tcase_add_test(tc, backward_errors_and_accumulation);
     tcase_add_test(tc, anomaly_names_the_op);
+    tcase_add_loop_test(tc, retain_grads_off_same_bits, 0, 2);
+    tcase_add_test(tc, retain_grads_off_reuses_buffers);
+    tcase_add_test(tc, retain_grads_off_twice_and_anomaly);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -94,6 +94,11 @@ START_TEST(hooks_called_every_step)
     ck_assert_int_eq(h.reduce_calls, 3);
     /* the reduced counts are what tg_fit reports (two "ranks") */
     ck_assert_uint_eq(r.samples, 2 * 3 * 40);
+    /* fit drops intermediate gradients for its steps, then restores the
+     * setting: on (the default) before, so on after */
+    ck_assert(tg_ctx_set_retain_grads(ctx, false));
+    ck_assert_int_eq(tg_fit(m, opt, ds, NULL, &fo, &r), TG_OK);
+    ck_assert(!tg_ctx_set_retain_grads(ctx, true));
     tg_optim_destroy(opt);
     tg_ctx_destroy(ctx);
 }
@@ -120,6 +125,7 @@ START_TEST(hook_failure_ends_fit)
     ck_assert_int_eq(tg_optim_step_count(opt), 2); /* no step after the failing hook */
     ck_assert_int_eq(h.err_calls, 1);              /* told once, with the error */
     ck_assert_int_eq(h.last_err, TG_ERR_STATE);
+    ck_assert(tg_ctx_set_retain_grads(ctx, true)); /* restored on failure too */
     tg_optim_destroy(opt);
     tg_ctx_destroy(ctx);
 }

@@ -42,12 +42,80 @@ static size_t count_persistent(const tg_ctx *ctx)
 
 static tg_status backward(tg_ctx *ctx, tg_tensor *loss);
 
-/* On an early return no gradient may be left holding stale values. */
-static tg_status settle_all(tg_tensor **order, size_t n, tg_status s)
+/* An intermediate's gradient when the context does not retain them: gone. */
+static void drop_grad(tg_tensor *t)
 {
-    for (size_t i = 0; i < n; i++)
-        tg__grad_settle(order[i]);
+    t->grad = NULL;
+    t->grad_fresh = false;
+}
+
+/* On an early return no gradient may be left holding stale values (without
+ * retained gradients, intermediates may share buffers: theirs are dropped). */
+static tg_status settle_all(const tg_ctx *ctx, tg_tensor **order, size_t n, tg_status s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ctx->drop_grads && order[i]->op)
+            drop_grad(order[i]);
+        else
+            tg__grad_settle(order[i]);
+    }
     return s;
+}
+
+/* A gradient buffer and its size in floats. */
+typedef struct {
+    const tg_tensor *t; /* its holder, while held */
+    float *p;
+    int64_t cap;
+} gbuf;
+
+/* Buffers for the intermediates' gradients when they are not retained. In
+ * backward order (i downwards) a gradient is needed from the first op that
+ * writes it (the consumer highest in the order) through its own op's
+ * backward, then its buffer returns to a pool for tensors further back
+ * (the smallest that fits). Planned before any backward runs, so that none
+ * can fail; the buffers come from the step arena, the same each step. */
+static bool plan_grads(tg_ctx *ctx, tg_tensor **order, size_t n)
+{
+    gbuf *held = tg__arena_alloc(ctx, 2 * n * sizeof *held), *pool = held + n;
+    if (!held)
+        return false;
+    size_t nh = 0, np = 0;
+    for (size_t i = n; i-- > 0;) {
+        tg_tensor *t = order[i];
+        for (int k = -1; k < TG_MAX_SRC; k++) { /* t itself (the loss), then its inputs */
+            tg_tensor *u = k < 0 ? t : t->src[k];
+            if (!u || !u->op || !u->requires_grad || u->grad)
+                continue;
+            size_t best = np; /* the smallest that fits; of equals, the last released */
+            for (size_t b = np; b-- > 0;)
+                if (pool[b].cap >= u->numel && (best == np || pool[b].cap < pool[best].cap))
+                    best = b;
+            if (best < np) {
+                held[nh] = pool[best];
+                memmove(pool + best, pool + best + 1, (np - best - 1) * sizeof *pool);
+                np--;
+            } else {
+                held[nh].p = tg__arena_alloc(ctx, (size_t)u->numel * sizeof(float));
+                held[nh].cap = u->numel;
+                if (!held[nh].p)
+                    return false;
+            }
+            held[nh].t = u;
+            u->grad = held[nh++].p;
+            u->grad_fresh = true;
+        }
+        if (!t->op)
+            continue;
+        size_t h = 0;
+        while (h < nh && held[h].t != t)
+            h++;
+        if (h < nh) { /* else a buffer from an earlier backward: t keeps it to the end */
+            pool[np++] = held[h];
+            held[h] = held[--nh];
+        }
+    }
+    return true;
 }
 
 tg_status tg_backward(tg_ctx *ctx, tg_tensor *loss)
@@ -125,28 +193,39 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
 
     for (size_t i = 0; i < n; i++) {
         tg_tensor *t = order[i];
+        if (ctx->drop_grads && t->op)
+            continue; /* plan_grads */
         /* Intermediates restart from zero, leaves accumulate. An
          * intermediate's zero-fill is deferred, also for a new buffer: the
          * first op whose backward reaches t either stores (t's bit in its
          * bwd_stores) or has t zero-filled just before it runs. */
         if (!tg__grad_buffer(ctx, t, !t->op))
-            return settle_all(order, i,
+            return settle_all(ctx, order, i,
                               tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory for gradients"));
         t->grad_fresh = t->op != NULL;
     }
+    if (ctx->drop_grads && !plan_grads(ctx, order, n))
+        return settle_all(ctx, order, n,
+                          tg__error(ctx, TG_ERR_NOMEM, "backward: out of memory for gradients"));
 
     if (ctx->detect_anomaly)
         for (size_t i = 0; i < n; i++) /* inputs first: the first bad op is the culprit */
             if (order[i]->op && !all_finite(order[i]->data, order[i]->numel))
-                return settle_all(order, n, anomaly(ctx, order[i], order[i]->data, "its output"));
+                return settle_all(ctx, order, n,
+                                  anomaly(ctx, order[i], order[i]->data, "its output"));
 
     tg__grad_settle(loss);
     loss->grad[0] += 1.0f;
     for (size_t i = n; i-- > 0;) {
         tg_tensor *t = order[i];
         tg__grad_settle(t); /* no op reached it: its gradient is zero */
-        if (!t->op || !t->op->backward)
+        if (!t->op)
             continue;
+        if (!t->op->backward) {
+            if (ctx->drop_grads)
+                drop_grad(t);
+            continue;
+        }
         /* Inputs whose gradient the op adds into (no bwd_stores bit), or
          * that appear twice among its inputs, are zero-filled now. */
         for (int k = 0; k < TG_MAX_SRC; k++) {
@@ -170,11 +249,22 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
             for (int k = 0; k < TG_MAX_SRC; k++) {
                 tg_tensor *s = t->src[k];
                 if (s && s->requires_grad && !s->grad_fresh && !all_finite(s->grad, s->numel))
-                    return settle_all(order, n,
+                    return settle_all(ctx, order, n,
                                       anomaly(ctx, t, s->grad, "the gradient of its input"));
             }
+        if (ctx->drop_grads) /* its buffer may now hold a tensor further back */
+            drop_grad(t);
     }
     return TG_OK;
+}
+
+bool tg_ctx_set_retain_grads(tg_ctx *ctx, bool retain)
+{
+    if (!ctx)
+        return true;
+    bool prev = !ctx->drop_grads;
+    ctx->drop_grads = !retain;
+    return prev;
 }
 
 bool tg_ctx_set_detect_anomaly(tg_ctx *ctx, bool enabled)

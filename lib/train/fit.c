@@ -595,6 +595,7 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
     }
     bool was_training = tg_module_is_training(m);
     bool grad = tg_ctx_set_grad_enabled(ctx, true);
+    bool retain = tg_ctx_set_retain_grads(ctx, false); /* nothing here reads them */
     double train_time = 0.0, t_start = tg__now_s();
     r.stop = TG_FIT_COMPLETED;
     for (int64_t e = o.start_epoch + 1; e <= o.epochs; e++) {
@@ -656,6 +657,7 @@ tg_status tg_fit(tg_module *m, tg_optim *opt, const tg_dataset *train, const tg_
     r.samples_per_s = train_time > 0 ? (double)r.samples / train_time : 0.0;
     tg_module_train(m, was_training);
     tg_ctx_set_grad_enabled(ctx, grad);
+    tg_ctx_set_retain_grads(ctx, retain);
     tg_batch_iter_destroy(vit);
     tg_batch_iter_destroy(it);
     if (result)
