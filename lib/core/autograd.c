@@ -193,8 +193,10 @@ static tg_status backward(tg_ctx *ctx, tg_tensor *loss)
 
     for (size_t i = 0; i < n; i++) {
         tg_tensor *t = order[i];
-        if (ctx->drop_grads && t->op)
-            continue; /* plan_grads */
+        if (ctx->drop_grads && t->op) {
+            t->grad_fresh = true; /* a buffer from plan_grads, or kept by a retaining call */
+            continue;
+        }
         /* Intermediates restart from zero, leaves accumulate. An
          * intermediate's zero-fill is deferred, also for a new buffer: the
          * first op whose backward reaches t either stores (t's bit in its
