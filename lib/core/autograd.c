@@ -88,7 +88,7 @@ static bool plan_grads(tg_ctx *ctx, tg_tensor **order, size_t n)
             if (!u || !u->op || !u->requires_grad || u->grad)
                 continue;
             size_t best = np; /* the smallest that fits; of equals, the last released */
-            for (size_t b = np; b-- > 0;)
+            for (size_t b = np; b-- > 0 && (best == np || pool[best].cap != u->numel);)
                 if (pool[b].cap >= u->numel && (best == np || pool[b].cap < pool[best].cap))
                     best = b;
             if (best < np) {
