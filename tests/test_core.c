@@ -255,7 +255,8 @@ END_TEST
 /* Intermediate gradients not retained (tg_ctx_set_retain_grads): a ResNet-8
  * for 3x16x16 (Winograd, strided and 1x1 layers, batch norm with ReLU and
  * the residual add, a view), plus a product with the same input twice,
- * trained three SGD steps beside the same net keeping them. Every
+ * trained three SGD steps beside the same net keeping them (its gradients
+ * grow towards the input: buffers are handed on and grown). Every
  * parameter's gradient and value must match bit for bit, on 1 and 2
  * threads; intermediates keep a gradient only where retained. */
 static tg_tensor *retain_step(tg_ctx *ctx, tg_module *m, tg_optim *opt, const float *xd,

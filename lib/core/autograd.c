@@ -62,58 +62,75 @@ static tg_status settle_all(const tg_ctx *ctx, tg_tensor **order, size_t n, tg_s
     return s;
 }
 
-/* A gradient buffer and its size in floats. */
+/* A slot of gradient buffers: the floats it must hold (the most of any
+ * gradient it takes) and, while one does, its holder. */
 typedef struct {
-    const tg_tensor *t; /* its holder, while held */
-    float *p;
+    const tg_tensor *t;
     int64_t cap;
-} gbuf;
+    float *p;
+} gslot;
 
 /* Buffers for the intermediates' gradients when they are not retained. In
  * backward order (i downwards) a gradient is needed from the first op that
  * writes it (the consumer highest in the order) through its own op's
- * backward, then its buffer returns to a pool for tensors further back
- * (the smallest that fits). Planned before any backward runs, so that none
- * can fail; the buffers come from the step arena, the same each step. */
+ * backward; then its slot is free for a tensor further back: the smallest
+ * free slot that holds it, else the largest free one, grown (gradients grow
+ * towards the input), the most recently freed of equals (still in cache).
+ * Slots are sized, allocated and handed out before any backward runs, so
+ * that none can fail; from the step arena, the same each step. */
 static bool plan_grads(tg_ctx *ctx, tg_tensor **order, size_t n)
 {
-    gbuf *held = tg__arena_alloc(ctx, 2 * n * sizeof *held), *pool = held + n;
-    if (!held)
+    static float planned; /* a mark, never written through */
+    gslot *slot = tg__arena_alloc(ctx, n * sizeof *slot);
+    size_t *fr = tg__arena_alloc(ctx, 2 * n * sizeof *fr), *of = fr + n; /* free list, tensor's slot */
+    tg_tensor **who = tg__arena_alloc(ctx, n * sizeof *who);
+    if (!slot || !fr || !who)
         return false;
-    size_t nh = 0, np = 0;
+    size_t ns = 0, nf = 0, nw = 0;
     for (size_t i = n; i-- > 0;) {
         tg_tensor *t = order[i];
         for (int k = -1; k < TG_MAX_SRC; k++) { /* t itself (the loss), then its inputs */
             tg_tensor *u = k < 0 ? t : t->src[k];
-            if (!u || !u->op || !u->requires_grad || u->grad)
+            if (!u || !u->op || !u->requires_grad || u->grad) /* planned, or kept */
                 continue;
-            size_t best = np; /* the smallest that fits; of equals, the last released */
-            for (size_t b = np; b-- > 0 && (best == np || pool[best].cap != u->numel);)
-                if (pool[b].cap >= u->numel && (best == np || pool[b].cap < pool[best].cap))
+            size_t best = nf; /* index into fr */
+            for (size_t b = nf; b-- > 0;) {
+                const int64_t c = slot[fr[b]].cap, bc = best < nf ? slot[fr[best]].cap : -1;
+                const bool fits = c >= u->numel, bfits = bc >= u->numel;
+                if (best == nf || (fits && (!bfits || c < bc)) || (!fits && !bfits && c > bc))
                     best = b;
-            if (best < np) {
-                held[nh] = pool[best];
-                memmove(pool + best, pool + best + 1, (np - best - 1) * sizeof *pool);
-                np--;
-            } else {
-                held[nh].p = tg__arena_alloc(ctx, (size_t)u->numel * sizeof(float));
-                held[nh].cap = u->numel;
-                if (!held[nh].p)
-                    return false;
             }
-            held[nh].t = u;
-            u->grad = held[nh++].p;
-            u->grad_fresh = true;
+            size_t sl;
+            if (best < nf) {
+                sl = fr[best];
+                memmove(fr + best, fr + best + 1, (nf - best - 1) * sizeof *fr);
+                nf--;
+            } else {
+                sl = ns++;
+                slot[sl].cap = 0;
+            }
+            if (slot[sl].cap < u->numel)
+                slot[sl].cap = u->numel;
+            slot[sl].t = u;
+            u->grad = &planned; /* until the slots exist */
+            who[nw] = u;
+            of[nw++] = sl;
         }
         if (!t->op)
             continue;
-        size_t h = 0;
-        while (h < nh && held[h].t != t)
-            h++;
-        if (h < nh) { /* else a buffer from an earlier backward: t keeps it to the end */
-            pool[np++] = held[h];
-            held[h] = held[--nh];
-        }
+        for (size_t s = 0; s < ns; s++)
+            if (slot[s].t == t) {
+                slot[s].t = NULL;
+                fr[nf++] = s;
+                break;
+            }
+    }
+    for (size_t s = 0; s < ns; s++)
+        if (!(slot[s].p = tg__arena_alloc(ctx, (size_t)slot[s].cap * sizeof(float))))
+            return false;
+    for (size_t w = 0; w < nw; w++) {
+        who[w]->grad = slot[of[w]].p;
+        who[w]->grad_fresh = true;
     }
     return true;
 }
