@@ -15,7 +15,7 @@
  *
  * Training drops intermediate gradients as tg_fit() and PyTorch do
  * (tg_ctx_set_retain_grads); --retain-grads keeps them, as every figure
- * before 2026-12-06 did (ResNet-8's peak RSS about 20% higher).
+ * before 2026-12-06 did (ResNet-8's peak RSS about 40% higher).
  *
  * --steps fixes the timed steps per repeat (for perf stat; default: about
  * S seconds' worth). --core-latency prints the round trip of a cache line

@@ -548,7 +548,7 @@ TG_API bool tg_ctx_set_detect_anomaly(tg_ctx *ctx, bool enabled);
  *  the gradient of a tensor further back, and tg_tensor_grad() returns NULL
  *  for it afterwards. Leaves (parameters, and inputs marked with
  *  tg_tensor_set_requires_grad()) keep theirs either way, bit for bit the
- *  same. Off needs less memory (ResNet-8 training at batch 64: 88 MB peak
+ *  same. Off needs less memory (ResNet-8 training at batch 64: 79 MB peak
  *  RSS instead of 110). tg_fit() turns it off for its steps. @since 0.2.0 */
 TG_API bool tg_ctx_set_retain_grads(tg_ctx *ctx, bool retain);
 
