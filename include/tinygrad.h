@@ -544,12 +544,12 @@ TG_API bool tg_ctx_set_detect_anomaly(tg_ctx *ctx, bool enabled);
  *  default, as in 0.1.0. Off, as in PyTorch without retain_grad(), an
  *  intermediate's gradient lives only while backward needs it, from the
  *  first backward function that writes it to that of the op that made it;
- *  its buffer then takes
- *  the gradient of a tensor further back, and tg_tensor_grad() returns NULL
- *  for it afterwards. Leaves (parameters, and inputs marked with
- *  tg_tensor_set_requires_grad()) keep theirs either way, bit for bit the
- *  same. Off needs less memory (ResNet-8 training at batch 64: 79 MB peak
- *  RSS instead of 110). tg_fit() turns it off for its steps. @since 0.2.0 */
+ *  its buffer then takes the gradient of a tensor further back, and
+ *  tg_tensor_grad() returns NULL for it afterwards. Leaves (parameters, and
+ *  inputs marked with tg_tensor_set_requires_grad()) keep theirs either way,
+ *  bit for bit the same. Off needs less memory (ResNet-8 training at batch
+ *  64: 79 MB peak RSS instead of 110). tg_fit() turns it off for its steps.
+ *  @since 0.2.0 */
 TG_API bool tg_ctx_set_retain_grads(tg_ctx *ctx, bool retain);
 
 /** @} */

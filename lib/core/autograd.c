@@ -128,10 +128,8 @@ static bool plan_grads(tg_ctx *ctx, tg_tensor **order, size_t n)
     for (size_t s = 0; s < ns; s++)
         if (!(slot[s].p = tg__arena_alloc(ctx, (size_t)slot[s].cap * sizeof(float))))
             return false;
-    for (size_t w = 0; w < nw; w++) {
+    for (size_t w = 0; w < nw; w++) /* fresh already: backward() marks every intermediate */
         who[w]->grad = slot[of[w]].p;
-        who[w]->grad_fresh = true;
-    }
     return true;
 }
 
