@@ -127,9 +127,14 @@ END_TEST
 /* 1 and 2 threads give bit-identical outputs and gradients. */
 START_TEST(conv_threads)
 {
-    /* direct path; Winograd path */
+    /* direct path; Winograd path (dW by dot products, then by the packed
+     * GEMM); unfold path on 7x7 maps, whose forward multiplies several
+     * samples at once (a group of 5 on 1 thread is 4 + 3 on 2) and whose
+     * backward has 2-sample chunks (dx by one GEMM per chunk, dW packed) */
     static const conv_case tcases[] = {{5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true},
-                                       {5, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, true}};
+                                       {5, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, true},
+                                       {8, 128, 8, 8, 128, 3, 3, 1, 1, 1, 1, true},
+                                       {7, 128, 14, 14, 128, 3, 3, 2, 1, 1, 1, true}};
     conv_case c = tcases[_i];
     float *res[2][4];
     for (int t = 0; t < 2; t++) {
@@ -186,6 +191,11 @@ static const conv_case big_cases[] = {
     {1, 300, 16, 16, 8, 3, 3, 1, 1, 1, 1, false}, /* stride 1, the padded sample's runs */
     {1, 4, 20, 32, 3, 3, 3, 1, 2, 2, 1, true},   /* stride 1, dilation 2 */
     {2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2, rows of 16: unfold, one-pass dx */
+    /* small maps: the forward multiplies several samples at once; dW by
+     * the packed GEMM where the dots would end in a scalar tail (P = 49)
+     * or the layer is wide (128 x 1152), dx by one GEMM per 2-sample chunk */
+    {5, 32, 14, 14, 48, 3, 3, 2, 1, 1, 1, true},
+    {8, 128, 8, 8, 128, 3, 3, 2, 1, 1, 1, true},
 };
 
 static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,
@@ -236,8 +246,83 @@ START_TEST(conv_grad_large_matches_reference)
     ref_conv_grads(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]), tg_tensor_data(r), dx, dw);
     tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
     tgt_assert_close(tg_tensor_grad(in[1]), dw, nw, 1e-4, 1e-4);
+    if (in[2]) { /* db[o] = sum of r over samples and pixels */
+        const int64_t P = tg_tensor_numel(y) / (c->N * c->O);
+        for (int64_t o = 0; o < c->O; o++) {
+            double sum = 0;
+            for (int64_t n = 0; n < c->N; n++)
+                for (int64_t q = 0; q < P; q++)
+                    sum += tg_tensor_data(r)[(n * c->O + o) * P + q];
+            dw[o] = (float)sum;
+        }
+        tgt_assert_close(tg_tensor_grad(in[2]), dw, (size_t)c->O, 1e-4, 1e-4);
+    }
     free(dx);
     free(dw);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A batch's weight and bias gradients are the sums of its samples' (each
+ * computed alone), where the unfold path's chunks hold two samples and dW
+ * takes two packed GEMMs per chunk (P = 17 x 17 = 289 pixels, 128 x 576),
+ * and its input gradient each sample's. Then a frozen weight: dx of
+ * 2-sample chunks by one GEMM (7x7 maps) without dW's copy of dy. */
+START_TEST(conv_batch_sums_samples)
+{
+    const conv_case c = {8, 64, 34, 34, 128, 3, 3, 2, 1, 1, 1, true};
+    tg_ctx *ctx = tgt_ctx(41);
+    tg_tensor *in[3];
+    make_inputs(ctx, &c, in);
+    tg_tensor *y = tg_conv2d(ctx, in[0], in[1], in[2], c.s, c.p, c.d, c.g);
+    ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+    tg_tensor *r = tgt_rand(ctx, 4, tg_tensor_shape(y), -1, 1, false);
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
+    const size_t nw = (size_t)tg_tensor_numel(in[1]), nx1 = (size_t)(c.C * c.H * c.W);
+    const size_t ny1 = (size_t)(tg_tensor_numel(y) / c.N);
+    float *gw = malloc(nw * sizeof *gw), *gb = malloc((size_t)c.O * sizeof *gb);
+    float *gx = malloc((size_t)c.N * nx1 * sizeof *gx);
+    memcpy(gw, tg_tensor_grad(in[1]), nw * sizeof *gw);
+    memcpy(gb, tg_tensor_grad(in[2]), (size_t)c.O * sizeof *gb);
+    memcpy(gx, tg_tensor_grad(in[0]), (size_t)c.N * nx1 * sizeof *gx);
+    double *sw = calloc(nw, sizeof *sw), *sb = calloc((size_t)c.O, sizeof *sb);
+    for (int64_t n = 0; n < c.N; n++) {
+        tg_ctx_reset(ctx);
+        tg_tensor *xn = tgt_rand(ctx, 4, (int64_t[]){1, c.C, c.H, c.W}, 0, 0, true);
+        memcpy(tg_tensor_data(xn), tg_tensor_data(in[0]) + n * (int64_t)nx1, nx1 * sizeof(float));
+        tg_tensor_zero_grad(in[1]);
+        tg_tensor_zero_grad(in[2]);
+        tg_tensor *yn = tg_conv2d(ctx, xn, in[1], in[2], c.s, c.p, c.d, c.g);
+        tg_tensor *rn = tgt_rand(ctx, 4, tg_tensor_shape(yn), 0, 0, false);
+        memcpy(tg_tensor_data(rn), tg_tensor_data(r) + n * (int64_t)ny1, ny1 * sizeof(float));
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, yn, rn))), TG_OK);
+        for (size_t i = 0; i < nw; i++)
+            sw[i] += tg_tensor_grad(in[1])[i];
+        for (int64_t o = 0; o < c.O; o++)
+            sb[o] += tg_tensor_grad(in[2])[o];
+        tgt_assert_close(gx + n * (int64_t)nx1, tg_tensor_grad(xn), nx1, 1e-5, 1e-5);
+    }
+    float *fw = malloc(nw * sizeof *fw), *fb = malloc((size_t)c.O * sizeof *fb);
+    for (size_t i = 0; i < nw; i++)
+        fw[i] = (float)sw[i];
+    for (int64_t o = 0; o < c.O; o++)
+        fb[o] = (float)sb[o];
+    tgt_assert_close(gw, fw, nw, 1e-4, 1e-4);
+    tgt_assert_close(gb, fb, (size_t)c.O, 1e-4, 1e-4);
+    free(gw), free(gb), free(gx), free(sw), free(sb), free(fw), free(fb);
+
+    const conv_case f = {8, 128, 8, 8, 128, 3, 3, 2, 1, 1, 1, false};
+    tg_ctx_reset(ctx);
+    make_inputs(ctx, &f, in);
+    ck_assert_int_eq(tg_tensor_set_requires_grad(in[1], false), TG_OK);
+    y = tg_conv2d(ctx, in[0], in[1], NULL, f.s, f.p, f.d, f.g);
+    r = tgt_rand(ctx, 4, tg_tensor_shape(y), -1, 1, false);
+    ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
+    const size_t nx = (size_t)tg_tensor_numel(in[0]), nwf = (size_t)tg_tensor_numel(in[1]);
+    float *dx = malloc(nx * sizeof *dx), *dw = malloc(nwf * sizeof *dw);
+    ref_conv_grads(&f, tg_tensor_data(in[0]), tg_tensor_data(in[1]), tg_tensor_data(r), dx, dw);
+    tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
+    free(dx), free(dw);
     tg_ctx_destroy(ctx);
 }
 END_TEST
@@ -323,6 +408,9 @@ static const conv_case wino_cases[] = {
     {3, 16, 16, 8, 24, 3, 3, 1, 1, 1, 1, true},  /* AVX-512: four rows of 4 tiles a vector */
     {1, 16, 36, 64, 16, 3, 3, 1, 1, 1, 1, true}, /* tall tiles in 3 blocks of tile rows */
     {2, 16, 32, 8, 24, 3, 3, 1, 1, 1, 1, true},  /* AVX2: tall, two tile rows a vector */
+    {2, 48, 14, 14, 48, 3, 3, 1, 1, 1, 1, true}, /* dU by the packed GEMM: blocks of 98 tiles */
+    {2, 128, 8, 8, 128, 3, 3, 1, 1, 1, 1, false}, /* ... 128 x 128 channels */
+    {1, 48, 30, 30, 48, 3, 3, 1, 1, 1, 1, true}, /* ... two blocks of tile rows */
 };
 
 /* |got - want| <= 2e-6 * mag + 1e-30 elementwise (mag: the sum of the
@@ -674,7 +762,8 @@ static Suite *suite(void)
     tcase_add_test(tc, conv_hand);
     tcase_add_loop_test(tc, conv_forward, 0, N_CASES);
     tcase_add_loop_test(tc, conv_grad, 0, N_CASES);
-    tcase_add_loop_test(tc, conv_threads, 0, 2);
+    tcase_add_loop_test(tc, conv_threads, 0, 4);
+    tcase_add_test(tc, conv_batch_sums_samples);
     tcase_add_loop_test(tc, conv_grad_large_matches_reference, 0,
                         (int)(sizeof big_cases / sizeof *big_cases));
     tcase_add_loop_test(tc, conv_phased_matches_reference, 0,

@@ -269,6 +269,7 @@ typedef struct tg__wino_job {
     int64_t nchunks, part;   /* batch chunks; floats of one chunk's partial */
     float *parts;            /* per chunk: dU (npts x cout x cin), then db (cout) */
     bool want_w, want_b;
+    bool du_packed;          /* dU by the packed GEMM (wide layers), else by dots */
 } tg__wino_job;
 
 /* A batch-norm pass over planes p = n * C + c of HW floats (ops/norm.c;

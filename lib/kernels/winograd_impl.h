@@ -757,6 +757,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
     float *v = rto + 4 * es;
     float *m = v + j->npts * j->vxi;
     float *dq = m + j->npts * j->mxi; /* dy's four tile planes */
+    float *gw = dq + j->dy_floats;    /* the packed GEMM's panels (du_packed) */
 #ifdef VDEINT
     const int vec = FN(wino_vec_rows)(j);
 #endif
@@ -817,8 +818,12 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                         FN(wino_dy)(a, a + qs, a + 2 * qs, a + 3 * qs, nt, m + k * nt, j->mxi);
                 }
                 for (int xi = 0; xi < j->npts; xi++) /* dU[xi] += dM[xi] V[xi]^T */
-                    FN(gemm_abt)(K, C, nt, 1.0f, m + xi * j->mxi, nt, v + xi * j->vxi, nt,
-                                 1.0f, du + xi * K * C, C);
+                    if (j->du_packed)
+                        tg__sgemm_ws(false, true, K, C, nt, 1.0f, m + xi * j->mxi, nt,
+                                     v + xi * j->vxi, nt, 1.0f, du + xi * K * C, C, gw);
+                    else
+                        FN(gemm_abt)(K, C, nt, 1.0f, m + xi * j->mxi, nt, v + xi * j->vxi, nt,
+                                     1.0f, du + xi * K * C, C);
             }
         }
     }

@@ -36,6 +36,7 @@ typedef struct {
     bool rowed;              /* ... one run per output row, straight into y */
     int64_t Hph, Wph, Lx;    /* phase plane rows, columns; Ho * Wph */
     bool wgruns;             /* dW reads the unfold's rows as runs of phase planes */
+    bool wgpacked;           /* ... else by the packed GEMM, not dot products */
     bool dxphased;           /* backward data by phases (see dx_phased) */
     int64_t Pt, Pl, Hd, Wd;  /* ... dy's zero padding: top, left; padded rows, columns */
 } conv_geom;
@@ -66,6 +67,14 @@ static void dx_pads(int64_t p, int64_t k, int64_t *lo, int64_t *hi)
         if (f.q > *hi)
             *hi = f.q;
     }
+}
+
+/* Samples per weight-gradient dot product of the unfold + GEMM path: each
+ * dot runs over at least 256 output pixels (8x8 maps: 4 samples), so that
+ * its horizontal sum is a small part of it. */
+static int64_t wgrad_group(const conv_geom *g)
+{
+    return g->P >= 256 || g->P < 1 ? 1 : 256 / g->P;
 }
 
 static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int stride,
@@ -121,6 +130,17 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * a quarter of the input (16 -> 32 channels at stride 2: 2%). */
     g->wgruns = some && !g->direct && kt->gemm_vw > 1 && g->Wo % kt->gemm_vw == 0 &&
                 g->Wo >= 16 && g->kh * g->kw > 1;
+    /* Otherwise dW's products are dot products along the group's L = G * P
+     * pixels (gemm_abt: no packing, but a horizontal sum per element and a
+     * scalar tail where L is not whole vectors), or, for wide layers or
+     * such tails, the packed GEMM. Batch 16, 1 thread, AVX-512, backward:
+     * 512 -> 512 on 7x7 (L 245) 128 -> 97 ms, 256 -> 512 at stride 2 on
+     * 16x16 (L 256) 57.3 -> 52.5 ms; batch 32, 32 -> 64 at stride 2 on 28x28
+     * (L 196) 7.3 -> 6.3 ms; ResNet-8's 32 -> 64 on 16x16 (L 256, batch 64)
+     * 3.97 vs 4.19 ms and its shortcuts kept the dots (the same bits). */
+    const int64_t wgk = g->Cog * g->Kg, L = wgrad_group(g) * g->P;
+    g->wgpacked = some && !g->direct && (wgk >= 128 * 128 * 9 ||
+                                 (wgk >= 32 * 32 * 9 && L % kt->gemm_vw != 0));
     /* dx by phases (dx_phased): every phase has a tap (k >= 2) and the same
      * Ho x Wo pixels, rows of at least 16 floats (8: no faster) */
     g->dxphased = g->phased && g->rowed && g->s == 2 && g->d == 1 && g->kh >= 2 &&
@@ -218,12 +238,16 @@ static bool copy_panel_row(float *restrict d, const float *restrict s, int64_t n
 }
 
 /* The unfold straight into the packed-B layout of tg__sgemm_papb (one pass
- * instead of unfold + pack); row: P floats of scratch. */
+ * instead of unfold + pack), as columns [off, off + P) of a B of ncols
+ * columns (several samples side by side; the one whose columns end at
+ * ncols zero-pads the last panel); row: P floats of scratch. */
 static void im2col_packed(const conv_geom *g, const float *restrict src, float *restrict row,
-                          float *restrict dst)
+                          float *restrict dst, int64_t ncols, int64_t off)
 {
     const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
-    const int64_t nround = (g->P + NR - 1) / NR * NR;
+    const int64_t nround = (ncols + NR - 1) / NR * NR;
+    const bool last = off + g->P == ncols;
+    const int64_t jr0 = off / NR * NR, lane0 = off - jr0;
     int64_t p = 0;
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
@@ -231,17 +255,45 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
                 unfold_row(g, src, c, ki, kj, row);
                 int64_t pc = p / KC * KC, kc = g->Kg - pc < KC ? g->Kg - pc : KC;
                 float *base = dst + pc * nround + (p - pc) * NR;
-                for (int64_t jr = 0; jr < g->P; jr += NR) {
-                    float *d = base + jr * kc;
-                    int64_t n = g->P - jr < NR ? g->P - jr : NR, j = 0;
-                    if (n == NR && copy_panel_row(d, row + jr, NR))
-                        continue;
-                    for (; j < n; j++)
-                        d[j] = row[jr + j];
-                    for (; j < NR; j++)
-                        d[j] = 0.0f;
+                for (int64_t q = 0, jr = jr0, lane = lane0; q < g->P; jr += NR, lane = 0) {
+                    const int64_t n = NR - lane < g->P - q ? NR - lane : g->P - q;
+                    float *d = base + jr * kc + lane; /* a run within one panel */
+                    if (n < NR || !copy_panel_row(d, row + q, NR))
+                        for (int64_t t = 0; t < n; t++)
+                            d[t] = row[q + t];
+                    q += n;
                 }
+                if (last) /* the last panel's padding */
+                    for (int64_t t = ncols; t < nround; t++)
+                        base[(nround - NR) * kc + t - (nround - NR)] = 0.0f;
             }
+}
+
+/* Samples per GEMM of the unfold forward. A small map fills few of B's
+ * NR-column panels (7x7 outputs: 49 of 64 columns on AVX-512), so where
+ * more than an eighth would be padding several samples go side by side, as
+ * many as waste the least (at most 512 columns, 8 samples). Their C is then
+ * copied out to y: 14x14 outputs (196 of 208 columns, AVX2) lost 6% by two
+ * samples. Each C element is the same FMA chain wherever its column lies,
+ * so the grouping never changes a result. */
+static int64_t fwd_group(const conv_geom *g)
+{
+    if (g->direct || g->phased || g->P < 1)
+        return 1;
+    const int64_t NR = tg__kernels_get()->gemm_nr;
+    if (((g->P + NR - 1) / NR * NR - g->P) * 8 <= g->P)
+        return 1;
+    int64_t best = 1;
+    double best_waste = 1.0;
+    for (int64_t s = 1; s <= 8 && (s == 1 || s * g->P <= 512); s++) {
+        const int64_t n = s * g->P, pad = (n + NR - 1) / NR * NR - n;
+        const double waste = (double)pad / (double)n;
+        if (waste < best_waste - 1.0 / 64) {
+            best = s;
+            best_waste = waste;
+        }
+    }
+    return best;
 }
 
 /* The unfold of one sample, row-major: Kg rows of P floats at stride ld. */
@@ -364,19 +416,15 @@ static int64_t phased_floats(const conv_geom *g)
     return phase_floats(g) + tg__round16(2 * g->Kg) + g->Cog * g->Lx;
 }
 
-/* Samples per weight-gradient dot product of the unfold + GEMM path: each
- * dot runs over at least 256 output pixels (8x8 maps: 4 samples), so that
- * its horizontal sum is a small part of it. */
-static int64_t wgrad_group(const conv_geom *g) { return g->P >= 256 ? 1 : 256 / g->P; }
-
 /* col2im_add for 3x3, stride 2, padding 1, dilation 1 (the downsampling
  * convolution of residual networks): even columns 2*ow get tap kj = 1, odd
  * ones 2*ow+1 taps kj = 0 (of ow+1) and kj = 2 (of ow), added in that order
  * as in the general loop, so the sums are bit-identical; the loop over ow
  * then vectorises (the general one is a strided scalar scatter). */
-static void col2im_add_s2k3(const conv_geom *g, const float *restrict dcol, float *restrict gx)
+static void col2im_add_s2k3(const conv_geom *g, const float *restrict dcol, int64_t ld,
+                            float *restrict gx)
 {
-    const int64_t Wo = g->Wo, P = g->P, W = g->W, H = g->H;
+    const int64_t Wo = g->Wo, P = ld, W = g->W, H = g->H;
     const int64_t ne = (W + 1) / 2 < Wo ? (W + 1) / 2 : Wo; /* ow with 2*ow < W */
     const int64_t no = W / 2 < Wo ? W / 2 : Wo;             /* ow with 2*ow+1 < W */
     const int64_t nb = no < Wo - 1 ? no : Wo - 1;           /* ... and ow+1 < Wo */
@@ -415,7 +463,8 @@ static void col2im_add_s2k3(const conv_geom *g, const float *restrict dcol, floa
  * most one term, so a fresh gx is written in one pass instead of zeroed and
  * then added into by a strided scatter (which took 40% of the layer's
  * backward). 0.0f + v as memset-then-add gave, -0.0f included. */
-static bool fold_store_s2k1(const conv_geom *g, const float *restrict dcol, float *restrict gx)
+static bool fold_store_s2k1(const conv_geom *g, const float *restrict dcol, int64_t ld,
+                            float *restrict gx)
 {
     if (g->s != 2 || g->kh != 1 || g->kw != 1 || g->p != 0)
         return false;
@@ -427,7 +476,7 @@ static bool fold_store_s2k1(const conv_geom *g, const float *restrict dcol, floa
                 memset(xr, 0, (size_t)W * sizeof *xr);
                 continue;
             }
-            const float *restrict r = dcol + c * g->P + ih / 2 * Wo;
+            const float *restrict r = dcol + c * ld + ih / 2 * Wo;
             int64_t ow = 0;
             for (; 2 * ow + 1 < W; ow++) {
                 xr[2 * ow] = 0.0f + r[ow];
@@ -440,17 +489,18 @@ static bool fold_store_s2k1(const conv_geom *g, const float *restrict dcol, floa
 }
 
 /* gx[Cig, H, W] += fold of dcol[Kg, P] (the adjoint of im2col). */
-static void col2im_add(const conv_geom *g, const float *restrict dcol, float *restrict gx)
+static void col2im_add(const conv_geom *g, const float *restrict dcol, int64_t ld,
+                       float *restrict gx)
 {
     if (g->s == 2 && g->kh == 3 && g->kw == 3 && g->p == 1 && g->d == 1) {
-        col2im_add_s2k3(g, dcol, gx);
+        col2im_add_s2k3(g, dcol, ld, gx);
         return;
     }
     const int64_t s = g->s, Wo = g->Wo;
     for (int64_t c = 0; c < g->Cig; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                const float *row = dcol + ((c * g->kh + ki) * g->kw + kj) * g->P;
+                const float *row = dcol + ((c * g->kh + ki) * g->kw + kj) * ld;
                 int64_t ioff = ki * g->d - g->p, joff = kj * g->d - g->p, lo, hi;
                 valid_range(joff, s, g->W, Wo, &lo, &hi);
                 for (int64_t oh = 0; oh < g->Ho; oh++) {
@@ -542,6 +592,32 @@ static void fwd_phased(const conv_job *j, int64_t gr, const float *xin, float *y
     }
 }
 
+/* Samples [n0, n0 + cnt) of group gr by one GEMM: their unfolds side by
+ * side in B (row: P floats, then the packed B), C into ct (Cog x cnt*P),
+ * then each sample's rows out to y and its epilogue. */
+static void fwd_unfold_group(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, float *xp,
+                             float *col, float *ct)
+{
+    const conv_geom *g = j->g;
+    const int64_t L = cnt * g->P;
+    float *bp = col + tg__round16(g->P);
+    for (int64_t s = 0; s < cnt; s++) {
+        const float *xin = j->x + ((n0 + s) * g->C + gr * g->Cig) * g->H * g->W;
+        im2col_packed(g, pad_sample(g, xin, xp), col, bp, L, s * g->P);
+    }
+    if (j->b)
+        fill_bias(j, gr, ct, L);
+    tg__sgemm_papb(g->Cog, L, g->Kg, j->wp + gr * j->wp_stride, bp, j->b ? 1.0f : 0.0f, ct, L);
+    for (int64_t s = 0; s < cnt; s++) {
+        const int64_t off = ((n0 + s) * g->O + gr * g->Cog) * g->P;
+        for (int64_t co = 0; co < g->Cog; co++)
+            memcpy(j->y + off + co * g->P, ct + co * L + s * g->P, (size_t)g->P * sizeof(float));
+        if (j->epi)
+            tg__kernels_get()->conv_epi(j->epi, gr * g->Cog, g->Cog, j->y + off,
+                                        j->epi->res ? j->epi->res + off : NULL, g->P);
+    }
+}
+
 static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
 {
     const conv_job *j = arg;
@@ -557,6 +633,14 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
     } else {
         memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     }
+    const int64_t G = fwd_group(g);
+    if (G > 1) { /* [row][packed B of G samples][C] in col's place */
+        ct = col + tg__round16(g->P) + tg__sgemm_pack_b_floats(g->Kg, G * g->P);
+        for (int64_t n0 = nb; n0 < ne; n0 += G)
+            for (int64_t gr = 0; gr < g->groups; gr++)
+                fwd_unfold_group(j, n0, ne - n0 < G ? ne - n0 : G, gr, xp, col, ct);
+        return;
+    }
     for (int64_t n = nb; n < ne; n++)
         for (int64_t gr = 0; gr < g->groups; gr++) {
             const float *xin = j->x + (n * g->C + gr * g->Cig) * g->H * g->W;
@@ -570,8 +654,8 @@ static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
                     tg__sgemm_pa(g->Cog, g->P, g->Kg, 1.0f, j->wp + gr * j->wp_stride, false,
                                  xin, g->P, j->b ? 1.0f : 0.0f, yo, g->P, work);
                 } else {
-                    float *bp = col + g->P;
-                    im2col_packed(g, pad_sample(g, xin, xp), col, bp);
+                    float *bp = col + tg__round16(g->P);
+                    im2col_packed(g, pad_sample(g, xin, xp), col, bp, g->P, 0);
                     tg__sgemm_papb(g->Cog, g->P, g->Kg, j->wp + gr * j->wp_stride, bp,
                                    j->b ? 1.0f : 0.0f, yo, g->P);
                 }
@@ -711,7 +795,7 @@ static int64_t *wg_offs_of(const conv_geom *g, float *wgb)
  * (Kg x cnt*P), or with wgruns their phase planes in wgb (the unfold rows'
  * offsets after them), and their dY rows copied side by side into dyg. */
 static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, float *xp,
-                       float *col, float *dyg, float *dwg, float *wgb)
+                       float *col, float *dyg, float *dwg, float *wgb, float *work)
 {
     const conv_geom *g = j->g;
     const int64_t L = cnt * g->P, S = wg_plane_floats(g);
@@ -736,24 +820,70 @@ static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, f
                                         1.0f, dwg, g->Kg);
         return;
     }
+    if (g->wgpacked) {
+        tg__sgemm_ws(false, true, g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg, work);
+        return;
+    }
     tg__kernels_get()->gemm_abt(g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg);
 }
 
 /* db and dx of sample n, group gr: db's partial += row sums of dY; dx (+)=
  * col2im(W^T dY), with dcol as the unfold's gradient. */
+static void db_sample(const conv_job *j, int64_t n, int64_t gr, float *part)
+{
+    const conv_geom *g = j->g;
+    const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
+    for (int64_t co = 0; co < g->Cog; co++) {
+        const float *rw = dy + co * g->P;
+        float acc = 0.0f;
+        for (int64_t k = 0; k < g->P; k++)
+            acc += rw[k];
+        part[j->wn + gr * g->Cog + co] += acc;
+    }
+}
+
+/* dx of one sample from its columns of dcol (rows ld apart): stored (zeroed
+ * here, not all at once before: the fold then adds into cached lines; a
+ * 1x1 stride-2 layer's fold was 25% of its time) or added. */
+static void fold_sample(const conv_job *j, const float *dcol, int64_t ld, float *gx)
+{
+    const conv_geom *g = j->g;
+    if (j->gx_store && fold_store_s2k1(g, dcol, ld, gx))
+        return;
+    if (j->gx_store)
+        memset(gx, 0, (size_t)(g->Cig * g->H * g->W) * sizeof *gx);
+    col2im_add(g, dcol, ld, gx);
+}
+
+/* db and dx of samples [n0, n0 + cnt) (one group, more than one sample) by
+ * one GEMM, W^T times their dY rows side by side in dyg (copied here unless
+ * have_dyg), into dcol (Kg x cnt*P): a 7x7 map's P = 49 columns alone fill
+ * 49 of 64 (AVX-512). Each element the same FMA chain as per sample. */
+static void bwd_group(const conv_job *j, int64_t n0, int64_t cnt, float *part, float *work,
+                      float *dcol, float *dyg, bool have_dyg)
+{
+    const conv_geom *g = j->g;
+    const int64_t L = cnt * g->P;
+    if (j->need_db)
+        for (int64_t n = n0; n < n0 + cnt; n++)
+            db_sample(j, n, 0, part);
+    if (!have_dyg)
+        for (int64_t s = 0; s < cnt; s++)
+            for (int64_t co = 0; co < g->Cog; co++)
+                memcpy(dyg + co * L + s * g->P, j->gy + ((n0 + s) * g->O + co) * g->P,
+                       (size_t)g->P * sizeof(float));
+    tg__sgemm_pa(g->Kg, L, g->Cog, 1.0f, j->wp, false, dyg, L, 0.0f, dcol, L, work);
+    for (int64_t s = 0; s < cnt; s++)
+        fold_sample(j, dcol + s * g->P, L, j->gx + (n0 + s) * g->C * g->H * g->W);
+}
+
 static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, float *work,
                        float *dcol, float *dxb)
 {
     const conv_geom *g = j->g;
     const float *dy = j->gy + (n * g->O + gr * g->Cog) * g->P;
     if (j->need_db)
-        for (int64_t co = 0; co < g->Cog; co++) {
-            const float *rw = dy + co * g->P;
-            float acc = 0.0f;
-            for (int64_t k = 0; k < g->P; k++)
-                acc += rw[k];
-            part[j->wn + gr * g->Cog + co] += acc;
-        }
+        db_sample(j, n, gr, part);
     if (!j->gx)
         return;
     const float *wtp = j->wp + gr * j->wp_stride;
@@ -768,13 +898,7 @@ static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, fl
         return;
     }
     tg__sgemm_pa(g->Kg, g->P, g->Cog, 1.0f, wtp, false, dy, g->P, 0.0f, dcol, g->P, work);
-    /* zeroed here, not all at once before: the fold then adds into cached
-     * lines (a 1x1 stride-2 layer's fold was 25% of its time) */
-    if (j->gx_store && fold_store_s2k1(g, dcol, gx))
-        return;
-    if (j->gx_store)
-        memset(gx, 0, (size_t)(g->Cig * g->H * g->W) * sizeof *gx);
-    col2im_add(g, dcol, gx);
+    fold_sample(j, dcol, g->P, gx);
 }
 
 static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
@@ -815,7 +939,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
                                      j->x + (n * g->C + gr * g->Cig) * g->H * g->W, g->P,
                                      1.0f, dwg, g->Kg, work);
                 else
-                    wgrad_dots(j, n0, cnt, gr, xp, col, dyg, dwg, wgb);
+                    wgrad_dots(j, n0, cnt, gr, xp, col, dyg, dwg, wgb, work);
+            }
+            if (j->gx && cnt > 1 && g->groups == 1 && !g->direct && !g->dxphased) {
+                bwd_group(j, n0, cnt, part, work, dcol, dyg, j->need_dw);
+                continue;
             }
             for (int64_t n = n0; n < n0 + cnt; n++)
                 for (int64_t gr = 0; gr < g->groups; gr++)
@@ -829,9 +957,11 @@ static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
  * the unfold's gradient dcol. */
 static size_t scratch_floats(const conv_geom *g, bool backward)
 {
+    const int64_t G = fwd_group(g);
     int64_t col = g->direct ? 0
                   : g->phased ? phased_floats(g)
-                              : g->P + tg__sgemm_pack_b_floats(g->Kg, g->P);
+                              : tg__round16(g->P) + tg__sgemm_pack_b_floats(g->Kg, G * g->P) +
+                                    (G > 1 ? g->Cog * G * g->P : 0);
     int64_t bwd = backward && !g->direct ? (g->Kg + g->Cog) * wgrad_group(g) * g->P : 0;
     if (backward && g->dxphased)
         bwd += dx_phased_floats(g);
