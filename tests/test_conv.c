@@ -21,6 +21,10 @@ static const conv_case cases[] = {
     {2, 3, 5, 4, 2, 2, 2, 1, 0, 1, 1, false}, /* no bias */
     {2, 4, 3, 3, 2, 1, 1, 1, 0, 1, 2, true},  /* 1x1, groups: no unfold */
     {1, 1, 4, 4, 2, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2: unfold */
+    {2, 4, 6, 5, 4, 3, 3, 1, 1, 1, 4, true},  /* depthwise: a filter per channel */
+    {2, 3, 7, 6, 3, 5, 5, 1, 2, 1, 3, false}, /* depthwise 5x5 */
+    {1, 2, 5, 5, 2, 3, 3, 1, 0, 1, 2, true},  /* depthwise, pad 0 */
+    {1, 2, 7, 7, 2, 3, 3, 2, 1, 1, 2, true},  /* depthwise stride 2: unfold */
 };
 #define N_CASES ((int)(sizeof cases / sizeof *cases))
 
@@ -134,7 +138,8 @@ START_TEST(conv_threads)
     static const conv_case tcases[] = {{5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true},
                                        {5, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, true},
                                        {8, 128, 8, 8, 128, 3, 3, 1, 1, 1, 1, true},
-                                       {7, 128, 14, 14, 128, 3, 3, 2, 1, 1, 1, true}};
+                                       {7, 128, 14, 14, 128, 3, 3, 2, 1, 1, 1, true},
+                                       {3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 16, true}};
     conv_case c = tcases[_i];
     float *res[2][4];
     for (int t = 0; t < 2; t++) {
@@ -196,6 +201,10 @@ static const conv_case big_cases[] = {
      * or the layer is wide (128 x 1152), dx by one GEMM per 2-sample chunk */
     {5, 32, 14, 14, 48, 3, 3, 2, 1, 1, 1, true},
     {8, 128, 8, 8, 128, 3, 3, 2, 1, 1, 1, true},
+    /* depthwise: planes of several vectors, one sample (the forward splits
+     * planes, not samples), 18 samples (chunks of 2) */
+    {1, 24, 30, 33, 24, 3, 3, 1, 1, 1, 24, true},
+    {18, 5, 12, 12, 5, 3, 3, 1, 1, 1, 5, false},
 };
 
 static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,
@@ -324,6 +333,39 @@ START_TEST(conv_batch_sums_samples)
     tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
     free(dx), free(dw);
     tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A depthwise layer with its ReLU fused (as Sequential runs Conv2d then
+ * ReLU) equals tg_relu(tg_conv2d()) bit for bit, values and gradients. */
+START_TEST(conv_depthwise_relu_fused)
+{
+    const conv_case c = {4, 12, 10, 11, 12, 3, 3, 1, 1, 1, 12, true};
+    float *got[4] = {0}, *want[4] = {0};
+    size_t ns[4];
+    for (int fused = 0; fused < 2; fused++) {
+        tg_ctx *ctx = tgt_ctx_threads(61, 2);
+        tg_tensor *in[3];
+        make_inputs(ctx, &c, in);
+        tg_tensor *y = fused ? tg__conv2d_relu(ctx, in[0], in[1], in[2], 1, 1, 1, 12)
+                             : tg_relu(ctx, tg_conv2d(ctx, in[0], in[1], in[2], 1, 1, 1, 12));
+        ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
+        tg_tensor *r = tgt_rand(ctx, 4, tg_tensor_shape(y), -1, 1, false);
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
+        tg_tensor *ts[4] = {y, in[0], in[1], in[2]};
+        for (int k = 0; k < 4; k++) {
+            ns[k] = (size_t)tg_tensor_numel(ts[k]);
+            float **dst = fused ? got : want;
+            dst[k] = malloc(ns[k] * sizeof(float));
+            memcpy(dst[k], k ? tg_tensor_grad(ts[k]) : tg_tensor_data(ts[k]),
+                   ns[k] * sizeof(float));
+        }
+        tg_ctx_destroy(ctx);
+    }
+    for (int k = 0; k < 4; k++) {
+        tgt_assert_close(got[k], want[k], ns[k], 0, 0);
+        free(got[k]), free(want[k]);
+    }
 }
 END_TEST
 
@@ -762,8 +804,9 @@ static Suite *suite(void)
     tcase_add_test(tc, conv_hand);
     tcase_add_loop_test(tc, conv_forward, 0, N_CASES);
     tcase_add_loop_test(tc, conv_grad, 0, N_CASES);
-    tcase_add_loop_test(tc, conv_threads, 0, 4);
+    tcase_add_loop_test(tc, conv_threads, 0, 5);
     tcase_add_test(tc, conv_batch_sums_samples);
+    tcase_add_test(tc, conv_depthwise_relu_fused);
     tcase_add_loop_test(tc, conv_grad_large_matches_reference, 0,
                         (int)(sizeof big_cases / sizeof *big_cases));
     tcase_add_loop_test(tc, conv_phased_matches_reference, 0,

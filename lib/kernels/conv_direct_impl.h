@@ -77,40 +77,159 @@ static void FN(relu_mask)(float *restrict d, const float *restrict dy,
     }
 }
 
+/* cin padded planes from x to cout output planes at y (bias and epilogue
+ * channels co0 ..): one sample, or one plane of a depthwise layer. */
+static void FN(fwd_planes)(const tg__conv_fwd_job *j, int64_t cin, int64_t cout,
+                           const float *x, const float *w, int64_t co0, float *y,
+                           const float *res, float *xp, float *of)
+{
+    const tg__conv_geom *g = j->g;
+    const tg__conv_flat_geom *f = &j->f;
+    const tg__conv_epi *e = j->epi;
+    const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
+    const int64_t plane_out = f->ho * f->wo;
+    FN(pad_planes)(x, cin, g->h, g->w, g->pad, f, xp);
+    FN(conv_flat)((int)cin, (int)cout, g->k, f->wp, f->len, xp, f->in_cs, w, of, f->out_cs);
+    for (int64_t co = 0; co < cout; co++) {
+        const float bias = j->b ? j->b[co0 + co] : 0.0f;
+        const float *s = of + co * f->out_cs;
+        float *d = y + co * plane_out;
+        for (int64_t oy = 0; oy < f->ho; oy++, s += f->wp, d += f->wo) {
+            if (relu) /* as tg_relu: NaN stays NaN */
+                for (int64_t ox = 0; ox < f->wo; ox++) {
+                    float v = s[ox] + bias;
+                    d[ox] = v < 0.0f ? 0.0f : v;
+                }
+            else
+                for (int64_t ox = 0; ox < f->wo; ox++)
+                    d[ox] = s[ox] + bias;
+        }
+        if (full) /* the plane just written is still in L1 */
+            tg__conv_epi_row(e, co0 + co, y + co * plane_out,
+                             res ? res + co * plane_out : NULL, plane_out);
+    }
+}
+
 static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
 {
     tg__conv_fwd_job *j = arg;
     const tg__conv_geom *g = j->g;
     const tg__conv_flat_geom *f = &j->f;
-    const tg__conv_epi *e = j->epi;
-    const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
     float *xp = j->ctx->scratch[tid];
     float *of = xp + g->cin * f->in_cs;
     memset(xp, 0, (size_t)(g->cin * f->in_cs) * sizeof(float));
     const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
-    for (int64_t n = n0; n < n1; n++) {
-        FN(pad_planes)(j->x + n * g->cin * plane_in, g->cin, g->h, g->w, g->pad, f, xp);
-        FN(conv_flat)((int)g->cin, (int)g->cout, g->k, f->wp, f->len, xp, f->in_cs, j->w, of,
-                         f->out_cs);
-        float *yn = j->y + n * g->cout * plane_out;
-        for (int64_t co = 0; co < g->cout; co++) {
-            const float bias = j->b ? j->b[co] : 0.0f;
-            const float *s = of + co * f->out_cs;
-            float *d = yn + co * plane_out;
-            for (int64_t oy = 0; oy < f->ho; oy++, s += f->wp, d += f->wo) {
-                if (relu) /* as tg_relu: NaN stays NaN */
-                    for (int64_t ox = 0; ox < f->wo; ox++) {
-                        float v = s[ox] + bias;
-                        d[ox] = v < 0.0f ? 0.0f : v;
-                    }
-                else
-                    for (int64_t ox = 0; ox < f->wo; ox++)
-                        d[ox] = s[ox] + bias;
-            }
-            if (full) /* the plane just written is still in L1 */
-                tg__conv_epi_row(e, co, yn + co * plane_out,
-                                 e->res ? e->res + (n * g->cout + co) * plane_out : NULL,
-                                 plane_out);
+    const float *res = j->epi ? j->epi->res : NULL;
+    for (int64_t n = n0; n < n1; n++)
+        FN(fwd_planes)(j, g->cin, g->cout, j->x + n * g->cin * plane_in, j->w, 0,
+                       j->y + n * g->cout * plane_out,
+                       res ? res + n * g->cout * plane_out : NULL, xp, of);
+}
+
+/* Depthwise (a filter per channel): planes p = n * C + c, each on its own. */
+static void FN(conv_dw_fwd_range)(void *arg, int64_t p0, int64_t p1, int tid)
+{
+    tg__conv_fwd_job *j = arg;
+    const tg__conv_geom *g = j->g;
+    const tg__conv_flat_geom *f = &j->f;
+    float *xp = j->ctx->scratch[tid];
+    float *of = xp + f->in_cs;
+    memset(xp, 0, (size_t)f->in_cs * sizeof(float));
+    const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo, kk = (int64_t)g->k * g->k;
+    const float *res = j->epi ? j->epi->res : NULL;
+    for (int64_t p = p0; p < p1; p++)
+        FN(fwd_planes)(j, 1, 1, j->x + p * plane_in, j->w + p % g->cout * kk, p % g->cout,
+                       j->y + p * plane_out, res ? res + p * plane_out : NULL, xp, of);
+}
+
+/* Backward scratch of cin -> cout planes: [dy masked][x padded][dy padded]
+ * [dy flat][dx flat], the padding zeroed once per range. */
+typedef struct {
+    float *dym, *xp, *dyp, *dyf, *dxf;
+    bool use_dyp; /* dy read from the padded planes */
+} FN(bwd_scratch);
+
+static FN(bwd_scratch) FN(bwd_scratch_of)(const tg__conv_bwd_job *j, int64_t cin,
+                                          int64_t cout, int tid)
+{
+    const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
+    const int64_t plane_out = f->ho * f->wo;
+    FN(bwd_scratch) b;
+    b.dym = j->ctx->scratch[tid];
+    b.xp = b.dym + (j->relu_y ? tg__round16(cout * plane_out) : 0);
+    b.dyp = b.xp + (j->want_w ? cin * f->in_cs : 0);
+    b.dyf = b.dyp + (j->dx || j->shared_dy ? cout * fb->in_cs : 0);
+    b.dxf = b.dyf + (j->want_w && !j->shared_dy ? cout * f->out_cs : 0);
+    b.use_dyp = j->dx || j->shared_dy;
+    if (j->want_w)
+        memset(b.xp, 0, (size_t)(cin * f->in_cs) * sizeof(float));
+    if (b.use_dyp)
+        memset(b.dyp, 0, (size_t)(cout * fb->in_cs) * sizeof(float));
+    if (j->want_w && !j->shared_dy)
+        memset(b.dyf, 0, (size_t)(cout * f->out_cs) * sizeof(float));
+    return b;
+}
+
+/* Gradients of cout output planes dyn (masked by ry > 0 if fused) from cin
+ * input planes xn: db[co] += sums, dw (+)= the weight gradient, dxn (+)=
+ * the input gradient through wt (transposed, flipped weights). One sample,
+ * or one plane of a depthwise layer. */
+static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, int64_t cin,
+                           int64_t cout, const float *dyn, const float *ry, const float *xn,
+                           const float *wt, float *dxn, float *dw, float *db)
+{
+    const tg__conv_geom *g = j->g;
+    const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
+    const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
+    const int pad_b = g->k - 1 - g->pad;
+    if (b->use_dyp) { /* dy (masked by the fused ReLU) into the padded planes */
+        if (ry)
+            FN(pad_planes_masked)(dyn, ry, cout, f->ho, f->wo, pad_b, fb, b->dyp);
+        else
+            FN(pad_planes)(dyn, cout, f->ho, f->wo, pad_b, fb, b->dyp);
+    } else if (ry) { /* ReLU backward, fused */
+        FN(relu_mask)(b->dym, dyn, ry, cout * plane_out);
+        dyn = b->dym;
+    }
+    /* dy as the steps below read it (masked when fused): rows of wo
+     * floats rs apart from dr + lead, channels cs apart; in the
+     * padded planes where there are some (the bias gradient sums
+     * their whole rows: the zero borders add nothing, and the sums
+     * are the same fused or not) */
+    const float *dr = b->use_dyp ? b->dyp + pad_b * fb->wp : dyn;
+    const int64_t lead = b->use_dyp ? pad_b : 0, rs = b->use_dyp ? fb->wp : f->wo;
+    const int64_t cs = b->use_dyp ? fb->in_cs : plane_out;
+    if (j->want_b)
+        for (int64_t co = 0; co < cout; co++)
+            db[co] += FN(sum32)(dr + co * cs, f->ho * rs);
+    if (j->want_w) {
+        FN(pad_planes)(xn, cin, g->h, g->w, g->pad, f, b->xp);
+        const float *flat_dy = dr + lead;
+        int64_t dy_cs = cs;
+        if (!j->shared_dy) { /* into the flat layout of f */
+            for (int64_t co = 0; co < cout; co++)
+                for (int64_t oy = 0; oy < f->ho; oy++)
+                    memcpy(b->dyf + co * f->out_cs + oy * f->wp, flat_dy + co * cs + oy * rs,
+                           (size_t)f->wo * sizeof(float));
+            flat_dy = b->dyf;
+            dy_cs = f->out_cs;
+        }
+        FN(conv_wgrad)((int)cin, (int)cout, g->k, f->wp, f->len, b->xp, f->in_cs, flat_dy,
+                       dy_cs, dw);
+    }
+    if (j->dx) {
+        FN(conv_flat)((int)cout, (int)cin, g->k, fb->wp, fb->len, b->dyp, fb->in_cs, wt, b->dxf,
+                      fb->out_cs);
+        for (int64_t ci = 0; ci < cin; ci++) {
+            const float *s = b->dxf + ci * fb->out_cs;
+            float *d = dxn + ci * plane_in;
+            if (j->dx_store)
+                for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
+                    memcpy(d, s, (size_t)g->w * sizeof(float));
+            else
+                for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
+                    for (int64_t ix = 0; ix < g->w; ix++)
+                        d[ix] += s[ix];
         }
     }
 }
@@ -119,26 +238,9 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
 {
     tg__conv_bwd_job *j = arg;
     const tg__conv_geom *g = j->g;
-    const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
     const int64_t kk = (int64_t)g->k * g->k;
-    const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
-    const int pad_b = g->k - 1 - g->pad;
-
-    /* Scratch: [dy masked][x padded][dy padded][dy flat][dx flat]. */
-    float *dym = j->ctx->scratch[tid];
-    float *xp = dym + (j->relu_y ? tg__round16(g->cout * plane_out) : 0);
-    float *dyp = xp + (j->want_w ? g->cin * f->in_cs : 0);
-    float *dyf = dyp + (j->dx || j->shared_dy ? g->cout * fb->in_cs : 0);
-    float *dxf = dyf + (j->want_w && !j->shared_dy ? g->cout * f->out_cs : 0);
-    bool use_dyp = j->dx || j->shared_dy;
-
-    if (j->want_w)
-        memset(xp, 0, (size_t)(g->cin * f->in_cs) * sizeof(float));
-    if (use_dyp)
-        memset(dyp, 0, (size_t)(g->cout * fb->in_cs) * sizeof(float));
-    if (j->want_w && !j->shared_dy)
-        memset(dyf, 0, (size_t)(g->cout * f->out_cs) * sizeof(float));
-
+    const int64_t plane_in = g->h * g->w, plane_out = j->f.ho * j->f.wo;
+    const FN(bwd_scratch) b = FN(bwd_scratch_of)(j, g->cin, g->cout, tid);
     for (int64_t ch = c0; ch < c1; ch++) {
         /* samples of chunk ch, split like the pool splits ranges */
         int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
@@ -147,61 +249,36 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
         float *db = dw ? dw + g->cout * g->cin * kk : NULL;
         if (dw)
             memset(dw, 0, (size_t)j->part * sizeof(float));
-        for (int64_t n = n0; n < n1; n++) {
-            const float *dyn = j->dy + n * g->cout * plane_out;
-            const float *ry = j->relu_y ? j->relu_y + n * g->cout * plane_out : NULL;
-            if (use_dyp) { /* dy (masked by the fused ReLU) into the padded planes */
-                if (ry)
-                    FN(pad_planes_masked)(dyn, ry, g->cout, f->ho, f->wo, pad_b, fb, dyp);
-                else
-                    FN(pad_planes)(dyn, g->cout, f->ho, f->wo, pad_b, fb, dyp);
-            } else if (ry) { /* ReLU backward, fused */
-                FN(relu_mask)(dym, dyn, ry, g->cout * plane_out);
-                dyn = dym;
-            }
-            /* dy as the steps below read it (masked when fused): rows of wo
-             * floats rs apart from dr + lead, channels cs apart; in the
-             * padded planes where there are some (the bias gradient sums
-             * their whole rows: the zero borders add nothing, and the sums
-             * are the same fused or not) */
-            const float *dr = use_dyp ? dyp + pad_b * fb->wp : dyn;
-            const int64_t lead = use_dyp ? pad_b : 0, rs = use_dyp ? fb->wp : f->wo;
-            const int64_t cs = use_dyp ? fb->in_cs : plane_out;
-            if (j->want_b)
-                for (int64_t co = 0; co < g->cout; co++)
-                    db[co] += FN(sum32)(dr + co * cs, f->ho * rs);
-            if (j->want_w) {
-                FN(pad_planes)(j->x + n * g->cin * plane_in, g->cin, g->h, g->w, g->pad, f, xp);
-                const float *flat_dy = dr + lead;
-                int64_t dy_cs = cs;
-                if (!j->shared_dy) { /* into the flat layout of f */
-                    for (int64_t co = 0; co < g->cout; co++)
-                        for (int64_t oy = 0; oy < f->ho; oy++)
-                            memcpy(dyf + co * f->out_cs + oy * f->wp, flat_dy + co * cs + oy * rs,
-                                   (size_t)f->wo * sizeof(float));
-                    flat_dy = dyf;
-                    dy_cs = f->out_cs;
-                }
-                FN(conv_wgrad)((int)g->cin, (int)g->cout, g->k, f->wp, f->len, xp,
-                                  f->in_cs, flat_dy, dy_cs, dw);
-            }
-            if (j->dx) {
-                FN(conv_flat)((int)g->cout, (int)g->cin, g->k, fb->wp, fb->len, dyp,
-                                 fb->in_cs, j->wt, dxf, fb->out_cs);
-                float *dxn = j->dx + n * g->cin * plane_in;
-                for (int64_t ci = 0; ci < g->cin; ci++) {
-                    const float *s = dxf + ci * fb->out_cs;
-                    float *d = dxn + ci * plane_in;
-                    if (j->dx_store)
-                        for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
-                            memcpy(d, s, (size_t)g->w * sizeof(float));
-                    else
-                        for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
-                            for (int64_t ix = 0; ix < g->w; ix++)
-                                d[ix] += s[ix];
-                }
-            }
-        }
+        for (int64_t n = n0; n < n1; n++)
+            FN(bwd_planes)(j, &b, g->cin, g->cout, j->dy + n * g->cout * plane_out,
+                           j->relu_y ? j->relu_y + n * g->cout * plane_out : NULL,
+                           j->x + n * g->cin * plane_in, j->wt,
+                           j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
     }
 }
 
+/* Depthwise: the chunks' samples plane by plane, channel c's filter at
+ * c * k * k (dw: [C][k][k], then db [C]). */
+static void FN(conv_dw_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
+{
+    tg__conv_bwd_job *j = arg;
+    const tg__conv_geom *g = j->g;
+    const int64_t kk = (int64_t)g->k * g->k, C = g->cout;
+    const int64_t plane_in = g->h * g->w, plane_out = j->f.ho * j->f.wo;
+    const FN(bwd_scratch) b = FN(bwd_scratch_of)(j, 1, 1, tid);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
+        int64_t n0 = ch * q + (ch < r ? ch : r), n1 = n0 + q + (ch < r ? 1 : 0);
+        float *dw = j->parts ? j->parts + ch * j->part : NULL;
+        float *db = dw ? dw + C * kk : NULL;
+        if (dw)
+            memset(dw, 0, (size_t)j->part * sizeof(float));
+        for (int64_t p = n0 * C; p < n1 * C; p++) {
+            const int64_t c = p % C;
+            FN(bwd_planes)(j, &b, 1, 1, j->dy + p * plane_out,
+                           j->relu_y ? j->relu_y + p * plane_out : NULL, j->x + p * plane_in,
+                           j->wt ? j->wt + c * kk : NULL, j->dx ? j->dx + p * plane_in : NULL,
+                           dw ? dw + c * kk : NULL, db ? db + c : NULL);
+        }
+    }
+}

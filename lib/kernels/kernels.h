@@ -298,6 +298,8 @@ typedef struct tg__kernels {
     tg__conv_wgrad_fn conv_wgrad;
     tg__range_fn conv_fwd_range; /* over samples, tg__conv_fwd_job */
     tg__range_fn conv_bwd_range; /* over chunks, tg__conv_bwd_job */
+    tg__range_fn conv_dw_fwd_range; /* depthwise: over planes, tg__conv_fwd_job */
+    tg__range_fn conv_dw_bwd_range; /* depthwise: over chunks, tg__conv_bwd_job */
     tg__range_fn conv_wino_range; /* over samples, tg__wino_job */
     tg__range_fn conv_wino_wgrad_range; /* over chunks, tg__wino_job */
     int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
@@ -347,6 +349,7 @@ extern const tg__kernels tg__kernels_avx512;
 struct tg__conv_geom {
     int64_t n, cin, h, w, cout;
     int k, pad;
+    bool depthwise; /* groups = cin = cout: a k x k filter per channel */
 };
 
 /* Whether the direct path handles this geometry (and is expected to be

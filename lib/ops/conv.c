@@ -118,8 +118,10 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * on 16x16: 61.5 -> 50.8 ms); with columns to trim it lost to the
      * direct kernels (3 -> 16 on 62x62: 0.64 -> 0.71 ms; the seed CNN's
      * rows of 28). */
+    const bool depthwise = groups > 1 && groups == g->C && g->O == g->C;
     g->phased = some && kt->gemm_micro_ind &&
-                (g->s >= 2 ? g->rowed || (g->Lx - g->P) * 16 <= g->P : g->rowed && !g->direct);
+                (g->s >= 2 ? g->rowed || (g->Lx - g->P) * 16 <= g->P
+                           : g->rowed && !g->direct && !depthwise); /* depthwise: direct */
     /* The weight gradient's dot products read output rows of whole vectors,
      * at least 16 floats, from the phase planes (wgrad_dots) instead of an
      * unfold that is written and then read once (2.25 times the input of
@@ -1003,14 +1005,15 @@ static bool direct_geom(const conv_geom *g, tg__conv_geom *dg)
 {
     if (g->kh != g->kw)
         return false;
-    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p};
+    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p,
+                          g->groups > 1 && g->groups == g->C && g->O == g->C};
     return g->p <= 64 && tg__conv_direct_ok(dg, (int)g->s, (int)g->d, (int)g->groups);
 }
 
 /* The Winograd path's geometry, if it takes this convolution. */
 static bool wino_geom(const conv_geom *g, tg__conv_geom *wg)
 {
-    *wg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p};
+    *wg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p, false};
     return g->kh == g->kw && g->p <= 64 &&
            tg__conv_wino_ok(wg, (int)g->s, (int)g->d, (int)g->groups);
 }
@@ -1018,7 +1021,7 @@ static bool wino_geom(const conv_geom *g, tg__conv_geom *wg)
 /* Its backward data pass: dy (O channels) to dx (C channels), same planes. */
 static tg__conv_geom wino_bwd_geom(const conv_geom *g)
 {
-    return (tg__conv_geom){g->N, g->O, g->H, g->W, g->C, 3, 1};
+    return (tg__conv_geom){g->N, g->O, g->H, g->W, g->C, 3, 1, false};
 }
 
 /* out->aux of a Winograd layer, taken at forward time: the weight
