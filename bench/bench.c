@@ -12,6 +12,7 @@
  *         [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] [--retain-grads]
  *         [--json]
  *   bench --core-latency
+ *   bench --conv N,C,H,W,O,K,S,P,G [--threads N] [--seconds S] [--json]
  *
  * Training drops intermediate gradients as tg_fit() and PyTorch do
  * (tg_ctx_set_retain_grads); --retain-grads keeps them, as every figure
@@ -24,6 +25,16 @@
  * some times and 310-360 ns at others (the vCPUs then on cores that share
  * no cache), and the seed CNN's two-thread training a quarter slower in the
  * second state.
+ *
+ * --conv times one convolution layer (input N x C x H x W, O filters of K x K,
+ * stride S, padding P, G groups; bias, dilation 1): its forward alone, and
+ * the backward of sum(y) (input, weight and bias gradients; the input is
+ * x * 1, an op's result as inside a network, whose backward is timed too),
+ * each the least time over as many runs as fit in S seconds (at least 5),
+ * with the FLOP rate of the direct convolution's 2 * N * O * Ho * Wo * C/G
+ * * K * K (twice that backward: input and weight gradients) and its share
+ * of the FMA peak (above 100% where Winograd saves products);
+ * bench/compare_layers.sh puts PyTorch's beside it.
  *
  * Uses only <tinygrad.h>. */
 #define _GNU_SOURCE /* clock_gettime; CPU affinity for --core-latency */
@@ -448,6 +459,83 @@ static int core_latency(void)
     return 0;
 }
 
+/* --conv: one layer's forward and backward times (see the header). */
+static int conv_layer(const char *spec, int threads, double seconds, bool json)
+{
+    long long v[9];
+    if (sscanf(spec, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7], &v[8]) != 9 || v[0] < 1 || v[8] < 1 ||
+        v[1] % v[8] != 0 || v[4] % v[8] != 0) {
+        fprintf(stderr, "bench: --conv wants N,C,H,W,O,K,S,P,G (C and O multiples of G)\n");
+        return 2;
+    }
+    const int64_t N = v[0], C = v[1], H = v[2], W = v[3], O = v[4], K = v[5];
+    const int S = (int)v[6], P = (int)v[7], G = (int)v[8];
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.n_threads = threads;
+    o.seed = 1;
+    tg_ctx *ctx;
+    if (tg_ctx_create(&o, &ctx) != TG_OK)
+        die(NULL, "tg_ctx_create");
+    tg_ctx_set_retain_grads(ctx, false);
+    tg_tensor *x, *w, *b;
+    CHECK(ctx, tg_tensor_create(ctx, 4, (int64_t[]){N, C, H, W}, &x));
+    CHECK(ctx, tg_tensor_create(ctx, 4, (int64_t[]){O, C / G, K, K}, &w));
+    CHECK(ctx, tg_tensor_create(ctx, 1, (int64_t[]){O}, &b));
+    tg_tensor *ts[3] = {x, w, b};
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    for (int t = 0; t < 3; t++) {
+        float *d = tg_tensor_data(ts[t]);
+        for (int64_t i = 0; i < tg_tensor_numel(ts[t]); i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            d[i] = ((float)(r >> 40) / 16777216.0f - 0.5f) * (t == 1 ? 0.2f : 1.0f);
+        }
+        CHECK(ctx, tg_tensor_set_requires_grad(ts[t], true));
+    }
+    double tf = 1e30, tb = 1e30, t_end = now_s() + seconds;
+    for (int k = 0; k < 5 || now_s() < t_end; k++) {
+        /* x * 1: the layer's input is an op's result, as inside a network
+         * (its gradient is stored, not added to a leaf's) */
+        tg_tensor *xi = tg_mul_scalar(ctx, x, 1.0f);
+        double t0 = now_s();
+        tg_tensor *y = tg_conv2d(ctx, xi, w, b, S, P, 1, G);
+        double t1 = now_s();
+        if (!y)
+            die(ctx, "tg_conv2d");
+        tg_tensor *loss = tg_sum_all(ctx, y);
+        double t2 = now_s();
+        CHECK(ctx, tg_backward(ctx, loss));
+        double t3 = now_s();
+        tf = t1 - t0 < tf ? t1 - t0 : tf;
+        tb = t3 - t2 < tb ? t3 - t2 : tb;
+        tg_tensor_zero_grad(x), tg_tensor_zero_grad(w), tg_tensor_zero_grad(b);
+        tg_ctx_reset(ctx);
+    }
+    const int64_t Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+    const double flops = 2.0 * (double)(N * O * Ho * Wo * (C / G) * K * K);
+    const char *path = simd_path();
+    const double peak = fma_peak(path) * threads;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (json)
+        printf("{\"impl\": \"libtinygrad-%s\", \"conv\": \"%s\", \"threads\": %d, "
+               "\"forward_us\": %.1f, \"backward_us\": %.1f, \"gflops_fwd\": %.2f, "
+               "\"gflops_bwd\": %.2f, \"pct_of_peak_fwd\": %.1f, \"pct_of_peak_bwd\": %.1f, "
+               "\"simd\": \"%s\", \"peak_rss_kb\": %ld}\n",
+               tg_version_string(), spec, threads, tf * 1e6, tb * 1e6, flops / tf * 1e-9,
+               2 * flops / tb * 1e-9, peak > 0 ? 100 * flops / tf / peak : -1,
+               peak > 0 ? 100 * 2 * flops / tb / peak : -1, path, ru.ru_maxrss);
+    else
+        printf("conv %s threads %d: forward %.0f us (%.1f GFLOP/s, %.0f%% of peak), backward "
+               "%.0f us (%.1f GFLOP/s, %.0f%%), %s path\n",
+               spec, threads, tf * 1e6, flops / tf * 1e-9,
+               peak > 0 ? 100 * flops / tf / peak : -1, tb * 1e6, 2 * flops / tb * 1e-9,
+               peak > 0 ? 100 * 2 * flops / tb / peak : -1, path);
+    tg_ctx_destroy(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *model_name = "seed", *mode = "train";
@@ -456,6 +544,7 @@ int main(int argc, char **argv)
     int64_t batch = 32;
     double seconds = 1.0;
     bool json = false, profile = false, epoch = false, retain = false;
+    const char *conv_spec = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--model") == 0 && v)
@@ -482,14 +571,20 @@ int main(int argc, char **argv)
             epoch = true;
         else if (strcmp(a, "--retain-grads") == 0)
             retain = true;
+        else if (strcmp(a, "--conv") == 0 && v)
+            conv_spec = argv[++i];
         else {
             fprintf(stderr,
                     "usage: bench [--model seed|lenet5|mlp|resnet8] [--threads N] [--batch B] "
                     "[--mode train|infer] [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] "
-                    "[--retain-grads] [--json]\n       bench --core-latency\n");
+                    "[--retain-grads] [--json]\n       bench --core-latency\n"
+                    "       bench --conv N,C,H,W,O,K,S,P,G [--threads N] [--seconds S] "
+                    "[--json]\n");
             return 2;
         }
     }
+    if (conv_spec)
+        return threads < 1 ? 2 : conv_layer(conv_spec, threads, seconds, json);
     /* 4096 MNIST-shaped samples (as torch_bench.py), 1024 CIFAR-shaped ones */
     const int64_t n_data = strcmp(model_name, "resnet8") == 0 ? 1024 : N_DATA;
     if (threads < 1 || batch < 1 || batch > n_data || repeats < 1 ||

@@ -146,6 +146,32 @@ def infer_rate(model, shape, batch, seconds, repeats):
     return rates, min(cpu)
 
 
+def conv_layer(spec, seconds):
+    """bench.c --conv: one conv2d layer's forward and the backward of sum(y),
+    the input being x * 1; the least time of each over runs filling `seconds`."""
+    n, c, h, w, o, k, s, p, g = (int(v) for v in spec.split(","))
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(n, c, h, w, generator=gen) - 0.5).requires_grad_(True)
+    wt = ((torch.rand(o, c // g, k, k, generator=gen) - 0.5) * 0.2).requires_grad_(True)
+    b = (torch.rand(o, generator=gen) - 0.5).requires_grad_(True)
+    tf = tb = float("inf")
+    t_end = time.perf_counter() + seconds
+    i = 0
+    while i < 5 or time.perf_counter() < t_end:
+        x.grad = wt.grad = b.grad = None
+        xi = x * 1.0
+        t0 = time.perf_counter()
+        y = F.conv2d(xi, wt, b, s, p, 1, g)
+        t1 = time.perf_counter()
+        loss = y.sum()
+        t2 = time.perf_counter()
+        loss.backward()
+        t3 = time.perf_counter()
+        tf, tb = min(tf, t1 - t0), min(tb, t3 - t2)
+        i += 1
+    return tf * 1e6, tb * 1e6
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="seed", choices=sorted(MODELS))
@@ -155,9 +181,19 @@ def main():
     ap.add_argument("--seconds", type=float, default=1.0, help="per repeat")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--conv", metavar="N,C,H,W,O,K,S,P,G",
+                    help="time one conv2d layer instead (as bench --conv)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
+    if a.conv:
+        fwd, bwd = conv_layer(a.conv, a.seconds)
+        res = {"impl": "pytorch-" + torch.__version__, "conv": a.conv, "threads": a.threads,
+               "forward_us": round(fwd, 1), "backward_us": round(bwd, 1)}
+        print(json.dumps(res) if a.json else
+              "conv %s threads %d: forward %.0f us, backward %.0f us" % (a.conv, a.threads,
+                                                                         fwd, bwd))
+        return 0
     torch.manual_seed(0)
     model = MODELS[a.model]()
     shape, n_data = SHAPES[a.model]

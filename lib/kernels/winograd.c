@@ -249,16 +249,17 @@ static void job_init(tg__wino_job *j, const tg__conv_geom *g, bool wgrad)
     j->mxi = xi_stride(g->cout * nt);
     j->dy_floats = tg__round16(2 * th_out * g->cout * j->spb * j->th * j->tw);
     /* dU[xi] = dM[xi] V[xi]^T: as dot products along the block's tiles
-     * (gemm_abt: no packing, a horizontal sum per element, a scalar tail
-     * where nt is not whole vectors) for few channels; by the packed GEMM
-     * for many, or where the dots are short or end in a tail. Batch 16, 1
-     * thread, AVX-512, backward: 128 -> 128 on 28x28 (nt 126) 82.5 -> 43.7
-     * ms, on 32x32 (nt 64) 47.2 -> 41.4 ms; 48 on 14x14 (98) 5.1 -> 4.7 ms,
-     * 64 on 8x8 (128, batch 64) 3.76 vs 4.04 ms and 16 on 28x28 2.4 vs 3.9
-     * ms for the dots. ResNet-8's layers keep the dots (the same bits). */
+     * (gemm_abt: no packing, but a horizontal sum per element, and a scalar
+     * tail where nt is not whole vectors) for few channels; by the packed
+     * GEMM from 128 x 128 channels, or from 48 x 48 where the dots end in a
+     * tail. 1 thread, AVX-512, backward (bench --conv): 8 x 128 on 28x28 (nt
+     * 126) 40.5 -> 23.1 ms, 16 x 128 on 32x32 (nt 64) 46.8 -> 43.5 ms, 32 x
+     * 96 on 14x14 (nt 98) 19.3 -> 15.5 ms; the dots were faster for 64
+     * channels (8 x 64 on 56x56, nt 112: 24.1 vs 28.7 ms; on 32x32 and 16x16
+     * by 7-10%), as for ResNet-8's layers (the same bits as before). */
     const int64_t cc = g->cin * g->cout;
     j->du_packed = wgrad && (cc >= 128 * 128 ||
-                             (cc >= 48 * 48 && (nt % tg__kernels_get()->gemm_vw != 0 || nt < 128)));
+                             (cc >= 48 * 48 && nt % tg__kernels_get()->gemm_vw != 0));
 }
 
 /* Per-thread scratch of winograd_impl.h's loops, in their order. */
