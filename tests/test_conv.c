@@ -646,6 +646,7 @@ static const conv_case bn_cases[] = {
     {2, 16, 15, 16, 24, 3, 3, 1, 1, 1, 1, false}, /* the same on AVX2 */
     {2, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, true},  /* two tile rows a vector (AVX-512) */
     {3, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, false},   /* the same on AVX2; four rows (AVX-512) */
+    {3, 12, 9, 10, 12, 3, 3, 1, 1, 1, 12, true},  /* depthwise (direct, a plane at a time) */
 };
 #define N_BN ((int)(sizeof bn_cases / sizeof *bn_cases))
 

@@ -38,6 +38,7 @@ typedef struct {
     bool wgruns;             /* dW reads the unfold's rows as runs of phase planes */
     bool wgpacked;           /* ... else by the packed GEMM, not dot products */
     bool dxphased;           /* backward data by phases (see dx_phased) */
+    bool depthwise;          /* groups = C = O: a filter per channel (direct kernels) */
     int64_t Pt, Pl, Hd, Wd;  /* ... dy's zero padding: top, left; padded rows, columns */
 } conv_geom;
 
@@ -118,10 +119,10 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * on 16x16: 61.5 -> 50.8 ms); with columns to trim it lost to the
      * direct kernels (3 -> 16 on 62x62: 0.64 -> 0.71 ms; the seed CNN's
      * rows of 28). */
-    const bool depthwise = groups > 1 && groups == g->C && g->O == g->C;
+    g->depthwise = groups > 1 && groups == g->C && g->O == g->C;
     g->phased = some && kt->gemm_micro_ind &&
                 (g->s >= 2 ? g->rowed || (g->Lx - g->P) * 16 <= g->P
-                           : g->rowed && !g->direct && !depthwise); /* depthwise: direct */
+                           : g->rowed && !g->direct && !g->depthwise);
     /* The weight gradient's dot products read output rows of whole vectors,
      * at least 16 floats, from the phase planes (wgrad_dots) instead of an
      * unfold that is written and then read once (2.25 times the input of
@@ -141,8 +142,8 @@ static void geom_init(conv_geom *g, const tg_tensor *x, const tg_tensor *w, int 
      * (L 196) 7.3 -> 6.3 ms; ResNet-8's 32 -> 64 on 16x16 (L 256, batch 64)
      * 3.97 vs 4.19 ms and its shortcuts kept the dots (the same bits). */
     const int64_t wgk = g->Cog * g->Kg, L = wgrad_group(g) * g->P;
-    g->wgpacked = some && !g->direct && (wgk >= 128 * 128 * 9 ||
-                                 (wgk >= 32 * 32 * 9 && L % kt->gemm_vw != 0));
+    g->wgpacked = some && !g->direct &&
+                  (wgk >= 128 * 128 * 9 || (wgk >= 32 * 32 * 9 && L % kt->gemm_vw != 0));
     /* dx by phases (dx_phased): every phase has a tap (k >= 2) and the same
      * Ho x Wo pixels, rows of at least 16 floats (8: no faster) */
     g->dxphased = g->phased && g->rowed && g->s == 2 && g->d == 1 && g->kh >= 2 &&
@@ -265,9 +266,11 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
                             d[t] = row[q + t];
                     q += n;
                 }
-                if (last) /* the last panel's padding */
-                    for (int64_t t = ncols; t < nround; t++)
-                        base[(nround - NR) * kc + t - (nround - NR)] = 0.0f;
+                if (last) { /* the last panel's padding */
+                    float *lp = base + (nround - NR) * kc;
+                    for (int64_t t = ncols - (nround - NR); t < NR; t++)
+                        lp[t] = 0.0f;
+                }
             }
 }
 
@@ -829,8 +832,7 @@ static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, f
     tg__kernels_get()->gemm_abt(g->Cog, g->Kg, L, 1.0f, dy, L, col, L, 1.0f, dwg, g->Kg);
 }
 
-/* db and dx of sample n, group gr: db's partial += row sums of dY; dx (+)=
- * col2im(W^T dY), with dcol as the unfold's gradient. */
+/* db's partial += row sums of sample n's dY (group gr). */
 static void db_sample(const conv_job *j, int64_t n, int64_t gr, float *part)
 {
     const conv_geom *g = j->g;
@@ -879,6 +881,8 @@ static void bwd_group(const conv_job *j, int64_t n0, int64_t cnt, float *part, f
         fold_sample(j, dcol + s * g->P, L, j->gx + (n0 + s) * g->C * g->H * g->W);
 }
 
+/* db and dx of sample n, group gr: db's partial += row sums of dY; dx (+)=
+ * col2im(W^T dY), with dcol as the unfold's gradient. */
 static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, float *work,
                        float *dcol, float *dxb)
 {
@@ -1005,8 +1009,7 @@ static bool direct_geom(const conv_geom *g, tg__conv_geom *dg)
 {
     if (g->kh != g->kw)
         return false;
-    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p,
-                          g->groups > 1 && g->groups == g->C && g->O == g->C};
+    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p, g->depthwise};
     return g->p <= 64 && tg__conv_direct_ok(dg, (int)g->s, (int)g->d, (int)g->groups);
 }
 
