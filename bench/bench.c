@@ -459,6 +459,18 @@ static int core_latency(void)
     return 0;
 }
 
+static tg_ctx *make_ctx(int threads)
+{
+    tg_ctx_options o;
+    tg_ctx_options_init(&o);
+    o.n_threads = threads;
+    o.seed = 1;
+    tg_ctx *ctx;
+    if (tg_ctx_create(&o, &ctx) != TG_OK)
+        die(NULL, "tg_ctx_create");
+    return ctx;
+}
+
 /* --conv: one layer's forward and backward times (see the header). */
 static int conv_layer(const char *spec, int threads, double seconds, bool json)
 {
@@ -471,13 +483,7 @@ static int conv_layer(const char *spec, int threads, double seconds, bool json)
     }
     const int64_t N = v[0], C = v[1], H = v[2], W = v[3], O = v[4], K = v[5];
     const int S = (int)v[6], P = (int)v[7], G = (int)v[8];
-    tg_ctx_options o;
-    tg_ctx_options_init(&o);
-    o.n_threads = threads;
-    o.seed = 1;
-    tg_ctx *ctx;
-    if (tg_ctx_create(&o, &ctx) != TG_OK)
-        die(NULL, "tg_ctx_create");
+    tg_ctx *ctx = make_ctx(threads);
     tg_ctx_set_retain_grads(ctx, false);
     tg_tensor *x, *w, *b;
     CHECK(ctx, tg_tensor_create(ctx, 4, (int64_t[]){N, C, H, W}, &x));
@@ -593,13 +599,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    tg_ctx_options o;
-    tg_ctx_options_init(&o);
-    o.n_threads = threads;
-    o.seed = 1;
-    tg_ctx *ctx;
-    if (tg_ctx_create(&o, &ctx) != TG_OK)
-        die(NULL, "tg_ctx_create");
+    tg_ctx *ctx = make_ctx(threads);
     model_info mi = {0};
     tg_module *model = build(ctx, model_name, &mi);
     tg_optim *opt = NULL;

@@ -240,6 +240,21 @@ static void ref_conv_grads(const conv_case *c, const float *x, const float *w, c
     free(gw);
 }
 
+/* The bias gradient of loss sum(y * r): db[o] = sum of r over samples and
+ * pixels (buf: O floats). */
+static void assert_db(const conv_case *c, tg_tensor *b, tg_tensor *r, float *buf)
+{
+    const int64_t P = tg_tensor_numel(r) / (c->N * c->O);
+    for (int64_t o = 0; o < c->O; o++) {
+        double sum = 0;
+        for (int64_t n = 0; n < c->N; n++)
+            for (int64_t q = 0; q < P; q++)
+                sum += tg_tensor_data(r)[(n * c->O + o) * P + q];
+        buf[o] = (float)sum;
+    }
+    tgt_assert_close(tg_tensor_grad(b), buf, (size_t)c->O, 1e-4, 1e-4);
+}
+
 START_TEST(conv_grad_large_matches_reference)
 {
     const conv_case *c = &big_cases[_i];
@@ -255,17 +270,8 @@ START_TEST(conv_grad_large_matches_reference)
     ref_conv_grads(c, tg_tensor_data(in[0]), tg_tensor_data(in[1]), tg_tensor_data(r), dx, dw);
     tgt_assert_close(tg_tensor_grad(in[0]), dx, nx, 1e-4, 1e-4);
     tgt_assert_close(tg_tensor_grad(in[1]), dw, nw, 1e-4, 1e-4);
-    if (in[2]) { /* db[o] = sum of r over samples and pixels */
-        const int64_t P = tg_tensor_numel(y) / (c->N * c->O);
-        for (int64_t o = 0; o < c->O; o++) {
-            double sum = 0;
-            for (int64_t n = 0; n < c->N; n++)
-                for (int64_t q = 0; q < P; q++)
-                    sum += tg_tensor_data(r)[(n * c->O + o) * P + q];
-            dw[o] = (float)sum;
-        }
-        tgt_assert_close(tg_tensor_grad(in[2]), dw, (size_t)c->O, 1e-4, 1e-4);
-    }
+    if (in[2])
+        assert_db(c, in[2], r, dw);
     free(dx);
     free(dw);
     tg_ctx_destroy(ctx);
@@ -513,17 +519,8 @@ START_TEST(conv_winograd_matches_reference)
     assert_rounding(tg_tensor_grad(in[0]), dx, mx, nx);
     assert_rounding(tg_tensor_grad(in[1]), dw, mw, nw);
     free(ax), free(aw), free(ab), free(ar), free(my), free(mx), free(mw);
-    if (in[2]) { /* db[o] = sum of r over samples and pixels */
-        int64_t P = c->H * c->W;
-        for (int64_t o = 0; o < c->O; o++) {
-            double sum = 0;
-            for (int64_t n = 0; n < c->N; n++)
-                for (int64_t q = 0; q < P; q++)
-                    sum += tg_tensor_data(r)[(n * c->O + o) * P + q];
-            want[o] = (float)sum;
-        }
-        tgt_assert_close(tg_tensor_grad(in[2]), want, (size_t)c->O, 1e-4, 1e-4);
-    }
+    if (in[2])
+        assert_db(c, in[2], r, want);
     free(want);
     free(dx);
     free(dw);
