@@ -53,7 +53,8 @@ conv5x5.6-16@14=32,6,14,14,16,5,1,0,1
 "}
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo unknown)
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), CPU: $cpu, $(nproc) CPUs online, threads $threads, TG_CPU=${TG_CPU:-(unset)}"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), CPU: $cpu, $(nproc) CPUs online," \
+     "threads $threads, TG_CPU=${TG_CPU:-(unset)}"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -78,7 +79,8 @@ for name, o, t in rows:
     rf, rb = t["forward_us"] / o["forward_us"], t["backward_us"] / o["backward_us"]
     logs += [math.log(rf), math.log(rb)]
     faster += (rf >= 1) + (rb >= 1)
-    print("| %s | %s | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx | %.0f / %.0f (%.0f%% / %.0f%%) |" % (
+    print("| %s | %s | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx | %.0f / %.0f (%.0f%% / %.0f%%) |"
+          % (
         name, o["conv"], o["forward_us"], t["forward_us"], rf, o["backward_us"],
         t["backward_us"], rb, o["gflops_fwd"], o["gflops_bwd"], o["pct_of_peak_fwd"],
         o["pct_of_peak_bwd"]))

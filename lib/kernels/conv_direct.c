@@ -82,9 +82,6 @@ static int64_t weight_floats(const tg__conv_geom *g)
 /* ---- backward ----------------------------------------------------------- */
 
 /* Per-thread scratch floats of the backward pass (see conv_bwd_range). */
-static int64_t flat_cin(const tg__conv_geom *g);
-static int64_t flat_cout(const tg__conv_geom *g);
-
 static int64_t bwd_scratch(const tg__conv_geom *g, const tg__conv_flat_geom *f,
                            const tg__conv_flat_geom *fb, bool dx, bool dw, bool shared_dy)
 {
