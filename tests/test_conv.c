@@ -197,10 +197,11 @@ static const conv_case big_cases[] = {
     {1, 4, 20, 32, 3, 3, 3, 1, 2, 2, 1, true},   /* stride 1, dilation 2 */
     {2, 16, 32, 32, 32, 1, 1, 2, 0, 1, 1, false}, /* 1x1 stride 2, rows of 16: unfold, one-pass dx */
     /* small maps: the forward multiplies several samples at once; dW by
-     * the packed GEMM where the dots would end in a scalar tail (P = 49)
-     * or the layer is wide (128 x 1152), dx by one GEMM per 2-sample chunk */
+     * the packed GEMM where the dots would end in a scalar tail (P = 49;
+     * 3x3 outputs, two samples' 18 pixels), dx by one GEMM per 2-sample
+     * chunk */
     {5, 32, 14, 14, 48, 3, 3, 2, 1, 1, 1, true},
-    {8, 128, 8, 8, 128, 3, 3, 2, 1, 1, 1, true},
+    {8, 128, 6, 6, 64, 3, 3, 2, 1, 1, 1, true},
     /* depthwise: planes of several vectors, one sample (the forward splits
      * planes, not samples), 18 samples (chunks of 2) */
     {1, 24, 30, 33, 24, 3, 3, 1, 1, 1, 24, true},
@@ -282,7 +283,7 @@ END_TEST
  * computed alone), where the unfold path's chunks hold two samples and dW
  * takes two packed GEMMs per chunk (P = 17 x 17 = 289 pixels, 128 x 576),
  * and its input gradient each sample's. Then a frozen weight: dx of
- * 2-sample chunks by one GEMM (7x7 maps) without dW's copy of dy. */
+ * 2-sample chunks by one GEMM (3x3 outputs) without dW's copy of dy. */
 START_TEST(conv_batch_sums_samples)
 {
     const conv_case c = {8, 64, 34, 34, 128, 3, 3, 2, 1, 1, 1, true};
@@ -326,7 +327,7 @@ START_TEST(conv_batch_sums_samples)
     tgt_assert_close(gb, fb, (size_t)c.O, 1e-4, 1e-4);
     free(gw), free(gb), free(gx), free(sw), free(sb), free(fw), free(fb);
 
-    const conv_case f = {8, 128, 8, 8, 128, 3, 3, 2, 1, 1, 1, false};
+    const conv_case f = {8, 128, 6, 6, 64, 3, 3, 2, 1, 1, 1, false};
     tg_ctx_reset(ctx);
     make_inputs(ctx, &f, in);
     ck_assert_int_eq(tg_tensor_set_requires_grad(in[1], false), TG_OK);
