@@ -82,7 +82,8 @@ static bool plan_grads(tg_ctx *ctx, tg_tensor **order, size_t n)
 {
     static float planned; /* a mark, never written through */
     gslot *slot = tg__arena_alloc(ctx, n * sizeof *slot);
-    size_t *fr = tg__arena_alloc(ctx, 2 * n * sizeof *fr), *of = fr + n; /* free list, tensor's slot */
+    /* fr: the free slots; of[w]: the slot of who[w], the w-th tensor planned */
+    size_t *fr = tg__arena_alloc(ctx, 2 * n * sizeof *fr), *of = fr + n;
     tg_tensor **who = tg__arena_alloc(ctx, n * sizeof *who);
     if (!slot || !fr || !who)
         return false;

@@ -76,7 +76,7 @@ static int64_t flat_cout(const tg__conv_geom *g) { return g->depthwise ? 1 : g->
 /* Floats of the weights: cout x cin x k x k, depthwise cout x k x k. */
 static int64_t weight_floats(const tg__conv_geom *g)
 {
-    return flat_cout(g) * (g->depthwise ? g->cout : g->cin) * g->k * g->k;
+    return g->cout * flat_cin(g) * g->k * g->k;
 }
 
 /* ---- backward ----------------------------------------------------------- */

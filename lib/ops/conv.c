@@ -795,6 +795,19 @@ static int64_t *wg_offs_of(const conv_geom *g, float *wgb)
     return (int64_t *)(wgb + wgrad_group(g) * wg_plane_floats(g));
 }
 
+/* The dY rows of group gr for samples [n0, n0 + cnt), side by side in dyg
+ * (Cog rows of cnt * P floats). */
+static void gather_dy(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, float *dyg)
+{
+    const conv_geom *g = j->g;
+    const int64_t L = cnt * g->P;
+    const float *dy = j->gy + (n0 * g->O + gr * g->Cog) * g->P;
+    for (int64_t s = 0; s < cnt; s++)
+        for (int64_t co = 0; co < g->Cog; co++)
+            memcpy(dyg + co * L + s * g->P, dy + (s * g->O + co) * g->P,
+                   (size_t)g->P * sizeof(float));
+}
+
 /* dW_g += dY col^T for samples [n0, n0 + cnt) as dot products along their
  * output pixels (no packing): cnt samples' unfolds side by side in col
  * (Kg x cnt*P), or with wgruns their phase planes in wgb (the unfold rows'
@@ -813,10 +826,7 @@ static void wgrad_dots(const conv_job *j, int64_t n0, int64_t cnt, int64_t gr, f
     }
     const float *dy = j->gy + (n0 * g->O + gr * g->Cog) * g->P;
     if (cnt > 1) {
-        for (int64_t s = 0; s < cnt; s++)
-            for (int64_t co = 0; co < g->Cog; co++)
-                memcpy(dyg + co * L + s * g->P, dy + (s * g->O + co) * g->P,
-                       (size_t)g->P * sizeof(float));
+        gather_dy(j, n0, cnt, gr, dyg);
         dy = dyg;
     }
     if (g->wgruns) {
@@ -872,10 +882,7 @@ static void bwd_group(const conv_job *j, int64_t n0, int64_t cnt, float *part, f
         for (int64_t n = n0; n < n0 + cnt; n++)
             db_sample(j, n, 0, part);
     if (!have_dyg)
-        for (int64_t s = 0; s < cnt; s++)
-            for (int64_t co = 0; co < g->Cog; co++)
-                memcpy(dyg + co * L + s * g->P, j->gy + ((n0 + s) * g->O + co) * g->P,
-                       (size_t)g->P * sizeof(float));
+        gather_dy(j, n0, cnt, 0, dyg);
     tg__sgemm_pa(g->Kg, L, g->Cog, 1.0f, j->wp, false, dyg, L, 0.0f, dcol, L, work);
     for (int64_t s = 0; s < cnt; s++)
         fold_sample(j, dcol + s * g->P, L, j->gx + (n0 + s) * g->C * g->H * g->W);
