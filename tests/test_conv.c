@@ -24,7 +24,15 @@ static const conv_case cases[] = {
     {2, 4, 6, 5, 4, 3, 3, 1, 1, 1, 4, true},  /* depthwise: a filter per channel */
     {2, 3, 7, 6, 3, 5, 5, 1, 2, 1, 3, false}, /* depthwise 5x5 */
     {1, 2, 5, 5, 2, 3, 3, 1, 0, 1, 2, true},  /* depthwise, pad 0 */
-    {1, 2, 7, 7, 2, 3, 3, 2, 1, 1, 2, true},  /* depthwise stride 2: unfold */
+    /* depthwise stride 2: a stride-1 convolution of each plane's four
+     * phase planes (the direct kernels) */
+    {1, 2, 7, 7, 2, 3, 3, 2, 1, 1, 2, true},
+    {2, 3, 8, 9, 3, 5, 5, 2, 2, 1, 3, false},  /* 5x5, pad 2 */
+    {2, 2, 10, 9, 2, 3, 3, 2, 0, 1, 2, true},  /* pad 0: x's last row read by no output */
+    {1, 2, 7, 6, 2, 2, 2, 2, 0, 1, 2, true},   /* 2x2: one tap per phase */
+    {1, 2, 8, 8, 2, 4, 4, 2, 1, 1, 2, false},  /* 4x4, pad 1 */
+    {1, 2, 9, 9, 2, 7, 7, 2, 3, 1, 2, true},   /* 7x7, pad 3: four taps a side */
+    {1, 2, 3, 4, 2, 3, 3, 2, 2, 1, 2, true},   /* padding wider than half of x */
 };
 #define N_CASES ((int)(sizeof cases / sizeof *cases))
 
@@ -139,7 +147,8 @@ START_TEST(conv_threads)
                                        {5, 32, 9, 9, 32, 3, 3, 1, 1, 1, 1, true},
                                        {3, 128, 4, 4, 128, 3, 3, 1, 1, 1, 1, true},
                                        {7, 64, 14, 14, 128, 3, 3, 2, 1, 1, 1, true},
-                                       {3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 16, true}};
+                                       {3, 16, 9, 9, 16, 3, 3, 1, 1, 1, 16, true},
+                                       {3, 16, 18, 17, 16, 3, 3, 2, 1, 1, 16, true}};
     conv_case c = tcases[_i];
     float *res[2][4];
     for (int t = 0; t < 2; t++) {
@@ -206,6 +215,11 @@ static const conv_case big_cases[] = {
      * planes, not samples), 18 samples (chunks of 2) */
     {1, 24, 30, 33, 24, 3, 3, 1, 1, 1, 24, true},
     {18, 5, 12, 12, 5, 3, 3, 1, 1, 1, 5, false},
+    /* depthwise stride 2: phase rows of whole vectors (AVX2 and AVX-512),
+     * odd W; 14x14 planes (MobileNet's last stride-2 layer); 5x5 */
+    {2, 8, 34, 33, 8, 3, 3, 2, 1, 1, 8, true},
+    {3, 16, 14, 14, 16, 3, 3, 2, 1, 1, 16, false},
+    {2, 4, 40, 40, 4, 5, 5, 2, 2, 1, 4, true},
 };
 
 static void ref_conv_grads(const conv_case *c, const float *x, const float *w, const float *r,
@@ -344,18 +358,19 @@ START_TEST(conv_batch_sums_samples)
 END_TEST
 
 /* A depthwise layer with its ReLU fused (as Sequential runs Conv2d then
- * ReLU) equals tg_relu(tg_conv2d()) bit for bit, values and gradients. */
+ * ReLU) equals tg_relu(tg_conv2d()) bit for bit, values and gradients; at
+ * stride 1 and 2. */
 START_TEST(conv_depthwise_relu_fused)
 {
-    const conv_case c = {4, 12, 10, 11, 12, 3, 3, 1, 1, 1, 12, true};
+    const conv_case c = {4, 12, 10, 11, 12, 3, 3, 1 + _i, 1, 1, 12, true};
     float *got[4] = {0}, *want[4] = {0};
     size_t ns[4];
     for (int fused = 0; fused < 2; fused++) {
         tg_ctx *ctx = tgt_ctx_threads(61, 2);
         tg_tensor *in[3];
         make_inputs(ctx, &c, in);
-        tg_tensor *y = fused ? tg__conv2d_relu(ctx, in[0], in[1], in[2], 1, 1, 1, 12)
-                             : tg_relu(ctx, tg_conv2d(ctx, in[0], in[1], in[2], 1, 1, 1, 12));
+        tg_tensor *y = fused ? tg__conv2d_relu(ctx, in[0], in[1], in[2], c.s, 1, 1, 12)
+                             : tg_relu(ctx, tg_conv2d(ctx, in[0], in[1], in[2], c.s, 1, 1, 12));
         ck_assert_msg(y != NULL, "%s", tg_ctx_last_error(ctx));
         tg_tensor *r = tgt_rand(ctx, 4, tg_tensor_shape(y), -1, 1, false);
         ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
@@ -645,6 +660,7 @@ static const conv_case bn_cases[] = {
     {2, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, true},  /* two tile rows a vector (AVX-512) */
     {3, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, false},   /* the same on AVX2; four rows (AVX-512) */
     {3, 12, 9, 10, 12, 3, 3, 1, 1, 1, 12, true},  /* depthwise (direct, a plane at a time) */
+    {3, 12, 11, 10, 12, 3, 3, 2, 1, 1, 12, false}, /* depthwise stride 2 (phase planes) */
 };
 #define N_BN ((int)(sizeof bn_cases / sizeof *bn_cases))
 
@@ -803,9 +819,9 @@ static Suite *suite(void)
     tcase_add_test(tc, conv_hand);
     tcase_add_loop_test(tc, conv_forward, 0, N_CASES);
     tcase_add_loop_test(tc, conv_grad, 0, N_CASES);
-    tcase_add_loop_test(tc, conv_threads, 0, 5);
+    tcase_add_loop_test(tc, conv_threads, 0, 6);
     tcase_add_test(tc, conv_batch_sums_samples);
-    tcase_add_test(tc, conv_depthwise_relu_fused);
+    tcase_add_loop_test(tc, conv_depthwise_relu_fused, 0, 2);
     tcase_add_loop_test(tc, conv_grad_large_matches_reference, 0,
                         (int)(sizeof big_cases / sizeof *big_cases));
     tcase_add_loop_test(tc, conv_phased_matches_reference, 0,

@@ -75,10 +75,12 @@ static void ref_conv_backward(const tg__conv_geom *g, const float *x, const floa
  * shapes (widths not a multiple of any vector, 1x1, 7x7, asymmetric
  * padding needs, more channels than one register tile). */
 static const tg__conv_geom shapes[] = {
-    {3, 1, 28, 28, 3, 3, 1, false}, {2, 3, 28, 28, 6, 3, 1, false}, {2, 6, 28, 28, 9, 3, 1, false},
-    {2, 1, 28, 28, 6, 5, 2, false}, {3, 6, 14, 14, 16, 5, 0, false}, {3, 2, 7, 11, 5, 3, 0, false},
-    {1, 4, 5, 9, 13, 1, 0, false},  {2, 3, 9, 6, 7, 7, 3, false},    {2, 5, 10, 13, 3, 4, 2, false},
-    {2, 1, 3, 3, 1, 3, 2, false},   {5, 2, 6, 17, 26, 3, 1, false},  {2, 9, 12, 12, 8, 6, 1, false},
+    {3, 1, 28, 28, 3, 3, 1, false, 1},  {2, 3, 28, 28, 6, 3, 1, false, 1},
+    {2, 6, 28, 28, 9, 3, 1, false, 1},  {2, 1, 28, 28, 6, 5, 2, false, 1},
+    {3, 6, 14, 14, 16, 5, 0, false, 1}, {3, 2, 7, 11, 5, 3, 0, false, 1},
+    {1, 4, 5, 9, 13, 1, 0, false, 1},   {2, 3, 9, 6, 7, 7, 3, false, 1},
+    {2, 5, 10, 13, 3, 4, 2, false, 1},  {2, 1, 3, 3, 1, 3, 2, false, 1},
+    {5, 2, 6, 17, 26, 3, 1, false, 1},  {2, 9, 12, 12, 8, 6, 1, false, 1},
 };
 #define N_SHAPES (int)(sizeof shapes / sizeof *shapes)
 
@@ -158,7 +160,7 @@ END_TEST
  * batch is chunked by its size only), and so are repeated runs. */
 START_TEST(direct_conv_deterministic)
 {
-    const tg__conv_geom g = {37, 3, 28, 28, 6, 3, 1, false};
+    const tg__conv_geom g = {37, 3, 28, 28, 6, 3, 1, false, 1};
     enum { NX = 37 * 3 * 28 * 28, NW = 6 * 3 * 9, NY = 37 * 6 * 28 * 28 };
     float *x = rand_buf(NX, 11), *w = rand_buf(NW, 12), *dy = rand_buf(NY, 13);
     float dw[4][NW], db[4][6];
@@ -183,7 +185,7 @@ END_TEST
 
 START_TEST(direct_conv_rejects)
 {
-    tg__conv_geom g = {1, 3, 28, 28, 6, 3, 1, false};
+    tg__conv_geom g = {1, 3, 28, 28, 6, 3, 1, false, 1};
     ck_assert(!tg__conv_direct_ok(&g, 2, 1, 1));
     ck_assert(!tg__conv_direct_ok(&g, 1, 2, 1));
     ck_assert(!tg__conv_direct_ok(&g, 1, 1, 3));

@@ -214,6 +214,8 @@ typedef struct tg__conv_fwd_job {
     tg_ctx *ctx;
     const tg__conv_geom *g;
     tg__conv_flat_geom f;
+    int kf, padf;  /* the flat convolution's kernel and padding: k and pad, or
+                      ceil(k/2) and 0 over phase planes (stride 2) */
     const float *x, *w, *b;
     float *y;
     const tg__conv_epi *epi; /* NULL: none */
@@ -226,7 +228,8 @@ typedef struct tg__conv_bwd_job {
     tg_ctx *ctx;
     const tg__conv_geom *g;
     tg__conv_flat_geom f;  /* forward geometry (x padded by pad) */
-    tg__conv_flat_geom fb; /* backward-data geometry (dy padded by k-1-pad) */
+    tg__conv_flat_geom fb; /* backward-data geometry (dy padded by kf-1-padf) */
+    int kf, padf;          /* as in tg__conv_fwd_job */
     bool shared_dy;        /* "same" padding: the padded dy doubles as flat dy */
     const float *x, *wt, *dy;
     const float *relu_y;   /* fused ReLU output: dy counts only where it is > 0 */
@@ -341,8 +344,11 @@ extern const tg__kernels tg__kernels_avx512;
 #endif
 
 /* ---- direct 2-D convolution drivers (kernels/conv_direct.c) --------------
- * NCHW, square kernel k, stride 1, dilation 1, groups 1, symmetric padding
- * pad <= k-1, k <= TG__CONV_KMAX. Parallel over the batch; weight and bias
+ * NCHW, square kernel k, stride 1 (depthwise also 2), dilation 1, groups 1
+ * or depthwise, symmetric padding pad <= k-1, k <= TG__CONV_KMAX. A
+ * depthwise layer at stride 2 runs as a stride-1 convolution of each
+ * plane's four phase planes (xpad[2i+a][2j+b]) with filters of ceil(k/2)
+ * taps a side (w[2m+a][2n+b], zero past k). Parallel over the batch; weight and bias
  * gradients are summed per fixed chunk of the batch and combined in chunk
  * order, so results are bit-identical for every thread count.
  * kt NULL = tg__kernels_get(). */
@@ -350,7 +356,25 @@ struct tg__conv_geom {
     int64_t n, cin, h, w, cout;
     int k, pad;
     bool depthwise; /* groups = cin = cout: a k x k filter per channel */
+    int stride;     /* 1, or 2 with depthwise */
 };
+
+/* Floats of a k x k filter's four phase filters (k <= TG__CONV_KMAX). */
+#define TG__CONV_PHASE_W (4 * ((TG__CONV_KMAX + 1) / 2) * ((TG__CONV_KMAX + 1) / 2))
+
+/* f[(2a + b) kf^2 + m kf + n] = w[2m + a][2n + b], zero past k (kf =
+ * ceil(k/2)): the filters of the phase planes (a, b) of a stride-2 plane. */
+static inline void tg__conv_phase_filters(const float *w, int k, float *f)
+{
+    const int kf = (k + 1) / 2;
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+            for (int m = 0; m < kf; m++)
+                for (int n = 0; n < kf; n++) {
+                    const int r = 2 * m + a, c = 2 * n + b;
+                    f[((2 * a + b) * kf + m) * kf + n] = r < k && c < k ? w[r * k + c] : 0.0f;
+                }
+}
 
 /* Whether the direct path handles this geometry (and is expected to be
  * faster than im2col + GEMM). */

@@ -17,10 +17,11 @@
  * the partials are added to the gradients in chunk order. Results are
  * therefore bit-identical for every thread count.
  *
- * Few channels, stride 1 (the MNIST CNNs): the direct kernels of
- * kernels/conv_direct.c instead, which skip the k*k-times larger unfolded
- * matrix and its GEMM with M = C_out of 3..16 (measured 3-8x faster on those
- * layers; docs/performance.md). Same determinism guarantee. */
+ * Few channels, stride 1 (the MNIST CNNs), and depthwise layers at stride
+ * 1 or 2: the direct kernels of kernels/conv_direct.c instead, which skip
+ * the k*k-times larger unfolded matrix and its GEMM with M = C_out of 3..16
+ * (measured 3-8x faster on those layers; docs/performance.md). Same
+ * determinism guarantee. */
 #include "tg_internal.h"
 
 #include "kernels/kernels.h"
@@ -1016,14 +1017,15 @@ static bool direct_geom(const conv_geom *g, tg__conv_geom *dg)
 {
     if (g->kh != g->kw)
         return false;
-    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p, g->depthwise};
+    *dg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p, g->depthwise,
+                          (int)g->s};
     return g->p <= 64 && tg__conv_direct_ok(dg, (int)g->s, (int)g->d, (int)g->groups);
 }
 
 /* The Winograd path's geometry, if it takes this convolution. */
 static bool wino_geom(const conv_geom *g, tg__conv_geom *wg)
 {
-    *wg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p, false};
+    *wg = (tg__conv_geom){g->N, g->C, g->H, g->W, g->O, (int)g->kh, (int)g->p, false, (int)g->s};
     return g->kh == g->kw && g->p <= 64 &&
            tg__conv_wino_ok(wg, (int)g->s, (int)g->d, (int)g->groups);
 }
@@ -1031,7 +1033,7 @@ static bool wino_geom(const conv_geom *g, tg__conv_geom *wg)
 /* Its backward data pass: dy (O channels) to dx (C channels), same planes. */
 static tg__conv_geom wino_bwd_geom(const conv_geom *g)
 {
-    return (tg__conv_geom){g->N, g->O, g->H, g->W, g->C, 3, 1, false};
+    return (tg__conv_geom){g->N, g->O, g->H, g->W, g->C, 3, 1, false, 1};
 }
 
 /* out->aux of a Winograd layer, taken at forward time: the weight
@@ -1272,7 +1274,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         if (fresh)
             tg__conv_wino_weights(ctx, &wg, w->data, false, up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, epi, false);
-    } else if (direct && !g.phased) {
+    } else if (direct && (!g.phased || g.depthwise)) { /* a depthwise layer's phases there */
         float *ws = NULL;
         if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
