@@ -475,6 +475,9 @@ static const conv_case wino_cases[] = {
     {2, 48, 14, 14, 48, 3, 3, 1, 1, 1, 1, true}, /* dU by the packed GEMM: blocks of 98 tiles */
     {1, 128, 4, 4, 128, 3, 3, 1, 1, 1, 1, false}, /* ... 128 x 128 channels */
     {1, 48, 20, 26, 48, 3, 3, 1, 1, 1, 1, true}, /* ... two blocks of tile rows (117 tiles) */
+    /* more than one K block (256 channels) in a packed panel of V: dx's
+     * 264 input channels over several panels of tiles */
+    {1, 16, 16, 20, 264, 3, 3, 1, 1, 1, 1, false},
 };
 
 /* |got - want| <= 2e-6 * mag + 1e-30 elementwise (mag: the sum of the

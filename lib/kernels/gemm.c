@@ -336,18 +336,17 @@ void tg__sgemm_papb(int64_t M, int64_t N, int64_t K, const float *ap, const floa
     if (packed_trivial(M, N, K, beta, C, ldc))
         return;
     const tg__kernels *kt = tg__kernels_get();
-    const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr;
-    const int64_t mround = (M + MR - 1) / MR * MR, nround = (N + NR - 1) / NR * NR;
+    const int64_t MR = kt->gemm_mr, NR = kt->gemm_nr, mround = (M + MR - 1) / MR * MR;
     for (int64_t pc = 0; pc < K; pc += KC) {
         int64_t kc = K - pc < KC ? K - pc : KC;
         float bt = pc == 0 ? beta : 1.0f;
-        const float *apc = ap + pc * mround, *bpc = bp + pc * nround;
+        const float *apc = ap + pc * mround;
         for (int64_t jr = 0; jr < N; jr += NR) {
             int nr = (int)(N - jr < NR ? N - jr : NR);
             for (int64_t ir = 0; ir < M; ir += MR) {
                 int mr = (int)(M - ir < MR ? M - ir : MR);
-                kt->gemm_micro(kc, 1.0f, apc + ir * kc, bpc + jr * kc, bt, C + ir * ldc + jr,
-                               ldc, mr, nr);
+                kt->gemm_micro(kc, 1.0f, apc + ir * kc, bp + jr * K + pc * NR, bt,
+                               C + ir * ldc + jr, ldc, mr, nr);
             }
         }
     }

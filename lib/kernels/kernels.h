@@ -82,9 +82,9 @@ void tg__sgemm_pack_a(bool trans_a, int64_t M, int64_t K, const float *A, int64_
  * TG__SGEMM_WORK_FLOATS. */
 void tg__sgemm_pa(int64_t M, int64_t N, int64_t K, float alpha, const float *ap, bool trans_b,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work);
-/* Floats of B [K,N] packed for tg__sgemm_papb: for each block of
- * TG__SGEMM_KC rows p0.. (kc rows, at offset p0 * round(N, NR)), panels of
- * NR columns, each kc x NR row-major (zero-padded past N). */
+/* Floats of B [K,N] packed for tg__sgemm_papb: panels of NR columns, each
+ * K x NR row-major (zero-padded past N), B[p][j] at j / NR * NR * K + p * NR
+ * + j % NR. The GEMM reads a panel's rows in blocks of TG__SGEMM_KC. */
 int64_t tg__sgemm_pack_b_floats(int64_t K, int64_t N);
 /* C = A B + beta * C with both operands packed (A by tg__sgemm_pack_a, B in
  * the layout above); no workspace. */

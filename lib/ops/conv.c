@@ -248,7 +248,7 @@ static bool copy_panel_row(float *restrict d, const float *restrict s, int64_t n
 static void im2col_packed(const conv_geom *g, const float *restrict src, float *restrict row,
                           float *restrict dst, int64_t ncols, int64_t off)
 {
-    const int64_t NR = tg__kernels_get()->gemm_nr, KC = TG__SGEMM_KC;
+    const int64_t NR = tg__kernels_get()->gemm_nr, K = g->Kg;
     const int64_t nround = (ncols + NR - 1) / NR * NR;
     const bool last = off + g->P == ncols;
     const int64_t jr0 = off / NR * NR, lane0 = off - jr0;
@@ -257,18 +257,17 @@ static void im2col_packed(const conv_geom *g, const float *restrict src, float *
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++, p++) {
                 unfold_row(g, src, c, ki, kj, row);
-                int64_t pc = p / KC * KC, kc = g->Kg - pc < KC ? g->Kg - pc : KC;
-                float *base = dst + pc * nround + (p - pc) * NR;
+                float *base = dst + p * NR;
                 for (int64_t q = 0, jr = jr0, lane = lane0; q < g->P; jr += NR, lane = 0) {
                     const int64_t n = NR - lane < g->P - q ? NR - lane : g->P - q;
-                    float *d = base + jr * kc + lane; /* a run within one panel */
+                    float *d = base + jr * K + lane; /* a run within one panel */
                     if (n < NR || !copy_panel_row(d, row + q, NR))
                         for (int64_t t = 0; t < n; t++)
                             d[t] = row[q + t];
                     q += n;
                 }
                 if (last) { /* the last panel's padding */
-                    float *lp = base + (nround - NR) * kc;
+                    float *lp = base + (nround - NR) * K;
                     for (int64_t t = ncols - (nround - NR); t < NR; t++)
                         lp[t] = 0.0f;
                 }
