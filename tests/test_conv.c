@@ -140,7 +140,7 @@ END_TEST
 START_TEST(conv_threads)
 {
     /* direct path; Winograd path (dW by dot products, then by the packed
-     * GEMM); unfold path on 7x7 maps, whose forward multiplies several
+     * GEMM, the threads splitting its transform points); unfold path on 7x7 maps, whose forward multiplies several
      * samples at once (a group of 5 on 1 thread is 4 + 3 on 2) and whose
      * backward has 2-sample chunks (dx by one GEMM per chunk, dW packed) */
     static const conv_case tcases[] = {{5, 3, 9, 9, 4, 3, 3, 1, 1, 1, 1, true},
@@ -478,6 +478,11 @@ static const conv_case wino_cases[] = {
     /* more than one K block (256 channels) in a packed panel of V: dx's
      * 264 input channels over several panels of tiles */
     {1, 16, 16, 20, 264, 3, 3, 1, 1, 1, 1, false},
+    /* more than 256 input channels: U and V in two K blocks (tall tiles;
+     * 2x2 tiles with W odd), dU split by transform points (from 128 x 128
+     * channels) */
+    {2, 264, 6, 10, 32, 3, 3, 1, 1, 1, 1, true},
+    {1, 272, 5, 9, 64, 3, 3, 1, 1, 1, 1, true},
 };
 
 /* |got - want| <= 2e-6 * mag + 1e-30 elementwise (mag: the sum of the

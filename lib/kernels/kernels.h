@@ -273,6 +273,8 @@ typedef struct tg__wino_job {
     float *parts;            /* per chunk: dU (npts x cout x cin), then db (cout) */
     bool want_w, want_b;
     bool du_packed;          /* dU by the packed GEMM (wide layers), else by dots */
+    bool by_points;          /* wide layers: one chunk (the batch), the threads
+                                split the transform points (see winograd.c) */
 } tg__wino_job;
 
 /* A batch-norm pass over planes p = n * C + c of HW floats (ops/norm.c;

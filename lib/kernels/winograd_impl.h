@@ -744,6 +744,8 @@ TGK_UNROLL
     }
 }
 
+/* Chunks [c0, c1) of the batch; with by_points, transform points [c0, c1)
+ * of the whole batch (one chunk; db by the range holding point 0). */
 static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
 {
     const tg__wino_job *j = arg;
@@ -763,12 +765,20 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
 #endif
     FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
+    const int x0 = j->by_points ? (int)c0 : 0, x1 = j->by_points ? (int)c1 : j->npts;
+    const bool want_b = j->want_b && x0 == 0;
+    if (j->by_points && !j->want_w && !want_b)
+        return;
+    if (j->by_points)
+        c0 = 0, c1 = 1;
     for (int64_t ch = c0; ch < c1; ch++) {
         /* samples of chunk ch: the same split as the thread pool's */
         int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
         int64_t nb = ch * q + (ch < r ? ch : r), ne = nb + q + (ch < r ? 1 : 0);
         float *du = j->parts + ch * j->part, *db = du + j->npts * K * C;
-        memset(du, 0, (size_t)j->part * sizeof(float));
+        memset(du + x0 * K * C, 0, (size_t)((x1 - x0) * K * C) * sizeof(float));
+        if (x0 == 0)
+            memset(db, 0, (size_t)K * sizeof(float));
         /* groups of spb samples (small planes), or one sample in blocks of
          * tile rows (spb = 1) */
         for (int64_t n0 = nb; n0 < ne; n0 += j->spb) {
@@ -781,7 +791,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                     FN(wino_dy_split)(dyn, mn, K, H, W, 4, tw, ks, qs, dq + s * tp);
                 else
                     FN(wino_dy_split)(dyn, mn, K, H, W, 2, tw, ks, qs, dq + s * tp);
-                if (j->want_b)
+                if (want_b)
                     for (int64_t k = 0; k < K; k++) {
                         const float *p = dq + k * ks + s * tp;
                         float sb = FN(sum32)(p, tp);
@@ -817,7 +827,7 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
                     else
                         FN(wino_dy)(a, a + qs, a + 2 * qs, a + 3 * qs, nt, m + k * nt, j->mxi);
                 }
-                for (int xi = 0; xi < j->npts; xi++) /* dU[xi] += dM[xi] V[xi]^T */
+                for (int xi = x0; xi < x1; xi++) /* dU[xi] += dM[xi] V[xi]^T */
                     if (j->du_packed)
                         tg__sgemm_ws(false, true, K, C, nt, 1.0f, m + xi * j->mxi, nt,
                                      v + xi * j->vxi, nt, 1.0f, du + xi * K * C, C, gw);
