@@ -31,8 +31,9 @@ bool tg__conv_wino_ok(const tg__conv_geom *g, int stride, int dilation, int grou
     /* Below 16 channels the transforms cost about as much as the products
      * they save (the direct kernels keep those layers). 16 channels on
      * 32x32, batch 64, 1 thread: forward 3.5 vs 4.4 ms, backward 9.8 vs 10.5
-     * ms for the direct kernels. The packed B of V holds at most one K
-     * block of channels. */
+     * ms for the direct kernels. Up to 1024 channels each way (8 x 512 on
+     * 7x7, 1 thread, AVX-512: forward / backward 22.6 / 55.6 ms unfolded,
+     * 13.8 / 33.9 ms here). */
     if (g->cin < 16 || g->cout < 16 || g->cin > 1024 || g->cout > 1024)
         return false;
     return g->h >= 2 && g->w >= 2 && g->h * g->w <= 128 * 128;
