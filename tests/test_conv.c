@@ -478,11 +478,11 @@ static const conv_case wino_cases[] = {
     /* more than one K block (256 channels) in a packed panel of V: dx's
      * 264 input channels over several panels of tiles */
     {1, 16, 16, 20, 264, 3, 3, 1, 1, 1, 1, false},
-    /* more than 256 input channels: U and V in two K blocks (tall tiles;
-     * 2x2 tiles with W odd), dU split by transform points (from 128 x 128
-     * channels) */
+    /* more than 256 input channels (and 96 output pixels or more): U and
+     * V in two K blocks (tall tiles; 2x2 tiles with W odd), dU split by
+     * transform points (from 128 x 128 channels) */
     {2, 264, 6, 10, 32, 3, 3, 1, 1, 1, 1, true},
-    {1, 272, 5, 9, 64, 3, 3, 1, 1, 1, 1, true},
+    {3, 272, 5, 9, 64, 3, 3, 1, 1, 1, 1, true},
 };
 
 /* |got - want| <= 2e-6 * mag + 1e-30 elementwise (mag: the sum of the
