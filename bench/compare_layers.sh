@@ -3,8 +3,9 @@
 # One convolution layer at a time, libtinygrad (bench --conv) beside PyTorch
 # (torch_bench.py --conv) on this machine: the layers of ResNet-8 (CIFAR,
 # batch 64), of an ImageNet-style ResNet's stages (batch 8, 56x56 down to
-# 7x7, 3x3 and 1x1 stride-2 shortcuts), of a MobileNet-style network
-# (depthwise 3x3 at stride 1 and 2, pointwise 1x1) and 5x5 layers. Columns:
+# 7x7, 3x3 and 1x1 stride-2 shortcuts), two of VGG's wide stride-1 layers,
+# of a MobileNet-style network (depthwise 3x3 at stride 1 and 2, pointwise
+# 1x1) and 5x5 layers. Columns:
 # forward and backward microseconds (least of the runs; the backward of
 # sum(y) with input, weight and bias gradients), the ratios PyTorch/ours
 # (above 1: ours faster), and ours in GFLOP/s of the direct convolution's
@@ -15,7 +16,7 @@
 # Environment: THREADS (default 1), LAYERS (a space-separated list of
 # name=N,C,H,W,O,K,S,P,G to run instead), PYTHON (/usr/bin/python3),
 # TG_CPU (restricts libtinygrad's kernels, as for compare.sh). Defaults take
-# about 3 minutes.
+# about 4 minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-"$here/../build"}
@@ -40,6 +41,8 @@ resnet.conv3x3.128-256.s2=8,128,28,28,256,3,2,1,1
 resnet.conv3x3.256@14=8,256,14,14,256,3,1,1,1
 resnet.conv3x3.256-512.s2=8,256,14,14,512,3,2,1,1
 resnet.conv3x3.512@7=8,512,7,7,512,3,1,1,1
+vgg.conv3x3.256-512@28=8,256,28,28,512,3,1,1,1
+vgg.conv3x3.512@14=8,512,14,14,512,3,1,1,1
 mobilenet.dw3x3.32@112=8,32,112,112,32,3,1,1,32
 mobilenet.dw3x3.64@56.s2=8,64,112,112,64,3,2,1,64
 mobilenet.pw.64-128@56=8,64,56,56,128,1,1,0,1
@@ -48,6 +51,7 @@ mobilenet.dw3x3.256@28=8,256,28,28,256,3,1,1,256
 mobilenet.dw3x3.512@14=8,512,14,14,512,3,1,1,512
 mobilenet.dw3x3.512@14.s2=8,512,14,14,512,3,2,1,512
 mobilenet.pw.512-512@14=8,512,14,14,512,1,1,0,1
+mobilenet.dw3x3.1024@7=8,1024,7,7,1024,3,1,1,1024
 conv5x5.32@28=32,32,28,28,32,5,1,2,1
 conv5x5.6-16@14=32,6,14,14,16,5,1,0,1
 "}
