@@ -324,13 +324,9 @@ END_TEST
 static void pack_b_ref(int64_t K, int64_t N, const float *B, int64_t ldb, int64_t NR, float *dst)
 {
     const int64_t nround = (N + NR - 1) / NR * NR;
-    for (int64_t p = 0; p < K; p++) {
-        int64_t pc = p / TG__SGEMM_KC * TG__SGEMM_KC;
-        int64_t kc = K - pc < TG__SGEMM_KC ? K - pc : TG__SGEMM_KC;
+    for (int64_t p = 0; p < K; p++) /* panels of NR columns, all K rows each */
         for (int64_t j = 0; j < nround; j++)
-            dst[pc * nround + (j / NR) * kc * NR + (p - pc) * NR + j % NR] =
-                j < N ? B[p * ldb + j] : 0.0f;
-    }
+            dst[(j / NR) * K * NR + p * NR + j % NR] = j < N ? B[p * ldb + j] : 0.0f;
 }
 
 /* The workspace drivers of the convolution (tg__sgemm_ws, tg__sgemm_pa,
