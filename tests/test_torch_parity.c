@@ -96,6 +96,32 @@ START_TEST(conv2d_parity)
 }
 END_TEST
 
+/* Depthwise (groups = channels): the direct kernels, at stride 2 over
+ * phase planes. */
+START_TEST(conv2d_depthwise_parity)
+{
+    static const struct { const char *name; int k, p, s; } cases[] = {
+        {"dw_k3p1s1", 3, 1, 1}, {"dw_k3p1s2", 3, 1, 2}, {"dw_k5p2s2", 5, 2, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        tg_ctx *ctx = tgt_ctx_threads(1, 2);
+        char name[96];
+        snprintf(name, sizeof name, "%s_w", cases[c].name);
+        const int64_t k = cases[c].k;
+        tg_tensor *x = fixture_tensor(ctx, "dw_x", 4, (int64_t[]){2, 4, 9, 8}, true);
+        tg_tensor *w = fixture_tensor(ctx, name, 4, (int64_t[]){4, 1, k, k}, true);
+        tg_tensor *b = fixture_tensor(ctx, "dw_b", 1, (int64_t[]){4}, true);
+        tg_tensor *y = tg_conv2d(ctx, x, w, b, cases[c].s, cases[c].p, 1, 4);
+        backward_with(ctx, y, cases[c].name);
+        expect_named(cases[c].name, "y", y, false);
+        expect_named(cases[c].name, "dx", x, true);
+        expect_named(cases[c].name, "dw", w, true);
+        expect_named(cases[c].name, "db", b, true);
+        tg_ctx_destroy(ctx);
+    }
+}
+END_TEST
+
 START_TEST(pool_parity)
 {
     static const struct { const char *name; bool max; int k, s, p; } cases[] = {
@@ -197,6 +223,7 @@ static Suite *suite(void)
     Suite *s = suite_create("torch_parity");
     TCase *tc = tcase_create("ops");
     tcase_add_test(tc, conv2d_parity);
+    tcase_add_test(tc, conv2d_depthwise_parity);
     tcase_add_test(tc, pool_parity);
     tcase_add_test(tc, matmul_parity);
     tcase_add_test(tc, linear_parity);
