@@ -75,24 +75,32 @@ static void expect_named(const char *prefix, const char *suffix, tg_tensor *t, b
     expect_tensor(name, t, grad);
 }
 
+/* conv2d of fixture x, w, b (shapes xs, ws; bias [ws[0]]) against the
+ * fixtures <name>_y, _dx, _dw, _db. */
+static void conv_parity(const char *name, const char *xf, const int64_t *xs, const char *wf,
+                        const int64_t *ws, const char *bf, int p, int s, int groups)
+{
+    tg_ctx *ctx = tgt_ctx_threads(1, 2);
+    tg_tensor *x = fixture_tensor(ctx, xf, 4, xs, true);
+    tg_tensor *w = fixture_tensor(ctx, wf, 4, ws, true);
+    tg_tensor *b = fixture_tensor(ctx, bf, 1, ws, true);
+    tg_tensor *y = tg_conv2d(ctx, x, w, b, s, p, 1, groups);
+    backward_with(ctx, y, name);
+    expect_named(name, "y", y, false);
+    expect_named(name, "dx", x, true);
+    expect_named(name, "dw", w, true);
+    expect_named(name, "db", b, true);
+    tg_ctx_destroy(ctx);
+}
+
 START_TEST(conv2d_parity)
 {
     static const struct { const char *name; int p, s; } cases[] = {
         {"conv_p0s1", 0, 1}, {"conv_p1s1", 1, 1}, {"conv_p1s2", 1, 2}, {"conv_p0s2", 0, 2},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        tg_ctx *ctx = tgt_ctx_threads(1, 2);
-        tg_tensor *x = fixture_tensor(ctx, "conv_x", 4, (int64_t[]){2, 3, 7, 6}, true);
-        tg_tensor *w = fixture_tensor(ctx, "conv_w", 4, (int64_t[]){4, 3, 3, 3}, true);
-        tg_tensor *b = fixture_tensor(ctx, "conv_b", 1, (int64_t[]){4}, true);
-        tg_tensor *y = tg_conv2d(ctx, x, w, b, cases[k].s, cases[k].p, 1, 1);
-        backward_with(ctx, y, cases[k].name);
-        expect_named(cases[k].name, "y", y, false);
-        expect_named(cases[k].name, "dx", x, true);
-        expect_named(cases[k].name, "dw", w, true);
-        expect_named(cases[k].name, "db", b, true);
-        tg_ctx_destroy(ctx);
-    }
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        conv_parity(cases[k].name, "conv_x", (int64_t[]){2, 3, 7, 6}, "conv_w",
+                    (int64_t[]){4, 3, 3, 3}, "conv_b", cases[k].p, cases[k].s, 1);
 }
 END_TEST
 
@@ -104,20 +112,11 @@ START_TEST(conv2d_depthwise_parity)
         {"dw_k3p1s1", 3, 1, 1}, {"dw_k3p1s2", 3, 1, 2}, {"dw_k5p2s2", 5, 2, 2},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        tg_ctx *ctx = tgt_ctx_threads(1, 2);
-        char name[96];
-        snprintf(name, sizeof name, "%s_w", cases[c].name);
+        char wf[96];
+        snprintf(wf, sizeof wf, "%s_w", cases[c].name);
         const int64_t k = cases[c].k;
-        tg_tensor *x = fixture_tensor(ctx, "dw_x", 4, (int64_t[]){2, 4, 9, 8}, true);
-        tg_tensor *w = fixture_tensor(ctx, name, 4, (int64_t[]){4, 1, k, k}, true);
-        tg_tensor *b = fixture_tensor(ctx, "dw_b", 1, (int64_t[]){4}, true);
-        tg_tensor *y = tg_conv2d(ctx, x, w, b, cases[c].s, cases[c].p, 1, 4);
-        backward_with(ctx, y, cases[c].name);
-        expect_named(cases[c].name, "y", y, false);
-        expect_named(cases[c].name, "dx", x, true);
-        expect_named(cases[c].name, "dw", w, true);
-        expect_named(cases[c].name, "db", b, true);
-        tg_ctx_destroy(ctx);
+        conv_parity(cases[c].name, "dw_x", (int64_t[]){2, 4, 9, 8}, wf,
+                    (int64_t[]){4, 1, k, k}, "dw_b", cases[c].p, cases[c].s, 4);
     }
 }
 END_TEST
