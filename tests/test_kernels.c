@@ -183,6 +183,78 @@ START_TEST(direct_conv_deterministic)
 }
 END_TEST
 
+/* Depthwise layers with the channels in the vector lanes (conv_dwc_*, the
+ * AVX2 and AVX-512 tables) against the same ISA's plane-at-a-time kernels
+ * (the table without them): the forward bit for bit at stride 1 (the same
+ * multiply-adds in the same order), within rounding at stride 2 and for the
+ * gradients; fused ReLU masks; the same bits on 1 and 3 threads. Shapes
+ * leave a part block of channels (37 = 2 x 16 + 5; 21, 35 on AVX2) and
+ * planes whose pixels are no whole number of vectors; taps 1 to 7. */
+static const tg__conv_geom dwc_shapes[] = {
+    {3, 37, 7, 7, 37, 3, 1, true, 1},   {2, 16, 14, 14, 16, 3, 1, true, 2},
+    {2, 21, 9, 11, 21, 5, 2, true, 1},  {1, 8, 13, 10, 8, 7, 3, true, 2},
+    {2, 35, 12, 12, 35, 2, 0, true, 2}, {1, 17, 5, 6, 17, 4, 3, true, 1},
+    {2, 3, 28, 28, 3, 1, 0, true, 1},   {5, 32, 10, 9, 32, 6, 2, true, 2},
+};
+
+/* Forward (bias, then fused ReLU without), backward (dx added, dw, db; the
+ * ReLU mask fused) of g with table kt on n_threads into out[0..5]. */
+static void dwc_run(const tg__kernels *kt, int n_threads, const tg__conv_geom *g, float *out[6])
+{
+    const int64_t ho = (g->h + 2 * g->pad - g->k) / g->stride + 1;
+    const int64_t wo = (g->w + 2 * g->pad - g->k) / g->stride + 1;
+    const size_t nx = (size_t)(g->n * g->cin * g->h * g->w), nw = (size_t)(g->cin * g->k * g->k);
+    const size_t ny = (size_t)(g->n * g->cin * ho * wo);
+    float *x = rand_buf(nx, 21), *w = rand_buf(nw, 22), *b = rand_buf((size_t)g->cin, 23);
+    float *dy = rand_buf(ny, 24);
+    out[0] = calloc(ny, sizeof(float)), out[1] = calloc(ny, sizeof(float));
+    out[2] = rand_buf(nx, 25), out[3] = calloc(nw, sizeof(float));
+    out[4] = calloc((size_t)g->cin, sizeof(float)), out[5] = rand_buf(nx, 26);
+    tg_ctx *ctx = tgt_ctx_threads(1, n_threads);
+    float *ws = NULL;
+    ck_assert(tg__conv_direct_ok(g, g->stride, 1, (int)g->cin));
+    ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
+    tg__conv_direct_forward(ctx, kt, g, x, w, b, out[0], NULL);
+    const tg__conv_epi relu = {.relu = true};
+    tg__conv_direct_forward(ctx, kt, g, x, w, NULL, out[1], &relu);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, out[1], out[2], false, out[3], out[4], ws);
+    tg__conv_direct_backward(ctx, kt, g, x, w, dy, NULL, out[5], true, NULL, NULL, ws);
+    tg_ctx_destroy(ctx);
+    free(x), free(w), free(b), free(dy);
+}
+
+START_TEST(depthwise_lanes_match_planes)
+{
+    const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
+    if (!kt || !kt->conv_dwc_fwd_range)
+        return; /* the plain C table has no lane kernels */
+    tg__kernels planes = *kt;
+    planes.conv_dwc_fwd_range = planes.conv_dwc_bwd_range = NULL;
+    for (size_t s = 0; s < sizeof dwc_shapes / sizeof *dwc_shapes; s++) {
+        const tg__conv_geom *g = &dwc_shapes[s];
+        const int64_t ho = (g->h + 2 * g->pad - g->k) / g->stride + 1;
+        const int64_t wo = (g->w + 2 * g->pad - g->k) / g->stride + 1;
+        const size_t ny = (size_t)(g->n * g->cin * ho * wo);
+        const size_t nx = (size_t)(g->n * g->cin * g->h * g->w);
+        const size_t n[6] = {ny, ny, nx, (size_t)(g->cin * g->k * g->k), (size_t)g->cin, nx};
+        float *lanes[6], *lanes3[6], *ref[6];
+        dwc_run(kt, 1, g, lanes);
+        dwc_run(kt, 3, g, lanes3);
+        dwc_run(&planes, 1, g, ref);
+        for (int i = 0; i < 6; i++) {
+            ck_assert_msg(memcmp(lanes[i], lanes3[i], n[i] * sizeof(float)) == 0,
+                          "shape %zu output %d differs between 1 and 3 threads", s, i);
+            if (g->stride == 1 && i < 2)
+                ck_assert_msg(memcmp(lanes[i], ref[i], n[i] * sizeof(float)) == 0,
+                              "shape %zu forward %d: not the flat kernels' bits", s, i);
+            else
+                tgt_assert_close(lanes[i], ref[i], n[i], 1e-5, 1e-5);
+            free(lanes[i]), free(lanes3[i]), free(ref[i]);
+        }
+    }
+}
+END_TEST
+
 START_TEST(direct_conv_rejects)
 {
     tg__conv_geom g = {1, 3, 28, 28, 6, 3, 1, false, 1};
@@ -990,6 +1062,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, max_pool2x2_matches, 0, TG__ISA_COUNT);
     tcase_add_loop_test(tc, gather_s2_matches, 0, TG__ISA_COUNT);
     tcase_add_test(tc, direct_conv_deterministic);
+    tcase_add_loop_test(tc, depthwise_lanes_match_planes, 0, TG__ISA_COUNT);
     tcase_add_test(tc, direct_conv_rejects);
     tcase_add_test(tc, dispatch_follows_env);
     tcase_add_loop_test(tc, conv_relu_gradcheck, 0, 2);

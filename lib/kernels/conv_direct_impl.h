@@ -383,3 +383,340 @@ static void FN(conv_dw_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
         }
     }
 }
+
+#if VW >= 8
+/* ---- depthwise layers on small planes, channels in the vector lanes -----
+ * On planes of 14x14 or less the flat kernels above spend more on each
+ * plane's copies, tails and calls than on its taps (8 x 1024 x 7x7, 3x3:
+ * 60 ns a plane). Here VW channels of one sample at a time are transposed
+ * (VW x VW blocks in registers) into a tile of pixels, each pixel the VW
+ * channels' values as one vector: tile[(y * wp + x) * VW + lane]. A tap is
+ * then one multiply-add of a pixel vector by the tap's VW weights, at any
+ * stride, and the result is transposed back. The forward sums a pixel's
+ * taps in the same order as the flat kernels (ky, then kx, from zero, the
+ * bias added after), so at stride 1 it has their bits. */
+
+typedef int32_t FN(dwc_vi) __attribute__((vector_size(VW * 4)));
+
+#define DWC_LO(d, l) (((l) & (d)) ? VW + (l) - (d) : (l))
+#define DWC_HI(d, l) (((l) & (d)) ? VW + (l) : (l) + (d))
+#if VW == 16
+#  define DWC_LANES(M, d)                                                                      \
+      M(d, 0), M(d, 1), M(d, 2), M(d, 3), M(d, 4), M(d, 5), M(d, 6), M(d, 7), M(d, 8),         \
+      M(d, 9), M(d, 10), M(d, 11), M(d, 12), M(d, 13), M(d, 14), M(d, 15)
+#else
+#  define DWC_LANES(M, d) M(d, 0), M(d, 1), M(d, 2), M(d, 3), M(d, 4), M(d, 5), M(d, 6), M(d, 7)
+#endif
+/* Rows i and i + d swap their off-diagonal d x d blocks: after every d, r
+ * is transposed. */
+#define DWC_STAGE(r, d)                                                                        \
+    TGK_UNROLL for (int i_ = 0; i_ < VW; i_++) if (!(i_ & (d))) {                              \
+        vf a_ = r[i_], b_ = r[i_ + (d)];                                                       \
+        r[i_] = __builtin_shufflevector(a_, b_, DWC_LANES(DWC_LO, d));                         \
+        r[i_ + (d)] = __builtin_shufflevector(a_, b_, DWC_LANES(DWC_HI, d));                   \
+    }
+
+/* Lane l of r[i] to lane i of r[l]. */
+TGK_INLINE void FN(dwc_transpose)(vf r[VW])
+{
+#if VW == 16
+    DWC_STAGE(r, 8)
+#endif
+    DWC_STAGE(r, 4)
+    DWC_STAGE(r, 2)
+    DWC_STAGE(r, 1)
+}
+
+/* v where m > 0 (or NaN), else 0: tg_relu's backward on its result m */
+static inline vf FN(dwc_relu_mask)(vf v, vf m)
+{
+    FN(dwc_vi) dead = m <= VZERO();
+    return (vf)((FN(dwc_vi))v & ~dead);
+}
+
+/* Planes -> tile: pixel p (of hw, rows of w) of nc planes at src (cs floats
+ * apart) to dst + ((p / w + pad) * wp + p % w + pad) * VW; lanes from nc on
+ * are zero. With m (a fused ReLU's output, laid out as src) only where
+ * m > 0. */
+static void FN(dwc_in)(const float *src, const float *m, int64_t cs, int nc, int64_t hw,
+                       int64_t w, int64_t wp, int64_t pad, float *dst)
+{
+    int64_t y = 0, x = 0;
+    for (int64_t p0 = 0; p0 < hw; p0 += VW) {
+        const int np = hw - p0 < VW ? (int)(hw - p0) : VW;
+        vf r[VW];
+        if (np < VW) { /* the planes' last pixels: lane by lane */
+            for (int i = 0; i < np; i++) {
+                float *d = dst + ((y + pad) * wp + x + pad) * VW;
+                for (int c = 0; c < VW; c++) {
+                    float v = c < nc ? src[c * cs + p0 + i] : 0.0f;
+                    d[c] = m && c < nc && m[c * cs + p0 + i] <= 0.0f ? 0.0f : v;
+                }
+                if (++x == w)
+                    x = 0, y++;
+            }
+            continue;
+        }
+TGK_UNROLL
+        for (int c = 0; c < VW; c++) { /* unrolled: r stays in registers */
+            r[c] = VZERO();
+            if (c >= nc)
+                continue;
+            r[c] = VLOAD(src + c * cs + p0);
+            if (m)
+                r[c] = FN(dwc_relu_mask)(r[c], VLOAD(m + c * cs + p0));
+        }
+        FN(dwc_transpose)(r);
+TGK_UNROLL
+        for (int i = 0; i < VW; i++) {
+            VSTORE(dst + ((y + pad) * wp + x + pad) * VW, r[i]);
+            if (++x == w)
+                x = 0, y++;
+        }
+    }
+}
+
+/* Tile -> planes: pixel p's lanes at src + p * VW (hw pixels) to pixel p
+ * of nc planes at dst (cs floats apart), stored, or added with add. */
+static void FN(dwc_out)(const float *src, int64_t hw, int nc, float *dst, int64_t cs, bool add)
+{
+    for (int64_t p0 = 0; p0 < hw; p0 += VW) {
+        const int np = hw - p0 < VW ? (int)(hw - p0) : VW;
+        if (np == VW) { /* whole vectors: unrolled, r in registers */
+            vf r[VW];
+TGK_UNROLL
+            for (int i = 0; i < VW; i++)
+                r[i] = VLOAD(src + (p0 + i) * VW);
+            FN(dwc_transpose)(r);
+TGK_UNROLL
+            for (int c = 0; c < VW; c++) {
+                if (c >= nc)
+                    break;
+                float *d = dst + c * cs + p0;
+                VSTORE(d, add ? VADD(VLOAD(d), r[c]) : r[c]);
+            }
+            continue;
+        }
+        for (int c = 0; c < nc; c++) /* the planes' last pixels: lane by lane */
+            for (int i = 0; i < np; i++) {
+                float *d = dst + c * cs + p0 + i, v = src[(p0 + i) * VW + c];
+                *d = add ? *d + v : v;
+            }
+    }
+}
+
+/* The VW channels' weights from c0 (nc of them) as a vector per tap. */
+static void FN(dwc_weights)(const float *w, int64_t c0, int nc, int kk, vf *wv)
+{
+    for (int t = 0; t < kk; t++) {
+        float l[VW] = {0};
+        for (int c = 0; c < nc; c++)
+            l[c] = w[(c0 + c) * kk + t];
+        wv[t] = VLOAD(l);
+    }
+}
+
+/* Outputs of a K x K filter at stride S from tile xt (rows of wp pixels)
+ * to ot (ho x wo pixels): sum over the taps in order, + bias, ReLU. */
+TGK_INLINE void FN(dwc_fwd_k)(const int K, const int S, const float *xt, int64_t wp,
+                              int64_t ho, int64_t wo, const vf *wv, vf bias, bool relu,
+                              float *ot)
+{
+    vf wk[TG__CONV_KMAX * TG__CONV_KMAX];
+TGK_UNROLL
+    for (int t = 0; t < K * K; t++)
+        wk[t] = wv[t];
+    for (int64_t oy = 0; oy < ho; oy++)
+        for (int64_t ox = 0; ox < wo; ox++) {
+            const float *b = xt + (oy * S * wp + ox * S) * VW;
+            vf acc = VZERO();
+TGK_UNROLL
+            for (int ky = 0; ky < K; ky++)
+TGK_UNROLL
+                for (int kx = 0; kx < K; kx++)
+                    acc = VFMA(wk[ky * K + kx], VLOAD(b + (ky * wp + kx) * VW), acc);
+            acc = acc + bias;
+            if (relu) /* v < 0 ? 0 : v: NaN and -0 stay */
+                acc = (vf)((FN(dwc_vi))acc & ~(FN(dwc_vi))(acc < VZERO()));
+            VSTORE(ot + (oy * wo + ox) * VW, acc);
+        }
+}
+
+/* dw[t] = sum over outputs of dy * the pixel tap t reads; dy from tile dyt
+ * (rows of wd pixels, output (0, 0) at pixel (B, B)). Two sums per tap
+ * (even and odd columns), so that a row of taps has 2K independent chains. */
+TGK_INLINE void FN(dwc_wgrad_k)(const int K, const int S, const float *xt, int64_t wp,
+                                const float *dyt, int64_t wd, int64_t B, int64_t ho,
+                                int64_t wo, vf *dw)
+{
+TGK_UNROLL
+    for (int ky = 0; ky < K; ky++) {
+        vf a0[TG__CONV_KMAX], a1[TG__CONV_KMAX];
+TGK_UNROLL
+        for (int kx = 0; kx < K; kx++)
+            a0[kx] = a1[kx] = VZERO();
+        for (int64_t oy = 0; oy < ho; oy++) {
+            const float *d = dyt + ((oy + B) * wd + B) * VW;
+            const float *xr = xt + (oy * S + ky) * wp * VW;
+            int64_t ox = 0;
+            for (; ox + 2 <= wo; ox += 2) {
+                vf g0 = VLOAD(d + ox * VW), g1 = VLOAD(d + (ox + 1) * VW);
+TGK_UNROLL
+                for (int kx = 0; kx < K; kx++) {
+                    a0[kx] = VFMA(g0, VLOAD(xr + (ox * S + kx) * VW), a0[kx]);
+                    a1[kx] = VFMA(g1, VLOAD(xr + ((ox + 1) * S + kx) * VW), a1[kx]);
+                }
+            }
+            if (ox < wo) {
+                vf g0 = VLOAD(d + ox * VW);
+TGK_UNROLL
+                for (int kx = 0; kx < K; kx++)
+                    a0[kx] = VFMA(g0, VLOAD(xr + (ox * S + kx) * VW), a0[kx]);
+            }
+        }
+TGK_UNROLL
+        for (int kx = 0; kx < K; kx++)
+            dw[ky * K + kx] = a0[kx] + a1[kx];
+    }
+}
+
+/* dx at each input pixel (h x w, to dxt) from the outputs that read it:
+ * tap (ky, kx) of output (oy, ox) reads pixel (oy S + ky - pad, ox S + kx
+ * - pad); at stride 2 only taps of the pixel's parity. */
+TGK_INLINE void FN(dwc_dx_k)(const int K, const int S, int64_t pad, const float *dyt,
+                             int64_t wd, int64_t B, int64_t h, int64_t w, const vf *wv,
+                             float *dxt)
+{
+    vf wk[TG__CONV_KMAX * TG__CONV_KMAX];
+TGK_UNROLL
+    for (int t = 0; t < K * K; t++)
+        wk[t] = wv[t];
+    for (int64_t iy = 0; iy < h; iy++)
+        for (int64_t ix = 0; ix < w; ix++) {
+            vf acc = VZERO();
+            for (int ky = S == 2 ? (int)((iy + pad) & 1) : 0; ky < K; ky += S) {
+                const int64_t oy = (iy + pad - ky) / S; /* exact: same parity */
+                const float *d = dyt + ((oy + B) * wd + B) * VW;
+                for (int kx = S == 2 ? (int)((ix + pad) & 1) : 0; kx < K; kx += S)
+                    acc = VFMA(wk[ky * K + kx], VLOAD(d + (ix + pad - kx) / S * VW), acc);
+            }
+            VSTORE(dxt + (iy * w + ix) * VW, acc);
+        }
+}
+
+#define DWC_SWITCH(CALL)                                                                       \
+    switch (g->k * 2 + g->stride - 1) {                                                        \
+    case 2: CALL(1, 1); break; case 3: CALL(1, 2); break;                                      \
+    case 4: CALL(2, 1); break; case 5: CALL(2, 2); break;                                      \
+    case 6: CALL(3, 1); break; case 7: CALL(3, 2); break;                                      \
+    case 8: CALL(4, 1); break; case 9: CALL(4, 2); break;                                      \
+    case 10: CALL(5, 1); break; case 11: CALL(5, 2); break;                                    \
+    case 12: CALL(6, 1); break; case 13: CALL(6, 2); break;                                    \
+    case 14: CALL(7, 1); break; case 15: CALL(7, 2); break;                                    \
+    }
+
+/* Forward over units u = b * N + n: channels b * VW .. of sample n (the
+ * block's weights loaded once for its samples). */
+static void FN(conv_dwc_fwd_range)(void *arg, int64_t u0, int64_t u1, int tid)
+{
+    const tg__conv_fwd_job *j = arg;
+    const tg__conv_geom *g = j->g;
+    const tg__conv_dwc_geom d = tg__conv_dwc_geom_of(g, VW);
+    const tg__conv_epi *e = j->epi;
+    const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
+    const int kk = g->k * g->k;
+    const int64_t C = g->cin, plane_in = g->h * g->w, plane_out = d.ho * d.wo;
+    float *xt = j->ctx->scratch[tid], *ot = xt + d.xt_floats;
+    memset(xt, 0, (size_t)d.xt_floats * sizeof(float)); /* the padding */
+    vf wv[TG__CONV_KMAX * TG__CONV_KMAX], bias = VZERO();
+    for (int64_t u = u0, c_w = -1; u < u1; u++) {
+        const int64_t n = u % g->n, c0 = u / g->n * VW;
+        const int nc = C - c0 < VW ? (int)(C - c0) : VW;
+        if (c0 != c_w) {
+            FN(dwc_weights)(j->w, c0, nc, kk, wv);
+            float bl[VW] = {0};
+            for (int c = 0; c < nc && j->b; c++)
+                bl[c] = j->b[c0 + c];
+            bias = VLOAD(bl);
+            c_w = c0;
+        }
+        FN(dwc_in)(j->x + (n * C + c0) * plane_in, NULL, plane_in, nc, plane_in, g->w, d.wp,
+                   g->pad, xt);
+#define DWC_FWD(K, S) FN(dwc_fwd_k)(K, S, xt, d.wp, d.ho, d.wo, wv, bias, relu, ot)
+        DWC_SWITCH(DWC_FWD)
+#undef DWC_FWD
+        float *y = j->y + (n * C + c0) * plane_out;
+        FN(dwc_out)(ot, plane_out, nc, y, plane_out, false);
+        if (full)
+            for (int c = 0; c < nc; c++)
+                tg__conv_epi_row(e, c0 + c, y + c * plane_out,
+                                 e->res ? e->res + (n * C + c0 + c) * plane_out : NULL,
+                                 plane_out);
+    }
+}
+
+/* Backward over the batch's chunks, a block of VW channels at a time for
+ * the chunk's samples in order. A chunk's partial holds its weight
+ * gradients lane by lane, [C / VW][k * k][VW], then its bias gradients [C
+ * rounded up to VW] (tg__conv_direct_backward adds them up). */
+static void FN(conv_dwc_bwd_range)(void *arg, int64_t ch0, int64_t ch1, int tid)
+{
+    const tg__conv_bwd_job *j = arg;
+    const tg__conv_geom *g = j->g;
+    const tg__conv_dwc_geom d = tg__conv_dwc_geom_of(g, VW);
+    const int kk = g->k * g->k;
+    const int64_t C = g->cin, nb = (C + VW - 1) / VW;
+    const int64_t plane_in = g->h * g->w, plane_out = d.ho * d.wo;
+    float *dyt = j->ctx->scratch[tid], *xt = dyt + d.dyt_floats, *dxt = xt + d.xt_floats;
+    memset(dyt, 0, (size_t)(d.dyt_floats + d.xt_floats) * sizeof(float)); /* the padding */
+    for (int64_t ch = ch0; ch < ch1; ch++) {
+        int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
+        int64_t n0 = ch * q + (ch < r ? ch : r), n1 = n0 + q + (ch < r ? 1 : 0);
+        float *dw = j->parts ? j->parts + ch * j->part : NULL;
+        float *db = dw ? dw + nb * kk * VW : NULL;
+        if (dw)
+            memset(dw, 0, (size_t)j->part * sizeof(float));
+        for (int64_t c0 = 0; c0 < C; c0 += VW) {
+            const int nc = C - c0 < VW ? (int)(C - c0) : VW;
+            vf wv[TG__CONV_KMAX * TG__CONV_KMAX];
+            if (j->dx)
+                FN(dwc_weights)(j->w, c0, nc, kk, wv);
+            float *dwb = dw ? dw + c0 * kk : NULL;
+            for (int64_t n = n0; n < n1; n++) {
+                const int64_t po = (n * C + c0) * plane_out, pi = (n * C + c0) * plane_in;
+                FN(dwc_in)(j->dy + po, j->relu_y ? j->relu_y + po : NULL, plane_out, nc,
+                           plane_out, d.wo, d.wd, d.b, dyt);
+                if (j->want_b) { /* four sums a lane, pixels in order */
+                    vf s[4] = {VZERO(), VZERO(), VZERO(), VZERO()};
+                    for (int64_t oy = 0, p = 0; oy < d.ho; oy++)
+                        for (int64_t ox = 0; ox < d.wo; ox++, p++)
+                            s[p & 3] = VADD(s[p & 3],
+                                            VLOAD(dyt + ((oy + d.b) * d.wd + ox + d.b) * VW));
+                    VSTORE(db + c0, VADD(VLOAD(db + c0), VADD(VADD(s[0], s[1]),
+                                                              VADD(s[2], s[3]))));
+                }
+                if (j->want_w) {
+                    FN(dwc_in)(j->x + pi, NULL, plane_in, nc, plane_in, g->w, d.wp, g->pad, xt);
+                    vf gw[TG__CONV_KMAX * TG__CONV_KMAX];
+#define DWC_WG(K, S) FN(dwc_wgrad_k)(K, S, xt, d.wp, dyt, d.wd, d.b, d.ho, d.wo, gw)
+                    DWC_SWITCH(DWC_WG)
+#undef DWC_WG
+                    for (int t = 0; t < kk; t++)
+                        VSTORE(dwb + t * VW, VADD(VLOAD(dwb + t * VW), gw[t]));
+                }
+                if (j->dx) {
+#define DWC_DX(K, S) FN(dwc_dx_k)(K, S, g->pad, dyt, d.wd, d.b, g->h, g->w, wv, dxt)
+                    DWC_SWITCH(DWC_DX)
+#undef DWC_DX
+                    FN(dwc_out)(dxt, plane_in, nc, j->dx + pi, plane_in, !j->dx_store);
+                }
+            }
+        }
+    }
+}
+#  define CONV_DWC_FWD FN(conv_dwc_fwd_range)
+#  define CONV_DWC_BWD FN(conv_dwc_bwd_range)
+#else
+#  define CONV_DWC_FWD NULL
+#  define CONV_DWC_BWD NULL
+#endif

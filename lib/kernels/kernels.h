@@ -231,7 +231,7 @@ typedef struct tg__conv_bwd_job {
     tg__conv_flat_geom fb; /* backward-data geometry (dy padded by kf-1-padf) */
     int kf, padf;          /* as in tg__conv_fwd_job */
     bool shared_dy;        /* "same" padding: the padded dy doubles as flat dy */
-    const float *x, *wt, *dy;
+    const float *x, *w, *wt, *dy; /* w: [C][k][k] (depthwise), wt: flat, transposed */
     const float *relu_y;   /* fused ReLU output: dy counts only where it is > 0 */
     float *dx;
     bool dx_store;         /* dx holds stale values: store, do not add */
@@ -305,6 +305,9 @@ typedef struct tg__kernels {
     tg__range_fn conv_bwd_range; /* over chunks, tg__conv_bwd_job */
     tg__range_fn conv_dw_fwd_range; /* depthwise: over planes, tg__conv_fwd_job */
     tg__range_fn conv_dw_bwd_range; /* depthwise: over chunks, tg__conv_bwd_job */
+    /* depthwise on small planes, channels in the lanes (NULL: none): over
+     * units n * ceil(C / gemm_vw) + b, and over chunks (tg__conv_dwc_geom) */
+    tg__range_fn conv_dwc_fwd_range, conv_dwc_bwd_range;
     tg__range_fn conv_wino_range; /* over samples, tg__wino_job */
     tg__range_fn conv_wino_wgrad_range; /* over chunks, tg__wino_job */
     int gemm_mr, gemm_nr;      /* micro-tile of gemm_micro */
@@ -360,6 +363,31 @@ struct tg__conv_geom {
     bool depthwise; /* groups = cin = cout: a k x k filter per channel */
     int stride;     /* 1, or 2 with depthwise */
 };
+
+/* Tiles of a depthwise layer with the channels in the lanes (vw floats a
+ * pixel; conv_dwc_*_range): x padded (hp x wp pixels), dy bordered by b =
+ * k - 1 (rows of wd pixels, enough for every tap of dx at stride 1 or 2),
+ * dx and the forward's output unpadded; floats of each for vw lanes. */
+typedef struct {
+    int64_t ho, wo, wp, wd, b;
+    int64_t xt_floats, dyt_floats, dxt_floats, ot_floats;
+} tg__conv_dwc_geom;
+
+static inline tg__conv_dwc_geom tg__conv_dwc_geom_of(const tg__conv_geom *g, int64_t vw)
+{
+    tg__conv_dwc_geom d;
+    const int64_t hp = g->h + 2 * g->pad;
+    d.wp = g->w + 2 * g->pad;
+    d.ho = (hp - g->k) / g->stride + 1;
+    d.wo = (d.wp - g->k) / g->stride + 1;
+    d.b = g->k - 1;
+    d.wd = d.wo + 2 * d.b;
+    d.xt_floats = hp * d.wp * vw;
+    d.dyt_floats = (d.ho + 2 * d.b) * d.wd * vw;
+    d.dxt_floats = g->h * g->w * vw;
+    d.ot_floats = d.ho * d.wo * vw;
+    return d;
+}
 
 /* Floats of a k x k filter's four phase filters (k <= TG__CONV_KMAX). */
 #define TG__CONV_PHASE_W (4 * ((TG__CONV_KMAX + 1) / 2) * ((TG__CONV_KMAX + 1) / 2))
