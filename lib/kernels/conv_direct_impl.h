@@ -686,14 +686,21 @@ static void FN(conv_dwc_bwd_range)(void *arg, int64_t ch0, int64_t ch1, int tid)
                 const int64_t po = (n * C + c0) * plane_out, pi = (n * C + c0) * plane_in;
                 FN(dwc_in)(j->dy + po, j->relu_y ? j->relu_y + po : NULL, plane_out, nc,
                            plane_out, d.wo, d.wd, d.b, dyt);
-                if (j->want_b) { /* four sums a lane, pixels in order */
-                    vf s[4] = {VZERO(), VZERO(), VZERO(), VZERO()};
-                    for (int64_t oy = 0, p = 0; oy < d.ho; oy++)
-                        for (int64_t ox = 0; ox < d.wo; ox++, p++)
-                            s[p & 3] = VADD(s[p & 3],
-                                            VLOAD(dyt + ((oy + d.b) * d.wd + ox + d.b) * VW));
-                    VSTORE(db + c0, VADD(VLOAD(db + c0), VADD(VADD(s[0], s[1]),
-                                                              VADD(s[2], s[3]))));
+                if (j->want_b) { /* four sums a lane (columns mod 4), rows in order */
+                    vf s0 = VZERO(), s1 = VZERO(), s2 = VZERO(), s3 = VZERO();
+                    for (int64_t oy = 0; oy < d.ho; oy++) {
+                        const float *p = dyt + ((oy + d.b) * d.wd + d.b) * VW;
+                        int64_t ox = 0;
+                        for (; ox + 4 <= d.wo; ox += 4) {
+                            s0 = VADD(s0, VLOAD(p + ox * VW));
+                            s1 = VADD(s1, VLOAD(p + (ox + 1) * VW));
+                            s2 = VADD(s2, VLOAD(p + (ox + 2) * VW));
+                            s3 = VADD(s3, VLOAD(p + (ox + 3) * VW));
+                        }
+                        for (; ox < d.wo; ox++)
+                            s0 = VADD(s0, VLOAD(p + ox * VW));
+                    }
+                    VSTORE(db + c0, VADD(VLOAD(db + c0), VADD(VADD(s0, s1), VADD(s2, s3))));
                 }
                 if (j->want_w) {
                     FN(dwc_in)(j->x + pi, NULL, plane_in, nc, plane_in, g->w, d.wp, g->pad, xt);
