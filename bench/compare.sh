@@ -6,8 +6,9 @@
 # inference at batch 1 and 256; each at 1 and 2 threads. Columns: samples/s
 # (median of REPEATS), the ratio ours/PyTorch, the least CPU time per step of
 # each (all threads; on a shared machine less disturbed by other processes
-# than samples/s) and its ratio, peak RSS, and for ours allocations per step
-# and % of the FMA peak of the SIMD path in use (measured by bench).
+# than samples/s) and its ratio, peak RSS, for ours allocations per step
+# and % of the FMA peak of the SIMD path in use (measured by bench), and the
+# share of CPU time stolen by the hypervisor while the row ran.
 #
 #   bench/compare.sh [BUILD_DIR] [SECONDS_PER_REPEAT] [REPEATS]
 #
@@ -40,6 +41,10 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo
 # them (on one machine the round trip went 55-60 <-> 310-360 ns within
 # minutes); two-thread figures of the small CNNs depend on it.
 echo "# core-to-core round trip before: $("$bench" --core-latency | sed 's/.*=//') ns"
+# The hypervisor's share of this VM's CPU time ("steal", /proc/stat): time a
+# vCPU was ready to run but the host ran something else. Printed per row; a
+# row with steal measured the host as much as the code.
+cpu_ticks() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat 2>/dev/null || echo "0 0"; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for m in $models; do
@@ -50,6 +55,7 @@ for m in $models; do
     for t in $threads_list; do
         for cfg in $cfgs; do
             mode=${cfg%:*} b=${cfg#*:}
+            ticks0=$(cpu_ticks)
             ours=$("$bench" --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
                    --seconds "$secs" --repeats "$reps" --json)
             theirs=$("$py" "$here/torch_bench.py" --model "$m" --threads "$t" --batch "$b" \
@@ -60,7 +66,9 @@ for m in $models; do
                     --threads "$t" --batch "$b" --mode "$mode" --seconds "$secs" \
                     --repeats "$reps" --json)
             fi
-            printf '%s\t%s\t%s\n' "$ours" "$theirs" "$tuned_json" >>"$out"
+            steal=$(echo "$ticks0 $(cpu_ticks)" |
+                    awk '{d = $4 - $2; print (d > 0 ? 100 * ($3 - $1) / d : 0)}')
+            printf '%s\t%s\t%s\t%s\n' "$ours" "$theirs" "$tuned_json" "$steal" >>"$out"
         done
     done
 done
@@ -74,20 +82,21 @@ first = json.loads(rows[0][0]) if rows else {}
 print("# libtinygrad SIMD path: %s, measured FMA peak of one core: %.0f GFLOP/s" % (
     first.get("simd", "?"), first.get("core_peak_gflops", 0)))
 print("| model | mode | thr | batch | ours/s | PyTorch/s | ratio | CPU ms/step ours | "
-      "CPU ms/step torch | CPU ratio | RSS ours | RSS torch | allocs/step | % FMA peak |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for o, t, tt in rows:
+      "CPU ms/step torch | CPU ratio | RSS ours | RSS torch | allocs/step | % FMA peak | "
+      "steal |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for o, t, tt, steal in rows:
     o, t, tt = json.loads(o), json.loads(t), json.loads(tt)
     best = t
     if tt and tt["samples_per_s"] > t["samples_per_s"]:
         best = tt
     cpu_t = min(x["cpu_ms_per_step"] for x in (t, tt) if x)
     print("| %s | %s | %d | %d | %.0f | %.0f%s | %.2fx | %.2f | %.2f | %.2fx | %.1f MB | %.1f MB "
-          "| %.2f | %s |" % (
+          "| %.2f | %s | %.1f%% |" % (
               o["model"], o["mode"], o["threads"], o["batch"], o["samples_per_s"],
               best["samples_per_s"], " (tuned malloc)" if best is tt else "",
               o["samples_per_s"] / best["samples_per_s"], o["cpu_ms_per_step"], cpu_t,
               cpu_t / o["cpu_ms_per_step"], o["peak_rss_kb"] / 1024,
               best["peak_rss_kb"] / 1024, o["allocs_per_step"],
-              "%.1f%%" % o["pct_of_peak"] if o["pct_of_peak"] >= 0 else "n/a"))
+              "%.1f%%" % o["pct_of_peak"] if o["pct_of_peak"] >= 0 else "n/a", float(steal)))
 PYEOF
