@@ -292,9 +292,12 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
         int64_t dy_cs = cs;
         if (!j->shared_dy) { /* into the flat layout of f */
             for (int64_t co = 0; co < cout; co++)
-                for (int64_t oy = 0; oy < f->ho; oy++)
-                    memcpy(b->dyf + co * f->out_cs + oy * f->wp, flat_dy + co * cs + oy * rs,
-                           (size_t)f->wo * sizeof(float));
+                for (int64_t oy = 0; oy < f->ho; oy++) {
+                    float *restrict d = b->dyf + co * f->out_cs + oy * f->wp;
+                    const float *restrict s = flat_dy + co * cs + oy * rs;
+                    for (int64_t ox = 0; ox < f->wo; ox++)
+                        d[ox] = s[ox];
+                }
             flat_dy = b->dyf;
             dy_cs = f->out_cs;
         }
@@ -322,9 +325,10 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
         for (int64_t ci = 0; ci < cin; ci++) {
             const float *s = b->dxf + ci * fb->out_cs;
             float *d = dxn + ci * plane_in;
-            if (j->dx_store)
+            if (j->dx_store) /* rows are short: no memcpy call */
                 for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
-                    memcpy(d, s, (size_t)g->w * sizeof(float));
+                    for (int64_t ix = 0; ix < g->w; ix++)
+                        d[ix] = s[ix];
             else
                 for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
                     for (int64_t ix = 0; ix < g->w; ix++)
