@@ -6,9 +6,11 @@
  * the flat kernels of the dispatch table (kernels.h) run over the padded
  * planes with the output channels held in registers.
  *
- * Depthwise layers (a filter per channel) run a plane at a time; at stride
- * 2 a plane is its four phase planes, the input channels of a stride-1
- * convolution with ceil(k/2) taps a side (kernels.h).
+ * Depthwise layers (a filter per channel) on planes up to 112x112 run with
+ * 8 or 16 channels of a sample in the vector lanes (AVX2, AVX-512:
+ * conv_dwc_*_range in conv_direct_impl.h); otherwise a plane at a time, at
+ * stride 2 a plane as its four phase planes, the input channels of a
+ * stride-1 convolution with ceil(k/2) taps a side (kernels.h).
  *
  * Backward data is the same flat forward kernel over dy padded by k-1-pad
  * with the weights transposed and flipped; backward weight is the flat

@@ -389,10 +389,10 @@ static void FN(conv_dw_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
 }
 
 #if VW >= 8
-/* ---- depthwise layers on small planes, channels in the vector lanes -----
- * On planes of 14x14 or less the flat kernels above spend more on each
- * plane's copies, tails and calls than on its taps (8 x 1024 x 7x7, 3x3:
- * 60 ns a plane). Here VW channels of one sample at a time are transposed
+/* ---- depthwise layers, channels in the vector lanes ----------------------
+ * A plane at a time, the flat kernels above spend more on each plane's
+ * copies, tails and calls (at stride 2 also its phase split) than on its
+ * few taps (8 x 1024 x 7x7, 3x3: 60 ns a plane). Here VW channels of one sample at a time are transposed
  * (VW x VW blocks in registers) into a tile of pixels, each pixel the VW
  * channels' values as one vector: tile[(y * wp + x) * VW + lane]. A tap is
  * then one multiply-add of a pixel vector by the tap's VW weights, at any

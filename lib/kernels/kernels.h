@@ -305,8 +305,9 @@ typedef struct tg__kernels {
     tg__range_fn conv_bwd_range; /* over chunks, tg__conv_bwd_job */
     tg__range_fn conv_dw_fwd_range; /* depthwise: over planes, tg__conv_fwd_job */
     tg__range_fn conv_dw_bwd_range; /* depthwise: over chunks, tg__conv_bwd_job */
-    /* depthwise on small planes, channels in the lanes (NULL: none): over
-     * units n * ceil(C / gemm_vw) + b, and over chunks (tg__conv_dwc_geom) */
+    /* depthwise, channels in the vector lanes (NULL: none): over units
+     * b * N + n (block b of gemm_vw channels, sample n), and over chunks;
+     * tiles as tg__conv_dwc_geom */
     tg__range_fn conv_dwc_fwd_range, conv_dwc_bwd_range;
     tg__range_fn conv_wino_range; /* over samples, tg__wino_job */
     tg__range_fn conv_wino_wgrad_range; /* over chunks, tg__wino_job */
@@ -351,9 +352,11 @@ extern const tg__kernels tg__kernels_avx512;
 /* ---- direct 2-D convolution drivers (kernels/conv_direct.c) --------------
  * NCHW, square kernel k, stride 1 (depthwise also 2), dilation 1, groups 1
  * or depthwise, symmetric padding pad <= k-1, k <= TG__CONV_KMAX. A
- * depthwise layer at stride 2 runs as a stride-1 convolution of each
- * plane's four phase planes (xpad[2i+a][2j+b]) with filters of ceil(k/2)
- * taps a side (w[2m+a][2n+b], zero past k). Parallel over the batch; weight and bias
+ * depthwise layer runs with its channels in the vector lanes where the ISA
+ * has those kernels and the planes are small enough; else a plane at a
+ * time, at stride 2 as a stride-1 convolution of each plane's four phase
+ * planes (xpad[2i+a][2j+b]) with filters of ceil(k/2) taps a side
+ * (w[2m+a][2n+b], zero past k). Parallel over the batch; weight and bias
  * gradients are summed per fixed chunk of the batch and combined in chunk
  * order, so results are bit-identical for every thread count.
  * kt NULL = tg__kernels_get(). */
