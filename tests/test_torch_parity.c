@@ -104,8 +104,9 @@ START_TEST(conv2d_parity)
 }
 END_TEST
 
-/* Depthwise (groups = channels): the direct kernels, at stride 2 over
- * phase planes. */
+/* Depthwise (groups = channels): the direct kernels, with the channels in
+ * the vector lanes (AVX2, AVX-512) or a plane at a time (plain C; at
+ * stride 2 over phase planes). */
 START_TEST(conv2d_depthwise_parity)
 {
     static const struct { const char *name; int k, p, s; } cases[] = {

@@ -392,9 +392,10 @@ static void FN(conv_dw_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
 /* ---- depthwise layers, channels in the vector lanes ----------------------
  * A plane at a time, the flat kernels above spend more on each plane's
  * copies, tails and calls (at stride 2 also its phase split) than on its
- * few taps (8 x 1024 x 7x7, 3x3: 60 ns a plane). Here VW channels of one sample at a time are transposed
- * (VW x VW blocks in registers) into a tile of pixels, each pixel the VW
- * channels' values as one vector: tile[(y * wp + x) * VW + lane]. A tap is
+ * few taps (8 x 1024 x 7x7, 3x3: 60 ns a plane). Here VW channels of one
+ * sample at a time are transposed (VW x VW blocks in registers) into a
+ * tile of pixels, each pixel the VW channels' values as one vector:
+ * tile[(y * wp + x) * VW + lane]. A tap is
  * then one multiply-add of a pixel vector by the tap's VW weights, at any
  * stride, and the result is transposed back. The forward sums a pixel's
  * taps in the same order as the flat kernels (ky, then kx, from zero, the
@@ -526,10 +527,6 @@ TGK_INLINE void FN(dwc_fwd_k)(const int K, const int S, const float *xt, int64_t
                               int64_t ho, int64_t wo, const vf *wv, vf bias, bool relu,
                               float *ot)
 {
-    vf wk[TG__CONV_KMAX * TG__CONV_KMAX];
-TGK_UNROLL
-    for (int t = 0; t < K * K; t++)
-        wk[t] = wv[t];
     for (int64_t oy = 0; oy < ho; oy++)
         for (int64_t ox = 0; ox < wo; ox++) {
             const float *b = xt + (oy * S * wp + ox * S) * VW;
@@ -538,7 +535,7 @@ TGK_UNROLL
             for (int ky = 0; ky < K; ky++)
 TGK_UNROLL
                 for (int kx = 0; kx < K; kx++)
-                    acc = VFMA(wk[ky * K + kx], VLOAD(b + (ky * wp + kx) * VW), acc);
+                    acc = VFMA(wv[ky * K + kx], VLOAD(b + (ky * wp + kx) * VW), acc);
             acc = acc + bias;
             if (relu) /* v < 0 ? 0 : v: NaN and -0 stay */
                 acc = (vf)((FN(dwc_vi))acc & ~(FN(dwc_vi))(acc < VZERO()));
@@ -591,10 +588,6 @@ TGK_INLINE void FN(dwc_dx_k)(const int K, const int S, int64_t pad, const float 
                              int64_t wd, int64_t B, int64_t h, int64_t w, const vf *wv,
                              float *dxt)
 {
-    vf wk[TG__CONV_KMAX * TG__CONV_KMAX];
-TGK_UNROLL
-    for (int t = 0; t < K * K; t++)
-        wk[t] = wv[t];
     for (int64_t iy = 0; iy < h; iy++)
         for (int64_t ix = 0; ix < w; ix++) {
             vf acc = VZERO();
@@ -602,7 +595,7 @@ TGK_UNROLL
                 const int64_t oy = (iy + pad - ky) / S; /* exact: same parity */
                 const float *d = dyt + ((oy + B) * wd + B) * VW;
                 for (int kx = S == 2 ? (int)((ix + pad) & 1) : 0; kx < K; kx += S)
-                    acc = VFMA(wk[ky * K + kx], VLOAD(d + (ix + pad - kx) / S * VW), acc);
+                    acc = VFMA(wv[ky * K + kx], VLOAD(d + (ix + pad - kx) / S * VW), acc);
             }
             VSTORE(dxt + (iy * w + ix) * VW, acc);
         }
