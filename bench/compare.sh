@@ -17,6 +17,11 @@
 # the CPU, the path and the load average before and after.
 # PyTorch inference at batch >= 256 also runs with glibc's malloc told to keep
 # its memory (PyTorch is much faster that way); the table uses PyTorch's best.
+# ROUNDS (default 1) in the environment runs each row that many times,
+# ours then PyTorch back to back each time, and prints the medians of ours,
+# of PyTorch and of the rounds' ratios: on a host whose speed changes within
+# seconds (see the core round trip below), a ratio of two runs made
+# seconds apart depends on when each ran; the median of paired rounds less so.
 # Environment: MODELS (default "seed lenet5 resnet8"; "mlp" adds the
 # 784-1024-1024-10 MLP, left out by default because Debian's PyTorch runs
 # matrix products on its generic BLAS, 2.5 GFLOP/s, so its ratio says little),
@@ -29,6 +34,7 @@ secs=${2:-0.5}
 reps=${3:-5}
 models=${MODELS:-"seed lenet5 resnet8"}
 threads_list=${THREADS:-"1 2"}
+rounds=${ROUNDS:-1}
 py=${PYTHON:-/usr/bin/python3}
 bench="$build/bench/bench"
 tuned="glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
@@ -47,6 +53,7 @@ echo "# core-to-core round trip before: $("$bench" --core-latency | sed 's/.*=//
 cpu_ticks() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat 2>/dev/null || echo "0 0"; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+row=0
 for m in $models; do
     case $m in
     resnet8) cfgs="train:64 train:128 infer:1 infer:256" ;;
@@ -55,48 +62,69 @@ for m in $models; do
     for t in $threads_list; do
         for cfg in $cfgs; do
             mode=${cfg%:*} b=${cfg#*:}
+            row=$((row + 1))
             ticks0=$(cpu_ticks)
-            ours=$("$bench" --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
-                   --seconds "$secs" --repeats "$reps" --json)
-            theirs=$("$py" "$here/torch_bench.py" --model "$m" --threads "$t" --batch "$b" \
-                     --mode "$mode" --seconds "$secs" --repeats "$reps" --json)
-            tuned_json='{}'
-            if [ "$mode" = infer ] && [ "$b" -ge 256 ]; then
-                tuned_json=$(GLIBC_TUNABLES=$tuned "$py" "$here/torch_bench.py" --model "$m" \
-                    --threads "$t" --batch "$b" --mode "$mode" --seconds "$secs" \
-                    --repeats "$reps" --json)
-            fi
-            steal=$(echo "$ticks0 $(cpu_ticks)" |
-                    awk '{d = $4 - $2; print (d > 0 ? 100 * ($3 - $1) / d : 0)}')
-            printf '%s\t%s\t%s\t%s\n' "$ours" "$theirs" "$tuned_json" "$steal" >>"$out"
+            r=0
+            while [ "$r" -lt "$rounds" ]; do
+                r=$((r + 1))
+                ours=$("$bench" --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
+                       --seconds "$secs" --repeats "$reps" --json)
+                theirs=$("$py" "$here/torch_bench.py" --model "$m" --threads "$t" \
+                         --batch "$b" --mode "$mode" --seconds "$secs" --repeats "$reps" --json)
+                tuned_json='{}'
+                if [ "$mode" = infer ] && [ "$b" -ge 256 ]; then
+                    tuned_json=$(GLIBC_TUNABLES=$tuned "$py" "$here/torch_bench.py" \
+                        --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
+                        --seconds "$secs" --repeats "$reps" --json)
+                fi
+                steal=$(echo "$ticks0 $(cpu_ticks)" |
+                        awk '{d = $4 - $2; print (d > 0 ? 100 * ($3 - $1) / d : 0)}')
+                printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$ours" "$theirs" "$tuned_json" \
+                    "$steal" >>"$out"
+            done
         done
     done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 echo "# core-to-core round trip after: $("$bench" --core-latency | sed 's/.*=//') ns"
 
-"$py" - "$out" <<'PYEOF'
-import json, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-first = json.loads(rows[0][0]) if rows else {}
+"$py" - "$out" "$rounds" <<'PYEOF'
+import json, statistics, sys
+lines = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+rounds = int(sys.argv[2])
+rows = {}  # row id -> its rounds, in order
+for rid, o, t, tt, steal in lines:
+    rows.setdefault(rid, []).append((json.loads(o), json.loads(t), json.loads(tt), float(steal)))
+first = json.loads(lines[0][1]) if lines else {}
 print("# libtinygrad SIMD path: %s, measured FMA peak of one core: %.0f GFLOP/s" % (
     first.get("simd", "?"), first.get("core_peak_gflops", 0)))
+if rounds > 1:
+    print("# %d rounds a row: medians of ours, of PyTorch and of the rounds' ratios; CPU "
+          "time per step the least, RSS the largest; steal over the whole row" % rounds)
 print("| model | mode | thr | batch | ours/s | PyTorch/s | ratio | CPU ms/step ours | "
       "CPU ms/step torch | CPU ratio | RSS ours | RSS torch | allocs/step | % FMA peak | "
       "steal |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for o, t, tt, steal in rows:
-    o, t, tt = json.loads(o), json.loads(t), json.loads(tt)
-    best = t
-    if tt and tt["samples_per_s"] > t["samples_per_s"]:
-        best = tt
-    cpu_t = min(x["cpu_ms_per_step"] for x in (t, tt) if x)
+med = statistics.median
+for rid in sorted(rows, key=int):
+    rs = rows[rid]
+    best = []  # PyTorch's better run of each round (tuned malloc or not)
+    for o, t, tt, _ in rs:
+        best.append(tt if tt and tt["samples_per_s"] > t["samples_per_s"] else t)
+    o = rs[0][0]
+    ours_s = med(x[0]["samples_per_s"] for x in rs)
+    torch_s = med(b["samples_per_s"] for b in best)
+    ratio = med(x[0]["samples_per_s"] / b["samples_per_s"] for x, b in zip(rs, best))
+    tuned_best = all(b is x[2] for x, b in zip(rs, best))
+    cpu_o = min(x[0]["cpu_ms_per_step"] for x in rs)
+    cpu_t = min(y["cpu_ms_per_step"] for x in rs for y in (x[1], x[2]) if y)
+    rss_o = max(x[0]["peak_rss_kb"] for x in rs) / 1024
+    rss_t = max(b["peak_rss_kb"] for b in best) / 1024
+    allocs = max(x[0]["allocs_per_step"] for x in rs)
+    pct = med(x[0]["pct_of_peak"] for x in rs)
     print("| %s | %s | %d | %d | %.0f | %.0f%s | %.2fx | %.2f | %.2f | %.2fx | %.1f MB | %.1f MB "
           "| %.2f | %s | %.1f%% |" % (
-              o["model"], o["mode"], o["threads"], o["batch"], o["samples_per_s"],
-              best["samples_per_s"], " (tuned malloc)" if best is tt else "",
-              o["samples_per_s"] / best["samples_per_s"], o["cpu_ms_per_step"], cpu_t,
-              cpu_t / o["cpu_ms_per_step"], o["peak_rss_kb"] / 1024,
-              best["peak_rss_kb"] / 1024, o["allocs_per_step"],
-              "%.1f%%" % o["pct_of_peak"] if o["pct_of_peak"] >= 0 else "n/a", float(steal)))
+              o["model"], o["mode"], o["threads"], o["batch"], ours_s, torch_s,
+              " (tuned malloc)" if tuned_best else "", ratio, cpu_o, cpu_t, cpu_t / cpu_o,
+              rss_o, rss_t, allocs, "%.1f%%" % pct if pct >= 0 else "n/a", rs[-1][3]))
 PYEOF
