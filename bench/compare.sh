@@ -35,6 +35,9 @@ reps=${3:-5}
 models=${MODELS:-"seed lenet5 resnet8"}
 threads_list=${THREADS:-"1 2"}
 rounds=${ROUNDS:-1}
+case $rounds in
+'' | *[!0-9]* | 0) echo "compare.sh: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2 ;;
+esac
 py=${PYTHON:-/usr/bin/python3}
 bench="$build/bench/bench"
 tuned="glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
