@@ -333,6 +333,9 @@ typedef struct tg__kernels {
      * y and res (NULL: none) at their first */
     void (*conv_epi)(const tg__conv_epi *e, int64_t k0, int64_t nk, float *y, const float *res,
                      int64_t P);
+    /* sum of x[0, n) in 32 interleaved partial sums combined in a fixed
+     * order: the same bits on every ISA (a bias gradient's row sums) */
+    float (*sum)(const float *x, int64_t n);
 } tg__kernels;
 
 /* The table the library uses (chosen once per process; thread-safe). */

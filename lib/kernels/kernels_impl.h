@@ -741,4 +741,5 @@ const tg__kernels TGK_CAT(tg__kernels, SFX) = {
     .interleave2 = FN(interleave2),
     .conv_epi = FN(conv_epi),
     .max_pool2x2 = POOL_FN,
+    .sum = FN(sum32),
 };
