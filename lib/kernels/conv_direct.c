@@ -23,12 +23,16 @@
 
 #include <string.h>
 
+/* Rows of w + pad floats, not w + 2 pad: a row's right padding is the next
+ * row's left padding (zero; pad <= k - 1, so an output reads at most pad
+ * columns past its row). Each row then computes pad fewer garbage outputs
+ * (the seed CNN's 28x28 planes: 28 of 29 columns, not 28 of 30). */
 static void flat_init(tg__conv_flat_geom *f, int64_t h, int64_t w, int k, int pad)
 {
     f->hp = h + 2 * pad;
-    f->wp = w + 2 * pad;
+    f->wp = w + pad;
     f->ho = f->hp - k + 1;
-    f->wo = f->wp - k + 1;
+    f->wo = w + 2 * pad - k + 1;
     f->len = f->ho * f->wp;
     int64_t need = tg__conv_round(f->len) + (int64_t)(k - 1) * (f->wp + 1);
     f->in_cs = tg__round16(need > f->hp * f->wp ? need : f->hp * f->wp);
