@@ -18,6 +18,7 @@ typedef __m256 vf;
 #define VADD(a, b) _mm256_add_ps((a), (b))
 #define FWD_NV(c) ((c) <= 1 ? 8 : (c) <= 2 ? 4 : 2)
 #define FWD_COB_MAX 6
+#define FWD_UNROLL_K3 3
 #define WG_ACC 12
 #define GEMM_MR 6
 #define GEMM_NV 2

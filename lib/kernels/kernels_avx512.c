@@ -45,7 +45,7 @@ static inline __m512 even_odd_avx512(__m512 a, __m512 b)
 #define GATHER8(src, dst)                                                                     \
     _mm256_storeu_ps((dst), even_odd_avx2(_mm256_loadu_ps(src), _mm256_loadu_ps((src) + 7)))
 #define FWD_NV(c) ((c) <= 6 ? 4 : 2)
-#define FWD_UNROLL_K3 1
+#define FWD_UNROLL_K3 12
 #define FWD_COB_MAX 12
 #define WG_ACC 27
 #define GEMM_MR 12

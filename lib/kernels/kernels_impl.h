@@ -61,9 +61,11 @@
 
 #define FWD_NV_MAX 8
 
-/* FWD_UNROLL_K3: 3x3 forward tiles with the taps' loops unrolled. With 32
- * vector registers (AVX-512) the seed CNN's 6 -> 9 layer's forward took
- * 290 -> 267 us; with 16 (AVX2) 289 -> 321 us (spills). */
+/* FWD_UNROLL_K3: 3x3 forward tiles of up to this many output channels
+ * with the taps' loops unrolled. With 32 vector registers (AVX-512, all
+ * tiles) the seed CNN's 6 -> 9 layer's forward took 290 -> 267 us; with 16
+ * (AVX2) only tiles of 1-3 channels gained (1 -> 3: 27 -> 23 us), wider
+ * ones lost (4 + 5 channels: 282 -> 310 us). */
 #ifndef FWD_UNROLL_K3
 #  define FWD_UNROLL_K3 0
 #endif
@@ -123,7 +125,7 @@ TGK_UNROLL
         const float *wco, int64_t wcs, float *oco, int64_t out_cs)                             \
     {                                                                                          \
         int64_t o0 = 0;                                                                        \
-        if (FWD_UNROLL_K3 && k == 3) /* a constant: the taps' loops unrolled */               \
+        if ((C) <= FWD_UNROLL_K3 && k == 3) /* a constant: the taps' loops unrolled */        \
             for (; o0 + FWD_NV(C) * VW <= n; o0 += FWD_NV(C) * VW)                             \
                 FN(fwd_tile)(C, FWD_NV(C), cin, 3, wp, o0, in, in_cs, wco, wcs, oco, out_cs);  \
         for (; o0 + FWD_NV(C) * VW <= n; o0 += FWD_NV(C) * VW)                                 \
