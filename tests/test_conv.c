@@ -33,6 +33,10 @@ static const conv_case cases[] = {
     {1, 2, 8, 8, 2, 4, 4, 2, 1, 1, 2, false},  /* 4x4, pad 1 */
     {1, 2, 9, 9, 2, 7, 7, 2, 3, 1, 2, true},   /* 7x7, pad 3: four taps a side */
     {1, 2, 3, 4, 2, 3, 3, 2, 2, 1, 2, true},   /* padding wider than half of x */
+    /* the direct kernels' rows of w + pad floats: a row's right padding is
+     * the next row's left, whether pad is less than or more than "same" */
+    {2, 3, 7, 6, 4, 5, 5, 1, 1, 1, 1, true},   /* 5x5, pad 1 */
+    {2, 2, 5, 6, 3, 3, 3, 1, 2, 1, 1, true},   /* 3x3, pad 2: k - 1 */
 };
 #define N_CASES ((int)(sizeof cases / sizeof *cases))
 

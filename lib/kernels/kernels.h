@@ -20,8 +20,10 @@ typedef enum tg__isa { TG__ISA_GENERIC = 0, TG__ISA_AVX2 = 1, TG__ISA_AVX512 = 2
  * output (oy, ox) computed at flat index o = oy*wp + ox reads input index
  * o + ky*wp + kx. So one 1-D loop over o in [0, ho*wp) computes the whole
  * plane; the wp - wo columns at the end of each row are garbage the caller
- * drops. Kernels process o in blocks of up to TG__CONV_CHUNK floats without
- * tail handling, so callers size buffers with tg__conv_round(len):
+ * drops. (The direct path's rows are w + pad floats: a row's right padding
+ * is the next row's left padding, conv_direct.c.) Kernels compute o up to
+ * len rounded to whole vectors, in blocks of up to TG__CONV_CHUNK floats,
+ * so callers size buffers with tg__conv_round(len):
  *   in  : each channel plane readable for tg__conv_round(len) + (k-1)*(wp+1)
  *         floats (zero beyond the padded image),
  *   out : each channel plane writable for tg__conv_round(len) floats,
@@ -36,12 +38,12 @@ static inline int64_t tg__conv_round(int64_t len)
 }
 
 /* out[co][o] = sum_{ci,ky,kx} w[co][ci][ky][kx] * in[ci][o + ky*wp + kx],
- * o in [0, len); overwrites out (rounded length). */
+ * o in [0, len); overwrites out up to len rounded to whole vectors. */
 typedef void (*tg__conv_flat_fn)(int cin, int cout, int k, int64_t wp, int64_t len,
                                  const float *in, int64_t in_cs, const float *w, float *out,
                                  int64_t out_cs);
-/* dw[co][ci][ky][kx] += sum_o dy[co][o] * in[ci][o + ky*wp + kx] over the
- * rounded length (dy zero past len and at garbage columns). */
+/* dw[co][ci][ky][kx] += sum_o dy[co][o] * in[ci][o + ky*wp + kx] over len
+ * rounded to whole vectors (dy zero past len and at garbage columns). */
 typedef void (*tg__conv_wgrad_fn)(int cin, int cout, int k, int64_t wp, int64_t len,
                                   const float *in, int64_t in_cs, const float *dy,
                                   int64_t dy_cs, float *dw);
