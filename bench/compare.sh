@@ -13,8 +13,10 @@
 #   bench/compare.sh [BUILD_DIR] [SECONDS_PER_REPEAT] [REPEATS]
 #
 # TG_CPU=avx2 (or generic) in the environment restricts libtinygrad's kernels,
-# e.g. to stand in for an AVX2-only CPU on an AVX-512 one; the header names
-# the CPU, the path and the load average before and after.
+# e.g. to stand in for an AVX2-only CPU on an AVX-512 one; avx2 restricts
+# PyTorch's oneDNN to AVX2 as well (torch_bench.py; ONEDNN_MAX_CPU_ISA=ALL
+# lifts that). The header names the CPU, both paths and the load average
+# before and after.
 # PyTorch inference at batch >= 256 also runs with glibc's malloc told to keep
 # its memory (PyTorch is much faster that way); the table uses PyTorch's best.
 # ROUNDS (default 1) in the environment runs each row that many times,
@@ -101,6 +103,8 @@ for rid, o, t, tt, steal in lines:
 first = json.loads(lines[0][1]) if lines else {}
 print("# libtinygrad SIMD path: %s, measured FMA peak of one core: %.0f GFLOP/s" % (
     first.get("simd", "?"), first.get("core_peak_gflops", 0)))
+print("# PyTorch's oneDNN ISA limit: %s" % (
+    json.loads(lines[0][2]).get("onednn_max_isa", "?") if lines else "?"))
 if rounds > 1:
     print("# %d rounds a row: medians of ours, of PyTorch and of the rounds' ratios; CPU "
           "time per step the least, RSS the largest; steal over the whole row" % rounds)

@@ -15,7 +15,8 @@
 #
 # Environment: THREADS (default 1), LAYERS (a space-separated list of
 # name=N,C,H,W,O,K,S,P,G to run instead), PYTHON (/usr/bin/python3),
-# TG_CPU (restricts libtinygrad's kernels, as for compare.sh). Defaults take
+# TG_CPU (restricts libtinygrad's kernels and, for avx2, PyTorch's oneDNN,
+# as for compare.sh). Defaults take
 # about 4 minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -89,7 +90,8 @@ for name, o, t in rows:
         t["backward_us"], rb, o["gflops_fwd"], o["gflops_bwd"], o["pct_of_peak_fwd"],
         o["pct_of_peak_bwd"]))
 if rows:
-    print("# %s path; ours as fast or faster in %d of %d figures; geometric mean of the ratios "
-          "%.2fx" % (json.loads(rows[0][1])["simd"], faster, len(logs),
-                     math.exp(sum(logs) / len(logs))))
+    print("# %s path (PyTorch's oneDNN ISA limit: %s); ours as fast or faster in %d of %d "
+          "figures; geometric mean of the ratios %.2fx" % (
+              json.loads(rows[0][1])["simd"], json.loads(rows[0][2]).get("onednn_max_isa", "?"),
+              faster, len(logs), math.exp(sum(logs) / len(logs))))
 PYEOF

@@ -8,17 +8,38 @@ Each configuration is timed --repeats times (after warm-up) and the median is
 reported. For inference at large batch, PyTorch is fairest with glibc's
 malloc told not to return memory to the OS:
     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295
+TG_CPU=avx2, which restricts libtinygrad to its AVX2 kernels to stand in for an
+AVX2-only CPU, restricts PyTorch the same way (oneDNN's and ATen's kernels; an
+explicit ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY wins): on a CPU with full-width
+AVX-512 (Zen 5) oneDNN's AVX-512 convolutions are about twice as fast as its
+AVX2 ones, which an AVX2-only CPU does not have.
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+def match_tg_cpu():
+    """PyTorch's ISA limit for TG_CPU, set before torch loads; returns it."""
+    if os.environ.get("TG_CPU", "").lower() == "avx2":
+        os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+        os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "all")
+
+
+TORCH_ISA = match_tg_cpu()
+
+
+def isa_note():
+    return "" if TORCH_ISA.lower() == "all" else " [oneDNN ISA limit %s]" % TORCH_ISA
+
+import torch  # noqa: E402 (after the ISA limit, which oneDNN reads once)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 def seed_cnn():
@@ -188,11 +209,11 @@ def main():
     torch.set_num_threads(a.threads)
     if a.conv:
         fwd, bwd = conv_layer(a.conv, a.seconds)
-        res = {"impl": "pytorch-" + torch.__version__, "conv": a.conv, "threads": a.threads,
-               "forward_us": round(fwd, 1), "backward_us": round(bwd, 1)}
+        res = {"impl": "pytorch-" + torch.__version__, "onednn_max_isa": TORCH_ISA,
+               "conv": a.conv, "threads": a.threads, "forward_us": round(fwd, 1), "backward_us": round(bwd, 1)}
         print(json.dumps(res) if a.json else
-              "conv %s threads %d: forward %.0f us, backward %.0f us" % (a.conv, a.threads,
-                                                                         fwd, bwd))
+              "conv %s threads %d: forward %.0f us, backward %.0f us%s" % (
+                  a.conv, a.threads, fwd, bwd, isa_note()))
         return 0
     torch.manual_seed(0)
     model = MODELS[a.model]()
@@ -203,6 +224,7 @@ def main():
         rates, cpu = infer_rate(model, shape, a.batch, a.seconds, a.repeats)
     res = {
         "impl": "pytorch-" + torch.__version__,
+        "onednn_max_isa": TORCH_ISA,
         "model": a.model,
         "mode": a.mode,
         "threads": a.threads,
@@ -218,8 +240,8 @@ def main():
         print(json.dumps(res))
     else:
         print("%-7s %-5s threads %d batch %4d: %10.0f samples/s  (peak RSS %d KiB, %.2f CPU "
-              "ms/step)" % (a.model, a.mode, a.threads, a.batch, res["samples_per_s"],
-                            res["peak_rss_kb"], cpu))
+              "ms/step)%s" % (a.model, a.mode, a.threads, a.batch, res["samples_per_s"],
+                              res["peak_rss_kb"], cpu, isa_note()))
     return 0
 
 
