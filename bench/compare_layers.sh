@@ -16,8 +16,7 @@
 # Environment: THREADS (default 1), LAYERS (a space-separated list of
 # name=N,C,H,W,O,K,S,P,G to run instead), PYTHON (/usr/bin/python3),
 # TG_CPU (restricts libtinygrad's kernels and, for avx2, PyTorch's oneDNN,
-# as for compare.sh). Defaults take
-# about 4 minutes.
+# as for compare.sh). Defaults take about 4 minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-"$here/../build"}

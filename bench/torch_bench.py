@@ -11,8 +11,8 @@ malloc told not to return memory to the OS:
 TG_CPU=avx2, which restricts libtinygrad to its AVX2 kernels to stand in for an
 AVX2-only CPU, restricts PyTorch the same way (oneDNN's and ATen's kernels; an
 explicit ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY wins): on a CPU with full-width
-AVX-512 (Zen 5) oneDNN's AVX-512 convolutions are about twice as fast as its
-AVX2 ones, which an AVX2-only CPU does not have.
+AVX-512 (Zen 5) oneDNN's AVX-512 convolutions ran 1.1-1.7x as fast as its AVX2
+ones, which an AVX2-only CPU has alone (docs/performance.md).
 """
 import argparse
 import json
@@ -33,13 +33,13 @@ def match_tg_cpu():
 
 TORCH_ISA = match_tg_cpu()
 
-
-def isa_note():
-    return "" if TORCH_ISA.lower() == "all" else " [oneDNN ISA limit %s]" % TORCH_ISA
-
 import torch  # noqa: E402 (after the ISA limit, which oneDNN reads once)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+
+def isa_note():
+    return "" if TORCH_ISA.lower() == "all" else " [oneDNN ISA limit %s]" % TORCH_ISA
 
 
 def seed_cnn():
@@ -210,7 +210,8 @@ def main():
     if a.conv:
         fwd, bwd = conv_layer(a.conv, a.seconds)
         res = {"impl": "pytorch-" + torch.__version__, "onednn_max_isa": TORCH_ISA,
-               "conv": a.conv, "threads": a.threads, "forward_us": round(fwd, 1), "backward_us": round(bwd, 1)}
+               "conv": a.conv, "threads": a.threads, "forward_us": round(fwd, 1),
+               "backward_us": round(bwd, 1)}
         print(json.dumps(res) if a.json else
               "conv %s threads %d: forward %.0f us, backward %.0f us%s" % (
                   a.conv, a.threads, fwd, bwd, isa_note()))
