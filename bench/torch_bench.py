@@ -24,8 +24,9 @@ import time
 
 
 def match_tg_cpu():
-    """PyTorch's ISA limit for TG_CPU, set before torch loads; returns it."""
-    if os.environ.get("TG_CPU", "").lower() == "avx2":
+    """PyTorch's ISA limit for TG_CPU, set before torch loads; returns it.
+    TG_CPU is matched exactly, as the library does (lib/kernels/cpu.c)."""
+    if os.environ.get("TG_CPU") == "avx2":
         os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
         os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
     return os.environ.get("ONEDNN_MAX_CPU_ISA", "all")
