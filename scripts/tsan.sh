@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 build=${TSAN_BUILD:-build-tsan}
 tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=(test_concurrency test_core test_gemm test_matmul test_conv
+[ ${#tests[@]} -eq 0 ] && tests=(test_concurrency test_review test_core test_gemm test_matmul test_conv
                                  test_kernels test_activation test_unary test_norm_dropout
                                  test_dataset test_train_memory test_regressions test_misuse
                                  test_optim test_shape)

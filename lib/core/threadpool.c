@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A fork-join pool of n_threads-1 pthreads; the calling thread takes range 0.
+/* A fork-join pool of n_threads-1 pthreads; the calling thread takes part too.
  * pthreads rather than OpenMP: no extra runtime in the link line, no global
  * pool shared between contexts (each ctx owns its workers), and the split of
  * work is ours, so results are deterministic for a given thread count.
@@ -25,7 +25,17 @@
  * (sampled every TG_LOAD_JOBS jobs) exceeds the online CPUs by 1, or
  * for TG_NOSPIN_JOBS jobs after a thread saw itself preempted (a poll gap
  * or a job's pickup a time slice late, or two late pickups within
- * TG_SLOW_WINDOW jobs: one alone is a host's hiccup). */
+ * TG_SLOW_WINDOW jobs: one alone is a host's hiccup).
+ *
+ * Parts. A job is cut into TG_PARTS_PER_THREAD parts per thread; each
+ * thread runs its own parts in order (the same samples every job, so each
+ * core keeps its data in cache from layer to layer) and then takes the
+ * unstarted parts of the others from their ends. With one fixed half each,
+ * a step ran at the pace of the slower vCPU: when the host slowed one, the
+ * seed CNN's two threads fell below one thread's speed (44-48k samples/s
+ * against 47k), and a worker that woke late held the caller up for the whole
+ * of its half. The cut depends on n and the thread count only, and which
+ * thread runs a part never changes its results. */
 #define _DEFAULT_SOURCE /* getloadavg */
 #include "tg_internal.h"
 
@@ -50,13 +60,21 @@
 #define TG_SLOW_WINDOW 32u        /* ... twice within these jobs, or over TG_PREEMPT_NS */
 #define TG_NOSPIN_MAX 65536u
 
+/* Thread t's unstarted parts of job gen, [lo, hi): gen << 32 | lo << 16 | hi.
+ * One cache line each, so a thread claims its own parts without bouncing a
+ * line that the other threads write. */
+typedef struct {
+    _Alignas(64) atomic_uint_fast64_t w;
+} tg__pool_slot;
+
 struct tg__pool {
     int n;                    /* total threads including the caller */
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
     atomic_uint_fast64_t generation; /* bumped per job (release: job fields below) */
-    atomic_int pending;       /* workers still running the job */
+    tg__pool_slot *slots;     /* per thread: its parts not yet started */
+    atomic_int done;          /* parts of the job finished */
     atomic_bool quit;
     atomic_uint_fast64_t nospin_until; /* no polling while generation < this */
     atomic_bool loaded;       /* load average above the CPU count */
@@ -70,6 +88,7 @@ struct tg__pool {
     tg__range_fn fn;
     void *arg;
     int64_t total;
+    int parts;
 };
 
 typedef struct {
@@ -82,6 +101,52 @@ static void range_of(int64_t n, int parts, int i, int64_t *b, int64_t *e)
     int64_t q = n / parts, r = n % parts;
     *b = i * q + (i < r ? i : r);
     *e = *b + q + (i < r ? 1 : 0);
+}
+
+/* Claims a part of job gen from a thread's slot: its first unstarted one
+ * (own: the owner walks its parts in order) or its last (a thief). */
+static bool claim_part(tg__pool_slot *slot, uint32_t gen, bool own, int *part)
+{
+    uint64_t w = atomic_load_explicit(&slot->w, memory_order_acquire);
+    for (;;) {
+        unsigned lo = (w >> 16) & 0xffff, hi = w & 0xffff;
+        if ((uint32_t)(w >> 32) != gen || lo >= hi)
+            return false;
+        uint64_t nw = own ? w + (1u << 16) : w - 1;
+        if (atomic_compare_exchange_weak_explicit(&slot->w, &w, nw, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            *part = (int)(own ? lo : hi - 1);
+            return true;
+        }
+    }
+}
+
+static void signal_caller(tg__pool *pool);
+
+static void run_part(tg__pool *pool, int part, int tid)
+{
+    int parts = pool->parts;
+    int64_t b, e;
+    range_of(pool->total, parts, part, &b, &e);
+    if (b < e)
+        pool->fn(pool->arg, b, e, tid);
+    if (atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel) + 1 == parts && tid)
+        signal_caller(pool);
+}
+
+/* Runs thread tid's own parts of job gen, then takes the others' unstarted
+ * ones from their ends. The fields of the job stay valid while a part is
+ * claimed: the caller returns only once every part is done. */
+static void run_parts(tg__pool *pool, uint32_t gen, int tid)
+{
+    int part;
+    while (claim_part(&pool->slots[tid], gen, true, &part))
+        run_part(pool, part, tid);
+    for (int i = 1; i < pool->n; i++) {
+        int v = (tid + i) % pool->n;
+        while (claim_part(&pool->slots[v], gen, false, &part))
+            run_part(pool, part, tid);
+    }
 }
 
 static uint64_t mono_ns(void)
@@ -173,22 +238,16 @@ static void *worker_main(void *p)
                 atomic_store_explicit(&pool->nospin_jobs, w / 2, memory_order_relaxed);
             }
         }
-        tg__range_fn fn = pool->fn;
-        void *arg = pool->arg;
-        int64_t total = pool->total;
-
-        int64_t b, e;
-        range_of(total, pool->n, tid, &b, &e);
-        if (b < e)
-            fn(arg, b, e, tid);
-
-        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&pool->mu);
-            if (pool->caller_sleeps)
-                pthread_cond_signal(&pool->done_cv);
-            pthread_mutex_unlock(&pool->mu);
-        }
+        run_parts(pool, (uint32_t)seen, tid);
     }
+}
+
+static void signal_caller(tg__pool *pool)
+{
+    pthread_mutex_lock(&pool->mu);
+    if (pool->caller_sleeps)
+        pthread_cond_signal(&pool->done_cv);
+    pthread_mutex_unlock(&pool->mu);
 }
 
 static uint64_t spin_ns_from_env(void)
@@ -217,7 +276,10 @@ tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out)
         return TG_ERR_NOMEM;
     pool->n = n_threads;
     pool->threads = tg__calloc(ctx, (size_t)n_threads, sizeof(pthread_t) + sizeof(worker_arg));
-    if (!pool->threads) {
+    pool->slots = tg__malloc_aligned(ctx, (size_t)n_threads * sizeof *pool->slots);
+    if (!pool->threads || !pool->slots) {
+        tg__free(ctx, pool->threads);
+        tg__free_aligned(ctx, pool->slots);
         tg__free(ctx, pool);
         return TG_ERR_NOMEM;
     }
@@ -226,7 +288,9 @@ tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out)
     pthread_cond_init(&pool->work_cv, NULL);
     pthread_cond_init(&pool->done_cv, NULL);
     atomic_init(&pool->generation, 0);
-    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->done, 0);
+    for (int t = 0; t < n_threads; t++)
+        atomic_init(&pool->slots[t].w, 0);
     atomic_init(&pool->quit, false);
     atomic_init(&pool->nospin_until, 0);
     atomic_init(&pool->loaded, false);
@@ -264,10 +328,11 @@ void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool)
     pthread_cond_destroy(&pool->work_cv);
     pthread_cond_destroy(&pool->done_cv);
     tg__free(ctx, pool->threads);
+    tg__free_aligned(ctx, pool->slots);
     tg__free(ctx, pool);
 }
 
-void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
+static void parallel_for(tg_ctx *ctx, int64_t n, int per_thread, tg__range_fn fn, void *arg)
 {
     tg__pool *pool = ctx->pool;
     if (n <= 0)
@@ -276,14 +341,28 @@ void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
         fn(arg, 0, n, 0);
         return;
     }
-    /* Workers are idle (the previous job finished), so these plain stores
-     * are published by the release increment of generation. */
+    int64_t parts = (int64_t)pool->n * per_thread;
+    if (parts > n)
+        parts = n;
+    if (parts > 0xffff)
+        parts = 0xffff;
+    /* Every part of the previous job is done, so no thread reads these
+     * plain fields now; the release stores of the slots publish them. */
     pool->fn = fn;
     pool->arg = arg;
     pool->total = n;
-    atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
+    pool->parts = (int)parts;
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
     atomic_store_explicit(&pool->post_ns, mono_ns(), memory_order_relaxed);
-    uint64_t gen = atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release) + 1;
+    uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
+    for (int t = 0; t < pool->n; t++) {
+        int64_t lo, hi;
+        range_of(parts, pool->n, t, &lo, &hi);
+        atomic_store_explicit(&pool->slots[t].w,
+                              (gen & 0xffffffffu) << 32 | (uint64_t)lo << 16 | (uint64_t)hi,
+                              memory_order_release);
+    }
+    atomic_store_explicit(&pool->generation, gen, memory_order_release);
     pthread_mutex_lock(&pool->mu);
     if (pool->sleepers > 0)
         pthread_cond_broadcast(&pool->work_cv);
@@ -291,14 +370,11 @@ void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
     if (gen % TG_LOAD_JOBS == 0)
         sample_load(pool);
 
-    int64_t b, e;
-    range_of(n, pool->n, 0, &b, &e);
-    if (b < e)
-        fn(arg, b, e, 0);
+    run_parts(pool, (uint32_t)gen, 0);
 
     uint64_t t0 = 0, last = 0;
     bool spin = may_spin(pool);
-    for (unsigned i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
+    for (unsigned i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < parts; i++) {
         if (spin) {
             cpu_relax();
             if ((i & 255) != 255 || keep_spinning(pool, &t0, &last))
@@ -306,12 +382,22 @@ void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
         }
         pthread_mutex_lock(&pool->mu);
         pool->caller_sleeps = true;
-        while (atomic_load(&pool->pending) > 0)
+        while (atomic_load(&pool->done) < parts)
             pthread_cond_wait(&pool->done_cv, &pool->mu);
         pool->caller_sleeps = false;
         pthread_mutex_unlock(&pool->mu);
         break;
     }
+}
+
+void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
+{
+    parallel_for(ctx, n, TG_PARTS_PER_THREAD, fn, arg);
+}
+
+void tg__parallel_for_coarse(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg)
+{
+    parallel_for(ctx, n, 1, fn, arg);
 }
 
 void tg__parallel_for_elems(tg_ctx *ctx, int64_t n, int64_t elems, tg__range_fn fn, void *arg)

@@ -429,7 +429,7 @@ static void sgemm_split(tg_ctx *ctx, bool by_rows, bool trans_a, bool trans_b, i
         if (ctx->n_threads < 2 || M * N * K < PAR_MIN_FLOPS)
             abt_block(&g, 0, M, 0, N);
         else
-            tg__parallel_for(ctx, aj.by_cols ? nblocks : (M + 1) / 2, abt_range, &aj);
+            tg__parallel_for_coarse(ctx, aj.by_cols ? nblocks : (M + 1) / 2, abt_range, &aj);
         return;
     }
     const int64_t MR = g.kt->gemm_mr, NR = g.kt->gemm_nr;
@@ -455,7 +455,7 @@ static void sgemm_split(tg_ctx *ctx, bool by_rows, bool trans_a, bool trans_b, i
     const int64_t units = job.split == SPLIT_ROWS     ? M
                           : job.split == SPLIT_STRIPS ? row_units
                                                       : col_units;
-    tg__parallel_for(ctx, units, par_range, &job);
+    tg__parallel_for_coarse(ctx, units, par_range, &job);
 }
 
 void tg__sgemm(tg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
