@@ -117,7 +117,8 @@ void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_
                              const tg__conv_epi *epi)
 {
     const tg__kernels *k = kt ? kt : tg__kernels_get();
-    tg__conv_fwd_job j = {ctx, g, {0}, flat_k(g), flat_pad(g), x, w, b, y, epi};
+    tg__conv_fwd_job j = {.ctx = ctx, .g = g, .kf = flat_k(g), .padf = flat_pad(g), .x = x, .w = w,
+                          .b = b, .y = y, .epi = epi};
     fwd_flat(g, &j.f);
     if (dwc_use(k, g)) /* blocks of channels by samples: batch 1 still spreads */
         tg__parallel_for(ctx, g->n * ((g->cin + k->gemm_vw - 1) / k->gemm_vw),

@@ -193,7 +193,8 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
     const tg__conv_flat_geom *f = &j->f;
     float *xp = j->ctx->scratch[tid];
     float *of = xp + g->cin * f->in_cs;
-    memset(xp, 0, (size_t)(g->cin * f->in_cs) * sizeof(float));
+    if (tg__first_part(j->zeroed, tid))
+        memset(xp, 0, (size_t)(g->cin * f->in_cs) * sizeof(float));
     const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
     const float *res = j->epi ? j->epi->res : NULL;
     for (int64_t n = n0; n < n1; n++)
@@ -212,7 +213,8 @@ static void FN(conv_dw_fwd_range)(void *arg, int64_t p0, int64_t p1, int tid)
     const int64_t cf = g->stride == 2 ? 4 : 1;
     float *xp = j->ctx->scratch[tid];
     float *of = xp + cf * f->in_cs, *wf = of + f->out_cs;
-    memset(xp, 0, (size_t)(cf * f->in_cs) * sizeof(float));
+    if (tg__first_part(j->zeroed, tid))
+        memset(xp, 0, (size_t)(cf * f->in_cs) * sizeof(float));
     const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo, kk = (int64_t)g->k * g->k;
     const float *res = j->epi ? j->epi->res : NULL;
     for (int64_t p = p0; p < p1; p++) {
@@ -232,7 +234,7 @@ typedef struct {
     bool use_dyp; /* dy read from the padded planes */
 } FN(bwd_scratch);
 
-static FN(bwd_scratch) FN(bwd_scratch_of)(const tg__conv_bwd_job *j, int64_t cin,
+static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
                                           int64_t cout, int tid)
 {
     const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
@@ -245,6 +247,8 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(const tg__conv_bwd_job *j, int64_t cin
     b.dxf = b.dyf + (j->want_w && !j->shared_dy ? cout * f->out_cs : 0);
     b.dwf = b.dxf + (j->dx ? cin * fb->out_cs : 0);
     b.use_dyp = j->dx || j->shared_dy;
+    if (!tg__first_part(j->zeroed, tid))
+        return b;
     if (j->want_w)
         memset(b.xp, 0, (size_t)(cin * f->in_cs) * sizeof(float));
     if (b.use_dyp)
@@ -616,7 +620,7 @@ TGK_INLINE void FN(dwc_dx_k)(const int K, const int S, int64_t pad, const float 
  * block's weights loaded once for its samples). */
 static void FN(conv_dwc_fwd_range)(void *arg, int64_t u0, int64_t u1, int tid)
 {
-    const tg__conv_fwd_job *j = arg;
+    tg__conv_fwd_job *j = arg;
     const tg__conv_geom *g = j->g;
     const tg__conv_dwc_geom d = tg__conv_dwc_geom_of(g, VW);
     const tg__conv_epi *e = j->epi;
@@ -624,7 +628,8 @@ static void FN(conv_dwc_fwd_range)(void *arg, int64_t u0, int64_t u1, int tid)
     const int kk = g->k * g->k;
     const int64_t C = g->cin, plane_in = g->h * g->w, plane_out = d.ho * d.wo;
     float *xt = j->ctx->scratch[tid], *ot = xt + d.xt_floats;
-    memset(xt, 0, (size_t)d.xt_floats * sizeof(float)); /* the padding */
+    if (tg__first_part(j->zeroed, tid))
+        memset(xt, 0, (size_t)d.xt_floats * sizeof(float)); /* the padding */
     vf wv[TG__CONV_KMAX * TG__CONV_KMAX], bias = VZERO();
     for (int64_t u = u0, c_w = -1; u < u1; u++) {
         const int64_t n = u % g->n, c0 = u / g->n * VW;
@@ -658,14 +663,15 @@ static void FN(conv_dwc_fwd_range)(void *arg, int64_t u0, int64_t u1, int tid)
  * rounded up to VW] (tg__conv_direct_backward adds them up). */
 static void FN(conv_dwc_bwd_range)(void *arg, int64_t ch0, int64_t ch1, int tid)
 {
-    const tg__conv_bwd_job *j = arg;
+    tg__conv_bwd_job *j = arg;
     const tg__conv_geom *g = j->g;
     const tg__conv_dwc_geom d = tg__conv_dwc_geom_of(g, VW);
     const int kk = g->k * g->k;
     const int64_t C = g->cin, nb = (C + VW - 1) / VW;
     const int64_t plane_in = g->h * g->w, plane_out = d.ho * d.wo;
     float *dyt = j->ctx->scratch[tid], *xt = dyt + d.dyt_floats, *dxt = xt + d.xt_floats;
-    memset(dyt, 0, (size_t)(d.dyt_floats + d.xt_floats) * sizeof(float)); /* the padding */
+    if (tg__first_part(j->zeroed, tid)) /* the padding */
+        memset(dyt, 0, (size_t)(d.dyt_floats + d.xt_floats) * sizeof(float));
     for (int64_t ch = ch0; ch < ch1; ch++) {
         int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
         int64_t n0 = ch * q + (ch < r ? ch : r), n1 = n0 + q + (ch < r ? 1 : 0);

@@ -221,6 +221,7 @@ typedef struct tg__conv_fwd_job {
     const float *x, *w, *b;
     float *y;
     const tg__conv_epi *epi; /* NULL: none */
+    bool zeroed[TG_MAX_THREADS]; /* tg__first_part() */
 } tg__conv_fwd_job;
 
 /* Chunks of the batch for the weight/bias-gradient partials. */
@@ -241,7 +242,20 @@ typedef struct tg__conv_bwd_job {
     int64_t nchunks;
     int64_t part;          /* floats of one chunk's dw+db partial */
     float *parts;          /* nchunks partials (arena) */
+    bool zeroed[TG_MAX_THREADS]; /* tg__first_part() */
 } tg__conv_bwd_job;
+
+/* True the first time thread tid runs a part of the job that owns zeroed
+ * (all false at the start). The padding of its scratch, zeroed then, stays
+ * zero for its later parts (the kernels write only inside it): with 4 parts
+ * per thread, zeroing it per part doubled the seed CNN's memset time. */
+static inline bool tg__first_part(bool *zeroed, int tid)
+{
+    if (zeroed[tid])
+        return false;
+    zeroed[tid] = true;
+    return true;
+}
 
 /* Job of the Winograd per-sample loop (kernels/winograd.c, winograd_impl.h),
  * run by tg__parallel_for over the batch. */

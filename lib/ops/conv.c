@@ -537,6 +537,7 @@ typedef struct {
     int64_t wp_stride; /* floats of one group's packed weights */
     tg_ctx *ctx;
     const tg__conv_epi *epi; /* forward: batch norm, residual, ReLU (NULL: none) */
+    bool zeroed[TG_MAX_THREADS]; /* tg__first_part(): the scratch set up once a thread */
 } conv_job;
 
 /* Per-thread scratch: [GEMM panels][padded sample][unfolded sample, packed
@@ -625,17 +626,20 @@ static void fwd_unfold_group(const conv_job *j, int64_t n0, int64_t cnt, int64_t
 
 static void fwd_range(void *arg, int64_t nb, int64_t ne, int tid)
 {
-    const conv_job *j = arg;
+    conv_job *j = arg;
     const conv_geom *g = j->g;
     float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *xp = pad_of(j, tid);
     int64_t *offs = NULL;
     float *ct = NULL;
+    const bool first = tg__first_part(j->zeroed, tid);
     if (g->phased) { /* [planes][offsets][GEMM result] in col's place */
-        memset(col, 0, (size_t)phase_floats(g) * sizeof *col);
         offs = (int64_t *)(col + phase_floats(g));
         ct = col + phase_floats(g) + tg__round16(2 * g->Kg);
-        phase_offsets(g, offs);
-    } else {
+        if (first) {
+            memset(col, 0, (size_t)phase_floats(g) * sizeof *col);
+            phase_offsets(g, offs);
+        }
+    } else if (first) {
         memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     }
     const int64_t G = fwd_group(g);
@@ -914,21 +918,23 @@ static void bwd_sample(const conv_job *j, int64_t n, int64_t gr, float *part, fl
 
 static void bwd_range(void *arg, int64_t cb, int64_t ce, int tid)
 {
-    const conv_job *j = arg;
+    conv_job *j = arg;
     const conv_geom *g = j->g;
     /* col: [unfold of a sample group | its dY rows] for dW, then dcol */
     float *work = j->ctx->scratch[tid], *col = col_of(j, tid), *dcol = col;
     const int64_t G = wgrad_group(g);
     float *dyg = col + g->Kg * G * g->P;
     float *xp = pad_of(j, tid);
-    memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
+    const bool first = tg__first_part(j->zeroed, tid);
+    if (first)
+        memset(xp, 0, (size_t)padded_floats(g) * sizeof *xp);
     float *dxb = col + (g->Kg + g->Cog) * G * g->P; /* after dW's operands and dcol */
-    if (g->dxphased && j->gx) {
+    if (g->dxphased && j->gx && first) {
         memset(dxb, 0, (size_t)dx_dyp_floats(g) * sizeof *dxb);
         dx_offsets(g, dx_offs_of(g, dxb));
     }
     float *wgb = dxb + (g->dxphased ? dx_phased_floats(g) : 0); /* dW's planes, offsets */
-    if (g->wgruns && j->need_dw) {
+    if (g->wgruns && j->need_dw && first) {
         memset(wgb, 0, (size_t)(G * wg_plane_floats(g)) * sizeof *wgb);
         phase_offsets(g, wg_offs_of(g, wgb));
     }
@@ -1077,7 +1083,7 @@ static void gemm_backward(tg_ctx *ctx, tg_tensor *out, const conv_geom *g, float
     conv_job j = {g, x->data, w->data, NULL, out->grad, NULL, gx, gx && tg__grad_fresh(x),
                   w->requires_grad, b && b->requires_grad, w->numel,
                   n_chunks(g->N, w->numel, g->O), had_part ? aux + wt_floats : NULL, NULL, 0,
-                  ctx, NULL};
+                  ctx, NULL, {0}};
     if (!j.part) /* no parameter needed a gradient at forward time */
         j.need_dw = j.need_db = false;
     if (!j.need_dw && !j.need_db)
@@ -1312,7 +1318,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             pack_w(&g, w->data, false, wpf);
         conv_job j = {&g, x->data, w->data, b ? b->data : NULL, NULL, out->data, NULL, false,
                       false, false, w->numel, 0, NULL, wpf, packed_w_floats(&g, false), ctx,
-                      epi};
+                      epi, {0}};
         tg__parallel_for(ctx, g.N, fwd_range, &j);
     }
     return out;
