@@ -88,7 +88,7 @@ struct tg__pool {
     tg__range_fn fn;
     void *arg;
     int64_t total;
-    int parts;
+    int parts;                /* the job's parts (TG_PARTS_PER_THREAD a thread, or 1) */
 };
 
 typedef struct {
