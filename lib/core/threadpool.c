@@ -66,6 +66,8 @@
 typedef struct {
     _Alignas(64) atomic_uint_fast64_t w;
 } tg__pool_slot;
+_Static_assert(TG_MAX_THREADS * TG_PARTS_PER_THREAD <= 0xffff,
+               "a job's parts must fit a slot's 16-bit fields");
 
 struct tg__pool {
     int n;                    /* total threads including the caller */
@@ -121,7 +123,13 @@ static bool claim_part(tg__pool_slot *slot, uint32_t gen, bool own, int *part)
     }
 }
 
-static void signal_caller(tg__pool *pool);
+static void signal_caller(tg__pool *pool)
+{
+    pthread_mutex_lock(&pool->mu);
+    if (pool->caller_sleeps)
+        pthread_cond_signal(&pool->done_cv);
+    pthread_mutex_unlock(&pool->mu);
+}
 
 static void run_part(tg__pool *pool, int part, int tid)
 {
@@ -242,14 +250,6 @@ static void *worker_main(void *p)
     }
 }
 
-static void signal_caller(tg__pool *pool)
-{
-    pthread_mutex_lock(&pool->mu);
-    if (pool->caller_sleeps)
-        pthread_cond_signal(&pool->done_cv);
-    pthread_mutex_unlock(&pool->mu);
-}
-
 static uint64_t spin_ns_from_env(void)
 {
     const char *env = getenv("TG_SPIN_US");
@@ -344,8 +344,6 @@ static void parallel_for(tg_ctx *ctx, int64_t n, int per_thread, tg__range_fn fn
     int64_t parts = (int64_t)pool->n * per_thread;
     if (parts > n)
         parts = n;
-    if (parts > 0xffff)
-        parts = 0xffff;
     /* Every part of the previous job is done, so no thread reads these
      * plain fields now; the release stores of the slots publish them. */
     pool->fn = fn;
