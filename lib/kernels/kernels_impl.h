@@ -9,8 +9,8 @@
  *   (vf also takes + and -, as GCC/clang vector types and float do)
  *   VKEEP(v)         keep v in a register (stops the compiler from folding
  *                    the load into every FMA that uses it)
- *   FWD_NV(c)        vectors per forward tile for c output channels (a power
- *                    of two; FWD_NV(c)*VW divides TG__CONV_CHUNK)
+ *   FWD_NV(c)        vectors per forward tile for c output channels (at most
+ *                    FWD_NV_MAX; whole tiles, then single vectors)
  *   FWD_COB_MAX      output channels per forward tile (<= 12)
  *   WG_ACC           accumulator budget of the weight-gradient tile (cob <= 9)
  *   GEMM_MR, GEMM_NV micro-tile: GEMM_MR rows x GEMM_NV vectors
@@ -60,6 +60,12 @@
 #define TGK_PF_W(p) __builtin_prefetch((const void *)((uintptr_t)(p) + 4096), 1, 3)
 
 #define FWD_NV_MAX 8
+
+/* FWD_FULL_FIRST: a layer's output channels in whole FWD_COB_MAX tiles
+ * first, the rest in one smaller tile, rather than in near-equal tiles. */
+#ifndef FWD_FULL_FIRST
+#  define FWD_FULL_FIRST 0
+#endif
 
 /* FWD_UNROLL_K3: 3x3 forward tiles of up to this many output channels
  * with the taps' loops unrolled. With 32 vector registers (AVX-512, all
@@ -156,10 +162,12 @@ static void FN(conv_flat)(int cin, int cout, int k, int64_t wp, int64_t len, con
                           int64_t in_cs, const float *w, float *out, int64_t out_cs)
 {
     const int64_t n = (len + VW - 1) / VW * VW, wcs = (int64_t)cin * k * k;
-    /* Split cout into near-equal blocks of at most FWD_COB_MAX channels. */
+    /* Split cout into blocks of at most FWD_COB_MAX channels: near-equal,
+     * or with FWD_FULL_FIRST whole blocks first and the rest last. */
     int nblk = (cout + FWD_COB_MAX - 1) / FWD_COB_MAX;
     for (int b = 0, co = 0; b < nblk; b++) {
-        int cob = (cout - co) / (nblk - b);
+        int cob = FWD_FULL_FIRST ? (cout - co < FWD_COB_MAX ? cout - co : FWD_COB_MAX)
+                                 : (cout - co) / (nblk - b);
         const float *wco = w + co * wcs;
         float *oco = out + co * out_cs;
         switch (cob) {
