@@ -125,15 +125,18 @@ static float FN(sum32)(const float *x, int64_t n)
             memcpy(&v, x + i + 8 * k, sizeof v);
             a[k] += v;
         }
-    if (i < n) { /* the tail into the first lanes (+0.0 leaves the others) */
-        float t[32] = {0};
-        memcpy(t, x + i, (size_t)(n - i) * sizeof *t);
-        for (int k = 0; k < 4; k++) {
-            sum_v8 v;
-            memcpy(&v, t + 8 * k, sizeof v);
-            a[k] += v;
-        }
+    /* The tail into the first lanes, as if zero-padded to 32 floats (a
+     * lane is never -0.0, so +0.0 would leave it as it is); not through a
+     * zeroed copy: its stores stalled the loads (half of this function's
+     * time on the seed CNN's 812-float rows). */
+    int k = 0;
+    for (; i + 8 <= n; i += 8, k++) {
+        sum_v8 v;
+        memcpy(&v, x + i, sizeof v);
+        a[k] += v;
     }
+    for (int l = 0; i < n; i++, l++)
+        a[k][l] += x[i];
     sum_v8 h = (a[0] + a[2]) + (a[1] + a[3]); /* halves added pairwise */
     float t[8];
     memcpy(t, &h, sizeof t);
@@ -270,15 +273,6 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
     const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
     const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
     const int pad_b = j->kf - 1 - j->padf;
-    if (b->use_dyp) { /* dy (masked by the fused ReLU) into the padded planes */
-        if (ry)
-            FN(pad_planes_masked)(dyn, ry, cout, f->ho, f->wo, pad_b, fb, b->dyp);
-        else
-            FN(pad_planes)(dyn, cout, f->ho, f->wo, pad_b, fb, b->dyp);
-    } else if (ry) { /* ReLU backward, fused */
-        FN(relu_mask)(b->dym, dyn, ry, cout * plane_out);
-        dyn = b->dym;
-    }
     /* dy as the steps below read it (masked when fused): rows of wo
      * floats rs apart from dr + lead, channels cs apart; in the
      * padded planes where there are some (the bias gradient sums
@@ -287,9 +281,26 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
     const float *dr = b->use_dyp ? b->dyp + pad_b * fb->wp : dyn;
     const int64_t lead = b->use_dyp ? pad_b : 0, rs = b->use_dyp ? fb->wp : f->wo;
     const int64_t cs = b->use_dyp ? fb->in_cs : plane_out;
-    if (j->want_b)
-        for (int64_t co = 0; co < cout; co++)
-            db[co] += FN(sum32)(dr + co * cs, f->ho * rs);
+    if (b->use_dyp) /* dy (masked by the fused ReLU) into the padded planes, */
+        for (int64_t co = 0; co < cout; co++) {
+            if (ry)
+                FN(pad_planes_masked)(dyn + co * plane_out, ry + co * plane_out, 1, f->ho,
+                                      f->wo, pad_b, fb, b->dyp + co * fb->in_cs);
+            else
+                FN(pad_planes)(dyn + co * plane_out, 1, f->ho, f->wo, pad_b, fb,
+                               b->dyp + co * fb->in_cs);
+            if (j->want_b) /* each summed while in L1 */
+                db[co] += FN(sum32)(dr + co * cs, f->ho * rs);
+        }
+    else {
+        if (ry) { /* ReLU backward, fused */
+            FN(relu_mask)(b->dym, dyn, ry, cout * plane_out);
+            dyn = dr = b->dym;
+        }
+        if (j->want_b)
+            for (int64_t co = 0; co < cout; co++)
+                db[co] += FN(sum32)(dr + co * cs, f->ho * rs);
+    }
     if (j->want_w) {
         FN(flat_in)(g, f, xn, cin, b->xp);
         const float *flat_dy = dr + lead;
