@@ -721,7 +721,7 @@ int main(int argc, char **argv)
         double sum = 0;
         printf("\nper-step profile (%ld steps, us/step; forward = op result to next op)\n",
                psteps);
-        printf("%-16s %10s %10s %8s\n", "op", "forward", "backward", "calls");
+        printf("%-22s %10s %10s %8s\n", "op", "forward", "backward", "calls");
         for (size_t k = 0; k < tg_profiler_n_rows(ctx); k++) {
             tg_profile_row e;
             if (tg_profiler_row(ctx, k, &e) != TG_OK || e.module_type)
@@ -729,11 +729,11 @@ int main(int argc, char **argv)
             double f = e.forward_ms * 1e3 / (double)psteps;
             double b = e.backward_ms * 1e3 / (double)psteps;
             sum += f + b;
-            printf("%-16s %10.1f %10.1f %8.1f\n", e.name, f, b,
+            printf("%-22s %10.1f %10.1f %8.1f\n", e.name, f, b,
                    (double)e.forward_calls / (double)psteps);
         }
-        printf("%-16s %10.1f\n", "other", total - sum);
-        printf("%-16s %10.1f\n", "total", total);
+        printf("%-22s %10.1f\n", "other", total - sum);
+        printf("%-22s %10.1f\n", "total", total);
         /* Leaf layers with weights, one line per call site: where the conv
          * time goes layer by layer (the op rows above sum all of them). A
          * Conv2d that Sequential runs fused with the next ReLU is not called

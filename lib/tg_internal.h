@@ -450,6 +450,14 @@ void tg__sgemm_st(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, int stride,
                            int padding, int dilation, int groups);
 
+/* max_pool2d(relu(conv2d(...)), 2, 2, 0) as one op where the direct
+ * convolution applies: each sample's output is pooled while in cache and
+ * never stored, and backward unpools the gradient per sample; otherwise
+ * exactly the three ops. Values and gradients equal the unfused ops'. Used
+ * by Sequential for a Conv2d, a ReLU and a 2x2 MaxPool2d of stride 2. */
+tg_tensor *tg__conv2d_relu_pool(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                                int stride, int padding, int dilation, int groups);
+
 /* relu(batch_norm2d(...)) as one op (ops/norm.c): the ReLU runs in the
  * apply pass and its backward masks dy by the result in the two backward
  * passes. Values and gradients equal the unfused pair's. Used by the nn

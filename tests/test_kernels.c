@@ -811,6 +811,121 @@ START_TEST(sequential_fuses_conv_relu)
 }
 END_TEST
 
+/* ---- fused conv2d + ReLU + 2x2 max pool ----------------------------------- */
+
+static tg_tensor *fused_pool_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
+{
+    const int *pad = arg;
+    return tg__conv2d_relu_pool(ctx, in[0], in[1], in[2], 1, *pad, 1, 1);
+}
+
+START_TEST(conv_relu_pool_gradcheck)
+{
+    /* odd conv outputs (5x6 and 3x4 unpadded): the pool drops a row */
+    static const int64_t xs[4] = {2, 2, 5, 6}, ws[4] = {3, 2, 3, 3}, bs[1] = {3};
+    int pad = _i;
+    tg_ctx *ctx = tgt_ctx_threads(13, 2);
+    tg_tensor *in[3] = {tgt_rand(ctx, 4, xs, -1, 1, true), tgt_rand(ctx, 4, ws, -1, 1, true),
+                        tgt_rand(ctx, 1, bs, -0.5f, 0.5f, true)};
+    tg_tensor *y = fused_pool_fn(ctx, in, &pad);
+    ck_assert_str_eq(y->op->name, "conv2d_relu_maxpool2d");
+    tgt_gradcheck_tol(ctx, fused_pool_fn, &pad, in, 3, 1e-3, 3e-2, 3e-3);
+    tg_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The fused op equals max_pool2d(relu(conv2d())) bit for bit, values and
+ * gradients (dx stored, then added to), on 1 and 2 threads; where the direct
+ * path does not apply it is those ops. */
+START_TEST(conv_relu_pool_matches_unfused)
+{
+    /* _i 0: the seed CNN's third layer; 1: odd output, padding 0 (13x11 ->
+     * 11x9 -> 5x4); 2: Winograd (the unfused ops); 3: stride 2 (likewise) */
+    static const int64_t xss[4][4] = {{5, 6, 28, 28}, {3, 2, 13, 11}, {3, 32, 14, 14},
+                                      {3, 3, 16, 16}},
+                         wss[4][4] = {{9, 6, 3, 3}, {4, 2, 3, 3}, {32, 32, 3, 3}, {4, 3, 3, 3}};
+    static const int pads[4] = {1, 0, 1, 1}, strides[4] = {1, 1, 1, 2};
+    const int64_t *xs = xss[_i], *ws = wss[_i], bs[1] = {ws[0]};
+    const int pad = pads[_i], stride = strides[_i];
+    for (int threads = 1; threads <= 2; threads++) {
+        float *got[4], *want[4];
+        size_t ns[4];
+        for (int fused = 0; fused < 2; fused++) {
+            tg_ctx *ctx = tgt_ctx_threads(17, threads);
+            tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, true), *w = tgt_rand(ctx, 4, ws, -1, 1, true),
+                      *b = tgt_rand(ctx, 1, bs, -1, 1, true);
+            tg_tensor *y = fused ? tg__conv2d_relu_pool(ctx, x, w, b, stride, pad, 1, 1)
+                                 : tg_max_pool2d(ctx, tg_relu(ctx, tg_conv2d(ctx, x, w, b, stride,
+                                                                              pad, 1, 1)),
+                                                 2, 2, 0);
+            ck_assert_ptr_nonnull(y);
+            if (fused)
+                ck_assert_str_eq(y->op->name, _i < 2 ? "conv2d_relu_maxpool2d" : "max_pool2d");
+            tg_tensor *r = tgt_rand(ctx, 4, y->shape, -1, 1, false);
+            ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
+            /* a second backward: dx, dW and db add to what is there */
+            ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+            float **dst = fused ? got : want;
+            tg_tensor *ts[4] = {y, x, w, b};
+            for (int k = 0; k < 4; k++) {
+                ns[k] = (size_t)ts[k]->numel;
+                dst[k] = malloc(ns[k] * sizeof(float));
+                memcpy(dst[k], k ? ts[k]->grad : ts[k]->data, ns[k] * sizeof(float));
+            }
+            tg_ctx_destroy(ctx);
+        }
+        for (int k = 0; k < 4; k++) {
+            tgt_assert_close(got[k], want[k], ns[k], 0, 0);
+            free(got[k]), free(want[k]);
+        }
+    }
+}
+END_TEST
+
+/* Sequential runs Conv2d + ReLU + MaxPool2d(2) as the fused op and gives the
+ * layer-by-layer result; a pool of stride 1 is left to the ops. */
+START_TEST(sequential_fuses_conv_relu_pool)
+{
+    static const int64_t xs[4] = {4, 1, 12, 12};
+    const int stride = _i ? 1 : 0; /* 0: the kernel's */
+    const int64_t po = _i ? 11 : 6;
+    float *out[2];
+    for (int manual = 0; manual < 2; manual++) {
+        tg_ctx *ctx = tgt_ctx_threads(5, 2);
+        tg_module *seq, *c1, *r1, *p1;
+        ck_assert_int_eq(tg_sequential_create(ctx, &seq), TG_OK);
+        ck_assert_int_eq(tg_conv2d_create(ctx, 1, 4, 3, 1, 1, 1, 1, true, &c1), TG_OK);
+        ck_assert_int_eq(tg_relu_create(ctx, &r1), TG_OK);
+        ck_assert_int_eq(tg_maxpool2d_create(ctx, 2, stride, 0, &p1), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, c1), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, r1), TG_OK);
+        ck_assert_int_eq(tg_sequential_append(seq, p1), TG_OK);
+        tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, false);
+        tg_tensor *y;
+        if (manual) {
+            y = x;
+            for (size_t i = 0; i < 3; i++)
+                y = tg_module_forward(tg_module_child(seq, i), y);
+        } else {
+            y = tg_module_forward(seq, x);
+            ck_assert_str_eq(y->op->name, _i ? "max_pool2d" : "conv2d_relu_maxpool2d");
+        }
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
+        const size_t ny = (size_t)(4 * 4 * po * po);
+        out[manual] = malloc((ny + 40) * sizeof(float));
+        memcpy(out[manual], y->data, ny * sizeof(float));
+        memcpy(out[manual] + ny, tg_module_param(seq, 0, NULL)->grad, 36 * sizeof(float));
+        memcpy(out[manual] + ny + 36, tg_module_param(seq, 1, NULL)->grad, 4 * sizeof(float));
+        tg_module_destroy(seq);
+        tg_ctx_destroy(ctx);
+        if (manual)
+            tgt_assert_close(out[0], out[1], ny + 40, 0, 0);
+    }
+    free(out[0]), free(out[1]);
+}
+END_TEST
+
 /* No-grad Sequential forward of a large batch runs in tiles: the output is
  * bit-identical to the layer-by-layer forward, uses less arena, and an error
  * still names the caller's shapes. */
@@ -1068,6 +1183,9 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, conv_relu_gradcheck, 0, 2);
     tcase_add_loop_test(tc, conv_relu_matches_unfused, 0, 4);
     tcase_add_test(tc, sequential_fuses_conv_relu);
+    tcase_add_loop_test(tc, conv_relu_pool_gradcheck, 0, 2);
+    tcase_add_loop_test(tc, conv_relu_pool_matches_unfused, 0, 4);
+    tcase_add_loop_test(tc, sequential_fuses_conv_relu_pool, 0, 2);
     tcase_add_test(tc, sequential_tiled_inference);
     tcase_add_test(tc, resnet_tiled_inference);
     tcase_add_test(tc, prepared_weights);

@@ -118,7 +118,7 @@ void tg__conv_direct_forward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_
 {
     const tg__kernels *k = kt ? kt : tg__kernels_get();
     tg__conv_fwd_job j = {.ctx = ctx, .g = g, .kf = flat_k(g), .padf = flat_pad(g), .x = x, .w = w,
-                          .b = b, .y = y, .epi = epi};
+                          .b = b, .y = y, .epi = epi, .pool2x2 = k->max_pool2x2};
     fwd_flat(g, &j.f);
     if (dwc_use(k, g)) /* blocks of channels by samples: batch 1 still spreads */
         tg__parallel_for(ctx, g->n * ((g->cin + k->gemm_vw - 1) / k->gemm_vw),
@@ -178,7 +178,9 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
     tg__conv_flat_geom f, fb;
     fwd_flat(g, &f);
     const int64_t ci = flat_cin(g), co = flat_cout(g);
-    int64_t floats = ci * f.in_cs + co * f.out_cs + (g->stride == 2 ? TG__CONV_PHASE_W : 0);
+    /* [x padded][flat output][a fused pool's input planes] */
+    int64_t floats = ci * f.in_cs + co * f.out_cs + (g->stride == 2 ? TG__CONV_PHASE_W : 0) +
+                     (g->depthwise ? 0 : co * f.ho * f.wo);
     if (backward) {
         flat_init(&fb, f.ho, f.wo, flat_k(g), flat_k(g) - 1 - flat_pad(g));
         int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g)) +
@@ -203,16 +205,22 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
     return tg__scratch_reserve(ctx, (size_t)floats * sizeof(float));
 }
 
-void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
-                              const float *x, const float *w, const float *dy,
-                              const float *relu_y, float *dx, bool dx_store, float *dw,
-                              float *db, float *workspace)
+/* dy, or pool->pool_gy unpooled (pool not NULL). */
+static void direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
+                            const float *x, const float *w, const float *dy,
+                            const float *relu_y, const tg__conv_bwd_job *pool, float *dx,
+                            bool dx_store, float *dw, float *db, float *workspace)
 {
     if (!dx && !dw && !db)
         return;
     const tg__kernels *k = kt ? kt : tg__kernels_get();
     tg__conv_bwd_job j;
     memset(&j, 0, sizeof j);
+    if (pool) {
+        j.pool_y = pool->pool_y;
+        j.pool_idx = pool->pool_idx;
+        j.pool_gy = pool->pool_gy;
+    }
     j.ctx = ctx;
     j.g = g;
     j.kf = flat_k(g);
@@ -277,4 +285,21 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
             for (int64_t i = 0; i < g->cout; i++)
                 db[i] += p[nw + i];
     }
+}
+
+void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
+                              const float *x, const float *w, const float *dy,
+                              const float *relu_y, float *dx, bool dx_store, float *dw,
+                              float *db, float *workspace)
+{
+    direct_backward(ctx, kt, g, x, w, dy, relu_y, NULL, dx, dx_store, dw, db, workspace);
+}
+
+void tg__conv_direct_backward_pool(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
+                                   const float *x, const float *w, const float *pool_y,
+                                   const int32_t *pool_idx, const float *pool_gy, float *dx,
+                                   bool dx_store, float *dw, float *db, float *workspace)
+{
+    tg__conv_bwd_job p = {.pool_y = pool_y, .pool_idx = pool_idx, .pool_gy = pool_gy};
+    direct_backward(ctx, kt, g, x, w, NULL, NULL, &p, dx, dx_store, dw, db, workspace);
 }

@@ -196,14 +196,24 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
     const tg__conv_flat_geom *f = &j->f;
     float *xp = j->ctx->scratch[tid];
     float *of = xp + g->cin * f->in_cs;
+    float *yp = of + g->cout * f->out_cs; /* a fused pool's input */
     if (tg__first_part(j->zeroed, tid))
         memset(xp, 0, (size_t)(g->cin * f->in_cs) * sizeof(float));
     const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
     const float *res = j->epi ? j->epi->res : NULL;
-    for (int64_t n = n0; n < n1; n++)
+    float *pool_y = j->epi ? j->epi->pool_y : NULL;
+    int32_t *pool_idx = j->epi ? j->epi->pool_idx : NULL;
+    const int64_t pho = f->ho / 2, pwo = f->wo / 2, pplane = pho * pwo;
+    for (int64_t n = n0; n < n1; n++) {
         FN(fwd_planes)(j, g->cin, g->cout, j->x + n * g->cin * plane_in, j->w, 0,
-                       j->y + n * g->cout * plane_out,
+                       pool_y ? yp : j->y + n * g->cout * plane_out,
                        res ? res + n * g->cout * plane_out : NULL, xp, of);
+        for (int64_t co = 0; pool_y && co < g->cout; co++) {
+            const int64_t p = (n * g->cout + co) * pplane;
+            j->pool2x2(yp + co * plane_out, pool_y + p, pool_idx ? pool_idx + p : NULL, f->wo,
+                       pho, pwo);
+        }
+    }
 }
 
 /* Depthwise (a filter per channel): planes p = n * C + c, each on its own
@@ -244,7 +254,7 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
     const int64_t plane_out = f->ho * f->wo;
     FN(bwd_scratch) b;
     b.dym = j->ctx->scratch[tid];
-    b.xp = b.dym + (j->relu_y ? tg__round16(cout * plane_out) : 0);
+    b.xp = b.dym + (j->relu_y || j->pool_gy ? tg__round16(cout * plane_out) : 0);
     b.dyp = b.xp + (j->want_w ? cin * f->in_cs : 0);
     b.dyf = b.dyp + (j->dx || j->shared_dy ? cout * fb->in_cs : 0);
     b.dxf = b.dyf + (j->want_w && !j->shared_dy ? cout * f->out_cs : 0);
@@ -352,6 +362,32 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
     }
 }
 
+/* dy of sample n's cout planes into d from the gradient of the fused ReLU
+ * + 2x2 max pool, as its separate backward ops would give it: each pooled
+ * gradient (+0.0, as max_pool2d's store) at its argmax where the pooled
+ * value (the ReLU's output there) is > 0 or NaN, zero elsewhere. */
+static void FN(unpool)(const tg__conv_bwd_job *j, int64_t n, int64_t cout, float *d)
+{
+    const tg__conv_flat_geom *f = &j->f;
+    const int64_t plane_out = f->ho * f->wo, pplane = (f->ho / 2) * (f->wo / 2);
+    memset(d, 0, (size_t)(cout * plane_out) * sizeof *d);
+    for (int64_t co = 0; co < cout; co++) {
+        const int64_t p = (n * cout + co) * pplane;
+        const float *y = j->pool_y + p, *gy = j->pool_gy + p;
+        const int32_t *idx = j->pool_idx + p;
+        float *dc = d + co * plane_out;
+        for (int64_t o0 = 0; o0 < pplane; o0 += 256) {
+            /* masked first, a vectorised select (as a branch in the scatter
+             * it mispredicted: 3x the time of the unfused ops' pass) */
+            float t[256];
+            const int64_t m = pplane - o0 < 256 ? pplane - o0 : 256;
+            FN(relu_mask)(t, gy + o0, y + o0, m);
+            for (int64_t o = 0; o < m; o++)
+                dc[idx[o0 + o]] = 0.0f + t[o];
+        }
+    }
+}
+
 static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
 {
     tg__conv_bwd_job *j = arg;
@@ -367,11 +403,15 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
         float *db = dw ? dw + g->cout * g->cin * kk : NULL;
         if (dw)
             memset(dw, 0, (size_t)j->part * sizeof(float));
-        for (int64_t n = n0; n < n1; n++)
-            FN(bwd_planes)(j, &b, g->cin, g->cout, j->dy + n * g->cout * plane_out,
+        for (int64_t n = n0; n < n1; n++) {
+            if (j->pool_gy)
+                FN(unpool)(j, n, g->cout, b.dym);
+            FN(bwd_planes)(j, &b, g->cin, g->cout,
+                           j->pool_gy ? b.dym : j->dy + n * g->cout * plane_out,
                            j->relu_y ? j->relu_y + n * g->cout * plane_out : NULL,
                            j->x + n * g->cin * plane_in, j->wt,
                            j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
+        }
     }
 }
 

@@ -171,6 +171,12 @@ typedef struct tg__conv_epi {
     const float *scale, *shift; /* [cout] each, or NULL */
     const float *res;           /* [n][cout][ho][wo], or NULL */
     bool relu;
+    /* Direct path, ReLU only: with pool_y, y is not written; a 2x2 max pool
+     * (stride 2, as tg_max_pool2d's) of each sample's output, taken while
+     * it is in cache, goes to pool_y ([n][cout][ho/2][wo/2]) and its argmax
+     * in the plane to pool_idx (if not NULL). */
+    float *pool_y;
+    int32_t *pool_idx;
 } tg__conv_epi;
 
 /* True when the epilogue is more than a ReLU (the paths then store sum +
@@ -221,6 +227,7 @@ typedef struct tg__conv_fwd_job {
     const float *x, *w, *b;
     float *y;
     const tg__conv_epi *epi; /* NULL: none */
+    tg__max_pool2x2_fn pool2x2; /* epi->pool_y's pool */
     bool zeroed[TG_MAX_THREADS]; /* tg__first_part() */
 } tg__conv_fwd_job;
 
@@ -236,6 +243,10 @@ typedef struct tg__conv_bwd_job {
     bool shared_dy;        /* "same" padding: the padded dy doubles as flat dy */
     const float *x, *w, *wt, *dy; /* w: [C][k][k] (depthwise), wt: flat, transposed */
     const float *relu_y;   /* fused ReLU output: dy counts only where it is > 0 */
+    /* or with pool_gy, the gradient of a fused ReLU + 2x2 max pool (pool_y,
+     * pool_idx: its forward's; dy is NULL): each sample's dy is unpooled */
+    const float *pool_y, *pool_gy;
+    const int32_t *pool_idx;
     float *dx;
     bool dx_store;         /* dx holds stale values: store, do not add */
     bool want_w, want_b;
@@ -451,6 +462,12 @@ void tg__conv_direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv
                               const float *x, const float *w, const float *dy,
                               const float *relu_y, float *dx, bool dx_store, float *dw,
                               float *db, float *workspace);
+/* The same for a forward with epi->pool_y (not depthwise): pool_gy, the
+ * gradient of its pool_y, and pool_idx take the place of dy and relu_y. */
+void tg__conv_direct_backward_pool(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_geom *g,
+                                   const float *x, const float *w, const float *pool_y,
+                                   const int32_t *pool_idx, const float *pool_gy, float *dx,
+                                   bool dx_store, float *dw, float *db, float *workspace);
 
 /* ---- Winograd F(2x2, 3x3) / F(4x2, 3x3) convolution (kernels/winograd.c)
  * 3x3, stride 1, padding 1, dilation 1, groups 1: 16 multiplications per 2x2

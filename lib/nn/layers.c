@@ -399,12 +399,32 @@ static tg_tensor *seq_forward_tiled(tg_module *self, tg_ctx *ctx, tg_tensor *x);
 static bool per_sample(const tg_module *m);
 static int64_t tile_samples(const tg_ctx *ctx);
 
+/* A built-in MaxPool2d of kernel 2, stride 2, no padding. */
+static bool is_pool2x2(const tg_module *m)
+{
+    if (tg_module_type(m) != maxpool_vt.type_name)
+        return false;
+    const pool_ud *u = tg_module_userdata(m);
+    return u->kernel == 2 && (u->stride == 2 || u->stride == 0) && u->padding == 0;
+}
+
 /* Children in order; each runs in its own module's ctx, which is this one. */
 static tg_tensor *seq_forward_layers(tg_module *self, tg_tensor *x)
 {
     size_t n = tg_module_n_children(self);
     for (size_t i = 0; i < n && x; i++) {
         tg_module *c = tg_module_child(self, i);
+        /* A built-in Conv2d, a ReLU and a 2x2 MaxPool2d of stride 2: one
+         * fused op (tg__conv2d_relu_pool), same values and gradients. */
+        if (i + 2 < n && !tg_module_ctx(c)->trace && tg_module_type(c) == conv_vt.type_name &&
+            tg_module_type(tg_module_child(self, i + 1)) == relu_vt.type_name &&
+            is_pool2x2(tg_module_child(self, i + 2))) {
+            const conv_ud *u = tg_module_userdata(c);
+            x = tg__conv2d_relu_pool(tg_module_ctx(c), x, u->w, u->b, u->stride, u->padding,
+                                     u->dilation, u->groups);
+            i += 2;
+            continue;
+        }
         /* A built-in Conv2d followed by a ReLU runs as one fused op: same
          * values and gradients, one pass over the activations fewer each way
          * (docs/performance.md). A trace (export, summary) wants both layers. */

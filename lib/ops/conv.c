@@ -1337,6 +1337,77 @@ tg_tensor *tg__conv2d_relu(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b
     return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, true, NULL, NULL);
 }
 
+/* ---- conv2d + ReLU + 2x2 max pool, fused (direct path) ------------------- */
+
+/* What the fused op's backward needs besides its tensors. */
+typedef struct {
+    float *ws;    /* tg__conv_direct_prepare's workspace */
+    int32_t *idx; /* the pool's argmax in each plane */
+} pool_aux;
+
+static void conv_pool_backward(tg_ctx *ctx, tg_tensor *out)
+{
+    tg_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    conv_geom g;
+    geom_init(&g, x, w, out->p.i[0], out->p.i[1], out->p.i[2], out->p.i[3]);
+    tg__conv_geom dg;
+    direct_geom(&g, &dg); /* true: the forward checked */
+    const pool_aux *a = out->aux;
+    float *gx = x->requires_grad ? x->grad : NULL;
+    tg__conv_direct_backward_pool(ctx, NULL, &dg, x->data, w->data, out->data, a->idx,
+                                  out->grad, gx, gx && tg__grad_fresh(x),
+                                  w->requires_grad ? w->grad : NULL,
+                                  b && b->requires_grad ? b->grad : NULL, a->ws);
+}
+
+static const tg__op_def conv2d_relu_pool_op = {"conv2d_relu_maxpool2d", conv_pool_backward};
+
+tg_tensor *tg__conv2d_relu_pool(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                                int stride, int padding, int dilation, int groups)
+{
+    if (!ctx || tg__null_input(ctx, "conv2d", 2, x, w) ||
+        !conv_check(ctx, x, w, b, stride, padding, dilation, groups))
+        return NULL;
+    conv_geom g;
+    geom_init(&g, x, w, stride, padding, dilation, groups);
+    tg__conv_geom dg, wg;
+    bool direct = direct_geom(&g, &dg), wino = wino_geom(&g, &wg);
+    /* where conv_forward takes the direct path, one plane per channel */
+    if (wino || !direct || g.phased || dg.depthwise || g.Ho < 2 || g.Wo < 2)
+        return tg_max_pool2d(ctx, tg__conv2d_relu(ctx, x, w, b, stride, padding, dilation,
+                                                  groups),
+                             2, 2, 0);
+    int64_t shape[4] = {g.N, g.O, g.Ho / 2, g.Wo / 2};
+    tg_tensor *out = tg__op_result(ctx, &conv2d_relu_pool_op, 4, shape, x, w, b);
+    if (!out)
+        return NULL;
+    out->bwd_stores = TG__SRC(0); /* as conv2d's */
+    out->p.i[0] = stride;
+    out->p.i[1] = padding;
+    out->p.i[2] = dilation;
+    out->p.i[3] = groups;
+    float *ws = NULL;
+    int32_t *idx = NULL;
+    if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
+        tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
+        return NULL;
+    }
+    if (out->requires_grad) {
+        pool_aux *a = tg__arena_alloc(ctx, sizeof *a);
+        idx = a ? tg__arena_alloc(ctx, (size_t)out->numel * sizeof *idx) : NULL;
+        if (!idx) {
+            tg__error(ctx, TG_ERR_NOMEM, "max_pool2d: out of memory for indices");
+            return NULL;
+        }
+        a->ws = ws;
+        a->idx = idx;
+        out->aux = a;
+    }
+    const tg__conv_epi epi = {.relu = true, .pool_y = out->data, .pool_idx = idx};
+    tg__conv_direct_forward(ctx, NULL, &dg, x->data, w->data, b ? b->data : NULL, NULL, &epi);
+    return out;
+}
+
 /* Results of the fused form never need a gradient (see fusable), so these
  * ops are never differentiated; they name the fusion in profiles. */
 static const tg__op_def conv_bn_op = {"conv2d_bn", NULL};
@@ -1405,7 +1476,8 @@ tg_tensor *tg__conv2d_bn_eval(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor
     }
     tg__bn_eval_coeffs(O, bn->weight ? bn->weight->data : NULL, bn->bias ? bn->bias->data : NULL,
                        bn->running_mean->data, bn->running_var->data, bn->eps, k, k + O);
-    const tg__conv_epi epi = {k, k + O, res ? res->data : NULL, relu || res};
+    const tg__conv_epi epi = {.scale = k, .shift = k + O, .res = res ? res->data : NULL,
+                              .relu = relu || res};
     const tg__op_def *op = res ? &conv_bn_add_relu_op : relu ? &conv_bn_relu_op : &conv_bn_op;
     return conv_forward(ctx, x, w, b, stride, padding, dilation, groups, false, op, &epi);
 }
