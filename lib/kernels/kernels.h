@@ -302,6 +302,7 @@ typedef struct tg__wino_job {
     bool du_packed;          /* dU by the packed GEMM (wide layers), else by dots */
     bool by_points;          /* wide layers: one chunk (the batch), the threads
                                 split the transform points (see winograd.c) */
+    bool zeroed[TG_MAX_THREADS]; /* tg__first_part() */
 } tg__wino_job;
 
 /* A batch-norm pass over planes p = n * C + c of HW floats (ops/norm.c;

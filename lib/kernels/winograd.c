@@ -427,8 +427,10 @@ void tg__conv_wino_wgrad(tg_ctx *ctx, const tg__conv_geom *g, const float *x, co
     j.want_w = dw != NULL;
     j.want_b = db != NULL;
     j.by_points = wgrad_by_points(g);
-    tg__parallel_for(ctx, j.by_points ? j.npts : j.nchunks,
-                     tg__kernels_get()->conv_wino_wgrad_range, &j);
+    if (j.by_points) /* a part transforms every sample: one part a thread */
+        tg__parallel_for_coarse(ctx, j.npts, tg__kernels_get()->conv_wino_wgrad_range, &j);
+    else
+        tg__parallel_for(ctx, j.nchunks, tg__kernels_get()->conv_wino_wgrad_range, &j);
 
     wgrad_fin_job fj = {&j, dw, db};
     if (j.nchunks < 2 && !j.by_points) /* the loop above ran on this thread alone */

@@ -568,7 +568,7 @@ static void FN(wino_output_vec)(int R, const tg__wino_job *j, int64_t k, const f
 
 static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
 {
-    const tg__wino_job *j = arg;
+    tg__wino_job *j = arg;
     const tg__conv_geom *g = j->g;
     const int64_t C = g->cin, K = g->cout, H = g->h, W = g->w, tw = j->tw;
     const int64_t es = (j->rows + 1) * tw; /* one column j of the row transforms */
@@ -583,7 +583,8 @@ static void FN(wino_range)(void *arg, int64_t n0, int64_t n1, int tid)
 #ifdef VDEINT
     const int vec = FN(wino_vec_rows)(j);
 #endif
-    FN(wino_border)(xp, C, H, W, j->hp, j->wp);
+    if (tg__first_part(j->zeroed, tid)) /* wino_pad writes inside it only */
+        FN(wino_border)(xp, C, H, W, j->hp, j->wp);
     for (int64_t nb = n0; nb < n1; nb += j->fspb) {
         const int64_t cnt = n1 - nb < j->fspb ? n1 - nb : j->fspb;
         for (int64_t ty0 = 0; ty0 < j->th; ty0 += j->rows) {
@@ -748,7 +749,7 @@ TGK_UNROLL
  * of the whole batch (one chunk; db by the range holding point 0). */
 static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
 {
-    const tg__wino_job *j = arg;
+    tg__wino_job *j = arg;
     const tg__conv_geom *g = j->g;
     const int64_t C = g->cin, K = g->cout, H = g->h, W = g->w, tw = j->tw;
     const int64_t es = (j->rows + 1) * tw, tp = j->th * tw;
@@ -763,8 +764,10 @@ static void FN(wino_wgrad_range)(void *arg, int64_t c0, int64_t c1, int tid)
 #ifdef VDEINT
     const int vec = FN(wino_vec_rows)(j);
 #endif
-    FN(wino_border)(xp, C, H, W, j->hp, j->wp);
-    memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
+    if (tg__first_part(j->zeroed, tid)) { /* wino_pad, wino_dy_split write inside */
+        FN(wino_border)(xp, C, H, W, j->hp, j->wp);
+        memset(dq, 0, (size_t)j->dy_floats * sizeof(float));
+    }
     const int x0 = j->by_points ? (int)c0 : 0, x1 = j->by_points ? (int)c1 : j->npts;
     const bool want_b = j->want_b && x0 == 0;
     if (j->by_points && !j->want_w && !want_b)
