@@ -100,7 +100,7 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
     tg_ctx *ctx = tgt_ctx_threads(1, n_threads);
     ck_assert(tg__conv_direct_ok(g, 1, 1, 1));
     float *ws = NULL;
-    ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
+    ck_assert(tg__conv_direct_prepare(ctx, g, false, true, &ws));
 
     tg__conv_direct_forward(ctx, kt, g, x, w, b, y, NULL);
     ref_conv(g, x, w, b, yr);
@@ -169,7 +169,7 @@ START_TEST(direct_conv_deterministic)
     for (int t = 1; t <= 3; t++) {
         tg_ctx *ctx = tgt_ctx_threads(1, t);
         float *ws = NULL;
-        ck_assert(tg__conv_direct_prepare(ctx, &g, true, &ws));
+        ck_assert(tg__conv_direct_prepare(ctx, &g, false, true, &ws));
         tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, false, dw[t], db[t], ws);
         if (t == 3) /* run again on the same ctx */
             tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, false, dw[0], db[0], ws);
@@ -213,7 +213,7 @@ static void dwc_run(const tg__kernels *kt, int n_threads, const tg__conv_geom *g
     tg_ctx *ctx = tgt_ctx_threads(1, n_threads);
     float *ws = NULL;
     ck_assert(tg__conv_direct_ok(g, g->stride, 1, (int)g->cin));
-    ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
+    ck_assert(tg__conv_direct_prepare(ctx, g, false, true, &ws));
     tg__conv_direct_forward(ctx, kt, g, x, w, b, out[0], NULL);
     const tg__conv_epi relu = {.relu = true};
     tg__conv_direct_forward(ctx, kt, g, x, w, NULL, out[1], &relu);

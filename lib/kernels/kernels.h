@@ -443,11 +443,12 @@ static inline void tg__conv_phase_filters(const float *w, int k, float *f)
 /* Whether the direct path handles this geometry (and is expected to be
  * faster than im2col + GEMM). */
 bool tg__conv_direct_ok(const tg__conv_geom *g, int stride, int dilation, int groups);
-/* Reserve the per-thread scratch of the forward pass (and of the backward
- * pass if @p backward, which also takes *workspace from the step arena for
- * tg__conv_direct_backward). Call at forward time, so that backward cannot
+/* Reserve the per-thread scratch of the forward pass (with a fused pool's
+ * input planes if @p pool, see tg__conv_epi) and of the backward pass if
+ * @p backward, which also takes *workspace from the step arena for
+ * tg__conv_direct_backward. Call at forward time, so that backward cannot
  * fail. False on no memory. */
-bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
+bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool pool, bool backward,
                              float **workspace);
 /* y[n][co] = conv(x, w) + b (b may be NULL), then the epilogue epi (may be
  * NULL). */
