@@ -378,7 +378,8 @@ static void FN(unpool)(const tg__conv_bwd_job *j, int64_t n, int64_t cout, float
         float *dc = d + co * plane_out;
         for (int64_t o0 = 0; o0 < pplane; o0 += 256) {
             /* masked first, a vectorised select (as a branch in the scatter
-             * it mispredicted: 3x the time of the unfused ops' pass) */
+             * it mispredicted: 7.3% of a seed CNN step, where the separate
+             * max_pool2d backward took 2.0%) */
             float t[256];
             const int64_t m = pplane - o0 < 256 ? pplane - o0 : 256;
             FN(relu_mask)(t, gy + o0, y + o0, m);
