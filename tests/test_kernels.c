@@ -700,6 +700,31 @@ START_TEST(dispatch_follows_env)
 }
 END_TEST
 
+/* ---- fused ops against the unfused ones ----------------------------------- */
+
+/* y's values and x's, w's and b's gradients copied out (ns: their lengths),
+ * to compare two runs once their contexts are gone. */
+static void copy_results(tg_tensor *y, tg_tensor *x, tg_tensor *w, tg_tensor *b, float **dst,
+                         size_t *ns)
+{
+    tg_tensor *ts[4] = {y, x, w, b};
+    for (int k = 0; k < 4; k++) {
+        ns[k] = (size_t)ts[k]->numel;
+        dst[k] = malloc(ns[k] * sizeof(float));
+        memcpy(dst[k], k ? ts[k]->grad : ts[k]->data, ns[k] * sizeof(float));
+    }
+}
+
+/* The two runs' results have the same lengths and bits; frees both. */
+static void assert_same_results(float **got, const size_t *ng, float **want, const size_t *nw)
+{
+    for (int k = 0; k < 4; k++) {
+        ck_assert_uint_eq(ng[k], nw[k]);
+        tgt_assert_close(got[k], want[k], ng[k], 0, 0);
+        free(got[k]), free(want[k]);
+    }
+}
+
 /* ---- fused conv2d + ReLU -------------------------------------------------- */
 
 static tg_tensor *fused_fn(tg_ctx *ctx, tg_tensor **in, void *arg)
@@ -737,6 +762,7 @@ START_TEST(conv_relu_matches_unfused)
     const int64_t *xs = xss[_i], *ws = wss[_i], bs[1] = {ws[0]};
     for (int stride = 1; stride <= 2; stride++) {
         float *got[4], *want[4];
+        size_t ng[4], nw[4];
         for (int fused = 0; fused < 2; fused++) {
             tg_ctx *ctx = tgt_ctx_threads(7, 2);
             tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, true), *w = tgt_rand(ctx, 4, ws, -1, 1, true),
@@ -748,22 +774,15 @@ START_TEST(conv_relu_matches_unfused)
                 ck_assert_str_eq(y->op->name, "conv2d_relu");
             tg_tensor *loss = tg_sum_all(ctx, tg_mul(ctx, y, tgt_rand(ctx, 4, y->shape, -1, 1, false)));
             ck_assert_int_eq(tg_backward(ctx, loss), TG_OK);
-            float **dst = fused ? got : want;
-            tg_tensor *ts[4] = {y, x, w, b};
-            for (int k = 0; k < 4; k++) {
-                size_t n = (size_t)ts[k]->numel;
-                dst[k] = malloc(n * sizeof(float));
-                memcpy(dst[k], k ? ts[k]->grad : ts[k]->data, n * sizeof(float));
-            }
+            copy_results(y, x, w, b, fused ? got : want, fused ? ng : nw);
             tg_ctx_destroy(ctx);
         }
         int64_t ho = (xs[2] - 1) / stride + 1, wo = (xs[3] - 1) / stride + 1;
         size_t ns[4] = {(size_t)(5 * ws[0] * ho * wo), (size_t)(5 * xs[1] * xs[2] * xs[3]),
                         (size_t)(ws[0] * xs[1] * 9), (size_t)ws[0]};
-        for (int k = 0; k < 4; k++) {
-            tgt_assert_close(got[k], want[k], ns[k], 0, 0);
-            free(got[k]), free(want[k]);
-        }
+        for (int k = 0; k < 4; k++)
+            ck_assert_uint_eq(nw[k], ns[k]);
+        assert_same_results(got, ng, want, nw);
     }
 }
 END_TEST
@@ -849,7 +868,7 @@ START_TEST(conv_relu_pool_matches_unfused)
     const int pad = pads[_i], stride = strides[_i];
     for (int threads = 1; threads <= 2; threads++) {
         float *got[4], *want[4];
-        size_t ns[4];
+        size_t ng[4], nw[4];
         for (int fused = 0; fused < 2; fused++) {
             tg_ctx *ctx = tgt_ctx_threads(17, threads);
             tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, true), *w = tgt_rand(ctx, 4, ws, -1, 1, true),
@@ -865,19 +884,10 @@ START_TEST(conv_relu_pool_matches_unfused)
             ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, r))), TG_OK);
             /* a second backward: dx, dW and db add to what is there */
             ck_assert_int_eq(tg_backward(ctx, tg_sum_all(ctx, tg_mul(ctx, y, y))), TG_OK);
-            float **dst = fused ? got : want;
-            tg_tensor *ts[4] = {y, x, w, b};
-            for (int k = 0; k < 4; k++) {
-                ns[k] = (size_t)ts[k]->numel;
-                dst[k] = malloc(ns[k] * sizeof(float));
-                memcpy(dst[k], k ? ts[k]->grad : ts[k]->data, ns[k] * sizeof(float));
-            }
+            copy_results(y, x, w, b, fused ? got : want, fused ? ng : nw);
             tg_ctx_destroy(ctx);
         }
-        for (int k = 0; k < 4; k++) {
-            tgt_assert_close(got[k], want[k], ns[k], 0, 0);
-            free(got[k]), free(want[k]);
-        }
+        assert_same_results(got, ng, want, nw);
     }
 }
 END_TEST

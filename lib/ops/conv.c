@@ -1216,6 +1216,14 @@ static bool conv_check(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tensor *b, in
  * GEMM's packed W (keys Cog, Kg; its size tells the groups). */
 enum { PREP_WINO = 1, PREP_GEMM = 2 };
 
+/* Whether conv_forward runs g on the direct kernels (direct: direct_geom's
+ * answer; wino: wino_geom's, which takes precedence): at stride 2 only a
+ * depthwise layer, others multiply from the phase planes on the GEMM path. */
+static bool forward_direct(const conv_geom *g, bool direct, bool wino)
+{
+    return !wino && direct && (!g->phased || g->depthwise);
+}
+
 /* conv2d, with ReLU fused into the result when relu is set (the fused op
  * exists only on the direct path; elsewhere it is conv2d then relu). With
  * epi, the op fop whose result needs no gradient (tg__conv2d_bn_eval). */
@@ -1277,7 +1285,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         if (fresh)
             tg__conv_wino_weights(ctx, &wg, w->data, false, up);
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, epi, false);
-    } else if (direct && (!g.phased || g.depthwise)) { /* a depthwise layer's phases there */
+    } else if (forward_direct(&g, direct, wino)) { /* a depthwise layer's phases there */
         float *ws = NULL;
         if (!tg__conv_direct_prepare(ctx, &dg, false, out->requires_grad, &ws)) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
@@ -1373,7 +1381,7 @@ tg_tensor *tg__conv2d_relu_pool(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tens
     tg__conv_geom dg, wg;
     bool direct = direct_geom(&g, &dg), wino = wino_geom(&g, &wg);
     /* where conv_forward takes the direct path, one plane per channel */
-    if (wino || !direct || g.phased || dg.depthwise || g.Ho < 2 || g.Wo < 2)
+    if (!forward_direct(&g, direct, wino) || dg.depthwise || g.Ho < 2 || g.Wo < 2)
         return tg_max_pool2d(ctx, tg__conv2d_relu(ctx, x, w, b, stride, padding, dilation,
                                                   groups),
                              2, 2, 0);
