@@ -8,7 +8,11 @@
 # each (all threads; on a shared machine less disturbed by other processes
 # than samples/s) and its ratio, peak RSS, for ours allocations per step
 # and % of the FMA peak of the SIMD path in use (measured by bench), and the
-# share of CPU time stolen by the hypervisor while the row ran.
+# share of CPU time stolen by the hypervisor while the row ran, and for rows
+# of two threads or more "FMA x": bench --fma-cores run just before each
+# round, the FMA rate of that many threads at once over one thread's (about
+# 2.0 for two threads on two cores; lower where the host gave the vCPUs one
+# core's FMA units or slowed one; steal time does not show this).
 #
 #   bench/compare.sh [BUILD_DIR] [SECONDS_PER_REPEAT] [REPEATS]
 #
@@ -72,6 +76,12 @@ for m in $models; do
             r=0
             while [ "$r" -lt "$rounds" ]; do
                 r=$((r + 1))
+                cores=n/a # the host's FMA units as the threads find them now
+                if [ "$t" -ge 2 ]; then
+                    cores=$("$bench" --fma-cores --threads "$t" 2>/dev/null |
+                            sed -n 's/.*ratio=//p')
+                    cores=${cores:-n/a}
+                fi
                 ours=$("$bench" --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
                        --seconds "$secs" --repeats "$reps" --json)
                 theirs=$("$py" "$here/torch_bench.py" --model "$m" --threads "$t" \
@@ -84,8 +94,8 @@ for m in $models; do
                 fi
                 steal=$(echo "$ticks0 $(cpu_ticks)" |
                         awk '{d = $4 - $2; print (d > 0 ? 100 * ($3 - $1) / d : 0)}')
-                printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$ours" "$theirs" "$tuned_json" \
-                    "$steal" >>"$out"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$ours" "$theirs" "$tuned_json" \
+                    "$steal" "$cores" >>"$out"
             done
         done
     done
@@ -98,8 +108,11 @@ import json, statistics, sys
 lines = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 rounds = int(sys.argv[2])
 rows = {}  # row id -> its rounds, in order
-for rid, o, t, tt, steal in lines:
+cores = {}  # row id -> the threads' FMA rate over one core's, per round
+for rid, o, t, tt, steal, c in lines:
     rows.setdefault(rid, []).append((json.loads(o), json.loads(t), json.loads(tt), float(steal)))
+    if c != "n/a":
+        cores.setdefault(rid, []).append(float(c))
 first = json.loads(lines[0][1]) if lines else {}
 print("# libtinygrad SIMD path: %s, measured FMA peak of one core: %.0f GFLOP/s" % (
     first.get("simd", "?"), first.get("core_peak_gflops", 0)))
@@ -107,11 +120,12 @@ print("# PyTorch's oneDNN ISA limit: %s" % (
     json.loads(lines[0][2]).get("onednn_max_isa", "?") if lines else "?"))
 if rounds > 1:
     print("# %d rounds a row: medians of ours, of PyTorch and of the rounds' ratios; CPU "
-          "time per step the least, RSS the largest; steal over the whole row" % rounds)
+          "time per step the least, RSS the largest; steal over the whole row; FMA x the "
+          "least" % rounds)
 print("| model | mode | thr | batch | ours/s | PyTorch/s | ratio | CPU ms/step ours | "
       "CPU ms/step torch | CPU ratio | RSS ours | RSS torch | allocs/step | % FMA peak | "
-      "steal |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "steal | FMA x |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 med = statistics.median
 for rid in sorted(rows, key=int):
     rs = rows[rid]
@@ -130,8 +144,9 @@ for rid in sorted(rows, key=int):
     allocs = max(x[0]["allocs_per_step"] for x in rs)
     pct = med(x[0]["pct_of_peak"] for x in rs)
     print("| %s | %s | %d | %d | %.0f | %.0f%s | %.2fx | %.2f | %.2f | %.2fx | %.1f MB | %.1f MB "
-          "| %.2f | %s | %.1f%% |" % (
+          "| %.2f | %s | %.1f%% | %s |" % (
               o["model"], o["mode"], o["threads"], o["batch"], ours_s, torch_s,
               " (tuned malloc)" if tuned_best else "", ratio, cpu_o, cpu_t, cpu_t / cpu_o,
-              rss_o, rss_t, allocs, "%.1f%%" % pct if pct >= 0 else "n/a", rs[-1][3]))
+              rss_o, rss_t, allocs, "%.1f%%" % pct if pct >= 0 else "n/a", rs[-1][3],
+              "%.2f" % min(cores[rid]) if rid in cores else "-"))
 PYEOF
