@@ -335,12 +335,15 @@ static double fma_peak(const char *path)
 
 /* ---- FMA peak of all cores at once ------------------------------------------ */
 
-/* --fma-cores: the FMA loop on N threads at once against one thread alone.
- * A 2-vCPU guest may get two cores, or two hardware threads of one core
- * (then the FMA units are shared and an FMA-bound two-thread run slows),
- * and the host may move it between the two within minutes; the core round
- * trip and steal time do not show the second. Threads are not pinned: the
- * scheduler spreads them over the CPUs, as it does the pool's. */
+/* --fma-cores: the FMA loop on N threads at once against one thread alone
+ * (best of 3 rounds, the threads' rates added). About N where each thread
+ * has a core's FMA units to itself; less where two vCPUs are hardware
+ * threads of one core, or the host runs something else on one, which
+ * steal time does not show. On the Zen 5 of docs/performance.md it stayed
+ * at 1.97-2.02 for two threads, also while the seed CNN's two-thread
+ * training ran a sixth slower than at other times: that slowdown is not
+ * the FMA units'. Threads are not pinned: the scheduler spreads them over
+ * the CPUs, as it does the pool's. */
 typedef struct {
     const char *path;
     pthread_barrier_t *start;

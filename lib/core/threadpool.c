@@ -76,7 +76,6 @@ struct tg__pool {
     pthread_cond_t work_cv, done_cv;
     atomic_uint_fast64_t generation; /* bumped per job (release: job fields below) */
     tg__pool_slot *slots;     /* per thread: its parts not yet started */
-    atomic_int done;          /* parts of the job finished */
     atomic_bool quit;
     atomic_uint_fast64_t nospin_until; /* no polling while generation < this */
     atomic_bool loaded;       /* load average above the CPU count */
@@ -91,6 +90,11 @@ struct tg__pool {
     void *arg;
     int64_t total;
     int parts;                /* the job's parts (TG_PARTS_PER_THREAD a thread, or 1) */
+    /* Parts of the job finished, added once per thread per job. On a line
+     * of its own: the polling workers read the fields above, and a
+     * counter on their line took it away from them at every part. */
+    _Alignas(64) atomic_int done;
+    char done_pad[64 - sizeof(atomic_int)];
 };
 
 typedef struct {
@@ -131,30 +135,36 @@ static void signal_caller(tg__pool *pool)
     pthread_mutex_unlock(&pool->mu);
 }
 
-static void run_part(tg__pool *pool, int part, int tid)
+/* Runs a claimed part; returns the job's part count (read while the part
+ * is claimed, so the job's fields are this job's). */
+static int run_part(tg__pool *pool, int part, int tid)
 {
-    int parts = pool->parts;
+    const int parts = pool->parts;
     int64_t b, e;
     range_of(pool->total, parts, part, &b, &e);
     if (b < e)
         pool->fn(pool->arg, b, e, tid);
-    if (atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel) + 1 == parts && tid)
-        signal_caller(pool);
+    return parts;
 }
 
 /* Runs thread tid's own parts of job gen, then takes the others' unstarted
- * ones from their ends. The fields of the job stay valid while a part is
- * claimed: the caller returns only once every part is done. */
+ * ones from their ends, and counts them done once all are run (one
+ * cross-core transfer of the counter per thread, not one per part; nothing
+ * waits on a single part). The fields of the job stay valid while a part
+ * is claimed: the caller returns only once every part is done. */
 static void run_parts(tg__pool *pool, uint32_t gen, int tid)
 {
-    int part;
-    while (claim_part(&pool->slots[tid], gen, true, &part))
-        run_part(pool, part, tid);
+    int part, ran = 0, parts = 0;
+    for (; claim_part(&pool->slots[tid], gen, true, &part); ran++)
+        parts = run_part(pool, part, tid);
     for (int i = 1; i < pool->n; i++) {
         int v = (tid + i) % pool->n;
-        while (claim_part(&pool->slots[v], gen, false, &part))
-            run_part(pool, part, tid);
+        for (; claim_part(&pool->slots[v], gen, false, &part); ran++)
+            parts = run_part(pool, part, tid);
     }
+    if (ran && atomic_fetch_add_explicit(&pool->done, ran, memory_order_acq_rel) + ran == parts &&
+        tid)
+        signal_caller(pool);
 }
 
 static uint64_t mono_ns(void)
@@ -271,16 +281,17 @@ static void sample_load(tg__pool *pool)
 
 tg_status tg__pool_create(tg_ctx *ctx, int n_threads, tg__pool **out)
 {
-    tg__pool *pool = tg__calloc(ctx, 1, sizeof *pool);
+    tg__pool *pool = tg__malloc_aligned(ctx, sizeof *pool); /* done's alignment */
     if (!pool)
         return TG_ERR_NOMEM;
+    memset(pool, 0, sizeof *pool);
     pool->n = n_threads;
     pool->threads = tg__calloc(ctx, (size_t)n_threads, sizeof(pthread_t) + sizeof(worker_arg));
     pool->slots = tg__malloc_aligned(ctx, (size_t)n_threads * sizeof *pool->slots);
     if (!pool->threads || !pool->slots) {
         tg__free(ctx, pool->threads);
         tg__free_aligned(ctx, pool->slots);
-        tg__free(ctx, pool);
+        tg__free_aligned(ctx, pool);
         return TG_ERR_NOMEM;
     }
     worker_arg *args = (worker_arg *)(pool->threads + n_threads);
@@ -329,7 +340,7 @@ void tg__pool_destroy(tg_ctx *ctx, tg__pool *pool)
     pthread_cond_destroy(&pool->done_cv);
     tg__free(ctx, pool->threads);
     tg__free_aligned(ctx, pool->slots);
-    tg__free(ctx, pool);
+    tg__free_aligned(ctx, pool);
 }
 
 static void parallel_for(tg_ctx *ctx, int64_t n, int per_thread, tg__range_fn fn, void *arg)
