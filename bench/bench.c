@@ -315,21 +315,28 @@ static const char *simd_path(void)
     return "generic";
 }
 
+/* One measurement of the FMA loop of the path; 0 for the plain C path. */
+static double fma_rate(const char *path)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return strcmp(path, "avx512") == 0 ? fma_peak_avx512()
+           : strcmp(path, "avx2") == 0 ? fma_peak_avx2()
+                                       : 0;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
 /* FMA peak of one core on the dispatched path (best of 3); 0 = unknown (the
  * plain C path: % of peak is not reported). */
 static double fma_peak(const char *path)
 {
     double best = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
     for (int r = 0; r < 3; r++) {
-        double p = strcmp(path, "avx512") == 0 ? fma_peak_avx512()
-                   : strcmp(path, "avx2") == 0 ? fma_peak_avx2()
-                                               : 0;
+        double p = fma_rate(path);
         best = p > best ? p : best;
     }
-#else
-    (void)path;
-#endif
     return best;
 }
 
@@ -355,9 +362,7 @@ static void *fma_thread_main(void *arg)
     fma_thread *f = arg;
     for (int r = 0; r < 3; r++) {
         pthread_barrier_wait(f->start);
-#if defined(__x86_64__) && defined(__GNUC__)
-        f->rate[r] = strcmp(f->path, "avx512") == 0 ? fma_peak_avx512() : fma_peak_avx2();
-#endif
+        f->rate[r] = fma_rate(f->path);
     }
     return NULL;
 }
