@@ -40,6 +40,10 @@ static const dims sizes[] = {
     /* A B^T by dot products in blocks of B's rows, split by them; past
      * ABT_MAX_M rows, packed */
     {40, 600, 1030}, {600, 70, 40},
+    /* B in place (K <= 64, blocks of <= 32 rows), its partial last tile
+     * packed: the seed CNN's linear layer's dx (K = 10); {67, 129, 33}
+     * above runs in place on 2 threads, packed on 1 (memcmp below) */
+    {20, 1764, 10},
 };
 
 /* Runs one case with padded leading dimensions (lda etc. > the row length)

@@ -152,6 +152,20 @@ static void scale_c(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int6
     }
 }
 
+/* B read in place, not packed, where it is not transposed, has at most
+ * IND_MAX_K rows and the block at most IND_MAX_M rows of C: each element
+ * of B then feeds few multiply-adds, and packing it cost about as much as
+ * they did. The seed CNN's linear layer, dx = g W (K = 10, 16 rows a
+ * thread) and dW = g^T x (K = 32, the batch; M = 10), where each thread
+ * copied all of W or its columns of x first. With many rows the strips
+ * re-read B's rows from afar, and rows 4 KB apart share an L1 set: an MLP's
+ * 1024 x 1024 dW at batch 32 lost 5%. Whole NR-column tiles only: the
+ * kernel reads whole vectors, which past the last row's end would be past
+ * B; a partial last tile is packed. The same FMA chain per element of C
+ * either way, so the same bits. */
+#define IND_MAX_K 64
+#define IND_MAX_M 32
+
 /* The blocked loop nest over the sub-block rows [i0,i1) x cols [j0,j1) of C.
  * work holds mc*kc + kc*nc floats. */
 static void gemm_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
@@ -166,21 +180,35 @@ static void gemm_block(const gemm_args *g, int64_t i0, int64_t i1, int64_t j0, i
     float *ap = work, *bp = work + mcb * kcb;
     const int64_t MR = g->kt->gemm_mr, NR = g->kt->gemm_nr;
     const tg__gemm_micro_fn micro = g->kt->gemm_micro;
+    const bool ind = !g->tb && g->K <= IND_MAX_K && i1 - i0 <= IND_MAX_M && g->alpha == 1.0f &&
+                     g->kt->gemm_micro_ind;
+    int64_t off[IND_MAX_K];
+    for (int64_t p = 0; ind && p < g->K; p++)
+        off[p] = p * g->ldb;
     for (int64_t jc = j0; jc < j1; jc += ncb) {
         int64_t nc = j1 - jc < ncb ? j1 - jc : ncb;
+        /* with ind: the whole tiles in place, a partial one packed alone */
+        const int64_t nfull = ind ? nc / NR * NR : 0;
         for (int64_t pc = 0; pc < g->K; pc += kcb) {
             int64_t kc = g->K - pc < kcb ? g->K - pc : kcb;
             float beta = pc == 0 ? g->beta : 1.0f;
-            pack_b(g, pc, kc, jc, nc, bp);
+            if (nfull < nc)
+                pack_b(g, pc, kc, jc + nfull, nc - nfull, bp);
             for (int64_t ic = i0; ic < i1; ic += mcb) {
                 int64_t mc = i1 - ic < mcb ? i1 - ic : mcb;
                 pack_a(g, ic, mc, pc, kc, ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)(nc - jr < NR ? nc - jr : NR);
+                    const float *bj = g->B + pc * g->ldb + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         int mr = (int)(mc - ir < MR ? mc - ir : MR);
-                        micro(kc, g->alpha, ap + ir * kc, bp + jr * kc, beta,
-                              g->C + (ic + ir) * g->ldc + jc + jr, g->ldc, mr, nr);
+                        float *c = g->C + (ic + ir) * g->ldc + jc + jr;
+                        if (jr < nfull)
+                            g->kt->gemm_micro_ind(kc, ap + ir * kc, bj, off, g->kt->gemm_vw, 0,
+                                                  beta, c, g->ldc, mr, nr);
+                        else
+                            micro(kc, g->alpha, ap + ir * kc, bp + (jr - nfull) * kc, beta, c,
+                                  g->ldc, mr, nr);
                     }
                 }
             }
