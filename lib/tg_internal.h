@@ -57,6 +57,9 @@ struct tg_tensor {
                                     freed by the next tg_ctx_reset() */
     bool grad_fresh;             /* backward: grad holds stale values; the first op to
                                     reach it stores instead of adding (tg__grad_fresh) */
+    bool grad_view;              /* op result, a whole view of src[0] whose backward
+                                    passes the gradient as it is (reshape, flatten):
+                                    the planner may give both one gradient buffer */
     uint8_t bwd_stores;          /* op result: bit k (TG__SRC(k)) set where its backward
                                     honours grad_fresh on src[k], storing into or
                                     settling it (set by the op); tg_backward zero-fills

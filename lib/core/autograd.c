@@ -94,6 +94,22 @@ static bool plan_grads(tg_ctx *ctx, tg_tensor **order, size_t n)
             tg_tensor *u = k < 0 ? t : t->src[k];
             if (!u || !u->op || !u->requires_grad || u->grad) /* planned, or kept */
                 continue;
+            if (k == 0 && t->grad_view) {
+                /* t, a view, is the first to reach u (else u would be planned):
+                 * u takes t's buffer, which then holds u's gradient as it is
+                 * (the seed CNN's flatten copied 225 KB a step). Whoever
+                 * reaches u later adds into it once t is done with it. */
+                size_t s = 0;
+                while (s < ns && slot[s].t != t)
+                    s++;
+                if (s < ns) {
+                    slot[s].t = u;
+                    u->grad = &planned;
+                    who[nw] = u;
+                    of[nw++] = s;
+                    continue;
+                }
+            }
             size_t best = nf; /* index into fr */
             for (size_t b = nf; b-- > 0;) {
                 const int64_t c = slot[fr[b]].cap, bc = best < nf ? slot[fr[best]].cap : -1;

@@ -9,19 +9,26 @@
 /* ---- views: reshape, flatten ------------------------------------------ */
 
 /* The gradient back element for element, stored when fresh (no zero-fill
- * first), split like a batch (tg__grad_pass). */
+ * first), split like a batch (tg__grad_pass); nothing to move where the
+ * planner gave the input this result's buffer (grad_view). */
 static void view_backward(tg_ctx *ctx, tg_tensor *out)
 {
     tg_tensor *a = out->src[0];
-    if (a->requires_grad)
-        tg__grad_pass(ctx, a->grad, out->grad, out->numel, tg__grad_fresh(a));
+    if (!a->requires_grad)
+        return;
+    bool fresh = tg__grad_fresh(a);
+    if (a->grad != out->grad)
+        tg__grad_pass(ctx, a->grad, out->grad, out->numel, fresh);
 }
 
-/* A view's result: its backward stores into a fresh gradient. */
+/* A view's result: its backward stores into a fresh gradient, or finds
+ * its input's gradient in its own buffer (grad_view). */
 static tg_tensor *stores(tg_tensor *t)
 {
-    if (t)
+    if (t) {
         t->bwd_stores = TG__SRC(0);
+        t->grad_view = true;
+    }
     return t;
 }
 
