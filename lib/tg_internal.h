@@ -364,8 +364,8 @@ float tg__rng_normal(uint64_t state[4]);             /* N(0, 1) */
 /* ---- threads ---------------------------------------------------------- */
 
 /* fn(arg, begin, end, tid) over [0, n) cut into TG_PARTS_PER_THREAD
- * contiguous parts per thread (fewer if n is small); the cut depends on n
- * and the thread count only. Thread t runs its own parts first, in order,
+ * contiguous parts per thread, of falling size (fewer, even ones if n is
+ * small); the cut depends on n and the thread count only. Thread t runs its own parts first, in order,
  * then takes the other threads' unstarted ones, so a vCPU that the host
  * slows or a worker that wakes late holds up at most a part, and any thread
  * may run any part: fn's results must not depend on tid, which only picks

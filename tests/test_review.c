@@ -346,15 +346,16 @@ static void pf_range(void *arg, int64_t b, int64_t e, int tid)
 
 START_TEST(thread_pool_many_small_jobs)
 {
-    /* Back-to-back jobs of every size, fewer items than threads included:
-     * each index runs exactly once per job and the caller never returns
-     * before every part finished (no lost or spurious wake-ups). */
+    /* Back-to-back jobs of every size, fewer items than threads included,
+     * and from 16 items (4 parts a thread, of falling size) up to 63: each
+     * index runs exactly once per job and the caller never returns before
+     * every part finished (no lost or spurious wake-ups). */
     tg_ctx *ctx = tgt_ctx_threads(1, 4);
     pf_state st;
     memset(&st, 0, sizeof st);
     int64_t expect[64] = {0};
     for (int rep = 0; rep < 3000; rep++) {
-        int64_t n = rep % 11;
+        int64_t n = rep % 2 ? rep % 11 : 16 + rep % 48;
         tg__parallel_for(ctx, n, pf_range, &st);
         for (int64_t i = 0; i < n; i++)
             expect[i]++;

@@ -34,8 +34,11 @@
  * a step ran at the pace of the slower vCPU: when the host slowed one, the
  * seed CNN's two threads fell below one thread's speed (44-48k samples/s
  * against 47k), and a worker that woke late held the caller up for the whole
- * of its half. The cut depends on n and the thread count only, and which
- * thread runs a part never changes its results. */
+ * of its half. A thread's parts fall in size (part_range), so the last,
+ * which a thief takes, is short: the seed CNN's two threads (AVX2 kernels)
+ * spent 3.7-4.1% of their CPU time waiting at joins, against 5.7-7.2%
+ * with equal parts. The cut depends on n and the thread count only, and
+ * which thread runs a part never changes its results. */
 #define _DEFAULT_SOURCE /* getloadavg */
 #include "tg_internal.h"
 
@@ -135,13 +138,34 @@ static void signal_caller(tg__pool *pool)
     pthread_mutex_unlock(&pool->mu);
 }
 
+/* Part i of a job of n units in parts: with TG_PARTS_PER_THREAD parts a
+ * thread, thread t's share (range_of over the threads) cut into parts of
+ * falling size, 4 : 3 : 2 : 1 (16 samples: 6, 5, 3, 2). The owner runs
+ * them in order and thieves take the last, the smallest: at the end a
+ * thread waits for at most a small part. Else (fewer parts) even parts. */
+static void part_range(int64_t n, int parts, int nthreads, int i, int64_t *b, int64_t *e)
+{
+    const int per = TG_PARTS_PER_THREAD;
+    if (parts != nthreads * per) {
+        range_of(n, parts, i, b, e);
+        return;
+    }
+    int64_t s0, s1;
+    range_of(n, nthreads, i / per, &s0, &s1);
+    const int k = i % per, tot = per * (per + 1) / 2;
+    /* parts before k weigh per + (per - 1) + ... + (per - k + 1) */
+    const int64_t w0 = (int64_t)k * per - (int64_t)k * (k - 1) / 2, w1 = w0 + per - k;
+    *b = s0 + (s1 - s0) * w0 / tot;
+    *e = s0 + (s1 - s0) * w1 / tot;
+}
+
 /* Runs a claimed part; returns the job's part count (read while the part
  * is claimed, so the job's fields are this job's). */
 static int run_part(tg__pool *pool, int part, int tid)
 {
     const int parts = pool->parts;
     int64_t b, e;
-    range_of(pool->total, parts, part, &b, &e);
+    part_range(pool->total, parts, pool->n, part, &b, &e);
     if (b < e)
         pool->fn(pool->arg, b, e, tid);
     return parts;
