@@ -100,7 +100,7 @@ static void check_direct(const tg__kernels *kt, int n_threads, const tg__conv_ge
     tg_ctx *ctx = tgt_ctx_threads(1, n_threads);
     ck_assert(tg__conv_direct_ok(g, 1, 1, 1));
     float *ws = NULL;
-    ck_assert(tg__conv_direct_prepare(ctx, g, false, true, &ws));
+    ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
 
     tg__conv_direct_forward(ctx, kt, g, x, w, b, y, NULL);
     ref_conv(g, x, w, b, yr);
@@ -169,7 +169,7 @@ START_TEST(direct_conv_deterministic)
     for (int t = 1; t <= 3; t++) {
         tg_ctx *ctx = tgt_ctx_threads(1, t);
         float *ws = NULL;
-        ck_assert(tg__conv_direct_prepare(ctx, &g, false, true, &ws));
+        ck_assert(tg__conv_direct_prepare(ctx, &g, true, &ws));
         tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, false, dw[t], db[t], ws);
         if (t == 3) /* run again on the same ctx */
             tg__conv_direct_backward(ctx, NULL, &g, x, w, dy, NULL, NULL, false, dw[0], db[0], ws);
@@ -213,7 +213,7 @@ static void dwc_run(const tg__kernels *kt, int n_threads, const tg__conv_geom *g
     tg_ctx *ctx = tgt_ctx_threads(1, n_threads);
     float *ws = NULL;
     ck_assert(tg__conv_direct_ok(g, g->stride, 1, (int)g->cin));
-    ck_assert(tg__conv_direct_prepare(ctx, g, false, true, &ws));
+    ck_assert(tg__conv_direct_prepare(ctx, g, true, &ws));
     tg__conv_direct_forward(ctx, kt, g, x, w, b, out[0], NULL);
     const tg__conv_epi relu = {.relu = true};
     tg__conv_direct_forward(ctx, kt, g, x, w, NULL, out[1], &relu);
@@ -599,7 +599,10 @@ END_TEST
 
 /* 2x2 max pooling of every ISA equals the plain C one bit for bit, indices
  * included, with ties, NaNs, odd widths, rows of 1-3, 5, 6 and 14-33
- * outputs (a last block that overlaps the one before). */
+ * outputs (a last block that overlaps the one before). With the fused
+ * epilogue (rows ld floats apart, relu(x + bias) first) it equals the
+ * plain pool of the ReLU's output, as the conv + ReLU + pool fusion needs,
+ * -0 (x = -0, bias -0) and NaN included. */
 START_TEST(max_pool2x2_matches)
 {
     const tg__kernels *kt = tg__kernels_for((tg__isa)_i);
@@ -620,15 +623,33 @@ START_TEST(max_pool2x2_matches)
         size_t no = (size_t)(Ho * Wo);
         float *y1 = calloc(no, 4), *y2 = calloc(no, 4);
         int32_t *i1 = calloc(no, 4), *i2 = calloc(no, 4);
-        kt->max_pool2x2(x, y1, i1, W, Ho, Wo);
-        tg__kernels_generic.max_pool2x2(x, y2, i2, W, Ho, Wo);
+        kt->max_pool2x2(x, W, NULL, y1, i1, W, Ho, Wo);
+        tg__kernels_generic.max_pool2x2(x, W, NULL, y2, i2, W, Ho, Wo);
         ck_assert_mem_eq(y1, y2, no * 4); /* same bits, NaNs included */
         ck_assert_mem_eq(i1, i2, no * 4);
-        kt->max_pool2x2(x, y1, NULL, W, Ho, Wo); /* no indices (inference) */
+        kt->max_pool2x2(x, W, NULL, y1, NULL, W, Ho, Wo); /* no indices (inference) */
         ck_assert_mem_eq(y1, y2, no * 4);
         for (size_t o = 0; o < no; o++) /* the index points at the value */
             if (!isnan(y2[o]))
                 ck_assert(x[i2[o]] == y2[o]);
+        const int64_t ld = W + 3;
+        float *xl = malloc((size_t)(H * ld) * 4), *r = malloc((size_t)(H * W) * 4);
+        for (int b = 0; b < 2; b++) {
+            const float bias = b ? -0.0f : -0.25f;
+            for (int64_t i = 0; i < H * ld; i++) /* the gaps: never read */
+                xl[i] = i % ld < W ? x[i / ld * W + i % ld] : NAN;
+            if (b)
+                xl[0] = -0.0f;
+            for (int64_t i = 0; i < H * W; i++) {
+                float v = xl[i / W * ld + i % W] + bias;
+                r[i] = v < 0.0f ? 0.0f : v;
+            }
+            tg__kernels_generic.max_pool2x2(r, W, NULL, y2, i2, W, Ho, Wo);
+            kt->max_pool2x2(xl, ld, &bias, y1, i1, W, Ho, Wo);
+            ck_assert_mem_eq(y1, y2, no * 4);
+            ck_assert_mem_eq(i1, i2, no * 4);
+        }
+        free(xl), free(r);
         free(x), free(y1), free(y2), free(i1), free(i2);
     }
 }

@@ -172,15 +172,14 @@ static int64_t bwd_scratch(const tg__conv_geom *g, const tg__conv_flat_geom *f,
 
 static bool same_padding(const tg__conv_geom *g) { return 2 * flat_pad(g) == flat_k(g) - 1; }
 
-bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool pool, bool backward,
+bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
                              float **workspace)
 {
     tg__conv_flat_geom f, fb;
     fwd_flat(g, &f);
     const int64_t ci = flat_cin(g), co = flat_cout(g);
-    /* [x padded][flat output][a fused pool's input planes] */
-    int64_t floats = ci * f.in_cs + co * f.out_cs + (g->stride == 2 ? TG__CONV_PHASE_W : 0) +
-                     (pool ? co * f.ho * f.wo : 0);
+    /* [x padded][flat output] */
+    int64_t floats = ci * f.in_cs + co * f.out_cs + (g->stride == 2 ? TG__CONV_PHASE_W : 0);
     if (backward) {
         flat_init(&fb, f.ho, f.wo, flat_k(g), flat_k(g) - 1 - flat_pad(g));
         int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g)) +

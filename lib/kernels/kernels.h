@@ -127,15 +127,18 @@ typedef void (*tg__gemm_abt_ind_fn)(int64_t M, int64_t N, int64_t K, const float
                                     int64_t lda, const float *B, const int64_t *off,
                                     const tg__abt_runs *rn, float beta, float *C, int64_t ldc);
 
-/* 2x2, stride 2, unpadded max pooling of one plane (row width W) into Ho x Wo
- * with argmax indices into the plane (idx may be NULL). */
-typedef void (*tg__max_pool2x2_fn)(const float *x, float *y, int32_t *idx, int64_t W,
-                                   int64_t Ho, int64_t Wo);
+/* 2x2, stride 2, unpadded max pooling of one plane (rows of W, ld floats
+ * apart) into Ho x Wo with argmax indices into the plane as if its rows
+ * were W apart (idx may be NULL). With relu_bias, each element x is first
+ * relu(x + *relu_bias), as a convolution's epilogue computes it: a fused
+ * conv + ReLU + pool pools the convolution's flat output in place. */
+typedef void (*tg__max_pool2x2_fn)(const float *x, int64_t ld, const float *relu_bias,
+                                   float *y, int32_t *idx, int64_t W, int64_t Ho, int64_t Wo);
 
-void tg__max_pool2x2_generic(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
-                             int64_t Wo);
-void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
-                          int64_t Wo);
+void tg__max_pool2x2_generic(const float *x, int64_t ld, const float *relu_bias, float *y,
+                             int32_t *idx, int64_t W, int64_t Ho, int64_t Wo);
+void tg__max_pool2x2_avx2(const float *x, int64_t ld, const float *relu_bias, float *y,
+                          int32_t *idx, int64_t W, int64_t Ho, int64_t Wo);
 
 /* dst[r * ldd + i] = src[r * ld + 2 * i] for r < rows, i < n: the rows of
  * a stride-2 unfold or phase plane. Reads no further than the last element
@@ -172,8 +175,9 @@ typedef struct tg__conv_epi {
     const float *res;           /* [n][cout][ho][wo], or NULL */
     bool relu;
     /* Direct path, ReLU only: with pool_y, y is not written; a 2x2 max pool
-     * (stride 2, as tg_max_pool2d's) of each sample's output, taken while
-     * it is in cache, goes to pool_y ([n][cout][ho/2][wo/2]) and its argmax
+     * (stride 2, as tg_max_pool2d's) of each sample's output, taken from
+     * the flat output while it is in cache (the bias and ReLU applied as
+     * it is loaded), goes to pool_y ([n][cout][ho/2][wo/2]) and its argmax
      * in the plane to pool_idx (if not NULL). */
     float *pool_y;
     int32_t *pool_idx;
@@ -443,12 +447,11 @@ static inline void tg__conv_phase_filters(const float *w, int k, float *f)
 /* Whether the direct path handles this geometry (and is expected to be
  * faster than im2col + GEMM). */
 bool tg__conv_direct_ok(const tg__conv_geom *g, int stride, int dilation, int groups);
-/* Reserve the per-thread scratch of the forward pass (with a fused pool's
- * input planes if @p pool, see tg__conv_epi) and of the backward pass if
- * @p backward, which also takes *workspace from the step arena for
+/* Reserve the per-thread scratch of the forward pass and of the backward
+ * pass if @p backward, which also takes *workspace from the step arena for
  * tg__conv_direct_backward. Call at forward time, so that backward cannot
  * fail. False on no memory. */
-bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool pool, bool backward,
+bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
                              float **workspace);
 /* y[n][co] = conv(x, w) + b (b may be NULL), then the epilogue epi (may be
  * NULL). */

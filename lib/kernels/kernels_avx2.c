@@ -52,20 +52,25 @@ static inline __m256 deint_avx2(__m256 lo, __m256 hi, int odd)
 
 /* The same with 4 outputs per step, for rows of 4-7 outputs (LeNet-5's
  * second pool: 5). */
-static void max_pool2x2_x4(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
-                           int64_t Wo)
+static void max_pool2x2_x4(const float *x, int64_t ld, const float *rb, float *y,
+                           int32_t *idx, int64_t W, int64_t Ho, int64_t Wo)
 {
     const __m128i col = _mm_setr_epi32(0, 2, 4, 6), c1 = _mm_set1_epi32(1),
                   cw = _mm_set1_epi32((int32_t)W), cw1 = _mm_set1_epi32((int32_t)W + 1);
+    const __m128 bv = _mm_set1_ps(rb ? *rb : 0.0f);
+    /* relu(v + bias) where fused: max's second operand on NaN and -0 */
+#define LD4(p)                                                                                 \
+    (rb ? _mm_max_ps(_mm_setzero_ps(), _mm_add_ps(_mm_loadu_ps(p), bv))   \
+        : _mm_loadu_ps(p))
     for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        const float *r0 = x + 2 * oh * ld, *r1 = r0 + ld;
         for (int64_t o = 0; o < Wo; o += 4) {
             const int64_t ow = o + 4 <= Wo ? o : Wo - 4;
-            __m128 lo = _mm_loadu_ps(r0 + 2 * ow), hi = _mm_loadu_ps(r0 + 2 * ow + 4);
+            __m128 lo = LD4(r0 + 2 * ow), hi = LD4(r0 + 2 * ow + 4);
             __m128 a = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
             __m128 b = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-            lo = _mm_loadu_ps(r1 + 2 * ow);
-            hi = _mm_loadu_ps(r1 + 2 * ow + 4);
+            lo = LD4(r1 + 2 * ow);
+            hi = LD4(r1 + 2 * ow + 4);
             __m128 c = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
             __m128 d = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
             __m128 best = a;
@@ -88,29 +93,30 @@ static void max_pool2x2_x4(const float *x, float *y, int32_t *idx, int64_t W, in
             }
         }
     }
+#undef LD4
 }
 
-void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
-                          int64_t Wo)
+/* The 8-wide rows, with the fused epilogue's relu(v + bias) (EPI, a
+ * constant once inlined) on each loaded vector. */
+static inline __attribute__((always_inline)) void
+max_pool2x2_x8(const float *x, int64_t ld, const bool EPI, float bias, float *y, int32_t *idx,
+               int64_t W, int64_t Ho, int64_t Wo)
 {
-    if (Wo < 8) {
-        if (Wo >= 4)
-            max_pool2x2_x4(x, y, idx, W, Ho, Wo);
-        else
-            tg__max_pool2x2_generic(x, y, idx, W, Ho, Wo);
-        return;
-    }
     const __m256i col = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     const __m256i c1 = _mm256_set1_epi32(1), cw = _mm256_set1_epi32((int32_t)W),
                   cw1 = _mm256_set1_epi32((int32_t)W + 1);
+    const __m256 bv = _mm256_set1_ps(bias);
+#define LD8(p)                                                                                 \
+    (EPI ? _mm256_max_ps(_mm256_setzero_ps(), _mm256_add_ps(_mm256_loadu_ps(p), bv))              \
+         : _mm256_loadu_ps(p))
     for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        const float *r0 = x + 2 * oh * ld, *r1 = r0 + ld;
         for (int64_t o = 0; o < Wo; o += 8) {
             const int64_t ow = o + 8 <= Wo ? o : Wo - 8;
-            __m256 lo = _mm256_loadu_ps(r0 + 2 * ow), hi = _mm256_loadu_ps(r0 + 2 * ow + 8);
+            __m256 lo = LD8(r0 + 2 * ow), hi = LD8(r0 + 2 * ow + 8);
             __m256 a = deint_avx2(lo, hi, 0), b = deint_avx2(lo, hi, 1);
-            lo = _mm256_loadu_ps(r1 + 2 * ow);
-            hi = _mm256_loadu_ps(r1 + 2 * ow + 8);
+            lo = LD8(r1 + 2 * ow);
+            hi = LD8(r1 + 2 * ow + 8);
             __m256 c = deint_avx2(lo, hi, 0), d = deint_avx2(lo, hi, 1);
             __m256 best = a;
             __m256i bi = _mm256_setzero_si256();
@@ -133,6 +139,22 @@ void tg__max_pool2x2_avx2(const float *x, float *y, int32_t *idx, int64_t W, int
                                     _mm256_add_epi32(_mm256_add_epi32(base, col), bi));
             }
         }
+    }
+#undef LD8
+}
+
+void tg__max_pool2x2_avx2(const float *x, int64_t ld, const float *relu_bias, float *y,
+                          int32_t *idx, int64_t W, int64_t Ho, int64_t Wo)
+{
+    if (Wo < 8) {
+        if (Wo >= 4)
+            max_pool2x2_x4(x, ld, relu_bias, y, idx, W, Ho, Wo);
+        else
+            tg__max_pool2x2_generic(x, ld, relu_bias, y, idx, W, Ho, Wo);
+    } else if (relu_bias) {
+        max_pool2x2_x8(x, ld, true, *relu_bias, y, idx, W, Ho, Wo);
+    } else {
+        max_pool2x2_x8(x, ld, false, 0.0f, y, idx, W, Ho, Wo);
     }
 }
 #define POOL_FN_OVERRIDE tg__max_pool2x2_avx2

@@ -57,28 +57,33 @@ static inline __m512 even_odd_avx512(__m512 a, __m512 b)
  * vpermt2ps, the template's comparison order is kept (a later element wins
  * if greater or NaN), and masked loads/stores never touch memory past the
  * row. */
-void tg__max_pool2x2_avx512(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
-                            int64_t Wo);
-void tg__max_pool2x2_avx512(const float *x, float *y, int32_t *idx, int64_t W, int64_t Ho,
-                            int64_t Wo)
+/* EPI (a constant once inlined): the fused epilogue's relu(v + bias) on
+ * each loaded vector (lanes past the row are never stored). */
+static inline __attribute__((always_inline)) void
+max_pool2x2_x16(const float *x, int64_t ld, const bool EPI, float bias, float *y, int32_t *idx,
+                int64_t W, int64_t Ho, int64_t Wo)
 {
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const __m512i col = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i c1 = _mm512_set1_epi32(1), cw = _mm512_set1_epi32((int32_t)W),
                   cw1 = _mm512_set1_epi32((int32_t)W + 1);
+    const __m512 bv = _mm512_set1_ps(bias);
+#define LD16(m, p)                                                                            \
+    (EPI ? _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), bv))   \
+         : _mm512_maskz_loadu_ps(m, p))
     for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        const float *r0 = x + 2 * oh * ld, *r1 = r0 + ld;
         for (int64_t ow = 0; ow < Wo; ow += 16) {
             int n = Wo - ow < 16 ? (int)(Wo - ow) : 16;
             __mmask16 mo = (__mmask16)((1u << n) - 1);
             __mmask16 ml = (__mmask16)(2 * n >= 16 ? 0xffffu : (1u << (2 * n)) - 1);
             __mmask16 mh = (__mmask16)(2 * n > 16 ? (1u << (2 * n - 16)) - 1 : 0);
-            __m512 lo = _mm512_maskz_loadu_ps(ml, r0 + 2 * ow);
-            __m512 hi = _mm512_maskz_loadu_ps(mh, r0 + 2 * ow + 16);
+            __m512 lo = LD16(ml, r0 + 2 * ow);
+            __m512 hi = LD16(mh, r0 + 2 * ow + 16);
             __m512 a = _mm512_permutex2var_ps(lo, ev, hi), b = _mm512_permutex2var_ps(lo, od, hi);
-            lo = _mm512_maskz_loadu_ps(ml, r1 + 2 * ow);
-            hi = _mm512_maskz_loadu_ps(mh, r1 + 2 * ow + 16);
+            lo = LD16(ml, r1 + 2 * ow);
+            hi = LD16(mh, r1 + 2 * ow + 16);
             __m512 c = _mm512_permutex2var_ps(lo, ev, hi), d = _mm512_permutex2var_ps(lo, od, hi);
             __m512 best = a;
             __m512i bi = _mm512_setzero_si512();
@@ -101,6 +106,18 @@ void tg__max_pool2x2_avx512(const float *x, float *y, int32_t *idx, int64_t W, i
             }
         }
     }
+#undef LD16
+}
+
+void tg__max_pool2x2_avx512(const float *x, int64_t ld, const float *relu_bias, float *y,
+                            int32_t *idx, int64_t W, int64_t Ho, int64_t Wo);
+void tg__max_pool2x2_avx512(const float *x, int64_t ld, const float *relu_bias, float *y,
+                            int32_t *idx, int64_t W, int64_t Ho, int64_t Wo)
+{
+    if (relu_bias)
+        max_pool2x2_x16(x, ld, true, *relu_bias, y, idx, W, Ho, Wo);
+    else
+        max_pool2x2_x16(x, ld, false, 0.0f, y, idx, W, Ho, Wo);
 }
 
 #define POOL_FN_OVERRIDE tg__max_pool2x2_avx512

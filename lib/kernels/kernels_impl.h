@@ -702,32 +702,43 @@ TGK_INLINE void FN(pick)(float v, int32_t vi, float *best, int32_t *bi)
     *bi = (vi & m) | (*bi & ~m);
 }
 
+/* v, or relu(v + *rb) as the convolution's epilogue (NaN and -0 stay) */
+TGK_INLINE float FN(pool_in)(float v, const float *rb)
+{
+    if (!rb)
+        return v;
+    v += *rb;
+    return v < 0.0f ? 0.0f : v;
+}
+
 TGK_INLINE void FN(max2x2_row)(const float *restrict r0, const float *restrict r1,
-                               float *restrict yo, int32_t *restrict io, const bool with_idx,
-                               int32_t base, int32_t W, int64_t Wo)
+                               const float *rb, float *restrict yo, int32_t *restrict io,
+                               const bool with_idx, int32_t base, int32_t W, int64_t Wo)
 {
     for (int64_t ow = 0; ow < Wo; ow++) {
-        float best = r0[2 * ow];
+        float best = FN(pool_in)(r0[2 * ow], rb);
         int32_t bi = 0;
-        FN(pick)(r0[2 * ow + 1], 1, &best, &bi);
-        FN(pick)(r1[2 * ow], W, &best, &bi);
-        FN(pick)(r1[2 * ow + 1], W + 1, &best, &bi);
+        FN(pick)(FN(pool_in)(r0[2 * ow + 1], rb), 1, &best, &bi);
+        FN(pick)(FN(pool_in)(r1[2 * ow], rb), W, &best, &bi);
+        FN(pick)(FN(pool_in)(r1[2 * ow + 1], rb), W + 1, &best, &bi);
         yo[ow] = best;
         if (with_idx)
             io[ow] = base + (int32_t)(2 * ow) + bi;
     }
 }
 
-void TGK_CAT(tg__max_pool2x2, SFX)(const float *restrict x, float *restrict y,
-                                   int32_t *restrict idx, int64_t W, int64_t Ho, int64_t Wo)
+void TGK_CAT(tg__max_pool2x2, SFX)(const float *restrict x, int64_t ld, const float *relu_bias,
+                                   float *restrict y, int32_t *restrict idx, int64_t W,
+                                   int64_t Ho, int64_t Wo)
 {
     for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        const float *r0 = x + 2 * oh * ld, *r1 = r0 + ld;
         int32_t base = (int32_t)(2 * oh * W);
         if (idx)
-            FN(max2x2_row)(r0, r1, y + oh * Wo, idx + oh * Wo, true, base, (int32_t)W, Wo);
+            FN(max2x2_row)(r0, r1, relu_bias, y + oh * Wo, idx + oh * Wo, true, base,
+                           (int32_t)W, Wo);
         else
-            FN(max2x2_row)(r0, r1, y + oh * Wo, NULL, false, base, (int32_t)W, Wo);
+            FN(max2x2_row)(r0, r1, relu_bias, y + oh * Wo, NULL, false, base, (int32_t)W, Wo);
     }
 }
 

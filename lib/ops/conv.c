@@ -1287,7 +1287,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
         tg__conv_wino(ctx, &wg, x->data, NULL, up, b ? b->data : NULL, out->data, epi, false);
     } else if (forward_direct(&g, direct, wino)) { /* a depthwise layer's phases there */
         float *ws = NULL;
-        if (!tg__conv_direct_prepare(ctx, &dg, false, out->requires_grad, &ws)) {
+        if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
             tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
             return NULL;
         }
@@ -1314,7 +1314,7 @@ static tg_tensor *conv_forward(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tenso
             ok = ok && out->aux;
         } else if (direct) {
             float *ws = NULL;
-            ok = ok && tg__conv_direct_prepare(ctx, &dg, false, out->requires_grad, &ws);
+            ok = ok && tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws);
             out->aux = ws;
         }
         if (!ok || !tg__scratch_reserve(ctx, need * sizeof(float))) {
@@ -1396,7 +1396,7 @@ tg_tensor *tg__conv2d_relu_pool(tg_ctx *ctx, tg_tensor *x, tg_tensor *w, tg_tens
     out->p.i[3] = groups;
     float *ws = NULL;
     int32_t *idx = NULL;
-    if (!tg__conv_direct_prepare(ctx, &dg, true, out->requires_grad, &ws)) {
+    if (!tg__conv_direct_prepare(ctx, &dg, out->requires_grad, &ws)) {
         tg__error(ctx, TG_ERR_NOMEM, "conv2d: out of memory for scratch");
         return NULL;
     }

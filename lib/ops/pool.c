@@ -79,7 +79,7 @@ static void max_fwd_range(void *arg, int64_t b, int64_t e, int tid)
     if (g->k == 2 && g->s == 2 && g->p == 0) { /* the usual CNN pool: SIMD kernel */
         const tg__kernels *kt = tg__kernels_get();
         for (int64_t pl = b; pl < e; pl++)
-            kt->max_pool2x2(j->x + pl * plane_in, j->y + pl * plane_out,
+            kt->max_pool2x2(j->x + pl * plane_in, g->W, NULL, j->y + pl * plane_out,
                             j->idx ? j->idx + pl * plane_out : NULL, g->W, g->Ho, g->Wo);
         return;
     }
