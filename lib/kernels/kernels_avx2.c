@@ -59,9 +59,8 @@ static void max_pool2x2_x4(const float *x, int64_t ld, const float *rb, float *y
                   cw = _mm_set1_epi32((int32_t)W), cw1 = _mm_set1_epi32((int32_t)W + 1);
     const __m128 bv = _mm_set1_ps(rb ? *rb : 0.0f);
     /* relu(v + bias) where fused: max's second operand on NaN and -0 */
-#define LD4(p)                                                                                 \
-    (rb ? _mm_max_ps(_mm_setzero_ps(), _mm_add_ps(_mm_loadu_ps(p), bv))   \
-        : _mm_loadu_ps(p))
+#define LD4(p)                                                                                \
+    (rb ? _mm_max_ps(_mm_setzero_ps(), _mm_add_ps(_mm_loadu_ps(p), bv)) : _mm_loadu_ps(p))
     for (int64_t oh = 0; oh < Ho; oh++) {
         const float *r0 = x + 2 * oh * ld, *r1 = r0 + ld;
         for (int64_t o = 0; o < Wo; o += 4) {
@@ -106,8 +105,8 @@ max_pool2x2_x8(const float *x, int64_t ld, const bool EPI, float bias, float *y,
     const __m256i c1 = _mm256_set1_epi32(1), cw = _mm256_set1_epi32((int32_t)W),
                   cw1 = _mm256_set1_epi32((int32_t)W + 1);
     const __m256 bv = _mm256_set1_ps(bias);
-#define LD8(p)                                                                                 \
-    (EPI ? _mm256_max_ps(_mm256_setzero_ps(), _mm256_add_ps(_mm256_loadu_ps(p), bv))              \
+#define LD8(p)                                                                                \
+    (EPI ? _mm256_max_ps(_mm256_setzero_ps(), _mm256_add_ps(_mm256_loadu_ps(p), bv))            \
          : _mm256_loadu_ps(p))
     for (int64_t oh = 0; oh < Ho; oh++) {
         const float *r0 = x + 2 * oh * ld, *r1 = r0 + ld;

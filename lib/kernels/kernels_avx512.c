@@ -56,9 +56,8 @@ static inline __m512 even_odd_avx512(__m512 a, __m512 b)
  * and was slower than the AVX2 build. Even/odd columns are split with
  * vpermt2ps, the template's comparison order is kept (a later element wins
  * if greater or NaN), and masked loads/stores never touch memory past the
- * row. */
-/* EPI (a constant once inlined): the fused epilogue's relu(v + bias) on
- * each loaded vector (lanes past the row are never stored). */
+ * row. EPI (a constant once inlined): the fused epilogue's relu(v + bias)
+ * on each loaded vector (lanes past the row are never stored). */
 static inline __attribute__((always_inline)) void
 max_pool2x2_x16(const float *x, int64_t ld, const bool EPI, float bias, float *y, int32_t *idx,
                 int64_t W, int64_t Ho, int64_t Wo)
