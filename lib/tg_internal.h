@@ -365,12 +365,13 @@ float tg__rng_normal(uint64_t state[4]);             /* N(0, 1) */
 
 /* fn(arg, begin, end, tid) over [0, n) cut into TG_PARTS_PER_THREAD
  * contiguous parts per thread, of falling size (fewer, even ones if n is
- * small); the cut depends on n and the thread count only. Thread t runs its own parts first, in order,
- * then takes the other threads' unstarted ones, so a vCPU that the host
- * slows or a worker that wakes late holds up at most a part, and any thread
- * may run any part: fn's results must not depend on tid, which only picks
- * the thread's scratch (ctx->scratch[tid]). Runs inline when the ctx has one
- * thread or n < 2. Never called recursively. */
+ * small); the cut depends on n and the thread count only. Thread t runs
+ * its own parts first, in order, then takes the other threads' unstarted
+ * ones, so a vCPU that the host slows or a worker that wakes late holds up
+ * at most a part, and any thread may run any part: fn's results must not
+ * depend on tid, which only picks the thread's scratch (ctx->scratch[tid]).
+ * Runs inline when the ctx has one thread or n < 2. Never called
+ * recursively. */
 typedef void (*tg__range_fn)(void *arg, int64_t begin, int64_t end, int tid);
 #define TG_PARTS_PER_THREAD 4
 void tg__parallel_for(tg_ctx *ctx, int64_t n, tg__range_fn fn, void *arg);

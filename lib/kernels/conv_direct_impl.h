@@ -155,6 +155,16 @@ static void FN(relu_mask)(float *restrict d, const float *restrict dy,
     }
 }
 
+/* cin planes of x into the flat input xp, convolved with the flat filters
+ * w into cout flat output planes at of (no bias). */
+static void FN(fwd_flat)(const tg__conv_fwd_job *j, int64_t cin, int64_t cout, const float *x,
+                         const float *w, float *xp, float *of)
+{
+    const tg__conv_flat_geom *f = &j->f;
+    FN(flat_in)(j->g, f, x, cin, xp);
+    FN(conv_flat)((int)cin, (int)cout, j->kf, f->wp, f->len, xp, f->in_cs, w, of, f->out_cs);
+}
+
 /* cin flat planes from x to cout output planes at y (bias and epilogue
  * channels co0 ..; w: the flat filters): one sample, or one plane of a
  * depthwise layer. */
@@ -162,13 +172,11 @@ static void FN(fwd_planes)(const tg__conv_fwd_job *j, int64_t cin, int64_t cout,
                            const float *x, const float *w, int64_t co0, float *y,
                            const float *res, float *xp, float *of)
 {
-    const tg__conv_geom *g = j->g;
     const tg__conv_flat_geom *f = &j->f;
     const tg__conv_epi *e = j->epi;
     const bool full = tg__conv_epi_full(e), relu = e && e->relu && !full;
     const int64_t plane_out = f->ho * f->wo;
-    FN(flat_in)(g, f, x, cin, xp);
-    FN(conv_flat)((int)cin, (int)cout, j->kf, f->wp, f->len, xp, f->in_cs, w, of, f->out_cs);
+    FN(fwd_flat)(j, cin, cout, x, w, xp, of);
     for (int64_t co = 0; co < cout; co++) {
         const float bias = j->b ? j->b[co0 + co] : 0.0f;
         const float *s = of + co * f->out_cs;
@@ -214,9 +222,7 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
          * bias and ReLU applied as it loads it: the ReLU's planes, written
          * out and read back, took 0.6% of a seed CNN step (AVX2 kernels)
          * and 3% of its AVX-512 ones' step. */
-        FN(flat_in)(g, f, xn, g->cin, xp);
-        FN(conv_flat)((int)g->cin, (int)g->cout, j->kf, f->wp, f->len, xp, f->in_cs, j->w, of,
-                      f->out_cs);
+        FN(fwd_flat)(j, g->cin, g->cout, xn, j->w, xp, of);
         for (int64_t co = 0; co < g->cout; co++) {
             const int64_t p = (n * g->cout + co) * pplane;
             const float bias = j->b ? j->b[co] : 0.0f; /* as fwd_planes adds it */
