@@ -731,8 +731,10 @@ static void copy_results(tg_tensor *y, tg_tensor *x, tg_tensor *w, tg_tensor *b,
     tg_tensor *ts[4] = {y, x, w, b};
     for (int k = 0; k < 4; k++) {
         ns[k] = (size_t)ts[k]->numel;
-        dst[k] = malloc(ns[k] * sizeof(float));
-        memcpy(dst[k], k ? ts[k]->grad : ts[k]->data, ns[k] * sizeof(float));
+        dst[k] = calloc(ns[k], sizeof(float)); /* zeros for a gradient not wanted */
+        const float *src = k ? ts[k]->grad : ts[k]->data;
+        if (src)
+            memcpy(dst[k], src, ns[k] * sizeof(float));
     }
 }
 
@@ -875,8 +877,10 @@ START_TEST(conv_relu_pool_gradcheck)
 END_TEST
 
 /* The fused op equals max_pool2d(relu(conv2d())) bit for bit, values and
- * gradients (dx stored, then added to), on 1 and 2 threads; where the direct
- * path does not apply it is those ops. */
+ * gradients (dx stored, then added to), on 1 and 2 threads, with gradients
+ * for all inputs, for w and b (dy unpooled into the weight gradient's
+ * padded planes at "same" padding) or for b alone (into dense planes);
+ * where the direct path does not apply it is those ops. */
 START_TEST(conv_relu_pool_matches_unfused)
 {
     /* _i 0: the seed CNN's third layer; 1: odd output, padding 0 (13x11 ->
@@ -887,12 +891,14 @@ START_TEST(conv_relu_pool_matches_unfused)
     static const int pads[4] = {1, 0, 1, 1}, strides[4] = {1, 1, 1, 2};
     const int64_t *xs = xss[_i], *ws = wss[_i], bs[1] = {ws[0]};
     const int pad = pads[_i], stride = strides[_i];
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int run = 0; run < 6; run++) {
+        const int threads = 1 + run % 2, wants = run / 2; /* 0 all, 1 w and b, 2 b */
         float *got[4], *want[4];
         size_t ng[4], nw[4];
         for (int fused = 0; fused < 2; fused++) {
             tg_ctx *ctx = tgt_ctx_threads(17, threads);
-            tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, true), *w = tgt_rand(ctx, 4, ws, -1, 1, true),
+            tg_tensor *x = tgt_rand(ctx, 4, xs, -1, 1, wants == 0),
+                      *w = tgt_rand(ctx, 4, ws, -1, 1, wants < 2),
                       *b = tgt_rand(ctx, 1, bs, -1, 1, true);
             tg_tensor *y = fused ? tg__conv2d_relu_pool(ctx, x, w, b, stride, pad, 1, 1)
                                  : tg_max_pool2d(ctx, tg_relu(ctx, tg_conv2d(ctx, x, w, b, stride,

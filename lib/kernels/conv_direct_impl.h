@@ -221,13 +221,14 @@ static void FN(conv_fwd_range)(void *arg, int64_t n0, int64_t n1, int tid)
         /* A fused pool (after the ReLU alone) pools the flat output, the
          * bias and ReLU applied as it loads it: the ReLU's planes, written
          * out and read back, took 0.6% of a seed CNN step (AVX2 kernels)
-         * and 3% of its AVX-512 ones' step. */
+         * and 3% of its AVX-512 ones' step. Its argmax indexes the flat
+         * rows (wp apart), the layout of the backward's padded dy. */
         FN(fwd_flat)(j, g->cin, g->cout, xn, j->w, xp, of);
         for (int64_t co = 0; co < g->cout; co++) {
             const int64_t p = (n * g->cout + co) * pplane;
             const float bias = j->b ? j->b[co] : 0.0f; /* as fwd_planes adds it */
             j->pool2x2(of + co * f->out_cs, f->wp, &bias, pool_y + p,
-                       pool_idx ? pool_idx + p : NULL, f->wo, pho, pwo);
+                       pool_idx ? pool_idx + p : NULL, f->wp, pho, pwo);
         }
     }
 }
@@ -307,12 +308,12 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
     const float *dr = b->use_dyp ? b->dyp + pad_b * fb->wp : dyn;
     const int64_t lead = b->use_dyp ? pad_b : 0, rs = b->use_dyp ? fb->wp : f->wo;
     const int64_t cs = b->use_dyp ? fb->in_cs : plane_out;
-    if (b->use_dyp) /* dy (masked by the fused ReLU) into the padded planes, */
-        for (int64_t co = 0; co < cout; co++) {
-            if (ry)
+    if (b->use_dyp) /* dy (masked by the fused ReLU) into the padded planes */
+        for (int64_t co = 0; co < cout; co++) { /* (there already if dyn is NULL), */
+            if (dyn && ry)
                 FN(pad_planes_masked)(dyn + co * plane_out, ry + co * plane_out, 1, f->ho,
                                       f->wo, pad_b, fb, b->dyp + co * fb->in_cs);
-            else
+            else if (dyn)
                 FN(pad_planes)(dyn + co * plane_out, 1, f->ho, f->wo, pad_b, fb,
                                b->dyp + co * fb->in_cs);
             if (j->want_b) /* each summed while in L1 */
@@ -378,20 +379,23 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
     }
 }
 
-/* dy of sample n's cout planes into d from the gradient of the fused ReLU
- * + 2x2 max pool, as its separate backward ops would give it: each pooled
- * gradient (+0.0, as max_pool2d's store) at its argmax where the pooled
- * value (the ReLU's output there) is > 0 or NaN, zero elsewhere. */
-static void FN(unpool)(const tg__conv_bwd_job *j, int64_t n, int64_t cout, float *d)
+/* dy of sample n's cout planes (channels cs apart, rows rs apart from d)
+ * from the gradient of the fused ReLU + 2x2 max pool, as its separate
+ * backward ops would give it: each pooled gradient (+0.0, as max_pool2d's
+ * store) at its argmax where the pooled value (the ReLU's output there) is
+ * > 0 or NaN, zero elsewhere (the rows' other floats: the padded dy's zero
+ * borders when rs is the flat rows' wp). */
+static void FN(unpool)(const tg__conv_bwd_job *j, int64_t n, int64_t cout, float *d, int64_t cs,
+                       int64_t rs)
 {
     const tg__conv_flat_geom *f = &j->f;
-    const int64_t plane_out = f->ho * f->wo, pplane = (f->ho / 2) * (f->wo / 2);
-    memset(d, 0, (size_t)(cout * plane_out) * sizeof *d);
+    const int64_t pwo = f->wo / 2, pplane = (f->ho / 2) * pwo, wp = f->wp;
     for (int64_t co = 0; co < cout; co++) {
         const int64_t p = (n * cout + co) * pplane;
         const float *y = j->pool_y + p, *gy = j->pool_gy + p;
         const int32_t *idx = j->pool_idx + p;
-        float *dc = d + co * plane_out;
+        float *dc = d + co * cs;
+        memset(dc, 0, (size_t)(f->ho * rs) * sizeof *dc);
         for (int64_t o0 = 0; o0 < pplane; o0 += 256) {
             /* masked first, a vectorised select (as a branch in the scatter
              * it mispredicted: 7.3% of a seed CNN step, where the separate
@@ -399,8 +403,19 @@ static void FN(unpool)(const tg__conv_bwd_job *j, int64_t n, int64_t cout, float
             float t[256];
             const int64_t m = pplane - o0 < 256 ? pplane - o0 : 256;
             FN(relu_mask)(t, gy + o0, y + o0, m);
-            for (int64_t o = 0; o < m; o++)
-                dc[idx[o0 + o]] = 0.0f + t[o];
+            if (rs == wp) { /* the forward's flat rows: straight into dy */
+                for (int64_t o = 0; o < m; o++)
+                    dc[idx[o0 + o]] = 0.0f + t[o];
+                continue;
+            }
+            /* other rows: the argmax's place in its 2x2 window (dr, dc) */
+            int64_t oy = o0 / pwo, ox = o0 % pwo;
+            for (int64_t o = 0; o < m; o++) {
+                const int64_t at = idx[o0 + o] - (2 * oy * wp + 2 * ox), r = at >= wp;
+                dc[(2 * oy + r) * rs + 2 * ox + at - r * wp] = 0.0f + t[o];
+                if (++ox == pwo)
+                    ox = 0, oy++;
+            }
         }
     }
 }
@@ -412,6 +427,7 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
     const int64_t kk = (int64_t)g->k * g->k;
     const int64_t plane_in = g->h * g->w, plane_out = j->f.ho * j->f.wo;
     const FN(bwd_scratch) b = FN(bwd_scratch_of)(j, g->cin, g->cout, tid);
+    const int64_t pad_b = j->kf - 1 - j->padf;
     for (int64_t ch = c0; ch < c1; ch++) {
         /* samples of chunk ch, split like the pool splits ranges */
         int64_t q = g->n / j->nchunks, r = g->n % j->nchunks;
@@ -421,10 +437,14 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
         if (dw)
             memset(dw, 0, (size_t)j->part * sizeof(float));
         for (int64_t n = n0; n < n1; n++) {
-            if (j->pool_gy)
-                FN(unpool)(j, n, g->cout, b.dym);
-            FN(bwd_planes)(j, &b, g->cin, g->cout,
-                           j->pool_gy ? b.dym : j->dy + n * g->cout * plane_out,
+            const float *dyn = j->pool_gy ? NULL : j->dy + n * g->cout * plane_out;
+            if (j->pool_gy && b.use_dyp) /* into the padded planes (dyn NULL) */
+                FN(unpool)(j, n, g->cout, b.dyp + pad_b * (j->fb.wp + 1), j->fb.in_cs, j->fb.wp);
+            else if (j->pool_gy) {
+                FN(unpool)(j, n, g->cout, b.dym, plane_out, j->f.wo);
+                dyn = b.dym;
+            }
+            FN(bwd_planes)(j, &b, g->cin, g->cout, dyn,
                            j->relu_y ? j->relu_y + n * g->cout * plane_out : NULL,
                            j->x + n * g->cin * plane_in, j->wt,
                            j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
