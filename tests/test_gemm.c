@@ -40,6 +40,9 @@ static const dims sizes[] = {
     /* A B^T by dot products in blocks of B's rows, split by them; past
      * ABT_MAX_M rows, packed */
     {40, 600, 1030}, {600, 70, 40},
+    /* ... in tiles of 4, 2 and 1 of B's rows: the seed CNN's linear layer
+     * (10 outputs), and 7 */
+    {32, 10, 1764}, {13, 7, 45},
     /* B in place (K <= 64, blocks of <= 32 rows), its partial last tile
      * packed: the seed CNN's linear layer's dx (K = 10); {67, 129, 33}
      * above runs in place on 2 threads, packed on 1 (memcmp below) */

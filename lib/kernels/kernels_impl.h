@@ -543,19 +543,27 @@ TGK_INLINE void FN(abt_drive)(const bool RUNS, int64_t M, int64_t N, int64_t K, 
     for (int64_t m = 0; m < M; m += FN(abt_rows)(M - m)) {
         const int mt = FN(abt_rows)(M - m);
         for (int64_t n = 0; n < N;) {
-            const int nt = N - n >= 4 ? 4 : 1; /* 4 columns, or one at a time */
+            /* 4 columns, then 2, then 1 (a 3 x 1 tile's 3 FMA chains were
+             * latency-bound: 2 of the linear layer's 10 columns) */
+            const int nt = N - n >= 4 ? 4 : N - n >= 2 ? 2 : 1;
             const float *a = A + m * lda;
             float *c = C + m * ldc + n;
             if (mt == 3 && nt == 4)
                 ABT_TILE(3, 4);
+            else if (mt == 3 && nt == 2)
+                ABT_TILE(3, 2);
             else if (mt == 3)
                 ABT_TILE(3, 1);
             else if (mt == 2 && nt == 4)
                 ABT_TILE(2, 4);
+            else if (mt == 2 && nt == 2)
+                ABT_TILE(2, 2);
             else if (mt == 2)
                 ABT_TILE(2, 1);
             else if (nt == 4)
                 ABT_TILE(1, 4);
+            else if (nt == 2)
+                ABT_TILE(1, 2);
             else
                 ABT_TILE(1, 1);
             n += nt;
