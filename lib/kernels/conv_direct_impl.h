@@ -408,7 +408,7 @@ static void FN(unpool)(const tg__conv_bwd_job *j, int64_t n, int64_t cout, float
                     dc[idx[o0 + o]] = 0.0f + t[o];
                 continue;
             }
-            /* other rows: the argmax's place in its 2x2 window (dr, dc) */
+            /* dense rows: the argmax's row r and column in its 2x2 window */
             int64_t oy = o0 / pwo, ox = o0 % pwo;
             for (int64_t o = 0; o < m; o++) {
                 const int64_t at = idx[o0 + o] - (2 * oy * wp + 2 * ox), r = at >= wp;
