@@ -185,7 +185,7 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
         int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g)) +
                     tg__round16(co * f.ho * f.wo); /* masked dy of a fused ReLU */
         if (g->stride == 1 && flat_k(g) <= 3 && g->cin <= 8) /* a fused pool's interleaved */
-            b += tg__round16(4 * flat_k(g) * flat_k(g)) + 8 * f.in_cs; /* input (wgrad_pooled) */
+            b += tg__round16(4 * flat_k(g) * flat_k(g)) + 16 * f.in_cs; /* x and dx (bwd_pooled) */
         floats = b > floats ? b : floats;
     }
     if (dwc_plane(g)) { /* the lane tiles, for the widest vectors */

@@ -288,28 +288,80 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
     return b;
 }
 
-#if VW >= 8
-/* The weight gradient of a fused ReLU + 2x2 max pool's convolution
- * (stride 1, k <= 3, cin <= 8) from its pooled gradient: of each 2x2
- * window's four dy only the argmax's can be nonzero, and only where the
- * pooled value is > 0 (or NaN), so dW sums over those alone, a quarter of
- * the dense sum's products or fewer (seed CNN, 6 -> 9 channels, one AVX2
- * thread: the layer's backward 459 -> 349 us a batch of 32). The input is
- * first interleaved, the cin channels of a flat position as one 8-float
- * vector (xi), so that a tap of a nonzero is one load and one multiply-add
- * for all channels (one 4-float load a tap row, rows of channels paired
- * into a vector, was bound by the loads and inserts: 431 us). The sum is in
- * another order than the dense one's (the unfused ops' to about 1e-5), the
- * same for every thread count; a zero gradient times an infinite input,
- * NaN in the dense sum, is skipped with the other zeros. */
-#  define WGP_OK(j, g, cin) ((j)->pool_gy && (g)->stride == 1 && (j)->kf <= 3 && (cin) <= 8)
+#if VW == 8
+/* ---- a fused ReLU + 2x2 max pool's gradients, from its pooled gradient -----
+ * Of each 2x2 window's four dy only the argmax's can be nonzero: dW, dx and
+ * db need a quarter of the dense sums' products. Where the input channels
+ * fit one 8-float vector (stride 1, k <= 3), they are summed over the
+ * argmaxes alone, each pooled gradient (masked by the ReLU) times the
+ * inputs or weights of its argmax's taps, on the forward's flat padded
+ * input planes (f) with the cin channels of a position interleaved into
+ * one vector: a tap is one multiply-add for all channels, dW's into
+ * registers, dx's into the interleaved dx. The seed CNN's 6 -> 9 layer's
+ * backward, one thread, batch 32: 459 -> 307 us (dW alone this way: 355;
+ * dW by 4-float tap rows, two channels' paired into a vector, was bound by
+ * loads and inserts: 431; the nonzeros first compacted into a list cost
+ * more than the zeros they skipped). AVX2 only: with 16 lanes the dense
+ * kernels were faster (seed CNN one thread 55.0k -> 49.1k samples/s). The
+ * sums run in another order than the dense ones (the unfused ops' to about
+ * 1e-5), the same for every thread count; the three other dy of a window,
+ * zero, are not multiplied (an infinite input there gives NaN in the
+ * dense sums, not here). */
+#  define POOLED_OK(j, g) ((j)->pool_gy && (g)->stride == 1 && (j)->kf <= 3 && (g)->cin <= 8)
 
-TGK_INLINE void FN(wgp_taps)(const int k, __m256 acc[9], const float *xi, int64_t wp,
-                             const float *gv, const int32_t *at, int64_t nz)
+/* 8 x 8 transpose: lane l of r[i] to lane i of r[l]. */
+TGK_INLINE void FN(tr8)(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* Planes of c <= 8 channels cs apart <-> positions of 8 lanes (past c: 0),
+ * n positions (a multiple of 8). */
+static void FN(interleave8)(const float *planes, int64_t c, int64_t cs, int64_t n, float *xi)
+{
+    for (int64_t q = 0; q < n; q += 8) {
+        __m256 r[8];
+        for (int l = 0; l < 8; l++)
+            r[l] = l < c ? _mm256_loadu_ps(planes + l * cs + q) : _mm256_setzero_ps();
+        FN(tr8)(r);
+        for (int l = 0; l < 8; l++)
+            _mm256_storeu_ps(xi + (q + l) * 8, r[l]);
+    }
+}
+
+static void FN(deinterleave8)(const float *xi, int64_t c, int64_t cs, int64_t n, float *planes)
+{
+    for (int64_t q = 0; q < n; q += 8) {
+        __m256 r[8];
+        for (int l = 0; l < 8; l++)
+            r[l] = _mm256_loadu_ps(xi + (q + l) * 8);
+        FN(tr8)(r);
+        for (int l = 0; l < c; l++)
+            _mm256_storeu_ps(planes + l * cs + q, r[l]);
+    }
+}
+
+/* dW's taps: acc[ky * 3 + kx] += gv[i] * x at at[i] + ky * wp + kx, i < m. */
+TGK_INLINE void FN(pooled_wgrad)(const int k, __m256 acc[9], const float *xi, int64_t wp,
+                                 const float *gv, const int32_t *at, int64_t m)
 {
     __m256 a[9];
     memcpy(a, acc, sizeof a);
-    for (int64_t i = 0; i < nz; i++) {
+    for (int64_t i = 0; i < m; i++) {
         const __m256 s = _mm256_set1_ps(gv[i]);
 TGK_UNROLL
         for (int ky = 0; ky < k; ky++) {
@@ -322,62 +374,94 @@ TGK_UNROLL
     memcpy(acc, a, sizeof a);
 }
 
-static void FN(wgrad_pooled)(const tg__conv_bwd_job *j, int64_t n, int64_t cin, int64_t cout,
-                             const float *xp, int64_t in_cs, float *xi, float *dw)
+/* dx's taps: dxi at at[i] + ky * wp + kx += gv[i] * wv[ky * 3 + kx], i < m
+ * (neighbours share taps; read after write through memory, but taking them
+ * from two halves of the list in turn gained nothing). */
+TGK_INLINE void FN(pooled_dgrad)(const int k, const __m256 wv[9], float *dxi, int64_t wp,
+                                 const float *gv, const int32_t *at, int64_t m)
 {
+    for (int64_t i = 0; i < m; i++) {
+        const __m256 s = _mm256_set1_ps(gv[i]);
+TGK_UNROLL
+        for (int ky = 0; ky < k; ky++) {
+            float *r = dxi + ((int64_t)at[i] + ky * wp) * 8;
+TGK_UNROLL
+            for (int kx = 0; kx < k; kx++)
+                _mm256_storeu_ps(r + 8 * kx, _mm256_fmadd_ps(s, wv[ky * 3 + kx],
+                                                           _mm256_loadu_ps(r + 8 * kx)));
+        }
+    }
+}
+
+/* Sample n's dW (+=), db (+=) and dx (stored or added) from the pooled
+ * gradient; b's xp and the interleaved x and dx after dwf as scratch. */
+static void FN(bwd_pooled)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, int64_t n,
+                           const float *xn, float *dxn, float *dw, float *db)
+{
+    const tg__conv_geom *g = j->g;
     const tg__conv_flat_geom *f = &j->f;
     const int k = j->kf;
-    const int64_t wp = f->wp, pplane = (f->ho / 2) * (f->wo / 2), kk = (int64_t)k * k;
-    for (int64_t q = 0; q < in_cs; q += 8) { /* interleave, 8 x 8 blocks (in_cs % 16 == 0) */
-        __m256 r[8];
-        for (int c = 0; c < 8; c++)
-            r[c] = c < cin ? _mm256_loadu_ps(xp + c * in_cs + q) : _mm256_setzero_ps();
-        __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
-        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
-        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
-        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-        float *d = xi + q * 8;
-        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
-        _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
-        _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
-        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
-        _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
-        _mm256_storeu_ps(d + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
-        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u2, u6, 0x31));
-        _mm256_storeu_ps(d + 56, _mm256_permute2f128_ps(u3, u7, 0x31));
+    const int64_t cin = g->cin, cout = g->cout, cs = f->in_cs, wp = f->wp, kk = (int64_t)k * k;
+    const int64_t pwo = f->wo / 2, pplane = (f->ho / 2) * pwo;
+    float *xi = b->dwf + tg__round16(4 * kk), *dxi = xi + 8 * cs;
+    if (j->want_w) {
+        FN(flat_in)(g, f, xn, cin, b->xp);
+        FN(interleave8)(b->xp, cin, cs, cs, xi);
     }
+    if (j->dx)
+        memset(dxi, 0, (size_t)(8 * cs) * sizeof *dxi);
     for (int64_t co = 0; co < cout; co++) {
         const int64_t p = (n * cout + co) * pplane;
-        __m256 acc[9];
+        __m256 acc[9], wv[9]; /* tap (ky, kx) at ky * 3 + kx */
         for (int t = 0; t < 9; t++)
-            acc[t] = _mm256_setzero_ps();
-        for (int64_t o0 = 0; o0 < pplane; o0 += 256) {
-            float t[256], gv[256];
-            int32_t at[256];
-            const int64_t m = pplane - o0 < 256 ? pplane - o0 : 256;
-            FN(relu_mask)(t, j->pool_gy + p + o0, j->pool_y + p + o0, m);
-            int64_t nz = 0;
-            for (int64_t o = 0; o < m; o++) { /* the nonzeros, without a branch */
-                gv[nz] = t[o];
-                at[nz] = j->pool_idx[p + o0 + o];
-                nz += t[o] != 0.0f;
-            }
-            if (k == 3)
-                FN(wgp_taps)(3, acc, xi, wp, gv, at, nz);
-            else
-                FN(wgp_taps)(k, acc, xi, wp, gv, at, nz);
+            acc[t] = wv[t] = _mm256_setzero_ps();
+        for (int64_t t = 0; t < kk && j->dx; t++) {
+            float l[8] = {0};
+            for (int64_t ci = 0; ci < cin; ci++)
+                l[ci] = j->w[(co * cin + ci) * kk + t];
+            wv[t / k * 3 + t % k] = _mm256_loadu_ps(l);
         }
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                float lanes[8];
-                _mm256_storeu_ps(lanes, acc[ky * 3 + kx]);
-                for (int64_t ci = 0; ci < cin; ci++)
-                    dw[(co * cin + ci) * kk + ky * k + kx] += lanes[ci];
-            }
+        float sb = 0.0f;
+        for (int64_t o0 = 0; o0 < pplane; o0 += 256) { /* masked, 256 at a time */
+            float gv[256];
+            const int64_t m = pplane - o0 < 256 ? pplane - o0 : 256;
+            const int32_t *at = j->pool_idx + p + o0;
+            FN(relu_mask)(gv, j->pool_gy + p + o0, j->pool_y + p + o0, m);
+            if (j->want_b)
+                sb += FN(sum32)(gv, m);
+            if (j->want_w && k == 3) /* constant k: the taps' loops unrolled */
+                FN(pooled_wgrad)(3, acc, xi, wp, gv, at, m);
+            else if (j->want_w)
+                FN(pooled_wgrad)(k, acc, xi, wp, gv, at, m);
+            if (j->dx && k == 3)
+                FN(pooled_dgrad)(3, wv, dxi, wp, gv, at, m);
+            else if (j->dx)
+                FN(pooled_dgrad)(k, wv, dxi, wp, gv, at, m);
+        }
+        if (j->want_b)
+            db[co] += sb;
+        for (int t = 0; t < kk && j->want_w; t++) {
+            float l[8];
+            _mm256_storeu_ps(l, acc[t / k * 3 + t % k]);
+            for (int64_t ci = 0; ci < cin; ci++)
+                dw[(co * cin + ci) * kk + t] += l[ci];
+        }
+    }
+    if (!j->dx)
+        return;
+    FN(deinterleave8)(dxi, cin, cs, cs, xi); /* planes into xi, free again */
+    const int64_t plane_in = g->h * g->w;
+    for (int64_t ci = 0; ci < cin; ci++) {
+        const float *sp = xi + ci * cs + g->pad * wp + g->pad;
+        float *d = dxn + ci * plane_in;
+        if (j->dx_store)
+            for (int64_t iy = 0; iy < g->h; iy++, sp += wp, d += g->w)
+                for (int64_t ix = 0; ix < g->w; ix++)
+                    d[ix] = sp[ix];
+        else
+            for (int64_t iy = 0; iy < g->h; iy++, sp += wp, d += g->w)
+                for (int64_t ix = 0; ix < g->w; ix++)
+                    d[ix] += sp[ix];
     }
 }
 #endif
@@ -388,7 +472,7 @@ static void FN(wgrad_pooled)(const tg__conv_bwd_job *j, int64_t n, int64_t cin, 
  * filters). One sample, or one plane of a depthwise layer. */
 static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, int64_t cin,
                            int64_t cout, const float *dyn, const float *ry, const float *xn,
-                           const float *wt, float *dxn, float *dw, float *db, int64_t n)
+                           const float *wt, float *dxn, float *dw, float *db)
 {
     const tg__conv_geom *g = j->g;
     const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
@@ -422,13 +506,6 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
             for (int64_t co = 0; co < cout; co++)
                 db[co] += FN(sum32)(dr + co * cs, f->ho * rs);
     }
-#if VW >= 8
-    if (j->want_w && WGP_OK(j, g, cin)) {
-        FN(flat_in)(g, f, xn, cin, b->xp);
-        FN(wgrad_pooled)(j, n, cin, cout, b->xp, f->in_cs,
-                         b->dwf + tg__round16(4 * j->kf * j->kf), dw); /* xi: after dwf */
-    } else
-#endif
     if (j->want_w) {
         FN(flat_in)(g, f, xn, cin, b->xp);
         const float *flat_dy = dr + lead;
@@ -538,6 +615,13 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
         if (dw)
             memset(dw, 0, (size_t)j->part * sizeof(float));
         for (int64_t n = n0; n < n1; n++) {
+#if VW == 8
+            if (POOLED_OK(j, g)) {
+                FN(bwd_pooled)(j, &b, n, j->x + n * g->cin * plane_in,
+                               j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
+                continue;
+            }
+#endif
             const float *dyn = j->pool_gy ? NULL : j->dy + n * g->cout * plane_out;
             if (j->pool_gy && b.use_dyp) /* into the padded planes (dyn NULL) */
                 FN(unpool)(j, n, g->cout, b.dyp + pad_b * (j->fb.wp + 1), j->fb.in_cs, j->fb.wp);
@@ -548,7 +632,7 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
             FN(bwd_planes)(j, &b, g->cin, g->cout, dyn,
                            j->relu_y ? j->relu_y + n * g->cout * plane_out : NULL,
                            j->x + n * g->cin * plane_in, j->wt,
-                           j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db, n);
+                           j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
         }
     }
 }
@@ -576,7 +660,7 @@ static void FN(conv_dw_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
                            j->relu_y ? j->relu_y + p * plane_out : NULL, j->x + p * plane_in,
                            j->wt ? j->wt + c * cf * j->kf * j->kf : NULL,
                            j->dx ? j->dx + p * plane_in : NULL, dw ? dw + c * kk : NULL,
-                           db ? db + c : NULL, -1);
+                           db ? db + c : NULL);
         }
     }
 }
