@@ -298,7 +298,7 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
  * input planes (f) with the cin channels of a position interleaved into
  * one vector: a tap is one multiply-add for all channels, dW's into
  * registers, dx's into the interleaved dx. The seed CNN's 6 -> 9 layer's
- * backward, one thread, batch 32: 459 -> 307 us (dW alone this way: 355;
+ * backward, one thread, batch 32: 469 -> 300-313 us (dW alone this way: 355;
  * dW by 4-float tap rows, two channels' paired into a vector, was bound by
  * loads and inserts: 431; the nonzeros first compacted into a list cost
  * more than the zeros they skipped). AVX2 only: with 16 lanes the dense
