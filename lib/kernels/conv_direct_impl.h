@@ -309,25 +309,8 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
  * dense sums, not here). */
 #  define POOLED_OK(j, g) ((j)->pool_gy && (g)->stride == 1 && (j)->kf <= 3 && (g)->cin <= 8)
 
-/* 8 x 8 transpose: lane l of r[i] to lane i of r[l]. */
-TGK_INLINE void FN(tr8)(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
+/* The depthwise kernels' transpose (below): 8 x 8 with 8 lanes. */
+TGK_INLINE void FN(dwc_transpose)(vf r[VW]);
 
 /* Planes of c <= 8 channels cs apart <-> positions of 8 lanes (past c: 0),
  * n positions (a multiple of 8). */
@@ -337,7 +320,7 @@ static void FN(interleave8)(const float *planes, int64_t c, int64_t cs, int64_t 
         __m256 r[8];
         for (int l = 0; l < 8; l++)
             r[l] = l < c ? _mm256_loadu_ps(planes + l * cs + q) : _mm256_setzero_ps();
-        FN(tr8)(r);
+        FN(dwc_transpose)(r);
         for (int l = 0; l < 8; l++)
             _mm256_storeu_ps(xi + (q + l) * 8, r[l]);
     }
@@ -349,7 +332,7 @@ static void FN(deinterleave8)(const float *xi, int64_t c, int64_t cs, int64_t n,
         __m256 r[8];
         for (int l = 0; l < 8; l++)
             r[l] = _mm256_loadu_ps(xi + (q + l) * 8);
-        FN(tr8)(r);
+        FN(dwc_transpose)(r);
         for (int l = 0; l < c; l++)
             _mm256_storeu_ps(planes + l * cs + q, r[l]);
     }
@@ -363,10 +346,8 @@ TGK_INLINE void FN(pooled_wgrad)(const int k, __m256 acc[9], const float *xi, in
     memcpy(a, acc, sizeof a);
     for (int64_t i = 0; i < m; i++) {
         const __m256 s = _mm256_set1_ps(gv[i]);
-TGK_UNROLL
         for (int ky = 0; ky < k; ky++) {
             const float *r = xi + ((int64_t)at[i] + ky * wp) * 8;
-TGK_UNROLL
             for (int kx = 0; kx < k; kx++)
                 a[ky * 3 + kx] = _mm256_fmadd_ps(s, _mm256_loadu_ps(r + 8 * kx), a[ky * 3 + kx]);
         }
@@ -382,10 +363,8 @@ TGK_INLINE void FN(pooled_dgrad)(const int k, const __m256 wv[9], float *dxi, in
 {
     for (int64_t i = 0; i < m; i++) {
         const __m256 s = _mm256_set1_ps(gv[i]);
-TGK_UNROLL
         for (int ky = 0; ky < k; ky++) {
             float *r = dxi + ((int64_t)at[i] + ky * wp) * 8;
-TGK_UNROLL
             for (int kx = 0; kx < k; kx++)
                 _mm256_storeu_ps(r + 8 * kx, _mm256_fmadd_ps(s, wv[ky * 3 + kx],
                                                            _mm256_loadu_ps(r + 8 * kx)));
@@ -429,7 +408,7 @@ static void FN(bwd_pooled)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
             FN(relu_mask)(gv, j->pool_gy + p + o0, j->pool_y + p + o0, m);
             if (j->want_b)
                 sb += FN(sum32)(gv, m);
-            if (j->want_w && k == 3) /* constant k: the taps' loops unrolled */
+            if (j->want_w && k == 3) /* a constant k: the taps' loops unroll */
                 FN(pooled_wgrad)(3, acc, xi, wp, gv, at, m);
             else if (j->want_w)
                 FN(pooled_wgrad)(k, acc, xi, wp, gv, at, m);
