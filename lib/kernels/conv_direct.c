@@ -184,8 +184,8 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
         flat_init(&fb, f.ho, f.wo, flat_k(g), flat_k(g) - 1 - flat_pad(g));
         int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g)) +
                     tg__round16(co * f.ho * f.wo); /* masked dy of a fused ReLU */
-        if (g->stride == 1 && flat_k(g) <= 3 && g->cin <= 8) /* a fused pool's interleaved */
-            b += tg__round16(4 * flat_k(g) * flat_k(g)) + 16 * f.in_cs; /* x and dx (bwd_pooled) */
+        if (tg__conv_pool_by_argmax(g)) /* x and dx interleaved, after dwf */
+            b += tg__round16(4 * flat_k(g) * flat_k(g)) + 16 * f.in_cs;
         floats = b > floats ? b : floats;
     }
     if (dwc_plane(g)) { /* the lane tiles, for the widest vectors */

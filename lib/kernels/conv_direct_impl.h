@@ -17,6 +17,25 @@ static void FN(pad_planes)(const float *src, int64_t c, int64_t h, int64_t w, in
     }
 }
 
+/* The inverse: c planes of h rows of w floats from src (rows rs apart,
+ * planes cs apart) stored into dense planes at dst, or added to them. */
+static void FN(unpad_planes)(const float *src, int64_t cs, int64_t rs, int64_t c, int64_t h,
+                             int64_t w, bool store, float *dst)
+{
+    for (int64_t ci = 0; ci < c; ci++) {
+        const float *restrict s = src + ci * cs;
+        float *restrict d = dst + ci * h * w;
+        if (store) /* rows are short: no memcpy call */
+            for (int64_t y = 0; y < h; y++, s += rs, d += w)
+                for (int64_t x = 0; x < w; x++)
+                    d[x] = s[x];
+        else
+            for (int64_t y = 0; y < h; y++, s += rs, d += w)
+                for (int64_t x = 0; x < w; x++)
+                    d[x] += s[x];
+    }
+}
+
 /* pad_planes of a fused ReLU's masked dy: dy where y > 0 (or NaN), else 0,
  * as relu_mask, written straight into the padded planes (a masked copy
  * first, then the padded one, was two passes where one does). */
@@ -292,12 +311,12 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
 /* ---- a fused ReLU + 2x2 max pool's gradients, from its pooled gradient -----
  * Of each 2x2 window's four dy only the argmax's can be nonzero: dW, dx and
  * db need a quarter of the dense sums' products. Where the input channels
- * fit one 8-float vector (stride 1, k <= 3), they are summed over the
- * argmaxes alone, each pooled gradient (masked by the ReLU) times the
- * inputs or weights of its argmax's taps, on the forward's flat padded
- * input planes (f) with the cin channels of a position interleaved into
- * one vector: a tap is one multiply-add for all channels, dW's into
- * registers, dx's into the interleaved dx. The seed CNN's 6 -> 9 layer's
+ * fit one 8-float vector (stride 1, k <= 3: tg__conv_pool_by_argmax), they
+ * are summed over the argmaxes alone, each pooled gradient (masked by the
+ * ReLU) times the inputs or weights of its argmax's taps, on the forward's
+ * flat padded input planes (f) with the cin channels of a position
+ * interleaved into one vector: a tap is one multiply-add for all channels,
+ * dW's into registers, dx's into the interleaved dx. The seed CNN's 6 -> 9 layer's
  * backward, one thread, batch 32: 469 -> 300-313 us (dW alone this way: 355;
  * dW by 4-float tap rows, two channels' paired into a vector, was bound by
  * loads and inserts: 431; the nonzeros first compacted into a list cost
@@ -307,7 +326,6 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
  * 1e-5), the same for every thread count; the three other dy of a window,
  * zero, are not multiplied (an infinite input there gives NaN in the
  * dense sums, not here). */
-#  define POOLED_OK(j, g) ((j)->pool_gy && (g)->stride == 1 && (j)->kf <= 3 && (g)->cin <= 8)
 
 /* The depthwise kernels' transpose (below): 8 x 8 with 8 lanes. */
 TGK_INLINE void FN(dwc_transpose)(vf r[VW]);
@@ -429,19 +447,7 @@ static void FN(bwd_pooled)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
     if (!j->dx)
         return;
     FN(deinterleave8)(dxi, cin, cs, cs, xi); /* planes into xi, free again */
-    const int64_t plane_in = g->h * g->w;
-    for (int64_t ci = 0; ci < cin; ci++) {
-        const float *sp = xi + ci * cs + g->pad * wp + g->pad;
-        float *d = dxn + ci * plane_in;
-        if (j->dx_store)
-            for (int64_t iy = 0; iy < g->h; iy++, sp += wp, d += g->w)
-                for (int64_t ix = 0; ix < g->w; ix++)
-                    d[ix] = sp[ix];
-        else
-            for (int64_t iy = 0; iy < g->h; iy++, sp += wp, d += g->w)
-                for (int64_t ix = 0; ix < g->w; ix++)
-                    d[ix] += sp[ix];
-    }
+    FN(unpad_planes)(xi + g->pad * wp + g->pad, cs, wp, cin, g->h, g->w, j->dx_store, dxn);
 }
 #endif
 
@@ -455,7 +461,7 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
 {
     const tg__conv_geom *g = j->g;
     const tg__conv_flat_geom *f = &j->f, *fb = &j->fb;
-    const int64_t plane_in = g->h * g->w, plane_out = f->ho * f->wo;
+    const int64_t plane_out = f->ho * f->wo;
     const int pad_b = j->kf - 1 - j->padf;
     /* dy as the steps below read it (masked when fused): rows of wo
      * floats rs apart from dr + lead, channels cs apart; in the
@@ -521,18 +527,7 @@ static void FN(bwd_planes)(const tg__conv_bwd_job *j, const FN(bwd_scratch) *b, 
                               !j->dx_store);
             return;
         }
-        for (int64_t ci = 0; ci < cin; ci++) {
-            const float *s = b->dxf + ci * fb->out_cs;
-            float *d = dxn + ci * plane_in;
-            if (j->dx_store) /* rows are short: no memcpy call */
-                for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
-                    for (int64_t ix = 0; ix < g->w; ix++)
-                        d[ix] = s[ix];
-            else
-                for (int64_t iy = 0; iy < g->h; iy++, s += fb->wp, d += g->w)
-                    for (int64_t ix = 0; ix < g->w; ix++)
-                        d[ix] += s[ix];
-        }
+        FN(unpad_planes)(b->dxf, fb->out_cs, fb->wp, cin, g->h, g->w, j->dx_store, dxn);
     }
 }
 
@@ -595,7 +590,7 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
             memset(dw, 0, (size_t)j->part * sizeof(float));
         for (int64_t n = n0; n < n1; n++) {
 #if VW == 8
-            if (POOLED_OK(j, g)) {
+            if (j->pool_gy && tg__conv_pool_by_argmax(g)) {
                 FN(bwd_pooled)(j, &b, n, j->x + n * g->cin * plane_in,
                                j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
                 continue;

@@ -402,6 +402,14 @@ struct tg__conv_geom {
     int stride;     /* 1, or 2 with depthwise */
 };
 
+/* Whether the backward of a fused ReLU + 2x2 max pool (pool_gy) sums over
+ * the pool's argmaxes (AVX2 kernels: conv_direct_impl.h's bwd_pooled),
+ * which takes scratch for the input and dx interleaved. */
+static inline bool tg__conv_pool_by_argmax(const tg__conv_geom *g)
+{
+    return !g->depthwise && g->stride == 1 && g->k <= 3 && g->cin <= 8;
+}
+
 /* Tiles of a depthwise layer with the channels in the lanes (vw floats a
  * pixel; conv_dwc_*_range): x padded (hp x wp pixels), dy bordered by b =
  * k - 1 (rows of wd pixels, enough for every tap of dx at stride 1 or 2),
