@@ -878,9 +878,10 @@ START_TEST(conv_relu_pool_gradcheck)
 }
 END_TEST
 
-/* The fused op equals max_pool2d(relu(conv2d())): values bit for bit,
- * gradients (dx stored, then added to) within 1e-5 + 1e-4 and with the
- * same bits on 1 and 2 threads, with gradients
+/* The fused op equals max_pool2d(relu(conv2d())) bit for bit, values and
+ * gradients (dx stored, then added to; the AVX2 kernels' gradients over
+ * the argmaxes within 1e-5 + 1e-4), the gradients with the same bits on 1
+ * and 2 threads, with gradients
  * for all inputs, for w and b (dy unpooled into the weight gradient's
  * padded planes at "same" padding) or for b alone (into dense planes);
  * where the direct path does not apply it is those ops. */
@@ -926,9 +927,10 @@ START_TEST(conv_relu_pool_matches_unfused)
                 tgt_assert_close(got[k], g1[k], ng[k], 0, 0);
                 free(g1[k]);
             }
-        /* gradients summed over the pooled gradient's nonzeros alone (where
-         * the direct path applies) add in another order than the dense ones */
-        assert_same_results(got, ng, want, nw, 1e-5, 1e-4);
+        /* the AVX2 kernels' backward over the argmaxes alone (shapes 0 and
+         * 1) adds in another order than the dense ops; elsewhere the bits */
+        const bool by_argmax = _i < 2 && tg__kernels_get()->isa == TG__ISA_AVX2;
+        assert_same_results(got, ng, want, nw, by_argmax ? 1e-5 : 0, by_argmax ? 1e-4 : 0);
     }
 }
 END_TEST
@@ -970,9 +972,10 @@ START_TEST(sequential_fuses_conv_relu_pool)
         memcpy(out[manual] + ny + 36, tg_module_param(seq, 1, NULL)->grad, 4 * sizeof(float));
         tg_module_destroy(seq);
         tg_ctx_destroy(ctx);
-        if (manual) { /* gradients within 1e-5 (conv_relu_pool_matches_unfused) */
+        if (manual) { /* the argmax path's gradients within 1e-5, as above */
+            const double tol = !_i && tg__kernels_get()->isa == TG__ISA_AVX2 ? 1e-5 : 0;
             tgt_assert_close(out[0], out[1], ny, 0, 0);
-            tgt_assert_close(out[0] + ny, out[1] + ny, 40, 1e-5, 1e-5);
+            tgt_assert_close(out[0] + ny, out[1] + ny, 40, tol, tol);
         }
     }
     free(out[0]), free(out[1]);
