@@ -28,6 +28,11 @@
 # of PyTorch and of the rounds' ratios: on a host whose speed changes within
 # seconds (see the core round trip below), a ratio of two runs made
 # seconds apart depends on when each ran; the median of paired rounds less so.
+# A round runs a model's configuration at each thread count in turn, and a
+# second table gives the scaling (samples/s at two threads over one) per
+# round, ours and PyTorch's: before, all one-thread rows of a model ran a
+# minute or more before its two-thread rows, and the host's state could
+# differ between them.
 # Environment: MODELS (default "seed lenet5 resnet8"; "mlp" adds the
 # 784-1024-1024-10 MLP, left out by default because Debian's PyTorch runs
 # matrix products on its generic BLAS, 2.5 GFLOP/s, so its ratio says little),
@@ -62,26 +67,33 @@ echo "# core-to-core round trip before: $("$bench" --core-latency | sed 's/.*=//
 cpu_ticks() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat 2>/dev/null || echo "0 0"; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-row=0
+nthr=$(echo $threads_list | wc -w)
+base=0 # rows before this model's: a table row is (model, threads, mode:batch)
 for m in $models; do
     case $m in
     resnet8) cfgs="train:64 train:128 infer:1 infer:256" ;;
     *) cfgs="train:32 train:128 infer:1 infer:1000" ;;
     esac
-    for t in $threads_list; do
-        for cfg in $cfgs; do
-            mode=${cfg%:*} b=${cfg#*:}
-            row=$((row + 1))
-            ticks0=$(cpu_ticks)
-            r=0
-            while [ "$r" -lt "$rounds" ]; do
-                r=$((r + 1))
+    ncfg=$(echo $cfgs | wc -w)
+    ci=0
+    for cfg in $cfgs; do
+        mode=${cfg%:*} b=${cfg#*:}
+        r=0
+        # A round runs the configuration at every thread count back to back,
+        # so the scaling figures pair runs seconds apart, as the ratios do.
+        while [ "$r" -lt "$rounds" ]; do
+            r=$((r + 1))
+            ti=0
+            for t in $threads_list; do
+                row=$((base + ti * ncfg + ci + 1))
+                ti=$((ti + 1))
                 cores=n/a # the host's FMA units as the threads find them now
                 if [ "$t" -ge 2 ]; then
                     cores=$("$bench" --fma-cores --threads "$t" 2>/dev/null |
                             sed -n 's/.*ratio=//p')
                     cores=${cores:-n/a}
                 fi
+                ticks0=$(cpu_ticks)
                 ours=$("$bench" --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
                        --seconds "$secs" --repeats "$reps" --json)
                 theirs=$("$py" "$here/torch_bench.py" --model "$m" --threads "$t" \
@@ -92,13 +104,14 @@ for m in $models; do
                         --model "$m" --threads "$t" --batch "$b" --mode "$mode" \
                         --seconds "$secs" --repeats "$reps" --json)
                 fi
-                steal=$(echo "$ticks0 $(cpu_ticks)" |
-                        awk '{d = $4 - $2; print (d > 0 ? 100 * ($3 - $1) / d : 0)}')
+                ticks=$(echo "$ticks0 $(cpu_ticks)" | awk '{print $3 - $1, $4 - $2}')
                 printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$ours" "$theirs" "$tuned_json" \
-                    "$steal" "$cores" >>"$out"
+                    "$ticks" "$cores" >>"$out"
             done
         done
+        ci=$((ci + 1))
     done
+    base=$((base + nthr * ncfg))
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 echo "# core-to-core round trip after: $("$bench" --core-latency | sed 's/.*=//') ns"
@@ -109,8 +122,9 @@ lines = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 rounds = int(sys.argv[2])
 rows = {}  # row id -> its rounds, in order
 cores = {}  # row id -> the threads' FMA rate over one core's, per round
-for rid, o, t, tt, steal, c in lines:
-    rows.setdefault(rid, []).append((json.loads(o), json.loads(t), json.loads(tt), float(steal)))
+for rid, o, t, tt, ticks, c in lines:
+    sd, td = (float(v) for v in ticks.split())
+    rows.setdefault(rid, []).append((json.loads(o), json.loads(t), json.loads(tt), sd, td))
     if c != "n/a":
         cores.setdefault(rid, []).append(float(c))
 first = json.loads(lines[0][1]) if lines else {}
@@ -130,7 +144,7 @@ med = statistics.median
 for rid in sorted(rows, key=int):
     rs = rows[rid]
     best = []  # PyTorch's better run of each round (tuned malloc or not)
-    for o, t, tt, _ in rs:
+    for o, t, tt, _, _ in rs:
         best.append(tt if tt and tt["samples_per_s"] > t["samples_per_s"] else t)
     o = rs[0][0]
     ours_s = med(x[0]["samples_per_s"] for x in rs)
@@ -143,10 +157,39 @@ for rid in sorted(rows, key=int):
     rss_t = max(b["peak_rss_kb"] for b in best) / 1024
     allocs = max(x[0]["allocs_per_step"] for x in rs)
     pct = med(x[0]["pct_of_peak"] for x in rs)
+    ticks = sum(x[4] for x in rs)
+    steal = 100 * sum(x[3] for x in rs) / ticks if ticks > 0 else 0.0
     print("| %s | %s | %d | %d | %.0f | %.0f%s | %.2fx | %.2f | %.2f | %.2fx | %.1f MB | %.1f MB "
           "| %.2f | %s | %.1f%% | %s |" % (
               o["model"], o["mode"], o["threads"], o["batch"], ours_s, torch_s,
               " (tuned malloc)" if tuned_best else "", ratio, cpu_o, cpu_t, cpu_t / cpu_o,
-              rss_o, rss_t, allocs, "%.1f%%" % pct if pct >= 0 else "n/a", rs[-1][3],
+              rss_o, rss_t, allocs, "%.1f%%" % pct if pct >= 0 else "n/a", steal,
               "%.2f" % min(cores[rid]) if rid in cores else "-"))
+
+# Scaling: each round's samples/s at n threads over its samples/s at the
+# fewest, the runs of one round seconds apart; medians and ranges.
+runs = {}  # (model, mode, batch) -> threads -> rounds
+for rs in rows.values():
+    o = rs[0][0]
+    runs.setdefault((o["model"], o["mode"], o["batch"]), {})[o["threads"]] = rs
+scal = []
+for (m, mode, b), by_t in runs.items():
+    t1 = min(by_t)
+    for t in sorted(by_t):
+        if t == t1:
+            continue
+        pairs = list(zip(by_t[t1], by_t[t]))
+        ours = [y[0]["samples_per_s"] / x[0]["samples_per_s"] for x, y in pairs]
+        torch = [max(y[1]["samples_per_s"], y[2].get("samples_per_s", 0)) /
+                 max(x[1]["samples_per_s"], x[2].get("samples_per_s", 0)) for x, y in pairs]
+        scal.append("| %s | %s | %d | %d -> %d | %.2fx (%.2f-%.2f) | %.2fx (%.2f-%.2f) |" % (
+            m, mode, b, t1, t, med(ours), min(ours), max(ours), med(torch), min(torch),
+            max(torch)))
+if scal:
+    print()
+    print("# scaling: samples/s at more threads over the fewest, per round (the runs "
+          "of a round back to back), median (range)")
+    print("| model | mode | batch | threads | ours | PyTorch |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(scal))
 PYEOF
