@@ -184,7 +184,7 @@ bool tg__conv_direct_prepare(tg_ctx *ctx, const tg__conv_geom *g, bool backward,
         flat_init(&fb, f.ho, f.wo, flat_k(g), flat_k(g) - 1 - flat_pad(g));
         int64_t b = bwd_scratch(g, &f, &fb, true, true, same_padding(g)) +
                     tg__round16(co * f.ho * f.wo); /* masked dy of a fused ReLU */
-        if (tg__conv_pool_by_argmax(g)) /* x and dx interleaved, after dwf */
+        if (tg__conv_pool_by_argmax(tg__kernels_get(), g)) /* x, dx interleaved, after dwf */
             b += tg__round16(4 * flat_k(g) * flat_k(g)) + 16 * f.in_cs;
         floats = b > floats ? b : floats;
     }
@@ -221,6 +221,7 @@ static void direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_g
         j.pool_y = pool->pool_y;
         j.pool_idx = pool->pool_idx;
         j.pool_gy = pool->pool_gy;
+        j.by_argmax = tg__conv_pool_by_argmax(k, g);
     }
     j.ctx = ctx;
     j.g = g;
@@ -243,7 +244,7 @@ static void direct_backward(tg_ctx *ctx, const tg__kernels *kt, const tg__conv_g
     j.part = dwc ? dwc_part(g, k->gemm_vw) : nw + g->cout;
     if (dw || db)
         j.parts = workspace;
-    if (dx && !dwc) {
+    if (dx && !dwc && !j.by_argmax) {
         /* wt[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx] (depthwise: ci = co;
          * at stride 2 [c][phase] from each channel's phase filters) */
         float *wt = workspace + j.nchunks * j.part;

@@ -300,6 +300,8 @@ static FN(bwd_scratch) FN(bwd_scratch_of)(tg__conv_bwd_job *j, int64_t cin,
         return b;
     if (j->want_w)
         memset(b.xp, 0, (size_t)(cin * f->in_cs) * sizeof(float));
+    if (j->by_argmax) /* reads the pooled gradient, not dy planes */
+        return b;
     if (b.use_dyp)
         memset(b.dyp, 0, (size_t)(cout * fb->in_cs) * sizeof(float));
     if (j->want_w && !j->shared_dy)
@@ -590,7 +592,7 @@ static void FN(conv_bwd_range)(void *arg, int64_t c0, int64_t c1, int tid)
             memset(dw, 0, (size_t)j->part * sizeof(float));
         for (int64_t n = n0; n < n1; n++) {
 #if VW == 8
-            if (j->pool_gy && tg__conv_pool_by_argmax(g)) {
+            if (j->by_argmax) {
                 FN(bwd_pooled)(j, &b, n, j->x + n * g->cin * plane_in,
                                j->dx ? j->dx + n * g->cin * plane_in : NULL, dw, db);
                 continue;

@@ -251,6 +251,7 @@ typedef struct tg__conv_bwd_job {
      * pool_idx: its forward's; dy is NULL): each sample's dy is unpooled */
     const float *pool_y, *pool_gy;
     const int32_t *pool_idx;
+    bool by_argmax;        /* pool_gy summed over its argmaxes (tg__conv_pool_by_argmax) */
     float *dx;
     bool dx_store;         /* dx holds stale values: store, do not add */
     bool want_w, want_b;
@@ -404,10 +405,12 @@ struct tg__conv_geom {
 
 /* Whether the backward of a fused ReLU + 2x2 max pool (pool_gy) sums over
  * the pool's argmaxes (AVX2 kernels: conv_direct_impl.h's bwd_pooled),
- * which takes scratch for the input and dx interleaved. */
-static inline bool tg__conv_pool_by_argmax(const tg__conv_geom *g)
+ * which takes scratch for the input and dx interleaved and neither the
+ * transposed weights nor the padded dy planes of the dense path. */
+static inline bool tg__conv_pool_by_argmax(const tg__kernels *k, const tg__conv_geom *g)
 {
-    return !g->depthwise && g->stride == 1 && g->k <= 3 && g->cin <= 8;
+    return k->isa == TG__ISA_AVX2 && !g->depthwise && g->stride == 1 && g->k <= 3 &&
+           g->cin <= 8;
 }
 
 /* Tiles of a depthwise layer with the channels in the lanes (vw floats a
