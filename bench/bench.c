@@ -13,6 +13,7 @@
  *         [--json]
  *   bench --core-latency
  *   bench --fma-cores [--threads N]
+ *   bench --host-gaps [--threads N] [--seconds S]
  *   bench --conv N,C,H,W,O,K,S,P,G [--threads N] [--seconds S] [--json]
  *
  * Training drops intermediate gradients as tg_fit() and PyTorch do
@@ -26,7 +27,9 @@
  * some times and 310-360 ns at others (the vCPUs then on cores that share
  * no cache), and the seed CNN's two-thread training a quarter slower in the
  * second state. --fma-cores prints the FMA peak of one core and that of N
- * threads running the same loop at once (see fma_cores()).
+ * threads running the same loop at once (see fma_cores()). --host-gaps
+ * prints the share of S seconds each of N threads, one a CPU, did not run
+ * (see host_gaps()).
  *
  * --conv times one convolution layer (input N x C x H x W, O filters of K x K,
  * stride S, padding P, G groups; bias, dilation 1): its forward alone, and
@@ -531,6 +534,80 @@ static int core_latency(void)
     return 0;
 }
 
+/* ---- time the host takes from the vCPUs -------------------------------------- */
+
+/* Each of N threads, pinned to the process's first N CPUs, reads the clock
+ * in a loop for S seconds; a gap of 10 us or more between two readings is
+ * time the thread did not run (the host ran something else on its CPU, or
+ * the guest's kernel did). On a KVM guest whose steal time read 0.0-0.1%
+ * each vCPU lost 1-3% of its time this way, in 400-1,000 gaps a second of
+ * 10-50 us and a few of 1-8 ms; a two-thread step waits at every join for
+ * the thread that lost the time, so the figures show the host as much as
+ * the code when this is high. */
+#define GAP_NS 10000u
+
+typedef struct {
+    int cpu;
+    double seconds;
+    double lost_ns, max_ns;
+    long gaps;
+} gap_arg;
+
+static void *gap_probe(void *p)
+{
+    gap_arg *a = p;
+#ifdef __linux__
+    if (a->cpu >= 0)
+        pin_to(a->cpu);
+#endif
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const double t0 = ts.tv_sec * 1e9 + ts.tv_nsec, end = t0 + a->seconds * 1e9;
+    for (double last = t0;;) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        const double t = ts.tv_sec * 1e9 + ts.tv_nsec, gap = t - last;
+        last = t;
+        if (gap >= GAP_NS) {
+            a->lost_ns += gap;
+            a->gaps++;
+            if (gap > a->max_ns)
+                a->max_ns = gap;
+        }
+        if (t >= end)
+            return NULL;
+    }
+}
+
+static int host_gaps(int threads, double seconds)
+{
+    if (threads < 1 || threads > 256 || !(seconds > 0 && seconds <= 60)) {
+        fprintf(stderr, "bench: --host-gaps needs 1-256 threads and 0-60 seconds\n");
+        return 2;
+    }
+    gap_arg a[256];
+    pthread_t t[256];
+    for (int i = 0; i < threads; i++) {
+        a[i] = (gap_arg){-1, seconds, 0, 0, 0};
+#ifdef __linux__
+        a[i].cpu = nth_cpu(i);
+#endif
+        if (pthread_create(&t[i], NULL, gap_probe, &a[i]) != 0) {
+            fprintf(stderr, "bench: --host-gaps: pthread_create failed\n");
+            for (int k = 0; k < i; k++)
+                pthread_join(t[k], NULL);
+            return 1;
+        }
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < threads; i++)
+        printf("%sthread%d_cpu=%d lost_pct=%.2f gaps_per_s=%.0f max_gap_us=%.0f", i ? " " : "",
+               i, a[i].cpu, 100 * a[i].lost_ns / (seconds * 1e9), a[i].gaps / seconds,
+               a[i].max_ns / 1e3);
+    printf("\n");
+    return 0;
+}
+
 static tg_ctx *make_ctx(int threads)
 {
     tg_ctx_options o;
@@ -622,6 +699,7 @@ int main(int argc, char **argv)
     int64_t batch = 32;
     double seconds = 1.0;
     bool json = false, profile = false, epoch = false, retain = false, fma_cores_mode = false;
+    bool gaps_mode = false;
     const char *conv_spec = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -645,6 +723,8 @@ int main(int argc, char **argv)
             return core_latency();
         else if (strcmp(a, "--fma-cores") == 0)
             fma_cores_mode = true;
+        else if (strcmp(a, "--host-gaps") == 0)
+            gaps_mode = true;
         else if (strcmp(a, "--profile") == 0)
             profile = true;
         else if (strcmp(a, "--epoch") == 0)
@@ -659,6 +739,7 @@ int main(int argc, char **argv)
                     "[--mode train|infer] [--seconds S] [--repeats R] [--steps K] [--epoch] [--profile] "
                     "[--retain-grads] [--json]\n       bench --core-latency\n"
                     "       bench --fma-cores [--threads N]\n"
+                    "       bench --host-gaps [--threads N] [--seconds S]\n"
                     "       bench --conv N,C,H,W,O,K,S,P,G [--threads N] [--seconds S] "
                     "[--json]\n");
             return 2;
@@ -666,6 +747,8 @@ int main(int argc, char **argv)
     }
     if (fma_cores_mode)
         return fma_cores(simd_path(), threads);
+    if (gaps_mode)
+        return host_gaps(threads, seconds);
     if (conv_spec)
         return threads < 1 ? 2 : conv_layer(conv_spec, threads, seconds, json);
     /* 4096 MNIST-shaped samples (as torch_bench.py), 1024 CIFAR-shaped ones */

@@ -61,6 +61,10 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo
 # them (on one machine the round trip went 55-60 <-> 310-360 ns within
 # minutes); two-thread figures of the small CNNs depend on it.
 echo "# core-to-core round trip before: $("$bench" --core-latency | sed 's/.*=//') ns"
+# Time each vCPU did not run (gaps of 10 us or more in a clock-reading loop,
+# bench --host-gaps): steal time read 0.0-0.1% on a KVM guest whose vCPUs
+# lost 1-3% this way, some of it in gaps of milliseconds.
+echo "# host gaps before (2 threads, 1 s): $("$bench" --host-gaps --threads 2 --seconds 1)"
 # The hypervisor's share of this VM's CPU time ("steal", /proc/stat): time a
 # vCPU was ready to run but the host ran something else. Printed per row; a
 # row with steal measured the host as much as the code.
@@ -115,6 +119,7 @@ for m in $models; do
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 echo "# core-to-core round trip after: $("$bench" --core-latency | sed 's/.*=//') ns"
+echo "# host gaps after (2 threads, 1 s): $("$bench" --host-gaps --threads 2 --seconds 1)"
 
 "$py" - "$out" "$rounds" <<'PYEOF'
 import json, statistics, sys
