@@ -544,12 +544,12 @@ static int core_latency(void)
  * 10-50 us and a few of 1-8 ms; a two-thread step waits at every join for
  * the thread that lost the time, so the figures show the host as much as
  * the code when this is high. */
-#define GAP_NS 10000u
+#define GAP_S 10e-6
 
 typedef struct {
     int cpu;
     double seconds;
-    double lost_ns, max_ns;
+    double lost_s, max_s;
     long gaps;
 } gap_arg;
 
@@ -560,18 +560,15 @@ static void *gap_probe(void *p)
     if (a->cpu >= 0)
         pin_to(a->cpu);
 #endif
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    const double t0 = ts.tv_sec * 1e9 + ts.tv_nsec, end = t0 + a->seconds * 1e9;
+    const double t0 = now_s(), end = t0 + a->seconds;
     for (double last = t0;;) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        const double t = ts.tv_sec * 1e9 + ts.tv_nsec, gap = t - last;
+        const double t = now_s(), gap = t - last;
         last = t;
-        if (gap >= GAP_NS) {
-            a->lost_ns += gap;
+        if (gap >= GAP_S) {
+            a->lost_s += gap;
             a->gaps++;
-            if (gap > a->max_ns)
-                a->max_ns = gap;
+            if (gap > a->max_s)
+                a->max_s = gap;
         }
         if (t >= end)
             return NULL;
@@ -602,8 +599,7 @@ static int host_gaps(int threads, double seconds)
         pthread_join(t[i], NULL);
     for (int i = 0; i < threads; i++)
         printf("%sthread%d_cpu=%d lost_pct=%.2f gaps_per_s=%.0f max_gap_us=%.0f", i ? " " : "",
-               i, a[i].cpu, 100 * a[i].lost_ns / (seconds * 1e9), a[i].gaps / seconds,
-               a[i].max_ns / 1e3);
+               i, a[i].cpu, 100 * a[i].lost_s / seconds, a[i].gaps / seconds, a[i].max_s * 1e6);
     printf("\n");
     return 0;
 }
